@@ -1,0 +1,2 @@
+// puppeteer arrives only as a dependency of @memlab/heap-analysis (benchmark); never download a browser.
+module.exports = { skipDownload: true };
