@@ -51,7 +51,7 @@ export function parseCommandArgs(cmd: Command, argv: string[]): ParsedArgs {
     }
     return { values: withDefaults, positionals };
   } catch (e) {
-    throw new LsError('LS_ERR_USAGE', `leakscope ${cmd.name}: ${(e as Error).message} (see: leakscope ${cmd.name} --help)`);
+    throw new LsError('LS_ERR_USAGE', `${(e as Error).message} (see: leakscope ${cmd.name} --help)`);
   }
 }
 

@@ -1,7 +1,9 @@
 /** Every CLI command, in the order `leakscope --help` lists them. */
 import type { Command } from './command.js';
 import { modelsBuildCommand } from './models.js';
+import { serveCommand } from './serve.js';
 
 export const commands: readonly Command[] = [
+  serveCommand,
   modelsBuildCommand,
 ];

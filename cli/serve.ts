@@ -1,0 +1,81 @@
+/** `leakscope serve`: the reference server, TF Serving's flags, leaky or patched. */
+import { LsError } from '../common/errors.js';
+import { ALL_FIXES } from '../server/fixes.js';
+import type { RawServerOptions } from '../server/options.js';
+import { startServer } from '../server/server.js';
+import { bool, type Command, str } from './command.js';
+
+const s = (description: string, arg = 'VALUE') => ({ type: 'string' as const, description, arg });
+
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: 'Run the reference model server (TF Serving gRPC + REST APIs on onnxruntime)',
+  usage: 'serve [--model_name NAME --model_base_path DIR | --model_config_file FILE] [--mode leaky|patched | --fixes LIST] [options]',
+  description:
+    'Serves ONNX models from TF Serving-style base paths (numeric version folders, polled for new\n' +
+    'versions). Without a model, builds and serves the built-in CTR model (10 features).\n' +
+    `--mode leaky reproduces both production leaks; --mode patched (default) turns on every fix;\n` +
+    `--fixes picks a subset of: ${ALL_FIXES.join(', ')}.\n` +
+    'Ports 0 pick free ports; the bound addresses are logged. SIGINT/SIGTERM shut down gracefully.',
+  options: {
+    host: s('Address to bind (default 127.0.0.1: loopback only)', 'ADDR'),
+    port: s('gRPC port (default 8500)', 'PORT'),
+    rest_api_port: s('REST port (default 8501)', 'PORT'),
+    model_name: s('Name of the single served model (default "default")', 'NAME'),
+    model_base_path: s('Folder holding the model\'s numeric version folders', 'DIR'),
+    model_config_file: s('JSON model config: {"model_config_list": [{"name", "base_path", "model_version_policy"?}]}', 'FILE'),
+    file_system_poll_wait_seconds: s('Seconds between scans of the base paths for new versions (default 1; 0 = never)', 'S'),
+    mode: s('leaky (no fixes) or patched (all fixes; default)', 'MODE'),
+    fixes: s(`Comma-separated fixes to turn on (instead of --mode): ${ALL_FIXES.join(',')}`, 'LIST'),
+    grpc_max_threads: s('Handler thread cap with the thread-cap fix (default 4 x CPUs)', 'N'),
+    'model-delay-ms': s('Extra service time per Predict, to make a spike pile up requests (default 0)', 'MS'),
+    max_message_bytes: s('Largest request accepted on either transport (default 4 MiB)', 'BYTES'),
+    'executor-cache-size': s('LRU bound of the executor cache with the bounded-cache fix (default 64)', 'N'),
+    'min-idle-threads': s('Idle handler threads kept, like gRPC min pollers (default 1)', 'N'),
+    diagnostics: { type: 'boolean', description: 'Serve the diagnostics interface (loopback only)' },
+    'diagnostics-dir': s('Folder heap snapshots are written into (default: a leakscope folder under the temp dir)', 'DIR'),
+    'log-level': s('fatal|error|warn|info|debug|trace|silent (default info)', 'LEVEL'),
+  },
+  examples: [
+    'leakscope serve',
+    'leakscope serve --mode leaky --model-delay-ms 50',
+    'leakscope models build --out /tmp/models/ctr --versions 1,2 && leakscope serve --model_name ctr --model_base_path /tmp/models/ctr',
+    'leakscope serve --fixes sort-inputs,thread-cap --port 0 --rest_api_port 0',
+  ],
+  async run(args) {
+    const raw: RawServerOptions = {
+      host: str(args, 'host'),
+      port: str(args, 'port'),
+      rest_api_port: str(args, 'rest_api_port'),
+      model_name: str(args, 'model_name'),
+      model_base_path: str(args, 'model_base_path'),
+      model_config_file: str(args, 'model_config_file'),
+      file_system_poll_wait_seconds: str(args, 'file_system_poll_wait_seconds'),
+      mode: str(args, 'mode'),
+      fixes: str(args, 'fixes'),
+      grpc_max_threads: str(args, 'grpc_max_threads'),
+      model_delay_ms: str(args, 'model-delay-ms'),
+      max_message_bytes: str(args, 'max_message_bytes'),
+      executor_cache_size: str(args, 'executor-cache-size'),
+      min_idle_threads: str(args, 'min-idle-threads'),
+      diagnostics: bool(args, 'diagnostics'),
+      diagnostics_dir: str(args, 'diagnostics-dir'),
+      log_level: str(args, 'log-level'),
+    };
+    if (args.positionals.length) throw new LsError('LS_ERR_USAGE', `unexpected argument '${args.positionals[0]}'`);
+    const server = await startServer(raw);
+    await new Promise<void>((resolve) => {
+      const stop = (sig: string) => {
+        server.log.info({ signal: sig }, 'signal received');
+        process.off('SIGINT', onInt);
+        process.off('SIGTERM', onTerm);
+        server.close().then(resolve, resolve);
+      };
+      const onInt = () => stop('SIGINT');
+      const onTerm = () => stop('SIGTERM');
+      process.on('SIGINT', onInt);
+      process.on('SIGTERM', onTerm);
+    });
+    return 0;
+  },
+};

@@ -1,0 +1,124 @@
+/**
+ * The reference server: a model repository with hot reload, Predict through the
+ * executor-cache session layer, served over TF Serving's gRPC and REST APIs.
+ * `startServer` is what `leakscope serve` runs; tests call it directly with port 0.
+ */
+import type { Server as HttpServer } from 'node:http';
+
+import { pino, type Logger } from 'pino';
+import { BUILTIN_MODEL_NAME, ensureBuiltinModel } from './models/write-models.js';
+import type { ServiceContext } from './context.js';
+import { FIXES } from './fixes.js';
+import { bindGrpc, createGrpcServer } from './grpc/server.js';
+import { InlineRunner, type InferenceRunner } from './inference.js';
+import { ServerMetrics } from './metrics.js';
+import { DEFAULT_POLICY, type ModelSource } from './model-config.js';
+import { validateServerOptions, type RawServerOptions, type ServerOptions } from './options.js';
+import { Predictor } from './predict.js';
+import { ModelRepository, type ServableLoader } from './repository.js';
+import { createRestServer, listenRest } from './rest/server.js';
+import { inputOrderStrategy, sessionStrategies } from './session.js';
+
+export interface ServerHandle {
+  readonly options: ServerOptions;
+  readonly host: string;
+  readonly grpcPort: number;
+  readonly restPort: number;
+  readonly repository: ModelRepository;
+  readonly predictor: Predictor;
+  readonly metrics: ServerMetrics;
+  readonly log: Logger;
+  /** Stops accepting, finishes in-flight requests, unloads models. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface StartDeps {
+  readonly logger?: Logger;
+  readonly loader?: ServableLoader;
+  /** Replaces the inference strategy (tests). */
+  readonly runner?: InferenceRunner;
+}
+
+/**
+ * Starts the reference server.
+ * @example const s = await startServer({ port: 0, rest_api_port: 0, mode: 'leaky' }); await s.close();
+ */
+export async function startServer(raw: RawServerOptions | ServerOptions = {}, deps: StartDeps = {}): Promise<ServerHandle> {
+  const options = 'fixes' in raw && typeof raw.fixes === 'object' ? (raw as ServerOptions) : validateServerOptions(raw as RawServerOptions);
+  const log = deps.logger ?? pino({ level: options.logLevel, base: { svc: 'leakscope-server' } });
+  let models: readonly ModelSource[] | undefined = options.models;
+  if (!models) {
+    const basePath = await ensureBuiltinModel();
+    models = [{ name: BUILTIN_MODEL_NAME, basePath, policy: DEFAULT_POLICY, labels: {} }];
+  }
+  const repository = new ModelRepository({ logger: log, loader: deps.loader, pollIntervalMs: options.pollWaitSeconds * 1000 });
+  const runner = deps.runner ?? new InlineRunner(options.modelDelayMs);
+  const predictor = new Predictor({
+    repository,
+    runner,
+    session: sessionStrategies(options.fixes, options.executorCacheSize),
+    inputOrder: inputOrderStrategy(options.fixes),
+  });
+  const metrics = new ServerMetrics({
+    cache: {
+      cacheStats: () =>
+        [...predictor.modelSessions()].map(([s, ms]) => ({ model: s.model, version: s.version, entries: ms.store.size, keyBytes: ms.store.keyBytes })),
+    },
+  });
+  const ctx: ServiceContext = {
+    repository,
+    predictor,
+    metrics,
+    log,
+    maxMessageBytes: options.maxMessageBytes,
+    reloadConfig: (sources) => repository.setSources(sources),
+  };
+
+  await repository.setSources(models);
+  repository.start();
+  const grpcServer = createGrpcServer(ctx);
+  const rest: HttpServer = createRestServer(ctx);
+  let grpcPort: number;
+  let restPort: number;
+  try {
+    grpcPort = await bindGrpc(grpcServer, options.host, options.grpcPort);
+    restPort = await listenRest(rest, options.host, options.restPort);
+  } catch (e) {
+    grpcServer.forceShutdown();
+    rest.close();
+    await repository.close();
+    await runner.close();
+    throw e;
+  }
+  const fixesOn = [...options.fixes.fixes];
+  log.info(
+    { mode: options.fixes.mode, fixes: fixesOn, fixDescriptions: fixesOn.map((f) => FIXES[f]), grpc: `${options.host}:${grpcPort}`, rest: `${options.host}:${restPort}`, models: models.map((m) => m.name) },
+    `leakscope reference server up (mode ${options.fixes.mode}; fixes: ${fixesOn.length ? fixesOn.join(', ') : 'none'})`,
+  );
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      log.info('shutting down: no new requests; finishing in-flight ones');
+      const grpcDone = new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          grpcServer.forceShutdown();
+          resolve();
+        }, 10_000);
+        force.unref();
+        grpcServer.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      });
+      const restDone = new Promise<void>((resolve) => rest.close(() => resolve()));
+      rest.closeIdleConnections();
+      await Promise.all([grpcDone, restDone]);
+      await repository.close();
+      await runner.close();
+      log.info('shut down');
+    })());
+
+  return { options, host: options.host, grpcPort, restPort, repository, predictor, metrics, log, close };
+}
+
