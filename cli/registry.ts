@@ -1,9 +1,13 @@
 /** Every CLI command, in the order `leakscope --help` lists them. */
 import type { Command } from './command.js';
+import { heapDiffCommand, heapLeaksCommand, heapSummaryCommand } from './heap.js';
 import { modelsBuildCommand } from './models.js';
 import { serveCommand } from './serve.js';
 
 export const commands: readonly Command[] = [
   serveCommand,
   modelsBuildCommand,
+  heapSummaryCommand,
+  heapDiffCommand,
+  heapLeaksCommand,
 ];

@@ -1,0 +1,51 @@
+/**
+ * Class of each node, by the rule of DevTools' Summary view: objects and native objects
+ * by their constructor name; everything else by node type in parentheses — "(string)",
+ * "(closure)", "(array)", "(compiled code)", and V8 internals ("hidden") as "(system)".
+ */
+import type { HeapGraph } from './heap-graph.js';
+
+export interface Classes {
+  /** Class index of each node. */
+  readonly classOf: Int32Array;
+  readonly names: readonly string[];
+}
+
+export function classNameForType(typeName: string): string {
+  if (typeName === 'hidden') return '(system)';
+  if (typeName === 'code') return '(compiled code)';
+  return `(${typeName})`;
+}
+
+export function classify(g: HeapGraph): Classes {
+  const names: string[] = [];
+  const byName = new Map<string, number>();
+  const intern = (s: string): number => {
+    let k = byName.get(s);
+    if (k === undefined) {
+      k = names.length;
+      names.push(s);
+      byName.set(s, k);
+    }
+    return k;
+  };
+  // Type classes are interned on first use so that no class has zero members.
+  const byType = Int32Array.from(g.nodeTypes, (t) => (t === 'object' || t === 'native' ? -1 : -2));
+  // Object classes keyed by name string index: one lookup per distinct name, not per node.
+  const byString = new Int32Array(g.strings.count).fill(-1);
+  const classOf = new Int32Array(g.nodeCount);
+  for (let i = 0; i < g.nodeCount; i++) {
+    const type = g.nodeType[i]!;
+    let t = byType[type]!;
+    if (t === -2) t = byType[type] = intern(classNameForType(g.nodeTypes[type]!));
+    if (t >= 0) {
+      classOf[i] = t;
+      continue;
+    }
+    const s = g.nodeName[i]!;
+    let c = byString[s]!;
+    if (c < 0) c = byString[s] = intern(g.strings.get(s) || '(anonymous)');
+    classOf[i] = c;
+  }
+  return { classOf, names };
+}

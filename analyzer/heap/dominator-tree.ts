@@ -1,0 +1,64 @@
+/**
+ * The dominator tree as children lists, and a depth-first walk over it with enter/exit
+ * callbacks. Aggregations that must not count a retained size twice ("retained size of a
+ * class", "of a leak group") count only members with no same-group dominator above them.
+ */
+import type { Dominators } from './dominators.js';
+import { ROOT } from './heap-graph.js';
+
+export interface DominatorTree {
+  readonly childFirst: Uint32Array;
+  readonly children: Uint32Array;
+}
+
+export function buildDominatorTree(d: Dominators): DominatorTree {
+  const n = d.idom.length;
+  const childFirst = new Uint32Array(n + 1);
+  for (let i = 0; i < n; i++) if (i !== ROOT) childFirst[d.idom[i]! + 1]!++;
+  for (let i = 0; i < n; i++) childFirst[i + 1]! += childFirst[i]!;
+  const fill = childFirst.slice(0, n);
+  const children = new Uint32Array(Math.max(0, n - 1));
+  // Preorder keeps siblings in DFS order, which makes walks deterministic.
+  for (const w of d.order) if (w !== ROOT) children[fill[d.idom[w]!]!++] = w;
+  return { childFirst, children };
+}
+
+/**
+ * Sums `weight` per group over the nodes that have no ancestor of the same group in the
+ * dominator tree. group[i] < 0 means "in no group".
+ */
+export function sumTopmostByGroup(t: DominatorTree, group: Int32Array, groupCount: number, weight: Float64Array): Float64Array {
+  const sums = new Float64Array(groupCount);
+  const onPath = new Uint32Array(groupCount);
+  const n = group.length;
+  const stackNode = new Uint32Array(n);
+  const stackNext = new Uint32Array(n);
+  let sp = 0;
+  stackNode[0] = ROOT;
+  stackNext[0] = t.childFirst[ROOT]!;
+  const enter = (v: number): void => {
+    const gv = group[v]!;
+    if (gv >= 0) {
+      if (onPath[gv] === 0) sums[gv]! += weight[v]!;
+      onPath[gv]!++;
+    }
+  };
+  enter(ROOT);
+  while (sp >= 0) {
+    const v = stackNode[sp]!;
+    const k = stackNext[sp]!;
+    if (k < t.childFirst[v + 1]!) {
+      stackNext[sp] = k + 1;
+      const w = t.children[k]!;
+      enter(w);
+      sp++;
+      stackNode[sp] = w;
+      stackNext[sp] = t.childFirst[w]!;
+    } else {
+      const gv = group[v]!;
+      if (gv >= 0) onPath[gv]!--;
+      sp--;
+    }
+  }
+  return sums;
+}

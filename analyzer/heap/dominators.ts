@@ -1,0 +1,143 @@
+/**
+ * Immediate dominators of the heap graph by Lengauer–Tarjan (simple version with
+ * iterative path compression, O(E log N)), rooted at node 0, V8's synthetic root.
+ * Like DevTools, weak edges do not retain, and shortcut edges retain only from the root
+ * (they mark user globals). Nodes unreachable that way hang off the root, so the root's
+ * retained size is the whole heap.
+ */
+import { ROOT, type HeapGraph } from './heap-graph.js';
+import type { Retainers } from './retainers.js';
+
+export interface Dominators {
+  /** Immediate dominator of each node (node index); the root's is itself. */
+  readonly idom: Uint32Array;
+  /** Nodes in depth-first preorder: every node comes after its dominator. */
+  readonly order: Uint32Array;
+  /** order[0 .. reachableCount) are reachable from the root through retaining edges. */
+  readonly reachableCount: number;
+}
+
+/** Computes immediate dominators. */
+export function computeDominators(g: HeapGraph, r: Retainers): Dominators {
+  const n = g.nodeCount;
+  const first = g.firstEdge;
+  const to = g.edgeTo;
+  const etype = g.edgeType;
+  const weak = g.E.weak;
+  const shortcut = g.E.shortcut;
+  // All per-vertex arrays below are indexed by DFS number (1-based; 0 means none).
+  const dfnum = new Uint32Array(n);
+  const vertex = new Uint32Array(n + 1);
+  const parent = new Uint32Array(n + 1);
+  let count = 0;
+  let reachableCount = 0;
+  // The DFS stacks are reused afterwards (as the compression stack and the buckets) to
+  // keep the peak at ten arrays of n words.
+  const stackNode = new Uint32Array(n + 1);
+  const stackEdge = new Uint32Array(n + 1);
+  {
+    const dfsFrom = (start: number, parentDfn: number): void => {
+      dfnum[start] = ++count;
+      vertex[count] = start;
+      parent[count] = parentDfn;
+      let sp = 0;
+      stackNode[0] = start;
+      stackEdge[0] = first[start]!;
+      while (sp >= 0) {
+        const v = stackNode[sp]!;
+        const e = stackEdge[sp]!;
+        if (e >= first[v + 1]!) {
+          sp--;
+          continue;
+        }
+        stackEdge[sp] = e + 1;
+        const t = etype[e];
+        if (t === weak || (t === shortcut && v !== ROOT)) continue;
+        const w = to[e]!;
+        if (dfnum[w] !== 0) continue;
+        dfnum[w] = ++count;
+        vertex[count] = w;
+        parent[count] = dfnum[v]!;
+        sp++;
+        stackNode[sp] = w;
+        stackEdge[sp] = first[w]!;
+      }
+    };
+    dfsFrom(ROOT, 0);
+    reachableCount = count;
+    // Unreachable nodes get a virtual edge from the root.
+    for (let i = 0; i < n; i++) if (dfnum[i] === 0) dfsFrom(i, 1);
+  }
+
+  const semi = new Uint32Array(n + 1);
+  const label = new Uint32Array(n + 1);
+  const ancestor = new Uint32Array(n + 1);
+  const idom = new Uint32Array(n + 1);
+  const bucketHead = stackEdge.fill(0);
+  const bucketNext = new Uint32Array(n + 1);
+  const cstack = stackNode;
+  for (let i = 1; i <= n; i++) {
+    semi[i] = i;
+    label[i] = i;
+  }
+  const evalv = (v: number): number => {
+    if (ancestor[v] === 0) return v;
+    let sp = 0;
+    let x = v;
+    while (ancestor[ancestor[x]!] !== 0) {
+      cstack[sp++] = x;
+      x = ancestor[x]!;
+    }
+    while (sp > 0) {
+      const y = cstack[--sp]!;
+      const a = ancestor[y]!;
+      if (semi[label[a]!]! < semi[label[y]!]!) label[y] = label[a]!;
+      ancestor[y] = ancestor[a]!;
+    }
+    return label[v]!;
+  };
+  const { retFirst, retFrom } = r;
+  for (let i = n; i >= 2; i--) {
+    const w = vertex[i]!;
+    const p = parent[i]!;
+    let s = i;
+    if (p === 1) {
+      s = 1; // a child of the root (real or virtual): the root is the least possible semi
+    } else {
+      for (let k = retFirst[w]!, end = retFirst[w + 1]!; k < end; k++) {
+        const u = evalv(dfnum[retFrom[k]!]!);
+        if (semi[u]! < s) s = semi[u]!;
+      }
+    }
+    semi[i] = s;
+    bucketNext[i] = bucketHead[s]!;
+    bucketHead[s] = i;
+    ancestor[i] = p;
+    for (let v = bucketHead[p]!; v !== 0; v = bucketNext[v]!) {
+      const u = evalv(v);
+      idom[v] = semi[u]! < semi[v]! ? u : p;
+    }
+    bucketHead[p] = 0;
+  }
+  for (let i = 2; i <= n; i++) if (idom[i] !== semi[i]) idom[i] = idom[idom[i]!]!;
+
+  const idomNode = new Uint32Array(n);
+  const order = new Uint32Array(n);
+  for (let i = 1; i <= n; i++) {
+    const w = vertex[i]!;
+    order[i - 1] = w;
+    idomNode[w] = i === 1 ? w : vertex[idom[i]!]!;
+  }
+  return { idom: idomNode, order, reachableCount };
+}
+
+/** Retained size of every node: its self size plus that of all nodes it dominates. */
+export function computeRetainedSizes(g: HeapGraph, d: Dominators): Float64Array {
+  const retained = Float64Array.from(g.selfSize);
+  const { order, idom } = d;
+  for (let i = order.length - 1; i >= 1; i--) {
+    const w = order[i]!;
+    retained[idom[w]!]! += retained[w]!;
+  }
+  return retained;
+}

@@ -1,0 +1,61 @@
+/**
+ * One snapshot analysed: graph, classes, dominators and retained sizes. This is the
+ * "full analysis" the CLI and the benchmark run; later steps (summary, leaks) read it.
+ */
+import { classify, type Classes } from './class-names.js';
+import { buildDominatorTree, type DominatorTree } from './dominator-tree.js';
+import { computeDominators, computeRetainedSizes, type Dominators } from './dominators.js';
+import { HeapGraph } from './heap-graph.js';
+import { buildRetainers } from './retainers.js';
+import { parseSnapshotFile, type ParseOptions, type RawSnapshot } from './snapshot-parser.js';
+
+/** A parsed snapshot with node classes: enough for diffs and id sets. */
+export interface ClassifiedHeap {
+  readonly graph: HeapGraph;
+  readonly classes: Classes;
+}
+
+export interface HeapAnalysis extends ClassifiedHeap {
+  readonly dominators: Dominators;
+  readonly tree: DominatorTree;
+  readonly retained: Float64Array;
+  /** Milliseconds per phase. */
+  readonly timings: Readonly<Record<string, number>>;
+}
+
+/** Parses a snapshot and classifies its nodes, without dominators: `leakscope heap diff` input. */
+export async function loadClassifiedHeap(file: string, opts: ParseOptions = {}): Promise<ClassifiedHeap> {
+  const graph = new HeapGraph(await parseSnapshotFile(file, opts));
+  return { graph, classes: classify(graph) };
+}
+
+/** Analyses an already parsed snapshot (e.g. one read from a worker's stream). */
+export function analyzeRaw(raw: RawSnapshot, opts: ParseOptions = {}, timings: Record<string, number> = {}): HeapAnalysis {
+  let t = performance.now();
+  const lap = (phase: string): void => {
+    const now = performance.now();
+    timings[phase] = now - t;
+    t = now;
+    opts.onProgress?.(phase, 1, 1);
+  };
+  const graph = new HeapGraph(raw);
+  const classes = classify(graph);
+  lap('graph');
+  const dominators = computeDominators(graph, buildRetainers(graph));
+  lap('dominators');
+  const retained = computeRetainedSizes(graph, dominators);
+  const tree = buildDominatorTree(dominators);
+  lap('retained');
+  return { graph, classes, dominators, tree, retained, timings };
+}
+
+/**
+ * Parses and analyses a snapshot file: the work behind `leakscope heap summary`.
+ * @example const a = await analyzeSnapshot('final.heapsnapshot'); a.retained[0] // whole heap
+ */
+export async function analyzeSnapshot(file: string, opts: ParseOptions = {}): Promise<HeapAnalysis> {
+  const t0 = performance.now();
+  const raw = await parseSnapshotFile(file, opts);
+  const timings: Record<string, number> = { parse: performance.now() - t0 };
+  return analyzeRaw(raw, opts, timings);
+}

@@ -1,0 +1,193 @@
+/**
+ * Column stores filled while the `nodes` and `edges` arrays stream in. One typed array per
+ * field (struct of arrays) keeps the resident graph at ~21 bytes per node and 9 bytes per
+ * edge, well under the JSON text they come from. Numbers arrive in batches and are
+ * scattered column by column: a tight loop per field instead of a switch per number.
+ */
+import { EdgeColumn, NodeColumn, type SnapshotLayout } from './snapshot-layout.js';
+
+/** Receives the numbers of one flat JSON number array, a batch at a time. */
+export interface NumberSink {
+  pushBatch(values: Float64Array, count: number): void;
+}
+
+export class NumberSinkError extends Error {}
+
+const U32_MAX = 0xffffffff;
+const INITIAL = 1 << 16;
+
+function grown<T extends Uint8Array | Uint32Array | Float64Array>(a: T, size: number): T {
+  const next = new (a.constructor as new (n: number) => T)(size);
+  next.set(a.subarray(0, Math.min(a.length, size)));
+  return next;
+}
+
+function checkedCopy(dst: Uint8Array | Uint32Array, v: Float64Array, k: number, len: number, step: number, row: number, max: number, what: string): void {
+  for (; k < len; k += step, row++) {
+    const x = v[k]!;
+    if (x > max) throw new NumberSinkError(`${what} ${x} is out of range`);
+    dst[row] = x;
+  }
+}
+
+/** Rows of fixed-width records spread over typed columns. */
+abstract class RecordColumns implements NumberSink {
+  count = 0;
+  private field = 0;
+  protected capacity: number;
+
+  constructor(
+    protected readonly columns: Uint8Array,
+    protected readonly fieldCount: number,
+    declared: number,
+  ) {
+    this.capacity = declared > 0 ? declared : INITIAL;
+  }
+
+  protected abstract grow(capacity: number): void;
+  /** Writes v[k], v[k + step], ... of column kind `col` into rows row, row + 1, ... */
+  protected abstract write(col: number, v: Float64Array, k: number, len: number, step: number, row: number): void;
+
+  pushBatch(v: Float64Array, len: number): void {
+    const nf = this.fieldCount;
+    const f0 = this.field;
+    const base = this.count;
+    const rows = Math.ceil((f0 + len) / nf);
+    if (base + rows > this.capacity) {
+      this.capacity = Math.max(base + rows, Math.ceil(this.capacity * 1.5));
+      this.grow(this.capacity);
+    }
+    for (let j = 0; j < nf; j++) {
+      const k0 = (j - f0 + nf) % nf;
+      if (k0 < len) this.write(this.columns[j]!, v, k0, len, nf, base + Math.floor((f0 + k0) / nf));
+    }
+    this.count = base + Math.floor((f0 + len) / nf);
+    this.field = (f0 + len) % nf;
+  }
+
+  /** True when the array ended on a record boundary. */
+  complete(): boolean {
+    return this.field === 0;
+  }
+}
+
+export class NodeColumns extends RecordColumns {
+  private readonly typeCount: number;
+  type: Uint8Array;
+  name: Uint32Array;
+  id: Uint32Array;
+  selfSize: Float64Array;
+  edgeCount: Uint32Array;
+  /** Allocated only when some node has a non-zero trace id (allocation tracking was on). */
+  traceNodeId: Uint32Array | null = null;
+  /** Allocated only when some node is marked (browser DOM detachedness). */
+  detachedness: Uint8Array | null = null;
+
+  constructor(layout: SnapshotLayout) {
+    super(layout.nodeColumns, layout.nodeFieldCount, layout.declaredNodeCount);
+    this.typeCount = layout.nodeTypes.length;
+    this.type = new Uint8Array(this.capacity);
+    this.name = new Uint32Array(this.capacity);
+    this.id = new Uint32Array(this.capacity);
+    this.selfSize = new Float64Array(this.capacity);
+    this.edgeCount = new Uint32Array(this.capacity);
+  }
+
+  protected grow(c: number): void {
+    this.type = grown(this.type, c);
+    this.name = grown(this.name, c);
+    this.id = grown(this.id, c);
+    this.selfSize = grown(this.selfSize, c);
+    this.edgeCount = grown(this.edgeCount, c);
+    if (this.traceNodeId) this.traceNodeId = grown(this.traceNodeId, c);
+    if (this.detachedness) this.detachedness = grown(this.detachedness, c);
+  }
+
+  protected write(col: number, v: Float64Array, k: number, len: number, step: number, row: number): void {
+    switch (col) {
+      case NodeColumn.Type:
+        return checkedCopy(this.type, v, k, len, step, row, this.typeCount - 1, 'node type');
+      case NodeColumn.Name:
+        return checkedCopy(this.name, v, k, len, step, row, U32_MAX, 'node name index');
+      case NodeColumn.Id:
+        return checkedCopy(this.id, v, k, len, step, row, U32_MAX, 'node id');
+      case NodeColumn.EdgeCount:
+        return checkedCopy(this.edgeCount, v, k, len, step, row, U32_MAX, 'node edge count');
+      case NodeColumn.SelfSize:
+        for (const s = this.selfSize; k < len; k += step, row++) s[row] = v[k]!;
+        return;
+      case NodeColumn.TraceNodeId:
+        for (; k < len; k += step, row++) if (v[k] !== 0) (this.traceNodeId ??= new Uint32Array(this.capacity))[row] = v[k]!;
+        return;
+      case NodeColumn.Detachedness:
+        for (; k < len; k += step, row++) if (v[k] !== 0) (this.detachedness ??= new Uint8Array(this.capacity))[row] = v[k]!;
+        return;
+      default:
+        return;
+    }
+  }
+}
+
+export class EdgeColumns extends RecordColumns {
+  private readonly nodeFieldCount: number;
+  private readonly typeCount: number;
+  type: Uint8Array;
+  nameOrIndex: Uint32Array;
+  /** Target node index (to_node divided by the node field count). */
+  toNode: Uint32Array;
+
+  constructor(layout: SnapshotLayout) {
+    super(layout.edgeColumns, layout.edgeFieldCount, layout.declaredEdgeCount);
+    this.nodeFieldCount = layout.nodeFieldCount;
+    this.typeCount = layout.edgeTypes.length;
+    this.type = new Uint8Array(this.capacity);
+    this.nameOrIndex = new Uint32Array(this.capacity);
+    this.toNode = new Uint32Array(this.capacity);
+  }
+
+  protected grow(c: number): void {
+    this.type = grown(this.type, c);
+    this.nameOrIndex = grown(this.nameOrIndex, c);
+    this.toNode = grown(this.toNode, c);
+  }
+
+  protected write(col: number, v: Float64Array, k: number, len: number, step: number, row: number): void {
+    switch (col) {
+      case EdgeColumn.Type:
+        return checkedCopy(this.type, v, k, len, step, row, this.typeCount - 1, 'edge type');
+      case EdgeColumn.NameOrIndex:
+        return checkedCopy(this.nameOrIndex, v, k, len, step, row, U32_MAX, 'edge name or index');
+      case EdgeColumn.ToNode: {
+        const nf = this.nodeFieldCount;
+        const t = this.toNode;
+        for (; k < len; k += step, row++) {
+          const x = v[k]! / nf;
+          // Also rejects negatives and fractions: to_node must be a node's field offset.
+          if (!(x >= 0 && x <= U32_MAX && Math.floor(x) === x)) throw new NumberSinkError(`edge to_node ${v[k]} is not a node offset`);
+          t[row] = x;
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+}
+
+/** Keeps a flat array of small non-negative integers (e.g. `locations`). */
+export class Uint32List implements NumberSink {
+  data = new Uint32Array(1024);
+  length = 0;
+  pushBatch(v: Float64Array, len: number): void {
+    if (this.length + len > this.data.length) this.data = grown(this.data, Math.max(this.length + len, this.data.length * 2));
+    for (let k = 0; k < len; k++) this.data[this.length++] = Math.min(Math.max(v[k]!, 0), U32_MAX);
+  }
+}
+
+/** Validates and drops the numbers of sections we do not use (samples, trace infos). */
+export class CountingSink implements NumberSink {
+  count = 0;
+  pushBatch(_v: Float64Array, len: number): void {
+    this.count += len;
+  }
+}

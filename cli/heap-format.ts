@@ -1,0 +1,85 @@
+/** Text rendering of the heap analyses for `leakscope heap …`: tables and paths. */
+import type { HeapDiff } from '../analyzer/heap/diff.js';
+import type { LeakReport } from '../analyzer/heap/leaks.js';
+import type { HeapSummary } from '../analyzer/heap/summary.js';
+
+/** 1536 → "1.5 KB"; signed when asked, for deltas. */
+export function formatBytes(n: number, signed = false): string {
+  const sign = n < 0 ? '-' : signed && n > 0 ? '+' : '';
+  let v = Math.abs(n);
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${sign}${u === 0 ? v.toFixed(0) : v.toFixed(1)} ${units[u]}`;
+}
+
+const formatCount = (n: number, signed = false): string => `${signed && n > 0 ? '+' : ''}${n.toLocaleString('en-US')}`;
+const pct = (part: number, whole: number): string => (whole > 0 ? `${((100 * part) / whole).toFixed(1)}%` : '-');
+
+const NUMERIC = /^(?:[+-]?[\d.,]+(?: [KMGT]?B|%)?|-)$/;
+
+/** Right-aligns columns of numbers and sizes, left-aligns the rest. */
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const w = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
+  const right = header.map((_, c) => rows.length > 0 && rows.every((r) => NUMERIC.test(r[c]!)));
+  const line = (r: readonly string[]): string => r.map((cell, c) => (right[c] ? cell.padStart(w[c]!) : cell.padEnd(w[c]!))).join('  ').trimEnd();
+  return [line(header), line(w.map((x) => '-'.repeat(x))), ...rows.map(line)].join('\n') + '\n';
+}
+
+const clip = (s: string, n = 48): string => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+
+export function renderSummary(s: HeapSummary): string {
+  const out = [
+    `${s.file}: ${formatBytes(s.fileBytes)} on disk, ${formatCount(s.nodeCount)} nodes, ${formatCount(s.edgeCount)} edges, heap ${formatBytes(s.totalSize)}, ${s.classCount} classes`,
+    '',
+    table(
+      ['Class', 'Count', 'Self size', 'Retained size', '% heap'],
+      s.classes.map((r) => [clip(r.className), formatCount(r.count), formatBytes(r.selfSize), formatBytes(r.retainedSize), pct(r.retainedSize, s.totalSize)]),
+    ),
+  ];
+  if (s.topObjects.length) {
+    out.push('Objects retaining most (shortest path from the GC roots):');
+    for (const o of s.topObjects) out.push(`  ${formatBytes(o.retainedSize).padStart(10)}  ${o.path || `${o.className}@${o.id} (unreachable)`}`);
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+export function renderDiff(d: HeapDiff): string {
+  const t = d.totals;
+  return [
+    `before: ${d.before.file} (${formatCount(d.before.nodeCount)} nodes, ${formatBytes(d.before.totalSize)})`,
+    `after:  ${d.after.file} (${formatCount(d.after.nodeCount)} nodes, ${formatBytes(d.after.totalSize)})`,
+    `${formatCount(t.newCount)} new, ${formatCount(t.deletedCount)} deleted objects; size delta ${formatBytes(t.deltaSize, true)} over ${d.changedClassCount} changed classes`,
+    '',
+    table(
+      ['Class', '# New', '# Deleted', '# Delta', 'Alloc size', 'Freed size', 'Size delta'],
+      d.rows.map((r) => [clip(r.className), formatCount(r.newCount), formatCount(r.deletedCount), formatCount(r.deltaCount, true), formatBytes(r.allocSize), formatBytes(r.freedSize), formatBytes(r.deltaSize, true)]),
+    ),
+  ].join('\n');
+}
+
+export function renderLeaks(r: LeakReport): string {
+  const out = [
+    `baseline ${r.files.baseline}`,
+    `target   ${r.files.target}`,
+    `final    ${r.files.final}`,
+    `${formatCount(r.candidateCount)} objects allocated between baseline and target are still alive in final: self ${formatBytes(r.candidateSelfSize)}, retained ${formatBytes(r.candidateRetainedSize)}`,
+    '',
+  ];
+  if (r.candidateCount === 0) return out.concat('No leak candidates.', '').join('\n');
+  out.push(
+    'By retainer (class held through the owner alive since the baseline):',
+    table(
+      ['#', 'Class', 'Count', 'Self size', 'Retained size', 'Held by'],
+      r.groups.map((g, k) => [String(k + 1), clip(g.className, 32), formatCount(g.count), formatBytes(g.selfSize), formatBytes(g.retainedSize), clip(g.heldBy, 40)]),
+    ),
+    'Retainer paths:',
+  );
+  r.groups.forEach((g, k) => out.push(`  ${k + 1}. ${g.path}`));
+  out.push('', 'By class:', table(['Class', 'Count', 'Self size', 'Retained size'], r.byClass.map((c) => [clip(c.className), formatCount(c.count), formatBytes(c.selfSize), formatBytes(c.retainedSize)])));
+  return out.join('\n');
+}

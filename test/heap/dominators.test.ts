@@ -1,0 +1,191 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { analyzeRaw, analyzeSnapshot } from '../../analyzer/heap/heap-analysis.js';
+import { parseSnapshotStream } from '../../analyzer/heap/snapshot-parser.js';
+import { pieces, plainGraph, readJson, runProgram, snapshotJson, withTempDir, type PlainGraph, type SpecNode } from './fixtures.js';
+
+/** Retaining predecessors, by the DevTools rule restated: no weak edges, shortcuts only from the root. */
+function retainingPreds(pg: PlainGraph): number[][] {
+  const preds: number[][] = Array.from({ length: pg.n }, () => []);
+  pg.out.forEach((edges, v) => {
+    for (const [t, , w] of edges) if (t !== 'weak' && (t !== 'shortcut' || v === 0)) preds[w]!.push(v);
+  });
+  return preds;
+}
+
+function reachableFromRoot(pg: PlainGraph): boolean[] {
+  const seen = new Array<boolean>(pg.n).fill(false);
+  const stack = [0];
+  seen[0] = true;
+  while (stack.length) {
+    const v = stack.pop()!;
+    for (const [t, , w] of pg.out[v]!) {
+      if (t === 'weak' || (t === 'shortcut' && v !== 0) || seen[w]) continue;
+      seen[w] = true;
+      stack.push(w);
+    }
+  }
+  return seen;
+}
+
+/** Textbook dominator sets by fixed-point iteration: slow, obviously right. */
+function naiveDominatorSets(pg: PlainGraph): Set<number>[] {
+  const reach = reachableFromRoot(pg);
+  const preds = retainingPreds(pg);
+  const all = new Set(Array.from({ length: pg.n }, (_, i) => i).filter((i) => reach[i]));
+  const dom = Array.from({ length: pg.n }, (_, i) => (i === 0 ? new Set([0]) : new Set(all)));
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (let v = 1; v < pg.n; v++) {
+      if (!reach[v]) continue;
+      let acc = null as Set<number> | null;
+      for (const p of preds[v]!) {
+        if (!reach[p]) continue;
+        acc = acc === null ? new Set(dom[p]) : new Set([...acc].filter((x) => dom[p]!.has(x)));
+      }
+      const next = new Set(acc ?? []);
+      next.add(v);
+      if (next.size !== dom[v]!.size) {
+        dom[v] = next;
+        changed = true;
+      }
+    }
+  }
+  return dom;
+}
+
+function randomGraph(seed: number, n: number): SpecNode[] {
+  let s = seed;
+  const rnd = (k: number): number => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return s % k;
+  };
+  const types = ['property', 'element', 'internal', 'context', 'hidden', 'weak', 'shortcut'];
+  const nodes: SpecNode[] = [{ type: 'synthetic', name: '', size: 0, edges: [] }];
+  for (let i = 1; i < n; i++) nodes.push({ type: 'object', name: `C${rnd(4)}`, size: 1 + rnd(100), edges: [] });
+  for (let i = 0; i < n; i++) {
+    const m = i === 0 ? 3 : rnd(4);
+    for (let k = 0; k < m; k++) nodes[i]!.edges.push({ type: types[rnd(types.length)]!, name: k, to: 1 + rnd(n - 1) });
+  }
+  return nodes;
+}
+
+test('Lengauer–Tarjan idoms and retained sizes match dominator sets on random graphs (weak and shortcut edges included)', async () => {
+  for (let seed = 1; seed <= 60; seed++) {
+    const spec = randomGraph(seed, 8 + (seed % 40));
+    const json = snapshotJson(spec);
+    const a = analyzeRaw(await parseSnapshotStream(pieces(Buffer.from(json), 1 << 16), `random-${seed}`));
+    const pg = plainGraph(JSON.parse(json));
+    const dom = naiveDominatorSets(pg);
+    const reach = reachableFromRoot(pg);
+    let total = 0;
+    for (let v = 0; v < pg.n; v++) total += pg.size[v]!;
+    assert.equal(a.retained[0], total, `seed ${seed}: the root retains everything`);
+    for (let v = 1; v < pg.n; v++) {
+      if (!reach[v]) {
+        // Unreachable nodes hang off the root: their dominator chain ends there.
+        let x = v;
+        for (let k = 0; k < pg.n && x !== 0; k++) x = a.dominators.idom[x]!;
+        assert.equal(x, 0, `seed ${seed}: unreachable ${v} is under the root`);
+        continue;
+      }
+      // The immediate dominator is the strict dominator with the largest dominator set.
+      const strict = [...dom[v]!].filter((d) => d !== v);
+      const idom = strict.reduce((best, d) => (dom[d]!.size > dom[best]!.size ? d : best), 0);
+      assert.equal(a.dominators.idom[v], idom, `seed ${seed}: idom of ${v}`);
+      let retained = 0;
+      for (let u = 0; u < pg.n; u++) if (reach[u] && dom[u]!.has(v)) retained += pg.size[u]!;
+      // Unreachable nodes dominated (via virtual root edges) add nothing to reachable ones.
+      assert.equal(a.retained[v], retained + unreachableUnder(a.dominators.idom, v, reach, pg), `seed ${seed}: retained size of ${v}`);
+    }
+  }
+});
+
+function unreachableUnder(idom: Uint32Array, v: number, reach: boolean[], pg: PlainGraph): number {
+  let s = 0;
+  for (let u = 0; u < pg.n; u++) {
+    if (reach[u]) continue;
+    for (let x = u, k = 0; x !== 0 && k < pg.n; k++, x = idom[x]!) {
+      if (x === v) {
+        s += pg.size[u]!;
+        break;
+      }
+    }
+  }
+  return s;
+}
+
+/** Cooper–Harvey–Kennedy iterative dominators: a different algorithm to cross-check on real heaps. */
+function chkIdoms(pg: PlainGraph): Int32Array {
+  const preds = retainingPreds(pg);
+  const po = new Int32Array(pg.n).fill(-1);
+  const order: number[] = [];
+  const visited = new Uint8Array(pg.n);
+  const stack: [number, number][] = [[0, 0]];
+  visited[0] = 1;
+  while (stack.length) {
+    const top = stack[stack.length - 1]!;
+    const [v, k] = top;
+    const edges = pg.out[v]!;
+    if (k < edges.length) {
+      top[1]++;
+      const [t, , w] = edges[k]!;
+      if (t === 'weak' || (t === 'shortcut' && v !== 0) || visited[w]) continue;
+      visited[w] = 1;
+      stack.push([w, 0]);
+    } else {
+      po[v] = order.length;
+      order.push(v);
+      stack.pop();
+    }
+  }
+  const idom = new Int32Array(pg.n).fill(-1);
+  idom[0] = 0;
+  const intersect = (a: number, b: number): number => {
+    while (a !== b) {
+      while (po[a]! < po[b]!) a = idom[a]!;
+      while (po[b]! < po[a]!) b = idom[b]!;
+    }
+    return a;
+  };
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (let k = order.length - 2; k >= 0; k--) {
+      const v = order[k]!;
+      let cur = -1;
+      for (const p of preds[v]!) {
+        if (po[p] === -1 || idom[p] === -1) continue;
+        cur = cur === -1 ? p : intersect(p, cur);
+      }
+      if (cur !== idom[v]) {
+        idom[v] = cur;
+        changed = true;
+      }
+    }
+  }
+  return idom;
+}
+
+test('dominators of a real Node heap agree with Cooper–Harvey–Kennedy', async () => {
+  await withTempDir(async (dir) => {
+    await runProgram(dir, `class Holder { constructor() { this.items = new Map(); } }
+      globalThis.h = new Holder(); for (let i = 0; i < 500; i++) h.items.set('k' + i, { i, tag: 'v' + i });
+      const ws = new WeakSet(); ws.add(h); globalThis.ws = ws; snap('d');`);
+    const file = join(dir, 'd.heapsnapshot');
+    const a = await analyzeSnapshot(file);
+    const pg = plainGraph(await readJson(file));
+    const expected = chkIdoms(pg);
+    let compared = 0;
+    for (let v = 1; v < pg.n; v++) {
+      if (expected[v] === -1) continue;
+      if (a.dominators.idom[v] !== expected[v]) assert.fail(`idom of node ${v} (${pg.type[v]} ${pg.name[v]}): ${a.dominators.idom[v]} != ${expected[v]}`);
+      compared++;
+    }
+    assert.ok(compared > 10000, `compared ${compared} nodes`);
+    assert.equal(a.dominators.reachableCount, compared + 1);
+    let total = 0;
+    for (const s of pg.size) total += s;
+    assert.equal(a.retained[0], total);
+  });
+});
