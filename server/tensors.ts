@@ -57,6 +57,13 @@ export const tfDtypeName = (tf: number): string => {
 export const dtypeFromTf = (tf: number): DType | undefined => BY_TF.get(tf);
 export const dtypeBytes = (d: DType): number => DTYPES[d].bytes;
 
+/**
+ * A request tensor may not hold more elements than this, whatever its encoding: a single
+ * `*_val` value fills the whole shape (TensorFlow's rule), so without a bound a few bytes
+ * could ask for terabytes.
+ */
+export const MAX_TENSOR_ELEMENTS = 16 * 1024 * 1024;
+
 /** `[2,1]` → "[2,1]" for messages. */
 export const shapeStr = (dims: readonly number[]): string => `[${dims.join(',')}]`;
 
@@ -110,6 +117,9 @@ export function fromTensorProto(tp: TensorProtoLike, name: string): HostTensor {
     return n;
   });
   const n = elementCount(dims);
+  if (n > MAX_TENSOR_ELEMENTS) {
+    throw bad(`input '${name}' has shape ${shapeStr(dims)} (${n} elements), over the limit of ${MAX_TENSOR_ELEMENTS} elements per tensor`);
+  }
   const info = DTYPES[dtype];
   const content = tp.tensor_content;
   if (content && content.length > 0) {

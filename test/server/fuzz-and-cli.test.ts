@@ -1,0 +1,156 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { packageRoot } from '../../common/package-root.js';
+import { mulberry32 } from '../../common/prng.js';
+import { writeModelVersions } from '../../server/models/write-models.js';
+import { encodePredictRequest, TfServingClient } from '../../scenarios/tf-client.js';
+import { ctrJsonColumns, ctrTensors } from '../helpers/model-server.js';
+
+interface Spawned {
+  child: ChildProcess;
+  grpcAddr: string;
+  rest: string;
+  logs: string[];
+}
+
+/** Starts `leakscope serve` as a child process and reads its bound ports from the start-up log line. */
+async function spawnServe(args: string[]): Promise<Spawned> {
+  const child = spawn(process.execPath, [join(packageRoot(), 'bin', 'leakscope.js'), 'serve', '--port', '0', '--rest_api_port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const logs: string[] = [];
+  child.stderr!.on('data', (d) => logs.push(String(d)));
+  const rl = createInterface({ input: child.stdout! });
+  const up = await new Promise<{ grpc: string; rest: string }>((resolve, reject) => {
+    const t = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`server did not start: ${logs.join('')}`));
+    }, 20_000);
+    rl.on('line', (line) => {
+      logs.push(line);
+      try {
+        const j = JSON.parse(line);
+        if (j.event === 'listening') {
+          clearTimeout(t);
+          resolve({ grpc: j.grpc, rest: j.rest });
+        }
+      } catch {
+        /* not JSON */
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${logs.join('\n')}`)));
+  });
+  return { child, grpcAddr: up.grpc, rest: `http://${up.rest}`, logs };
+}
+
+test('fuzz: thousands of random REST bodies and protobuf byte strings each get an answer; the process stays up; SIGTERM exits 0', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'leakscope-fuzz-'));
+  let s: Spawned | undefined;
+  const client: { c?: TfServingClient } = {};
+  try {
+    await writeModelVersions(join(root, 'ctr'), { features: 10, versions: [1] });
+    s = await spawnServe(['--model_name', 'ctr', '--model_base_path', join(root, 'ctr'), '--log-level', 'warn', '--mode', 'leaky']);
+    const rand = mulberry32(20261128);
+    const ri = (n: number) => Math.floor(rand() * n);
+    const valid = JSON.stringify({ inputs: ctrJsonColumns() });
+    const validPb = encodePredictRequest({ name: 'ctr' }, ctrTensors());
+    const atoms = ['{', '}', '[', ']', ',', ':', '"inputs"', '"instances"', '"user_age"', '1', '-1e400', 'null', 'true', '"x"', '1.5', '[[1]]', '{}', '"\\u0000"'];
+    const mutate = (b: Buffer) => {
+      const c = Buffer.from(b);
+      for (let k = 0, n = 1 + ri(4); k < n; k++) c[ri(c.length)] = ri(256);
+      return ri(4) === 0 ? c.subarray(0, ri(c.length)) : c;
+    };
+    const restBody = (): Buffer => {
+      switch (ri(3)) {
+        case 0:
+          return Buffer.from(Array.from({ length: 1 + ri(30) }, () => atoms[ri(atoms.length)]).join(''));
+        case 1:
+          return mutate(Buffer.from(valid));
+        default:
+          return Buffer.from(Array.from({ length: ri(200) }, () => ri(256)));
+      }
+    };
+    const pbBody = (): Buffer => (ri(2) === 0 ? mutate(validPb) : Buffer.from(Array.from({ length: ri(300) }, () => ri(256))));
+    const N = 2000;
+    const statuses = new Map<number | string, number>();
+    const count = (k: number | string) => statuses.set(k, (statuses.get(k) ?? 0) + 1);
+    let next = 0;
+    const restWorker = async () => {
+      while (next < N) {
+        next++;
+        const r = await fetch(`${s!.rest}/v1/models/ctr:predict`, { method: 'POST', body: restBody() });
+        const body = (await r.json()) as { error?: unknown };
+        assert.ok(r.status === 200 || typeof body.error === 'string', `status ${r.status} without an error message`);
+        count(r.status);
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, restWorker));
+    client.c = new TfServingClient(s.grpcAddr);
+    let sent = 0;
+    const grpcWorker = async () => {
+      while (sent < N) {
+        sent++;
+        try {
+          await client.c!.predictRaw(pbBody(), 10_000);
+          count('grpc:OK');
+        } catch (e: any) {
+          assert.ok(typeof e.code === 'number' && e.code !== 14 && e.code !== 4, `transport failure: ${e.code} ${e.details}`);
+          count(`grpc:${e.code}`);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, grpcWorker));
+    const total = [...statuses.values()].reduce((a, b) => a + b, 0);
+    assert.equal(total, 2 * N, 'every request was answered');
+    assert.equal(s.child.exitCode, null, 'the server is still up');
+    const ok = await client.c.predict({ name: 'ctr' }, ctrTensors());
+    assert.ok(ok.outputs.prob!.float_val![0]! > 0);
+    const okRest = await fetch(`${s.rest}/v1/models/ctr:predict`, { method: 'POST', body: valid });
+    assert.equal(okRest.status, 200);
+    client.c.close();
+    s.child.kill('SIGTERM');
+    const [code] = await once(s.child, 'exit');
+    assert.equal(code, 0, s.logs.join('\n'));
+  } finally {
+    client.c?.close();
+    if (s && s.child.exitCode === null) s.child.kill('SIGKILL');
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('graceful shutdown: SIGTERM stops accepting, lets in-flight slow requests finish, exits 0', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'leakscope-shutdown-'));
+  let s: Spawned | undefined;
+  const c: { client?: TfServingClient } = {};
+  try {
+    await writeModelVersions(join(root, 'ctr'), { features: 10, versions: [1] });
+    s = await spawnServe(['--model_name', 'ctr', '--model_base_path', join(root, 'ctr'), '--model-delay-ms', '400', '--log-level', 'warn']);
+    c.client = new TfServingClient(s.grpcAddr);
+    const inflight = Array.from({ length: 4 }, () => c.client!.predict({ name: 'ctr' }, ctrTensors()));
+    const restInflight = fetch(`${s.rest}/v1/models/ctr:predict`, { method: 'POST', body: JSON.stringify({ inputs: ctrJsonColumns() }) });
+    await new Promise((r) => setTimeout(r, 150));
+    s.child.kill('SIGTERM');
+    const results = await Promise.all(inflight);
+    for (const r of results) assert.ok(r.outputs.prob!.float_val![0]! > 0);
+    assert.equal((await restInflight).status, 200);
+    const [code] = await once(s.child, 'exit');
+    assert.equal(code, 0);
+  } finally {
+    c.client?.close();
+    if (s && s.child.exitCode === null) s.child.kill('SIGKILL');
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('serve rejects bad flags with exit 2 and a message naming the flag', async () => {
+  const child = spawn(process.execPath, [join(packageRoot(), 'bin', 'leakscope.js'), 'serve', '--port', 'eighty'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  const [code] = await once(child, 'exit');
+  assert.equal(code, 2);
+  assert.match(err, /--port: expected an integer/);
+});
