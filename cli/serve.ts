@@ -33,6 +33,7 @@ export const serveCommand: Command = {
     'executor-cache-size': s('LRU bound of the executor cache with the bounded-cache fix (default 64)', 'N'),
     'min-idle-threads': s('Idle handler threads kept, like gRPC min pollers (default 1)', 'N'),
     diagnostics: { type: 'boolean', description: 'Serve the diagnostics interface (loopback only)' },
+    'diagnostics-port': s('Diagnostics port, always bound on 127.0.0.1 (default 0: a free port, logged)', 'PORT'),
     'diagnostics-dir': s('Folder heap snapshots are written into (default: a leakscope folder under the temp dir)', 'DIR'),
     'log-level': s('fatal|error|warn|info|debug|trace|silent (default info)', 'LEVEL'),
   },
@@ -42,7 +43,7 @@ export const serveCommand: Command = {
     'leakscope models build --out /tmp/models/ctr --versions 1,2 && leakscope serve --model_name ctr --model_base_path /tmp/models/ctr',
     'leakscope serve --fixes sort-inputs,thread-cap --port 0 --rest_api_port 0',
   ],
-  async run(args) {
+  async run(args, io) {
     const raw: RawServerOptions = {
       host: str(args, 'host'),
       port: str(args, 'port'),
@@ -59,11 +60,14 @@ export const serveCommand: Command = {
       executor_cache_size: str(args, 'executor-cache-size'),
       min_idle_threads: str(args, 'min-idle-threads'),
       diagnostics: bool(args, 'diagnostics'),
+      diagnostics_port: str(args, 'diagnostics-port'),
       diagnostics_dir: str(args, 'diagnostics-dir'),
       log_level: str(args, 'log-level'),
     };
     if (args.positionals.length) throw new LsError('LS_ERR_USAGE', `unexpected argument '${args.positionals[0]}'`);
     const server = await startServer(raw);
+    // Always printed, whatever the log level: scripts and the scenario runner read the ports here.
+    io.stdout.write(`${JSON.stringify({ event: 'listening', grpc: `${server.host}:${server.grpcPort}`, rest: `${server.host}:${server.restPort}`, mode: server.options.fixes.mode, fixes: [...server.options.fixes.fixes], pid: process.pid })}\n`);
     await new Promise<void>((resolve) => {
       const stop = (sig: string) => {
         server.log.info({ signal: sig }, 'signal received');

@@ -28,6 +28,8 @@ export interface ServerOptions {
   /** Idle handler threads kept (gRPC's min pollers); threads beyond it exit after their request. */
   readonly minIdleThreads: number;
   readonly diagnostics: boolean;
+  /** Diagnostics listener port (always on 127.0.0.1); 0 picks a free port. */
+  readonly diagnosticsPort: number;
   readonly diagnosticsDir: string;
   readonly logLevel: string;
 }
@@ -48,6 +50,7 @@ export interface RawServerOptions {
   executor_cache_size?: string | number;
   min_idle_threads?: string | number;
   diagnostics?: boolean;
+  diagnostics_port?: string | number;
   diagnostics_dir?: string;
   log_level?: string;
 }
@@ -97,6 +100,7 @@ export function validateServerOptions(raw: RawServerOptions = {}): ServerOptions
     executorCacheSize: num(raw.executor_cache_size, 'executor-cache-size', 64, 1, 10_000_000),
     minIdleThreads: num(raw.min_idle_threads, 'min-idle-threads', 1, 0, 1000),
     diagnostics: raw.diagnostics === true,
+    diagnosticsPort: num(raw.diagnostics_port, 'diagnostics-port', 0, 0, 65535),
     diagnosticsDir: raw.diagnostics_dir ?? join(tmpdir(), 'leakscope-diagnostics'),
     logLevel: level,
   });

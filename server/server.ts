@@ -8,9 +8,11 @@ import type { Server as HttpServer } from 'node:http';
 import { pino, type Logger } from 'pino';
 import { BUILTIN_MODEL_NAME, ensureBuiltinModel } from './models/write-models.js';
 import type { ServiceContext } from './context.js';
+import { startDiagnostics, type DiagnosticsServer } from './diagnostics.js';
 import { FIXES } from './fixes.js';
 import { bindGrpc, createGrpcServer } from './grpc/server.js';
-import { InlineRunner, type InferenceRunner } from './inference.js';
+import { HandlerThreadRunner, threadAdmission } from './handler-threads.js';
+import type { InferenceRunner } from './inference.js';
 import { ServerMetrics } from './metrics.js';
 import { DEFAULT_POLICY, type ModelSource } from './model-config.js';
 import { validateServerOptions, type RawServerOptions, type ServerOptions } from './options.js';
@@ -24,6 +26,10 @@ export interface ServerHandle {
   readonly host: string;
   readonly grpcPort: number;
   readonly restPort: number;
+  /** The diagnostics listener's port on 127.0.0.1; undefined without --diagnostics. */
+  readonly diagnosticsPort: number | undefined;
+  /** The handler threads; undefined when `deps.runner` replaced them. */
+  readonly threads: HandlerThreadRunner | undefined;
   readonly repository: ModelRepository;
   readonly predictor: Predictor;
   readonly metrics: ServerMetrics;
@@ -35,7 +41,7 @@ export interface ServerHandle {
 export interface StartDeps {
   readonly logger?: Logger;
   readonly loader?: ServableLoader;
-  /** Replaces the inference strategy (tests). */
+  /** Replaces the inference strategy (tests, benchmark baselines): no handler threads then. */
   readonly runner?: InferenceRunner;
 }
 
@@ -52,7 +58,12 @@ export async function startServer(raw: RawServerOptions | ServerOptions = {}, de
     models = [{ name: BUILTIN_MODEL_NAME, basePath, policy: DEFAULT_POLICY, labels: {} }];
   }
   const repository = new ModelRepository({ logger: log, loader: deps.loader, pollIntervalMs: options.pollWaitSeconds * 1000 });
-  const runner = deps.runner ?? new InlineRunner(options.modelDelayMs);
+  // Predict runs on handler threads in both modes; only their admission differs (thread-cap).
+  const threads = deps.runner
+    ? undefined
+    : new HandlerThreadRunner({ admission: threadAdmission(options.fixes, options.grpcMaxThreads), minIdleThreads: options.minIdleThreads, modelDelayMs: options.modelDelayMs });
+  const runner: InferenceRunner = deps.runner ?? threads!;
+  if (threads) repository.onUnload((s) => threads.dropServable(s));
   const predictor = new Predictor({
     repository,
     runner,
@@ -64,6 +75,7 @@ export async function startServer(raw: RawServerOptions | ServerOptions = {}, de
       cacheStats: () =>
         [...predictor.modelSessions()].map(([s, ms]) => ({ model: s.model, version: s.version, entries: ms.store.size, keyBytes: ms.store.keyBytes })),
     },
+    threads,
   });
   const ctx: ServiceContext = {
     repository,
@@ -80,9 +92,13 @@ export async function startServer(raw: RawServerOptions | ServerOptions = {}, de
   const rest: HttpServer = createRestServer(ctx);
   let grpcPort: number;
   let restPort: number;
+  let diagnostics: DiagnosticsServer | undefined;
   try {
     grpcPort = await bindGrpc(grpcServer, options.host, options.grpcPort);
     restPort = await listenRest(rest, options.host, options.restPort);
+    if (options.diagnostics) {
+      diagnostics = await startDiagnostics({ port: options.diagnosticsPort, dir: options.diagnosticsDir, predictor, metrics, threads, log });
+    }
   } catch (e) {
     grpcServer.forceShutdown();
     rest.close();
@@ -92,8 +108,17 @@ export async function startServer(raw: RawServerOptions | ServerOptions = {}, de
   }
   const fixesOn = [...options.fixes.fixes];
   log.info(
-    { mode: options.fixes.mode, fixes: fixesOn, fixDescriptions: fixesOn.map((f) => FIXES[f]), grpc: `${options.host}:${grpcPort}`, rest: `${options.host}:${restPort}`, models: models.map((m) => m.name) },
-    `leakscope reference server up (mode ${options.fixes.mode}; fixes: ${fixesOn.length ? fixesOn.join(', ') : 'none'})`,
+    {
+      mode: options.fixes.mode,
+      fixes: fixesOn,
+      handlerThreads: threads ? { cap: threads.cap ?? 'none (uncapped, like upstream INT_MAX)', minIdle: options.minIdleThreads, modelDelayMs: options.modelDelayMs } : 'inline runner',
+      diagnosticsPort: diagnostics?.port,
+      fixDescriptions: fixesOn.map((f) => FIXES[f]),
+      grpc: `${options.host}:${grpcPort}`,
+      rest: `${options.host}:${restPort}`,
+      models: models.map((m) => m.name),
+    },
+    `leakscope reference server up (mode ${options.fixes.mode}; fixes: ${fixesOn.length ? fixesOn.join(', ') : 'none'}; handler threads: ${threads ? (threads.cap === null ? 'uncapped' : `cap ${threads.cap}`) : 'inline'})`,
   );
 
   let closing: Promise<void> | undefined;
@@ -111,14 +136,17 @@ export async function startServer(raw: RawServerOptions | ServerOptions = {}, de
           resolve();
         });
       });
-      const restDone = new Promise<void>((resolve) => rest.close(() => resolve()));
+      // Keep-alive connections that go idle once their in-flight request is answered would
+      // hold close() open until keepAliveTimeout; close them as they become idle.
+      const reaper = setInterval(() => rest.closeIdleConnections(), 50);
+      const restDone = new Promise<void>((resolve) => rest.close(() => resolve())).finally(() => clearInterval(reaper));
       rest.closeIdleConnections();
-      await Promise.all([grpcDone, restDone]);
+      await Promise.all([grpcDone, restDone, diagnostics?.close()]);
       await repository.close();
       await runner.close();
       log.info('shut down');
     })());
 
-  return { options, host: options.host, grpcPort, restPort, repository, predictor, metrics, log, close };
+  return { options, host: options.host, grpcPort, restPort, diagnosticsPort: diagnostics?.port, threads, repository, predictor, metrics, log, close };
 }
 

@@ -1,0 +1,281 @@
+/**
+ * Handler threads: Predict runs on worker_threads managed the way gRPC C++'s sync server
+ * (ThreadManager) manages its threads. A request that finds no idle thread gets a new
+ * one; after its request a thread exits if the idle threads already reach the idle limit
+ * (gRPC's min pollers), so the thread count tracks in-flight requests. Whether a new
+ * thread may be started is the admission strategy, picked once at start-up: uncapped
+ * (leak 2: upstream's ResourceQuota defaults to INT_MAX threads) or capped (the
+ * `thread-cap` fix, TF Serving PR #1785: past `--grpc_max_threads` the request is
+ * answered RESOURCE_EXHAUSTED at once, never queued).
+ */
+import type { Readable } from 'node:stream';
+import { Worker } from 'node:worker_threads';
+import { LsError } from '../common/errors.js';
+import type { FixSet } from './fixes.js';
+import type { InferenceRunner } from './inference.js';
+import type { Servable } from './repository.js';
+import type { DType, HostTensor, TensorData } from './tensors.js';
+
+/** A tensor as it crosses between threads: its buffer is transferred, not copied. */
+export interface WireTensor {
+  readonly name: string;
+  readonly dtype: DType;
+  readonly dims: number[];
+  readonly data: TensorData;
+}
+
+/** Main → handler thread. `key` names one loaded version (its file may be reloaded under the same path). */
+export type ThreadRequest =
+  | { readonly type: 'run'; readonly id: number; readonly key: string; readonly path: string; readonly feeds: WireTensor[]; readonly fetches: readonly string[]; readonly delayMs: number }
+  | { readonly type: 'drop'; readonly key: string };
+
+/** Handler thread → main. */
+export type ThreadReply =
+  | { readonly type: 'result'; readonly id: number; readonly outputs: WireTensor[] }
+  | { readonly type: 'error'; readonly id: number; readonly message: string };
+
+/** Whether a request that finds no idle thread may start one. */
+export interface ThreadAdmission {
+  /** null when uncapped. */
+  readonly cap: number | null;
+  /** Throws LS_ERR_THREADS_EXHAUSTED when starting thread `alive + 1` is not allowed. */
+  admit(alive: number): void;
+}
+
+/** Leaky: upstream's ResourceQuota default max threads is INT_MAX, so no cap at all. */
+export const UNCAPPED_ADMISSION: ThreadAdmission = Object.freeze({ cap: null, admit() {} });
+
+/** The `thread-cap` fix: at most `max` handler threads; past it, reject at once. */
+export function cappedAdmission(max: number): ThreadAdmission {
+  if (!Number.isInteger(max) || max < 1) throw new LsError('LS_ERR_INVALID_OPTION', `--grpc_max_threads: expected an integer ≥ 1, got ${max}`);
+  return Object.freeze({
+    cap: max,
+    admit(alive: number) {
+      if (alive >= max) {
+        throw new LsError('LS_ERR_THREADS_EXHAUSTED', `all ${max} handler threads are busy (--grpc_max_threads ${max}); request rejected, retry later`);
+      }
+    },
+  });
+}
+
+/** Picks the admission strategy for a fix set, once, at start-up. */
+export function threadAdmission(fixes: FixSet, grpcMaxThreads: number): ThreadAdmission {
+  return fixes.fixes.has('thread-cap') ? cappedAdmission(grpcMaxThreads) : UNCAPPED_ADMISSION;
+}
+
+export interface ThreadStats {
+  /** Threads alive now (including ones on their way out). */
+  current: number;
+  idle: number;
+  peak: number;
+  created: number;
+  exited: number;
+  cap: number | null;
+}
+
+export interface HandlerThreadInfo {
+  readonly id: number;
+  readonly busy: boolean;
+}
+
+export interface HandlerThreadOptions {
+  readonly admission: ThreadAdmission;
+  /** Idle threads kept (gRPC's min pollers); a thread finishing beyond it exits. */
+  readonly minIdleThreads: number;
+  /** Service time spent blocking the handler thread per request. */
+  readonly modelDelayMs: number;
+  /** The worker script (tests swap it); default: handler-thread-worker.js beside this file. */
+  readonly workerUrl?: URL;
+}
+
+interface Pending {
+  resolve(out: Record<string, HostTensor>): void;
+  reject(e: Error): void;
+}
+
+interface HandlerThread {
+  readonly id: number;
+  readonly worker: Worker;
+  busy: Pending | undefined;
+  exiting: boolean;
+  lastError: string | undefined;
+}
+
+const DEFAULT_WORKER_URL = new URL('./handler-thread-worker.js', import.meta.url);
+
+/** Runs Predict on handler threads; see the module comment for how threads come and go. */
+export class HandlerThreadRunner implements InferenceRunner {
+  private readonly threads = new Map<number, HandlerThread>();
+  /** LIFO, so the most recently used (warm) thread takes the next request. */
+  private readonly idle: HandlerThread[] = [];
+  private readonly exits = new Set<Promise<void>>();
+  private readonly keys = new WeakMap<Servable, string>();
+  private keySeq = 0;
+  private requestSeq = 0;
+  /** Threads that took quota: alive and not on their way out. */
+  private holding = 0;
+  private peak = 0;
+  private created = 0;
+  private exited = 0;
+  private closed = false;
+  private readonly workerUrl: URL;
+
+  constructor(private readonly opts: HandlerThreadOptions) {
+    this.workerUrl = opts.workerUrl ?? DEFAULT_WORKER_URL;
+  }
+
+  get cap(): number | null {
+    return this.opts.admission.cap;
+  }
+
+  async run(servable: Servable, feeds: Readonly<Record<string, HostTensor>>, fetches: readonly string[]): Promise<Record<string, HostTensor>> {
+    if (this.closed) throw new LsError('LS_ERR_SHUTTING_DOWN', 'the server is shutting down');
+    let t = this.idle.pop();
+    if (!t) {
+      // A retiring thread gave its quota back when it decided to leave (as gRPC's
+      // ThreadManager releases it when a thread ends its work loop), so churn under a
+      // steady load of `cap` requests never refuses one.
+      this.opts.admission.admit(this.holding);
+      t = this.spawn();
+    }
+    const wire: WireTensor[] = [];
+    const transfer: ArrayBuffer[] = [];
+    for (const name of Object.keys(feeds)) {
+      const f = feeds[name]!;
+      // A fresh exact-size copy: transferring never detaches the caller's (possibly pooled) memory.
+      const data = f.data.slice() as TensorData;
+      transfer.push(data.buffer as ArrayBuffer);
+      wire.push({ name, dtype: f.dtype, dims: [...f.dims], data });
+    }
+    const msg: ThreadRequest = { type: 'run', id: ++this.requestSeq, key: this.keyOf(servable), path: servable.path, feeds: wire, fetches, delayMs: this.opts.modelDelayMs };
+    const thread = t;
+    return new Promise((resolve, reject) => {
+      thread.busy = { resolve, reject };
+      // Only a busy thread keeps the process alive: an idle pool must not hold it open.
+      thread.worker.ref();
+      thread.worker.postMessage(msg, transfer);
+    });
+  }
+
+  /** Drops every thread's session of an unloaded version (repository.onUnload). */
+  dropServable(s: Servable): void {
+    const key = this.keys.get(s);
+    if (key === undefined) return;
+    this.keys.delete(s);
+    const msg: ThreadRequest = { type: 'drop', key };
+    for (const t of this.threads.values()) if (!t.exiting) t.worker.postMessage(msg);
+  }
+
+  threadStats(): ThreadStats {
+    return { current: this.threads.size, idle: this.idle.length, peak: this.peak, created: this.created, exited: this.exited, cap: this.opts.admission.cap };
+  }
+
+  /** Handler threads alive now, by worker threadId. */
+  listThreads(): HandlerThreadInfo[] {
+    return [...this.threads.values()].filter((t) => !t.exiting).map((t) => ({ id: t.id, busy: t.busy !== undefined }));
+  }
+
+  /**
+   * A heap snapshot of one handler thread's isolate, as a stream. A thread blocked in its
+   * service time answers once the block ends.
+   */
+  heapSnapshot(id: number): Promise<Readable> {
+    const t = this.threads.get(id);
+    if (!t || t.exiting) {
+      const ids = this.listThreads().map((x) => x.id);
+      return Promise.reject(new LsError('LS_ERR_DIAGNOSTICS', `no handler thread ${id} (threads now: ${ids.length ? ids.join(', ') : 'none'})`));
+    }
+    return t.worker.getHeapSnapshot();
+  }
+
+  /** Terminates every handler thread; requests still running get LS_ERR_SHUTTING_DOWN. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.idle.length = 0;
+    for (const t of this.threads.values()) this.retire(t);
+    await Promise.all([...this.exits]);
+  }
+
+  private keyOf(s: Servable): string {
+    let k = this.keys.get(s);
+    if (k === undefined) {
+      k = `${++this.keySeq}:${s.model}:${s.version}`;
+      this.keys.set(s, k);
+    }
+    return k;
+  }
+
+  private spawn(): HandlerThread {
+    const worker = new Worker(this.workerUrl);
+    const t: HandlerThread = { id: worker.threadId, worker, busy: undefined, exiting: false, lastError: undefined };
+    this.threads.set(t.id, t);
+    this.holding++;
+    this.created++;
+    if (this.threads.size > this.peak) this.peak = this.threads.size;
+    worker.on('message', (reply: ThreadReply) => this.onReply(t, reply));
+    worker.on('messageerror', (e) => this.fail(t, `a reply could not be read: ${e.message}`));
+    worker.on('error', (e) => (t.lastError = e.message));
+    this.exits.add(
+      new Promise<void>((resolve) => {
+        worker.once('exit', (code) => {
+          this.onExit(t, code);
+          resolve();
+        });
+      }),
+    );
+    return t;
+  }
+
+  private onReply(t: HandlerThread, reply: ThreadReply): void {
+    const p = t.busy;
+    t.busy = undefined;
+    t.worker.unref();
+    // Release first, so the stats are settled when the caller sees the answer.
+    this.release(t);
+    if (!p) return;
+    if (reply.type === 'result') {
+      const out: Record<string, HostTensor> = {};
+      for (const o of reply.outputs) out[o.name] = { dtype: o.dtype, dims: o.dims, data: o.data };
+      p.resolve(out);
+    } else {
+      p.reject(new LsError('LS_ERR_INFERENCE', `onnxruntime failed to run the model: ${reply.message}`));
+    }
+  }
+
+  private fail(t: HandlerThread, why: string): void {
+    const p = t.busy;
+    t.busy = undefined;
+    this.retire(t);
+    p?.reject(new LsError('LS_ERR_INFERENCE', `handler thread ${t.id}: ${why}`));
+  }
+
+  /** After a request: stay as an idle thread, or exit when enough are idle already (upstream churn). */
+  private release(t: HandlerThread): void {
+    if (this.closed || t.exiting) return;
+    if (this.idle.length >= this.opts.minIdleThreads) this.retire(t);
+    else this.idle.push(t);
+  }
+
+  private retire(t: HandlerThread): void {
+    if (t.exiting) return;
+    t.exiting = true;
+    this.holding--;
+    const i = this.idle.indexOf(t);
+    if (i >= 0) this.idle.splice(i, 1);
+    void t.worker.terminate();
+  }
+
+  private onExit(t: HandlerThread, code: number): void {
+    this.threads.delete(t.id);
+    if (!t.exiting) this.holding--; // died without retiring
+    t.exiting = true;
+    this.exited++;
+    const i = this.idle.indexOf(t);
+    if (i >= 0) this.idle.splice(i, 1);
+    const p = t.busy;
+    t.busy = undefined;
+    if (!p) return;
+    if (this.closed) p.reject(new LsError('LS_ERR_SHUTTING_DOWN', 'the server shut down while the request was running'));
+    else p.reject(new LsError('LS_ERR_INFERENCE', `handler thread ${t.id} died while running the request (exit code ${code}${t.lastError ? `: ${t.lastError}` : ''})`));
+  }
+}

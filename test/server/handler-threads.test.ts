@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import { GrpcCode, LsError } from '../../common/errors.js';
+import { readProcStats } from '../../common/proc.js';
+import { cappedAdmission, HandlerThreadRunner, threadAdmission, UNCAPPED_ADMISSION } from '../../server/handler-threads.js';
+import { resolveFixes } from '../../server/fixes.js';
+import { writeModelVersions } from '../../server/models/write-models.js';
+import type { Servable } from '../../server/repository.js';
+import type { HostTensor } from '../../server/tensors.js';
+import { eventually, FEATURES, grpcPredict, restPredict, samplePeak, withSpikeServer } from '../helpers/spike.js';
+import { withTmpDir } from '../helpers/tmp-dir.js';
+
+const osThreads = () => readProcStats(process.pid).threads;
+
+describe('thread admission strategies', () => {
+  it('uncapped admits any count; capped refuses thread N+1 with THREADS_EXHAUSTED naming the cap', () => {
+    assert.doesNotThrow(() => UNCAPPED_ADMISSION.admit(1_000_000));
+    const cap = cappedAdmission(3);
+    assert.doesNotThrow(() => cap.admit(2));
+    assert.throws(() => cap.admit(3), (e: unknown) => e instanceof LsError && e.code === 'LS_ERR_THREADS_EXHAUSTED' && /--grpc_max_threads 3/.test(e.message));
+    assert.equal(threadAdmission(resolveFixes('leaky'), 5).cap, null);
+    assert.equal(threadAdmission(resolveFixes('patched'), 5).cap, 5);
+    assert.equal(threadAdmission(resolveFixes(undefined, 'sort-inputs'), 5).cap, null);
+    assert.throws(() => cappedAdmission(0), /grpc_max_threads/);
+  });
+});
+
+describe('leaky: a spike of slow requests piles up handler threads', () => {
+  it('C concurrent slow requests reach about C handler threads and OS threads, then churn back', async () => {
+    const C = 24;
+    await withSpikeServer({ mode: 'leaky', model_delay_ms: 300 }, async (s) => {
+      assert.equal((await restPredict(s)).status, 200); // warm: one idle thread
+      const threads = s.threads!;
+      assert.equal(threads.threadStats().cap, null);
+      const osBefore = osThreads();
+      const handlerPeak = samplePeak(() => threads.threadStats().current);
+      const osPeak = samplePeak(osThreads);
+      const answers = await Promise.all(Array.from({ length: C }, () => restPredict(s)));
+      const hPeak = handlerPeak.stop();
+      const oPeak = osPeak.stop();
+      assert.deepEqual(answers.map((a) => a.status), Array(C).fill(200));
+      assert.ok(hPeak >= C - 2 && hPeak <= C + 1, `handler threads peaked at ${hPeak}, expected about ${C}`);
+      assert.ok(threads.threadStats().peak >= C - 2);
+      assert.ok(oPeak - osBefore >= Math.floor(C * 0.75), `OS threads went ${osBefore} → ${oPeak}; expected about +${C}`);
+      // Upstream churn: threads beyond the idle limit (1) exit once their request is done.
+      assert.ok(await eventually(() => threads.threadStats().current <= 1), `threads did not fall back: ${JSON.stringify(threads.threadStats())}`);
+      assert.ok(await eventually(() => osThreads() <= osBefore + 2), `OS threads stayed at ${osThreads()} (before the spike: ${osBefore})`);
+      const st = threads.threadStats();
+      assert.equal(st.created - st.exited, st.current);
+    });
+  });
+});
+
+describe('patched (thread-cap): never above the cap, the excess refused at once', () => {
+  it('gRPC gets RESOURCE_EXHAUSTED, REST gets 429 {"error"}, every request is answered, and the server serves after', async () => {
+    const cap = 4;
+    await withSpikeServer({ mode: 'patched', model_delay_ms: 300, grpc_max_threads: cap }, async (s) => {
+      const threads = s.threads!;
+      assert.equal(threads.threadStats().cap, cap);
+      const client = new grpc.Client(`127.0.0.1:${s.grpcPort}`, grpc.credentials.createInsecure());
+      try {
+        const peak = samplePeak(() => threads.threadStats().current);
+        const t0 = Date.now();
+        const deadline = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('a request hung')), 10_000).unref());
+        const [viaGrpc, viaRest] = await Promise.race([
+          Promise.all([Promise.all(Array.from({ length: 16 }, () => grpcPredict(client))), Promise.all(Array.from({ length: 8 }, () => restPredict(s)))]),
+          deadline,
+        ]);
+        const elapsed = Date.now() - t0;
+        assert.ok(peak.stop() <= cap, 'handler threads went above the cap');
+        assert.ok(threads.threadStats().peak <= cap);
+        assert.equal(viaGrpc.length + viaRest.length, 24, 'every request answered');
+        for (const r of viaGrpc) {
+          assert.ok(r.code === GrpcCode.OK || r.code === GrpcCode.RESOURCE_EXHAUSTED, `unexpected gRPC status ${r.code}: ${r.details}`);
+          if (r.code !== GrpcCode.OK) assert.match(r.details, /--grpc_max_threads 4/);
+        }
+        for (const r of viaRest) {
+          assert.ok(r.status === 200 || r.status === 429, `unexpected HTTP status ${r.status}`);
+          if (r.status === 429) assert.equal(typeof r.body.error, 'string');
+        }
+        const ok = viaGrpc.filter((r) => r.code === GrpcCode.OK).length + viaRest.filter((r) => r.status === 200).length;
+        assert.ok(ok >= 1 && ok <= 24 - 8, `ok ${ok}: with ${cap} threads and 300 ms each, most of 24 simultaneous requests must be refused`);
+        assert.ok(viaGrpc.some((r) => r.code === GrpcCode.RESOURCE_EXHAUSTED) && viaRest.some((r) => r.status === 429));
+        // Refused at once, not queued: the whole spike takes about one service time, not 24/cap of them.
+        assert.ok(elapsed < 300 * 3, `spike took ${elapsed} ms: refused requests were queued`);
+        assert.equal((await grpcPredict(client)).code, GrpcCode.OK);
+        assert.equal((await restPredict(s)).status, 200);
+        assert.match(await s.metrics.text(), /leakscope_rejected_requests_total\{transport="grpc",reason="thread-cap"\} [1-9]/);
+      } finally {
+        client.close();
+      }
+    });
+  });
+});
+
+describe('HandlerThreadRunner', () => {
+  const feeds = (): Record<string, HostTensor> =>
+    Object.fromEntries(
+      FEATURES.map((f) => [f.name, f.dtype === 'int64' ? { dtype: 'int64', dims: [1, 1], data: BigInt64Array.of(1n) } : { dtype: 'float32', dims: [1, 1], data: Float32Array.of(0.5) }]),
+    );
+
+  it('survives a crashing thread: that request fails LS_ERR_INFERENCE, the next gets a new thread; close leaves no threads', async () => {
+    await withTmpDir('leakscope-threads-', async (dir) => {
+      const [written] = await writeModelVersions(join(dir, 'ctr'), { features: 10, versions: [1] });
+      const servable = { model: 'ctr', version: 1, path: written!.path } as Servable;
+      const osBefore = osThreads();
+      const runner = new HandlerThreadRunner({
+        admission: UNCAPPED_ADMISSION,
+        minIdleThreads: 1,
+        modelDelayMs: 0,
+        workerUrl: new URL('../helpers/crash-worker.js', import.meta.url),
+      });
+      try {
+        const inputs = feeds();
+        const out = await runner.run(servable, inputs, ['prob']);
+        assert.deepEqual(out.prob!.dims, [1, 1]);
+        assert.ok(out.prob!.data instanceof Float32Array && out.prob!.data[0]! > 0 && out.prob!.data[0]! < 1);
+        assert.equal((inputs.user_age!.data as Float32Array)[0], 0.5, "the caller's input buffers are not detached");
+        await assert.rejects(runner.run(servable, feeds(), ['no_such_output']), (e: unknown) => e instanceof LsError && e.code === 'LS_ERR_INFERENCE');
+        assert.equal(runner.threadStats().created, 1, 'an onnxruntime error does not cost the thread');
+        await assert.rejects(runner.run(servable, feeds(), ['__crash__']), (e: unknown) => e instanceof LsError && e.code === 'LS_ERR_INFERENCE' && /died/.test(e.message));
+        assert.ok(await eventually(() => runner.threadStats().current === 0));
+        const again = await runner.run(servable, feeds(), ['prob']);
+        assert.equal(again.prob!.data[0], out.prob!.data[0]);
+        assert.equal(runner.threadStats().created, 2);
+        runner.dropServable(servable);
+        assert.equal((await runner.run(servable, feeds(), ['prob'])).prob!.data[0], out.prob!.data[0], 'a dropped session reloads on demand');
+        assert.equal(runner.listThreads().length, 1);
+      } finally {
+        await runner.close();
+      }
+      assert.deepEqual(runner.threadStats().current, 0);
+      await assert.rejects(runner.run(servable, feeds(), ['prob']), (e: unknown) => e instanceof LsError && e.code === 'LS_ERR_SHUTTING_DOWN');
+      // +1: onnxruntime's first load in the process may leave one native thread of its own.
+      assert.ok(await eventually(() => osThreads() <= osBefore + 1), `OS threads ${osThreads()} after close, ${osBefore} before`);
+    });
+  });
+});
