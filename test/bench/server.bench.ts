@@ -1,0 +1,62 @@
+/**
+ * `npm run bench:server`: Predict over gRPC on loopback against the reference server
+ * (default mode: patched, handler threads) and against a bare grpc-js handler calling the
+ * same onnxruntime model directly, side by side in one run, alternating rounds.
+ * Prints throughput and p50/p99 for both, and the ratio. Goal: ≥ 85% of the baseline.
+ *   BENCH_CONCURRENCY (8), BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_MODE (patched), BENCH_BATCH (1)
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../../common/package-root.js';
+import { writeModelVersions } from '../../server/models/write-models.js';
+import { encodePredictRequest } from '../../scenarios/tf-client.js';
+import { ctrTensors } from '../helpers/model-server.js';
+import { closedLoop, median, type LoopResult } from './load-loop.js';
+import { spawnTarget, type Target } from './spawn-target.js';
+
+// 8 = the patched server's default thread cap on 2 CPUs (4 × CPUs): a closed loop at the cap is full load without rejections.
+const C = Number(process.env.BENCH_CONCURRENCY ?? 8);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const MODE = process.env.BENCH_MODE ?? 'patched';
+const BATCH = Number(process.env.BENCH_BATCH ?? 1);
+
+const root = await mkdtemp(join(tmpdir(), 'leakscope-bench-'));
+const targets: Target[] = [];
+try {
+  const modelDir = join(root, 'ctr');
+  await writeModelVersions(modelDir, { features: 10, versions: [1] });
+  const bare = await spawnTarget([fileURLToPath(new URL('./bare-grpc-server.js', import.meta.url)), join(modelDir, '1', 'model.onnx')]);
+  targets.push(bare);
+  const ref = await spawnTarget([join(packageRoot(), 'bin', 'leakscope.js'), 'serve', '--port', '0', '--rest_api_port', '0', '--model_name', 'ctr', '--model_base_path', modelDir, '--mode', MODE, '--log-level', 'warn']);
+  targets.push(ref);
+  const body = encodePredictRequest({ name: 'ctr' }, ctrTensors(10, BATCH));
+  console.log(`leakscope bench:server — Predict over gRPC, loopback, batch ${BATCH}, ${C} callers in a closed loop, ${ROUNDS} rounds × ${SECONDS} s each, alternating`);
+  console.log(`reference server mode: ${MODE}; node ${process.version}; ${(await import('node:os')).cpus().length} CPUs\n`);
+  const results: Record<'bare' | 'leakscope', LoopResult[]> = { bare: [], leakscope: [] };
+  for (const t of [bare, ref]) await closedLoop(t.grpc, body, C, 1); // warm-up
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [name, t] of [['bare', bare], ['leakscope', ref]] as const) {
+      const res = await closedLoop(t.grpc, body, C, SECONDS);
+      results[name].push(res);
+      console.log(`round ${r + 1} ${name.padEnd(9)} ${res.rps.toFixed(0).padStart(6)} req/s  p50 ${(res.p50us / 1000).toFixed(2)} ms  p99 ${(res.p99us / 1000).toFixed(2)} ms  errors ${res.errors}`);
+    }
+  }
+  const row = (name: 'bare' | 'leakscope') => {
+    const rs = results[name];
+    return { rps: median(rs.map((x) => x.rps)), p50: median(rs.map((x) => x.p50us)) / 1000, p99: median(rs.map((x) => x.p99us)) / 1000, errors: rs.reduce((a, x) => a + x.errors, 0) };
+  };
+  const b = row('bare');
+  const l = row('leakscope');
+  console.log('\nmedians          throughput      p50        p99     errors');
+  console.log(`bare grpc-js     ${b.rps.toFixed(0).padStart(7)} req/s ${b.p50.toFixed(2).padStart(7)} ms ${b.p99.toFixed(2).padStart(7)} ms ${String(b.errors).padStart(6)}`);
+  console.log(`leakscope        ${l.rps.toFixed(0).padStart(7)} req/s ${l.p50.toFixed(2).padStart(7)} ms ${l.p99.toFixed(2).padStart(7)} ms ${String(l.errors).padStart(6)}`);
+  const ratio = l.rps / b.rps;
+  console.log(`\nthroughput ratio leakscope/bare: ${(ratio * 100).toFixed(1)}%  (goal ≥ 85%: ${ratio >= 0.85 ? 'met' : 'NOT met'})`);
+  console.log(`p50 ratio ${(l.p50 / b.p50).toFixed(2)}×, p99 ratio ${(l.p99 / b.p99).toFixed(2)}×`);
+} finally {
+  await Promise.all(targets.map((t) => t.stop()));
+  await rm(root, { recursive: true, force: true });
+}
