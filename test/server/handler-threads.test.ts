@@ -30,7 +30,8 @@ describe('thread admission strategies', () => {
 describe('leaky: a spike of slow requests piles up handler threads', () => {
   it('C concurrent slow requests reach about C handler threads and OS threads, then churn back', async () => {
     const C = 24;
-    await withSpikeServer({ mode: 'leaky', model_delay_ms: 300 }, async (s) => {
+    // Service time long enough that all C requests are in flight together even on a busy 2-CPU runner.
+    await withSpikeServer({ mode: 'leaky', model_delay_ms: 1500 }, async (s) => {
       assert.equal((await restPredict(s)).status, 200); // warm: one idle thread
       const threads = s.threads!;
       assert.equal(threads.threadStats().cap, null);
@@ -56,7 +57,8 @@ describe('leaky: a spike of slow requests piles up handler threads', () => {
 describe('patched (thread-cap): never above the cap, the excess refused at once', () => {
   it('gRPC gets RESOURCE_EXHAUSTED, REST gets 429 {"error"}, every request is answered, and the server serves after', async () => {
     const cap = 4;
-    await withSpikeServer({ mode: 'patched', model_delay_ms: 300, grpc_max_threads: cap }, async (s) => {
+    const delay = 1000;
+    await withSpikeServer({ mode: 'patched', model_delay_ms: delay, grpc_max_threads: cap }, async (s) => {
       const threads = s.threads!;
       assert.equal(threads.threadStats().cap, cap);
       const client = new grpc.Client(`127.0.0.1:${s.grpcPort}`, grpc.credentials.createInsecure());
@@ -81,10 +83,10 @@ describe('patched (thread-cap): never above the cap, the excess refused at once'
           if (r.status === 429) assert.equal(typeof r.body.error, 'string');
         }
         const ok = viaGrpc.filter((r) => r.code === GrpcCode.OK).length + viaRest.filter((r) => r.status === 200).length;
-        assert.ok(ok >= 1 && ok <= 24 - 8, `ok ${ok}: with ${cap} threads and 300 ms each, most of 24 simultaneous requests must be refused`);
+        assert.ok(ok >= 1 && ok <= 24 - 8, `ok ${ok}: with ${cap} threads and ${delay} ms each, most of 24 simultaneous requests must be refused`);
         assert.ok(viaGrpc.some((r) => r.code === GrpcCode.RESOURCE_EXHAUSTED) && viaRest.some((r) => r.status === 429));
         // Refused at once, not queued: the whole spike takes about one service time, not 24/cap of them.
-        assert.ok(elapsed < 300 * 3, `spike took ${elapsed} ms: refused requests were queued`);
+        assert.ok(elapsed < delay * 2.5, `spike took ${elapsed} ms: refused requests were queued`);
         assert.equal((await grpcPredict(client)).code, GrpcCode.OK);
         assert.equal((await restPredict(s)).status, 200);
         assert.match(await s.metrics.text(), /leakscope_rejected_requests_total\{transport="grpc",reason="thread-cap"\} [1-9]/);
