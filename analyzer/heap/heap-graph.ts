@@ -17,7 +17,7 @@ export class HeapGraph {
   readonly nodeType: Uint8Array;
   readonly nodeName: Uint32Array;
   readonly nodeId: Uint32Array;
-  readonly selfSize: Float64Array;
+  readonly selfSize: Uint32Array | Float64Array;
   /** Edges of node i are [firstEdge[i], firstEdge[i + 1]). */
   readonly firstEdge: Uint32Array;
   readonly edgeType: Uint8Array;
@@ -29,6 +29,8 @@ export class HeapGraph {
   readonly locations: Uint32Array;
   readonly locationFieldCount: number;
   readonly fileBytes: number;
+  /** The snapshot's header object (meta, counts) as written. */
+  readonly header: Readonly<Record<string, unknown>>;
   /** Edge types whose name_or_index is a number rather than a string index. */
   private readonly indexEdge: Uint8Array;
   /** Type index by name, -1 when the snapshot has no such type. */
@@ -55,6 +57,7 @@ export class HeapGraph {
     this.locations = raw.locations;
     this.locationFieldCount = layout.locationFieldCount;
     this.fileBytes = raw.fileBytes;
+    this.header = layout.header;
     const nt = (n: string): number => layout.nodeTypes.indexOf(n);
     const et = (n: string): number => layout.edgeTypes.indexOf(n);
     this.T = {

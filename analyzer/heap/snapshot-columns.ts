@@ -76,7 +76,8 @@ export class NodeColumns extends RecordColumns {
   type: Uint8Array;
   name: Uint32Array;
   id: Uint32Array;
-  selfSize: Float64Array;
+  /** 32-bit until some node's size needs more (a >4 GB backing store), then 64-bit float. */
+  selfSize: Uint32Array | Float64Array;
   edgeCount: Uint32Array;
   /** Allocated only when some node has a non-zero trace id (allocation tracking was on). */
   traceNodeId: Uint32Array | null = null;
@@ -89,7 +90,7 @@ export class NodeColumns extends RecordColumns {
     this.type = new Uint8Array(this.capacity);
     this.name = new Uint32Array(this.capacity);
     this.id = new Uint32Array(this.capacity);
-    this.selfSize = new Float64Array(this.capacity);
+    this.selfSize = new Uint32Array(this.capacity);
     this.edgeCount = new Uint32Array(this.capacity);
   }
 
@@ -114,7 +115,11 @@ export class NodeColumns extends RecordColumns {
       case NodeColumn.EdgeCount:
         return checkedCopy(this.edgeCount, v, k, len, step, row, U32_MAX, 'node edge count');
       case NodeColumn.SelfSize:
-        for (const s = this.selfSize; k < len; k += step, row++) s[row] = v[k]!;
+        for (let s = this.selfSize; k < len; k += step, row++) {
+          const x = v[k]!;
+          if (x > U32_MAX && s instanceof Uint32Array) s = this.selfSize = Float64Array.from(s);
+          s[row] = x;
+        }
         return;
       case NodeColumn.TraceNodeId:
         for (; k < len; k += step, row++) if (v[k] !== 0) (this.traceNodeId ??= new Uint32Array(this.capacity))[row] = v[k]!;

@@ -7,6 +7,13 @@
 import { decodeJsonStringBody } from './json-string.js';
 
 const CHUNK = 8 << 20;
+/**
+ * Strings that are plain decimal numbers (V8 names internal slots "259", "260", ...;
+ * often a third of all strings) are kept in `starts` itself, tagged by the top bit,
+ * with no bytes. Chunk offsets never reach that bit.
+ */
+const NUMERIC = 0x80000000;
+const MAX_NUMERIC_DIGITS = 9;
 
 export class StringTable {
   private readonly chunks: Buffer[] = [];
@@ -68,7 +75,28 @@ export class StringTable {
   /** Ends the current string (which may be empty). */
   end(): void {
     if (this.open < 0) this.append(Buffer.alloc(0), 0, 0);
-    this.starts[this.count++] = this.open;
+    const a = this.open;
+    const len = this.pos - a;
+    const c = this.chunk;
+    let value = -1;
+    // Canonical decimals only ("0", "17", not "017"), so that String(value) gives the text back.
+    if (len > 0 && len <= MAX_NUMERIC_DIGITS && (len === 1 || c[a] !== 0x30)) {
+      value = 0;
+      for (let p = a; p < this.pos; p++) {
+        const d = c[p]! - 0x30;
+        if (d < 0 || d > 9) {
+          value = -1;
+          break;
+        }
+        value = value * 10 + d;
+      }
+    }
+    if (value >= 0) {
+      this.pos = a;
+      this.starts[this.count++] = (NUMERIC | value) >>> 0;
+    } else {
+      this.starts[this.count++] = a;
+    }
     this.open = -1;
   }
 
@@ -87,11 +115,15 @@ export class StringTable {
   /** The decoded string number i. */
   get(i: number): string {
     if (!(i >= 0 && i < this.count)) throw new RangeError(`string index ${i} out of range (${this.count} strings)`);
+    const a = this.starts[i]!;
+    if (a >= NUMERIC) return String(a - NUMERIC);
     const k = this.chunkOf(i);
     const buf = this.chunks[k]!;
-    const a = this.starts[i]!;
-    const lastInChunk = k + 1 < this.chunks.length ? this.chunkFirst[k + 1]! - 1 : this.count - 1;
-    const b = i < lastInChunk ? this.starts[i + 1]! : k === this.chunks.length - 1 ? this.pos : this.chunkUsed[k]!;
+    // The string ends where the next stored (non-numeric) string of the chunk starts.
+    const chunkEnd = k + 1 < this.chunks.length ? this.chunkFirst[k + 1]! : this.count;
+    let j = i + 1;
+    while (j < chunkEnd && this.starts[j]! >= NUMERIC) j++;
+    const b = j < chunkEnd ? this.starts[j]! : k === this.chunks.length - 1 ? this.pos : this.chunkUsed[k]!;
     for (let p = a; p < b; p++) if (buf[p] === 0x5c) return decodeJsonStringBody(buf, a, b);
     return buf.toString('utf8', a, b);
   }

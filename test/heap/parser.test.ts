@@ -61,10 +61,11 @@ test('takes the layout from meta: permuted and unknown node fields, no optional 
   const nodes = [
     { type: 'synthetic', name: '', size: 0, edges: [{ type: 'element', name: 1, to: 1 }, { type: 'shortcut', name: 'g', to: 2 }] },
     { type: 'synthetic', name: '(GC roots)', size: 0, edges: [{ type: 'element', name: 1, to: 2 }] },
-    { type: 'object', name: 'Thing "q" \u00e9 😀', size: 40, edges: [{ type: 'property', name: 'p\\q', to: 3 }] },
+    // Over 4 GB: a huge backing store must not wrap around 32 bits.
+    { type: 'object', name: 'Thing "q" \u00e9 😀', size: 6_000_000_000, edges: [{ type: 'property', name: 'p\\q', to: 3 }] },
     { type: 'string', name: 'value', size: 24, edges: [] },
   ];
-  const json = snapshotJson(nodes, ['edge_count', 'future_field', 'self_size', 'id', 'name', 'type'], ['pair:😀', 'lone:\uD800!']).replace('pair:😀', 'pair:\\ud83d\\ude00');
+  const json = snapshotJson(nodes, ['edge_count', 'future_field', 'self_size', 'id', 'name', 'type'], ['pair:😀', 'lone:\uD800!', '0', '007', '123456789', '1234567890', '-5', '4294967295']).replace('pair:😀', 'pair:\\ud83d\\ude00');
   assert.ok(json.includes('pair:\\ud83d\\ude00') && json.includes('lone:\\ud800!'));
   for (const size of [1, 3, 64]) {
     const raw = await parseSnapshotStream(pieces(Buffer.from(json), size), 'hand.heapsnapshot');
@@ -73,7 +74,8 @@ test('takes the layout from meta: permuted and unknown node fields, no optional 
     assert.equal(g.edgeCount, 4);
     assert.equal(g.typeName(2), 'object');
     assert.equal(g.name(2), 'Thing "q" \u00e9 😀');
-    assert.equal(g.selfSize[2], 40);
+    assert.equal(g.selfSize[2], 6_000_000_000);
+    assert.equal(g.totalSize(), 6_000_000_024);
     assert.equal(g.nodeId[3], 7);
     assert.equal(g.edgeName(g.firstEdge[2]!), 'p\\q');
     assert.equal(g.edgeTo[g.firstEdge[2]!], 3);
@@ -83,6 +85,8 @@ test('takes the layout from meta: permuted and unknown node fields, no optional 
     const all = Array.from({ length: raw.strings.count }, (_, k) => raw.strings.get(k));
     assert.ok(all.includes('pair:😀'), 'escaped surrogate pair joins up');
     assert.ok(all.includes('lone:\uD800!'), 'lone surrogate survives');
+    // Numeric names are stored without bytes; all must read back exactly.
+    for (const num of ['0', '007', '123456789', '1234567890', '-5', '4294967295']) assert.ok(all.includes(num), num);
   }
 });
 
