@@ -84,6 +84,13 @@ export interface HandlerThreadOptions {
   readonly minIdleThreads: number;
   /** Service time spent blocking the handler thread per request. */
   readonly modelDelayMs: number;
+  /**
+   * How long a thread beyond the idle limit waits for another request before it exits.
+   * 0 is upstream exactly (exit right after the request), which thrashes under steady load:
+   * gRPC's thread_manager.cc warns of it and suggests a longer poll timeout, and here a new
+   * thread costs ~30 ms and a model load, not microseconds.
+   */
+  readonly idleGraceMs?: number;
   /** The worker script (tests swap it); default: handler-thread-worker.js beside this file. */
   readonly workerUrl?: URL;
 }
@@ -97,6 +104,8 @@ interface HandlerThread {
   readonly id: number;
   readonly worker: Worker;
   busy: Pending | undefined;
+  /** Set while the thread idles beyond the idle limit, counting down its grace. */
+  grace: NodeJS.Timeout | undefined;
   exiting: boolean;
   lastError: string | undefined;
 }
@@ -131,6 +140,10 @@ export class HandlerThreadRunner implements InferenceRunner {
   async run(servable: Servable, feeds: Readonly<Record<string, HostTensor>>, fetches: readonly string[]): Promise<Record<string, HostTensor>> {
     if (this.closed) throw new LsError('LS_ERR_SHUTTING_DOWN', 'the server is shutting down');
     let t = this.idle.pop();
+    if (t?.grace) {
+      clearTimeout(t.grace);
+      t.grace = undefined;
+    }
     if (!t) {
       // A retiring thread gave its quota back when it decided to leave (as gRPC's
       // ThreadManager releases it when a thread ends its work loop), so churn under a
@@ -207,7 +220,7 @@ export class HandlerThreadRunner implements InferenceRunner {
 
   private spawn(): HandlerThread {
     const worker = new Worker(this.workerUrl);
-    const t: HandlerThread = { id: worker.threadId, worker, busy: undefined, exiting: false, lastError: undefined };
+    const t: HandlerThread = { id: worker.threadId, worker, busy: undefined, grace: undefined, exiting: false, lastError: undefined };
     this.threads.set(t.id, t);
     this.holding++;
     this.created++;
@@ -252,14 +265,27 @@ export class HandlerThreadRunner implements InferenceRunner {
   /** After a request: stay as an idle thread, or exit when enough are idle already (upstream churn). */
   private release(t: HandlerThread): void {
     if (this.closed || t.exiting) return;
-    if (this.idle.length >= this.opts.minIdleThreads) this.retire(t);
-    else this.idle.push(t);
+    const grace = this.opts.idleGraceMs ?? 0;
+    if (this.idle.length < this.opts.minIdleThreads) {
+      this.idle.push(t);
+    } else if (grace <= 0) {
+      this.retire(t);
+    } else {
+      this.idle.push(t);
+      t.grace = setTimeout(() => {
+        t.grace = undefined;
+        // Still idle, and idle threads still beyond the limit: leave.
+        if (this.idle.includes(t) && this.idle.length > this.opts.minIdleThreads) this.retire(t);
+      }, grace);
+      t.grace.unref();
+    }
   }
 
   private retire(t: HandlerThread): void {
     if (t.exiting) return;
     t.exiting = true;
     this.holding--;
+    if (t.grace) clearTimeout(t.grace);
     const i = this.idle.indexOf(t);
     if (i >= 0) this.idle.splice(i, 1);
     void t.worker.terminate();

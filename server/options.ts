@@ -27,6 +27,8 @@ export interface ServerOptions {
   readonly executorCacheSize: number;
   /** Idle handler threads kept (gRPC's min pollers); threads beyond it exit after their request. */
   readonly minIdleThreads: number;
+  /** How long a thread beyond minIdleThreads may wait for work before it exits (0: at once, as upstream). */
+  readonly idleThreadGraceMs: number;
   readonly diagnostics: boolean;
   /** Diagnostics listener port (always on 127.0.0.1); 0 picks a free port. */
   readonly diagnosticsPort: number;
@@ -49,6 +51,7 @@ export interface RawServerOptions {
   max_message_bytes?: string | number;
   executor_cache_size?: string | number;
   min_idle_threads?: string | number;
+  idle_thread_grace_ms?: string | number;
   diagnostics?: boolean;
   diagnostics_port?: string | number;
   diagnostics_dir?: string;
@@ -99,6 +102,7 @@ export function validateServerOptions(raw: RawServerOptions = {}): ServerOptions
     maxMessageBytes: num(raw.max_message_bytes, 'max_message_bytes', 4 * 1024 * 1024, 1024, 2 ** 31 - 1),
     executorCacheSize: num(raw.executor_cache_size, 'executor-cache-size', 64, 1, 10_000_000),
     minIdleThreads: num(raw.min_idle_threads, 'min-idle-threads', 1, 0, 1000),
+    idleThreadGraceMs: num(raw.idle_thread_grace_ms, 'idle-thread-grace-ms', 1000, 0, 3_600_000, false),
     diagnostics: raw.diagnostics === true,
     diagnosticsPort: num(raw.diagnostics_port, 'diagnostics-port', 0, 0, 65535),
     diagnosticsDir: raw.diagnostics_dir ?? join(tmpdir(), 'leakscope-diagnostics'),

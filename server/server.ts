@@ -61,7 +61,12 @@ export async function startServer(raw: RawServerOptions | ServerOptions = {}, de
   // Predict runs on handler threads in both modes; only their admission differs (thread-cap).
   const threads = deps.runner
     ? undefined
-    : new HandlerThreadRunner({ admission: threadAdmission(options.fixes, options.grpcMaxThreads), minIdleThreads: options.minIdleThreads, modelDelayMs: options.modelDelayMs });
+    : new HandlerThreadRunner({
+        admission: threadAdmission(options.fixes, options.grpcMaxThreads),
+        minIdleThreads: options.minIdleThreads,
+        idleGraceMs: options.idleThreadGraceMs,
+        modelDelayMs: options.modelDelayMs,
+      });
   const runner: InferenceRunner = deps.runner ?? threads!;
   if (threads) repository.onUnload((s) => threads.dropServable(s));
   const predictor = new Predictor({
@@ -111,7 +116,7 @@ export async function startServer(raw: RawServerOptions | ServerOptions = {}, de
     {
       mode: options.fixes.mode,
       fixes: fixesOn,
-      handlerThreads: threads ? { cap: threads.cap ?? 'none (uncapped, like upstream INT_MAX)', minIdle: options.minIdleThreads, modelDelayMs: options.modelDelayMs } : 'inline runner',
+      handlerThreads: threads ? { cap: threads.cap ?? 'none (uncapped, like upstream INT_MAX)', minIdle: options.minIdleThreads, idleGraceMs: options.idleThreadGraceMs, modelDelayMs: options.modelDelayMs } : 'inline runner',
       diagnosticsPort: diagnostics?.port,
       fixDescriptions: fixesOn.map((f) => FIXES[f]),
       grpc: `${options.host}:${grpcPort}`,
