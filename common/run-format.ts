@@ -1,0 +1,157 @@
+/**
+ * The run directory: the contract between scenarios (which write it) and the analyzer,
+ * reports and gate (which read it). Format 1:
+ *
+ *   manifest.json     RunManifest — what ran, against what, phases, snapshots, status
+ *   samples.ndjson    one Sample per line, fixed interval
+ *   results.json      RunResults — per-phase load results (latency, status codes, drops)
+ *   snapshots/        *.heapsnapshot (when requested)
+ *   profiles/         *.heapprofile (when allocation sampling was requested)
+ *   analysis.json     written by the analyzer (`leakscope report` / `gate`)
+ *
+ * Fields that a target cannot provide are absent, never zero. Readers must accept
+ * unknown fields (later minor additions) and refuse an unknown `format`.
+ */
+
+export const RUN_FORMAT = 1;
+
+export const MANIFEST_FILE = 'manifest.json';
+export const SAMPLES_FILE = 'samples.ndjson';
+export const RESULTS_FILE = 'results.json';
+export const ANALYSIS_FILE = 'analysis.json';
+export const SNAPSHOT_DIR = 'snapshots';
+export const PROFILE_DIR = 'profiles';
+
+export type Transport = 'grpc' | 'rest' | 'http' | 'grpc-generic';
+
+export type TargetInfo =
+  | {
+      readonly kind: 'spawned';
+      readonly mode: string;
+      readonly fixes: readonly string[];
+      readonly pid: number;
+      readonly grpc: string;
+      readonly rest: string;
+      readonly diagnostics?: string;
+      readonly options?: Readonly<Record<string, unknown>>;
+    }
+  | {
+      readonly kind: 'external';
+      readonly grpc?: string;
+      readonly http?: string;
+      readonly pid?: number;
+      readonly prometheus?: string;
+      readonly inspect?: string;
+    };
+
+export interface PhaseRecord {
+  readonly name: string;
+  /** ms since the run's start. */
+  readonly startMs: number;
+  readonly endMs: number;
+  /** Steady phases are the ones growth statistics are computed over. */
+  readonly steady: boolean;
+  readonly transport: Transport;
+  /** e.g. { rate: 200, durationS: 10 } as declared in the scenario. */
+  readonly load: Readonly<Record<string, unknown>>;
+}
+
+export interface SnapshotRecord {
+  /** baseline | target | final | any label the scenario gives. */
+  readonly label: string;
+  /** Relative to the run directory. */
+  readonly file: string;
+  readonly phase: string;
+  readonly tMs: number;
+  readonly captureMs: number;
+  readonly bytes: number;
+  /** main | handler thread id. */
+  readonly isolate: string;
+}
+
+export type RunStatus = 'complete' | 'interrupted' | 'target-died' | 'failed';
+
+export interface RunManifest {
+  readonly format: typeof RUN_FORMAT;
+  readonly tool: { readonly name: 'leakscope'; readonly version: string };
+  readonly runId: string;
+  readonly scenario: {
+    readonly name: string;
+    readonly file?: string;
+    /** The validated scenario definition, as run (after parameters were applied). */
+    readonly definition: Readonly<Record<string, unknown>>;
+    readonly parameters: Readonly<Record<string, unknown>>;
+  };
+  readonly target: TargetInfo;
+  readonly host: { readonly cpus: number; readonly memBytes: number; readonly platform: string; readonly node: string; readonly hostname: string };
+  readonly startedAt: string;
+  readonly endedAt: string;
+  readonly status: RunStatus;
+  readonly error?: string;
+  readonly sampleIntervalMs: number;
+  readonly phases: readonly PhaseRecord[];
+  readonly snapshots: readonly SnapshotRecord[];
+  readonly heapProfiles: readonly { readonly file: string; readonly phase: string }[];
+  /** Links to extra artefacts (Clinic.js HTML, logs), relative to the run directory. */
+  readonly artifacts?: Readonly<Record<string, string>>;
+}
+
+/** One line of samples.ndjson. */
+export interface Sample {
+  /** ms since the run's start. */
+  readonly t: number;
+  readonly phase: string;
+  /** Requests completed (answered, any status) since the run's start, all phases. */
+  readonly requests: number;
+  readonly rssBytes?: number;
+  readonly heapUsedBytes?: number;
+  readonly heapTotalBytes?: number;
+  readonly externalBytes?: number;
+  /** True when a GC was forced just before this sample (heap figures are then settled). */
+  readonly gcSettled?: boolean;
+  readonly threads?: number;
+  readonly threadsByName?: Readonly<Record<string, number>>;
+  readonly openFds?: number;
+  readonly cacheEntries?: number;
+  readonly cacheKeyBytes?: number;
+  readonly handlerThreads?: number;
+  readonly inflight?: number;
+}
+
+export interface LatencySummary {
+  readonly count: number;
+  readonly meanMs: number;
+  readonly p50Ms: number;
+  readonly p90Ms: number;
+  readonly p99Ms: number;
+  readonly p999Ms: number;
+  readonly maxMs: number;
+  /** HDR histogram (microseconds), compressed and base64-encoded by hdr-histogram-js. */
+  readonly hdr?: string;
+}
+
+export interface PhaseResult {
+  readonly name: string;
+  readonly transport: Transport;
+  /** Requests the schedule planned. */
+  readonly planned: number;
+  readonly sent: number;
+  readonly completed: number;
+  /** Planned requests that could not be sent on time (in-flight bound reached). */
+  readonly dropped: number;
+  /** By gRPC code name (OK, RESOURCE_EXHAUSTED…) or HTTP status ("200", "429"…). */
+  readonly statusCounts: Readonly<Record<string, number>>;
+  readonly errors: number;
+  readonly achievedRate: number;
+  /** Latency measured from the intended send time (coordinated-omission free). */
+  readonly latencyFromIntended?: LatencySummary;
+  /** Latency measured from the actual send time. */
+  readonly latencyFromSent?: LatencySummary;
+  /** Driver CPU (user+system) per completed request, microseconds. */
+  readonly driverCpuUsPerRequest?: number;
+}
+
+export interface RunResults {
+  readonly format: typeof RUN_FORMAT;
+  readonly phases: readonly PhaseResult[];
+}
