@@ -70,7 +70,7 @@ export function readRun(dirArg: string): RunData {
     }
   });
   const resultsFile = join(dir, RESULTS_FILE);
-  const results = existsSync(resultsFile) ? (readJson(resultsFile, 'load results') as RunResults) : { format: RUN_FORMAT, phases: [] };
+  const results = existsSync(resultsFile) ? (readJson(resultsFile, 'load results') as RunResults) : ({ format: RUN_FORMAT, phases: [] } as RunResults);
   if (!isObj(results) || !Array.isArray(results.phases)) throw badRun(`${resultsFile}: expected {"phases": [...]}`);
   if (!existsSync(resultsFile)) warnings.push(`${resultsFile}: missing; no load results`);
   return { dir, manifest: m as unknown as RunManifest, samples, results, warnings };
