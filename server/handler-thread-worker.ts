@@ -6,8 +6,9 @@
  */
 import { parentPort } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
-import type { ThreadRequest, ThreadReply, WireTensor } from './handler-threads.js';
+import type { PackedFeeds, ThreadRequest, ThreadReply, WireTensor } from './handler-threads.js';
 import { ORT_SESSION_OPTIONS } from './repository.js';
+import type { DType, TensorData } from './tensors.js';
 
 const port = parentPort;
 if (!port) throw new Error('handler-thread-worker must run as a worker thread');
@@ -26,6 +27,32 @@ function sessionFor(key: string, path: string): Promise<ort.InferenceSession> {
   return s;
 }
 
+type ArrayCtor = new (buffer: ArrayBuffer, byteOffset: number, length: number) => TensorData;
+const ARRAYS: Record<DType, ArrayCtor> = {
+  float32: Float32Array,
+  float64: Float64Array,
+  int32: Int32Array,
+  int64: BigInt64Array,
+  int16: Int16Array,
+  int8: Int8Array,
+  uint8: Uint8Array,
+  bool: Uint8Array,
+  float16: Uint16Array,
+};
+
+/** onnxruntime tensors viewing the packed buffer (no copy). */
+function unpack(p: PackedFeeds): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {};
+  let d = 0;
+  p.names.forEach((name, i) => {
+    const dims = p.dims.slice(d, d + p.ranks[i]!);
+    d += p.ranks[i]!;
+    const data = new ARRAYS[p.dtypes[i]!](p.buffer, p.offsets[i]!, p.counts[i]!);
+    feeds[name] = new ort.Tensor(p.dtypes[i]!, data as never, dims);
+  });
+  return feeds;
+}
+
 /** A typed array that owns its whole buffer, so the buffer can be transferred. */
 function owned(data: WireTensor['data']): WireTensor['data'] {
   return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && !(data.buffer instanceof SharedArrayBuffer) ? data : data.slice();
@@ -37,9 +64,7 @@ async function run(msg: Extract<ThreadRequest, { type: 'run' }>): Promise<void> 
   try {
     const session = await sessionFor(msg.key, msg.path);
     if (msg.delayMs > 0) Atomics.wait(blocker, 0, 0, msg.delayMs);
-    const feeds: Record<string, ort.Tensor> = {};
-    for (const t of msg.feeds) feeds[t.name] = new ort.Tensor(t.dtype, t.data as never, t.dims as number[]);
-    const out = await session.run(feeds, msg.fetches as string[]);
+    const out = await session.run(unpack(msg.feeds), msg.fetches as string[]);
     const outputs: WireTensor[] = msg.fetches.map((name) => {
       const o = out[name] as ort.Tensor;
       const data = owned(o.data as WireTensor['data']);

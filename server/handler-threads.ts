@@ -24,9 +24,25 @@ export interface WireTensor {
   readonly data: TensorData;
 }
 
+/**
+ * The feeds of one request packed into one transferred buffer: tensor i is `counts[i]`
+ * elements of `dtypes[i]` at byte `offsets[i]` (8-aligned), shaped by the next `ranks[i]`
+ * entries of `dims`. One buffer and flat arrays clone several times faster than one
+ * object and buffer per tensor, and the hop is on every Predict.
+ */
+export interface PackedFeeds {
+  readonly names: string[];
+  readonly dtypes: DType[];
+  readonly offsets: number[];
+  readonly counts: number[];
+  readonly ranks: number[];
+  readonly dims: number[];
+  readonly buffer: ArrayBuffer;
+}
+
 /** Main → handler thread. `key` names one loaded version (its file may be reloaded under the same path). */
 export type ThreadRequest =
-  | { readonly type: 'run'; readonly id: number; readonly key: string; readonly path: string; readonly feeds: WireTensor[]; readonly fetches: readonly string[]; readonly delayMs: number }
+  | { readonly type: 'run'; readonly id: number; readonly key: string; readonly path: string; readonly feeds: PackedFeeds; readonly fetches: readonly string[]; readonly delayMs: number }
   | { readonly type: 'drop'; readonly key: string };
 
 /** Handler thread → main. */
@@ -110,6 +126,33 @@ interface HandlerThread {
   lastError: string | undefined;
 }
 
+/**
+ * Copies the feeds into one fresh buffer (so transferring it never detaches the caller's,
+ * possibly pooled, memory).
+ */
+export function packFeeds(feeds: Readonly<Record<string, HostTensor>>): PackedFeeds {
+  const names = Object.keys(feeds);
+  const p: Omit<PackedFeeds, 'buffer'> = { names, dtypes: [], offsets: [], counts: [], ranks: [], dims: [] };
+  let size = 0;
+  for (const n of names) {
+    const t = feeds[n]!;
+    size = (size + 7) & ~7;
+    p.dtypes.push(t.dtype);
+    p.offsets.push(size);
+    p.counts.push(t.data.length);
+    p.ranks.push(t.dims.length);
+    for (const d of t.dims) p.dims.push(d);
+    size += t.data.byteLength;
+  }
+  const buffer = new ArrayBuffer(size);
+  const bytes = new Uint8Array(buffer);
+  names.forEach((n, i) => {
+    const d = feeds[n]!.data;
+    bytes.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), p.offsets[i]);
+  });
+  return { ...p, buffer };
+}
+
 const DEFAULT_WORKER_URL = new URL('./handler-thread-worker.js', import.meta.url);
 
 /** Runs Predict on handler threads; see the module comment for how threads come and go. */
@@ -151,22 +194,14 @@ export class HandlerThreadRunner implements InferenceRunner {
       this.opts.admission.admit(this.holding);
       t = this.spawn();
     }
-    const wire: WireTensor[] = [];
-    const transfer: ArrayBuffer[] = [];
-    for (const name of Object.keys(feeds)) {
-      const f = feeds[name]!;
-      // A fresh exact-size copy: transferring never detaches the caller's (possibly pooled) memory.
-      const data = f.data.slice() as TensorData;
-      transfer.push(data.buffer as ArrayBuffer);
-      wire.push({ name, dtype: f.dtype, dims: [...f.dims], data });
-    }
-    const msg: ThreadRequest = { type: 'run', id: ++this.requestSeq, key: this.keyOf(servable), path: servable.path, feeds: wire, fetches, delayMs: this.opts.modelDelayMs };
+    const packed = packFeeds(feeds);
+    const msg: ThreadRequest = { type: 'run', id: ++this.requestSeq, key: this.keyOf(servable), path: servable.path, feeds: packed, fetches, delayMs: this.opts.modelDelayMs };
     const thread = t;
     return new Promise((resolve, reject) => {
       thread.busy = { resolve, reject };
       // Only a busy thread keeps the process alive: an idle pool must not hold it open.
       thread.worker.ref();
-      thread.worker.postMessage(msg, transfer);
+      thread.worker.postMessage(msg, [packed.buffer]);
     });
   }
 

@@ -7,7 +7,8 @@ import { readProcStats } from '../../common/proc.js';
 import { cappedAdmission, HandlerThreadRunner, threadAdmission, UNCAPPED_ADMISSION } from '../../server/handler-threads.js';
 import { resolveFixes } from '../../server/fixes.js';
 import { writeModelVersions } from '../../server/models/write-models.js';
-import type { Servable } from '../../server/repository.js';
+import { onnxLoader, type Servable } from '../../server/repository.js';
+import { runSession } from '../../server/inference.js';
 import type { HostTensor } from '../../server/tensors.js';
 import { eventually, FEATURES, grpcPredict, restPredict, samplePeak, withSpikeServer } from '../helpers/spike.js';
 import { withTmpDir } from '../helpers/tmp-dir.js';
@@ -98,9 +99,13 @@ describe('patched (thread-cap): never above the cap, the excess refused at once'
 });
 
 describe('HandlerThreadRunner', () => {
+  // Two rows, mixed int64/float32 (packing must keep 8-byte alignment), values differing per feature.
   const feeds = (): Record<string, HostTensor> =>
     Object.fromEntries(
-      FEATURES.map((f) => [f.name, f.dtype === 'int64' ? { dtype: 'int64', dims: [1, 1], data: BigInt64Array.of(1n) } : { dtype: 'float32', dims: [1, 1], data: Float32Array.of(0.5) }]),
+      FEATURES.map((f, i) => [
+        f.name,
+        f.dtype === 'int64' ? { dtype: 'int64', dims: [2, 1], data: BigInt64Array.of(BigInt(i + 1), BigInt(3 * i)) } : { dtype: 'float32', dims: [2, 1], data: Float32Array.of(0.5, i / 7) },
+      ]),
     );
 
   it('survives a crashing thread: that request fails LS_ERR_INFERENCE, the next gets a new thread; close leaves no threads', async () => {
@@ -117,8 +122,15 @@ describe('HandlerThreadRunner', () => {
       try {
         const inputs = feeds();
         const out = await runner.run(servable, inputs, ['prob']);
-        assert.deepEqual(out.prob!.dims, [1, 1]);
-        assert.ok(out.prob!.data instanceof Float32Array && out.prob!.data[0]! > 0 && out.prob!.data[0]! < 1);
+        assert.deepEqual(out.prob!.dims, [2, 1]);
+        const inline = await onnxLoader.load('ctr', 1, written!.path);
+        try {
+          const expected = await runSession(inline.session, feeds(), ['prob']);
+          assert.deepEqual([...(out.prob!.data as Float32Array)], [...(expected.prob!.data as Float32Array)], 'same answer as the model run inline');
+        } finally {
+          await onnxLoader.unload(inline);
+        }
+        assert.notEqual(out.prob!.data[0], out.prob!.data[1]);
         assert.equal((inputs.user_age!.data as Float32Array)[0], 0.5, "the caller's input buffers are not detached");
         await assert.rejects(runner.run(servable, feeds(), ['no_such_output']), (e: unknown) => e instanceof LsError && e.code === 'LS_ERR_INFERENCE');
         assert.equal(runner.threadStats().created, 1, 'an onnxruntime error does not cost the thread');
