@@ -69,7 +69,7 @@ export const serveCommand: Command = {
     if (args.positionals.length) throw new LsError('LS_ERR_USAGE', `unexpected argument '${args.positionals[0]}'`);
     const server = await startServer(raw);
     // Always printed, whatever the log level: scripts and the scenario runner read the ports here.
-    io.stdout.write(`${JSON.stringify({ event: 'listening', grpc: `${server.host}:${server.grpcPort}`, rest: `${server.host}:${server.restPort}`, mode: server.options.fixes.mode, fixes: [...server.options.fixes.fixes], pid: process.pid })}\n`);
+    io.stdout.write(`${JSON.stringify({ event: 'listening', grpc: `${server.host}:${server.grpcPort}`, rest: `${server.host}:${server.restPort}`, diagnostics: server.diagnosticsPort === undefined ? null : `127.0.0.1:${server.diagnosticsPort}`, mode: server.options.fixes.mode, fixes: [...server.options.fixes.fixes], pid: process.pid })}\n`);
     await new Promise<void>((resolve) => {
       const stop = (sig: string) => {
         server.log.info({ signal: sig }, 'signal received');
