@@ -1,0 +1,256 @@
+/**
+ * analysis.json: what the analyzer concludes about one run directory, and what reports
+ * and the gate read. Plain JSON (no Infinity/NaN: absent numbers are null). Format 1.
+ *
+ * Units: a series' `unit` is 'bytes' or 'count'; growth per request is in that unit per
+ * completed request, growth per second in that unit per second.
+ */
+
+export const ANALYSIS_FORMAT = 1;
+
+/**
+ * LEAK: significant upward trend whose growth is also practically large (CI lower bound
+ * above the series' budget). GROWING: upward but not significant or below the practical
+ * threshold. STABLE: no upward trend. INSUFFICIENT_DATA: too few samples / requests.
+ */
+export type Verdict = 'LEAK' | 'GROWING' | 'STABLE' | 'INSUFFICIENT_DATA';
+
+/** Series the analyzer knows; heapUsedSettledBytes = heapUsedBytes of gcSettled samples only. */
+export type SeriesKey =
+  | 'rssBytes'
+  | 'heapUsedBytes'
+  | 'heapUsedSettledBytes'
+  | 'externalBytes'
+  | 'cacheEntries'
+  | 'cacheKeyBytes'
+  | 'threads'
+  | 'handlerThreads'
+  | 'openFds';
+
+export type SeriesUnit = 'bytes' | 'count';
+
+/** A point estimate with its confidence interval. */
+export interface Estimate {
+  readonly estimate: number;
+  readonly low: number;
+  readonly high: number;
+  /** e.g. 0.95 */
+  readonly confidence: number;
+}
+
+/** Mann–Kendall trend test. */
+export interface TrendTest {
+  readonly test: 'mann-kendall';
+  readonly s: number;
+  readonly variance: number;
+  readonly z: number;
+  /** Two-sided. */
+  readonly pValue: number;
+  /** Kendall's tau-b of value against order. */
+  readonly tau: number;
+}
+
+/** The practical-significance thresholds a series was judged against. */
+export interface SeriesThreshold {
+  /** Significance level of the trend test. */
+  readonly alpha: number;
+  /** A LEAK needs perRequest.low above this (unit per request). */
+  readonly minPerRequest: number;
+  /** …or fitted growth over the window ≥ this fraction of the start value (0.1 = 10 %). */
+  readonly minRelativeGrowth: number;
+}
+
+export interface SeriesAnalysis {
+  readonly key: SeriesKey;
+  /** Human label, e.g. "RSS", "V8 heap used (GC-settled)". */
+  readonly label: string;
+  readonly unit: SeriesUnit;
+  /** True for the series built from gcSettled samples only. */
+  readonly settledOnly: boolean;
+  /** Samples used (after subsampling, see `subsampledFrom`). */
+  readonly n: number;
+  /** Samples available before even subsampling, when subsampled. */
+  readonly subsampledFrom?: number;
+  /** Phases the samples came from (the steady ones). */
+  readonly phases: readonly string[];
+  /** Requests completed across the samples used (last − first). */
+  readonly requestSpan: number;
+  readonly durationMs: number;
+  /** Theil–Sen slope against requests completed; null when requests did not advance. */
+  readonly perRequest: Estimate | null;
+  /** Theil–Sen slope against time, per second. */
+  readonly perSecond: Estimate | null;
+  readonly trend: TrendTest | null;
+  readonly start: number | null;
+  readonly end: number | null;
+  readonly peak: number | null;
+  /** perRequest.estimate × requestSpan / start (or per time when no requests), null if start is 0. */
+  readonly relativeGrowth: number | null;
+  readonly threshold: SeriesThreshold;
+  readonly verdict: Verdict;
+  /** One line, e.g. "RSS grows 412 B/request ±30 (95% CI), Mann-Kendall p<0.001". */
+  readonly reason: string;
+}
+
+export interface ThreadGroupChange {
+  /** Thread name (from /proc comm) or a gauge such as "handler threads". */
+  readonly name: string;
+  readonly baseline: number | null;
+  readonly peak: number;
+  readonly after: number | null;
+  readonly grew: boolean;
+  readonly cameBackDown: boolean | null;
+}
+
+export interface ThreadAnalysis {
+  /** Which series the numbers are from. */
+  readonly source: 'threads' | 'handlerThreads';
+  /** Phase with the highest in-flight load (or the one named spike), null if none stood out. */
+  readonly spikePhase: string | null;
+  /** Phase after the spike where threads should have come back down. */
+  readonly recoveryPhase: string | null;
+  /** Median before the spike. */
+  readonly baseline: number | null;
+  readonly peak: number;
+  readonly peakTMs: number;
+  /** Median of the upper half of the spike phase (the level threads held at). */
+  readonly plateau: number | null;
+  /** Median of the last third of the recovery phase. */
+  readonly afterRecovery: number | null;
+  readonly peakInflight: number | null;
+  /** Theil–Sen slope of threads against in-flight requests (≈1 for thread-per-request). */
+  readonly threadsPerInflight: Estimate | null;
+  /** (peak − baseline) / peakInflight. */
+  readonly extraThreadsPerInflightAtPeak: number | null;
+  /** afterRecovery ≤ baseline + max(2, 10 % of the spike's rise); null without a recovery phase. */
+  readonly cameBackDown: boolean | null;
+  /** Bounded: peak stayed near a cap independent of in-flight load. */
+  readonly bounded: boolean | null;
+  readonly groups: readonly ThreadGroupChange[];
+  readonly reason: string;
+}
+
+/** One row of the class diff between two snapshots (mirrors analyzer/heap DiffRow). */
+export interface HeapDiffRow {
+  readonly className: string;
+  readonly newCount: number;
+  readonly deletedCount: number;
+  readonly deltaCount: number;
+  readonly allocSize: number;
+  readonly freedSize: number;
+  readonly deltaSize: number;
+}
+
+export interface HeapPathStep {
+  readonly edge?: { readonly type: string; readonly name: string };
+  readonly node: { readonly id: number; readonly type: string; readonly className: string; readonly text: string };
+}
+
+/** A leak-candidate group from the three-snapshot analysis (analyzer/heap/leaks.ts). */
+export interface LeakGroupRow {
+  readonly className: string;
+  readonly count: number;
+  readonly selfSize: number;
+  readonly retainedSize: number;
+  readonly heldBy: string;
+  readonly path: string;
+  readonly steps: readonly HeapPathStep[];
+}
+
+export interface HeapSection {
+  /** Snapshot files used, relative to the run directory. */
+  readonly snapshots: { readonly baseline: string; readonly target: string; readonly final: string } | null;
+  /** Diff baseline → final. */
+  readonly diff: {
+    readonly before: { readonly file: string; readonly nodeCount: number; readonly totalSize: number };
+    readonly after: { readonly file: string; readonly nodeCount: number; readonly totalSize: number };
+    readonly rows: readonly HeapDiffRow[];
+    readonly changedClassCount: number;
+    readonly totals: Omit<HeapDiffRow, 'className'>;
+  } | null;
+  readonly leaks: {
+    readonly candidateCount: number;
+    readonly candidateRetainedSize: number;
+    readonly groups: readonly LeakGroupRow[];
+    readonly byClass: readonly { readonly className: string; readonly count: number; readonly selfSize: number; readonly retainedSize: number }[];
+  } | null;
+  /** Why heap analysis was skipped or partial (snapshot too big, unreadable…). */
+  readonly note?: string;
+}
+
+export interface Culprit {
+  readonly className: string;
+  readonly heldBy: string;
+  readonly path: string;
+  readonly retainedSize: number;
+  readonly count: number;
+  /** retainedSize / heap growth between baseline and final snapshot (0..1+), null if no growth. */
+  readonly growthShare: number | null;
+  /** What growthShare divides by, in words ("heap growth baseline → final: 24.1 MB"). */
+  readonly growthBasis: string | null;
+}
+
+export interface OverallVerdict {
+  readonly verdict: Verdict;
+  /** One sentence for the top of a report. */
+  readonly headline: string;
+  /** Series judged LEAK. */
+  readonly leaking: readonly SeriesKey[];
+  /** Thread explosion: threads followed in-flight load and/or did not come back down. */
+  readonly threadProblem: boolean;
+  readonly culprit: Culprit | null;
+}
+
+/** Per-phase load summary (from results.json and the manifest). */
+export interface PhaseLoadSummary {
+  readonly name: string;
+  readonly steady: boolean;
+  readonly transport: string;
+  readonly startMs: number | null;
+  readonly endMs: number | null;
+  readonly planned: number;
+  readonly sent: number;
+  readonly completed: number;
+  readonly dropped: number;
+  readonly errors: number;
+  /** errors / completed (0 when nothing completed). */
+  readonly errorRate: number;
+  /** dropped / planned. */
+  readonly droppedRate: number;
+  readonly achievedRate: number;
+  readonly statusCounts: Readonly<Record<string, number>>;
+  /** Latency from intended send time when present, else from sent time. */
+  readonly latency: { readonly basis: 'intended' | 'sent'; readonly p50Ms: number; readonly p90Ms: number; readonly p99Ms: number; readonly p999Ms: number; readonly maxMs: number; readonly meanMs: number } | null;
+}
+
+export interface Analysis {
+  readonly format: typeof ANALYSIS_FORMAT;
+  readonly tool: { readonly name: 'leakscope'; readonly version: string };
+  readonly analyzedAt: string;
+  readonly run: {
+    readonly dir: string;
+    readonly runId: string;
+    readonly scenario: string;
+    /** Target mode (leaky / patched / …) or 'external'. */
+    readonly mode: string;
+    readonly status: string;
+    readonly startedAt: string;
+    readonly endedAt: string;
+    readonly sampleCount: number;
+    readonly steadyPhases: readonly string[];
+    readonly requests: number;
+  };
+  /** The options the statistics were computed with (confidence, alpha, thresholds). */
+  readonly settings: {
+    readonly confidence: number;
+    readonly alpha: number;
+    readonly minSamples: number;
+    readonly maxPairsSamples: number;
+  };
+  readonly overall: OverallVerdict;
+  readonly series: readonly SeriesAnalysis[];
+  readonly threads: ThreadAnalysis | null;
+  readonly heap: HeapSection | null;
+  readonly phases: readonly PhaseLoadSummary[];
+  readonly warnings: readonly string[];
+}
