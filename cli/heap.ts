@@ -30,17 +30,24 @@ function positionals(a: ParsedArgs, cmd: string, names: readonly string[]): stri
 
 const BIG = 64 << 20;
 
-/** Progress lines on stderr every 10%, for files big enough to make the user wait. */
+/** Progress lines on stderr every 10% of each big file, then the analysis phases. */
 function progress(a: ParsedArgs, io: CommandIo): ProgressFn | undefined {
   if (bool(a, 'quiet')) return undefined;
   let nextPct = 10;
-  let lastTotal = -1;
+  let lastDone = Infinity;
+  let big = false;
   return (phase, done, total) => {
-    if (phase !== 'parse' || total < BIG) return;
-    if (total !== lastTotal) {
-      lastTotal = total;
-      nextPct = 10;
+    if (phase !== 'parse') {
+      if (big) io.stderr.write(`${phase}: done\n`);
+      return;
     }
+    if (done < lastDone) {
+      // A new file started.
+      nextPct = 10;
+      big = total >= BIG;
+    }
+    lastDone = done;
+    if (!big) return;
     const p = (100 * done) / total;
     if (p >= nextPct) {
       io.stderr.write(`parse: ${Math.floor(p)}% (${formatBytes(done)} of ${formatBytes(total)})\n`);

@@ -5,21 +5,24 @@
  */
 import type { Dominators } from './dominators.js';
 import { ROOT } from './heap-graph.js';
+import { Uint32Pool } from './scratch-pool.js';
 
 export interface DominatorTree {
   readonly childFirst: Uint32Array;
   readonly children: Uint32Array;
 }
 
-export function buildDominatorTree(d: Dominators): DominatorTree {
+export function buildDominatorTree(d: Dominators, pool = new Uint32Pool()): DominatorTree {
   const n = d.idom.length;
-  const childFirst = new Uint32Array(n + 1);
+  const childFirst = pool.take(n + 1).fill(0);
   for (let i = 0; i < n; i++) if (i !== ROOT) childFirst[d.idom[i]! + 1]!++;
   for (let i = 0; i < n; i++) childFirst[i + 1]! += childFirst[i]!;
-  const fill = childFirst.slice(0, n);
-  const children = new Uint32Array(Math.max(0, n - 1));
+  const fill = pool.take(n);
+  fill.set(childFirst.subarray(0, n));
+  const children = pool.take(Math.max(0, n - 1));
   // Preorder keeps siblings in DFS order, which makes walks deterministic.
   for (const w of d.order) if (w !== ROOT) children[fill[d.idom[w]!]!++] = w;
+  pool.give(fill);
   return { childFirst, children };
 }
 
@@ -27,12 +30,12 @@ export function buildDominatorTree(d: Dominators): DominatorTree {
  * Sums `weight` per group over the nodes that have no ancestor of the same group in the
  * dominator tree. group[i] < 0 means "in no group".
  */
-export function sumTopmostByGroup(t: DominatorTree, group: Int32Array, groupCount: number, weight: Float64Array): Float64Array {
+export function sumTopmostByGroup(t: DominatorTree, group: Int32Array, groupCount: number, weight: Float64Array, pool = new Uint32Pool()): Float64Array {
   const sums = new Float64Array(groupCount);
   const onPath = new Uint32Array(groupCount);
   const n = group.length;
-  const stackNode = new Uint32Array(n);
-  const stackNext = new Uint32Array(n);
+  const stackNode = pool.take(n);
+  const stackNext = pool.take(n);
   let sp = 0;
   stackNode[0] = ROOT;
   stackNext[0] = t.childFirst[ROOT]!;
@@ -60,5 +63,6 @@ export function sumTopmostByGroup(t: DominatorTree, group: Int32Array, groupCoun
       sp--;
     }
   }
+  pool.give(stackNode, stackNext);
   return sums;
 }

@@ -7,6 +7,7 @@
  */
 import { ROOT, type HeapGraph } from './heap-graph.js';
 import type { Retainers } from './retainers.js';
+import { Uint32Pool } from './scratch-pool.js';
 
 export interface Dominators {
   /** Immediate dominator of each node (node index); the root's is itself. */
@@ -17,8 +18,8 @@ export interface Dominators {
   readonly reachableCount: number;
 }
 
-/** Computes immediate dominators. */
-export function computeDominators(g: HeapGraph, r: Retainers): Dominators {
+/** Computes immediate dominators. Scratch space, and the retainers, go back to `pool`. */
+export function computeDominators(g: HeapGraph, r: Retainers, pool = new Uint32Pool()): Dominators {
   const n = g.nodeCount;
   const first = g.firstEdge;
   const to = g.edgeTo;
@@ -26,15 +27,15 @@ export function computeDominators(g: HeapGraph, r: Retainers): Dominators {
   const weak = g.E.weak;
   const shortcut = g.E.shortcut;
   // All per-vertex arrays below are indexed by DFS number (1-based; 0 means none).
-  const dfnum = new Uint32Array(n);
-  const vertex = new Uint32Array(n + 1);
-  const parent = new Uint32Array(n + 1);
+  const dfnum = pool.take(n).fill(0);
+  const vertex = pool.take(n + 1);
+  const parent = pool.take(n + 1);
   let count = 0;
   let reachableCount = 0;
   // The DFS stacks are reused afterwards (as the compression stack and the buckets) to
   // keep the peak at ten arrays of n words.
-  const stackNode = new Uint32Array(n + 1);
-  const stackEdge = new Uint32Array(n + 1);
+  const stackNode = pool.take(n + 1);
+  const stackEdge = pool.take(n + 1);
   {
     const dfsFrom = (start: number, parentDfn: number): void => {
       dfnum[start] = ++count;
@@ -69,12 +70,12 @@ export function computeDominators(g: HeapGraph, r: Retainers): Dominators {
     for (let i = 0; i < n; i++) if (dfnum[i] === 0) dfsFrom(i, 1);
   }
 
-  const semi = new Uint32Array(n + 1);
-  const label = new Uint32Array(n + 1);
-  const ancestor = new Uint32Array(n + 1);
-  const idom = new Uint32Array(n + 1);
+  const semi = pool.take(n + 1);
+  const label = pool.take(n + 1);
+  const ancestor = pool.take(n + 1).fill(0);
+  const idom = pool.take(n + 1).fill(0);
   const bucketHead = stackEdge.fill(0);
-  const bucketNext = new Uint32Array(n + 1);
+  const bucketNext = pool.take(n + 1).fill(0);
   const cstack = stackNode;
   for (let i = 1; i <= n; i++) {
     semi[i] = i;
@@ -121,13 +122,15 @@ export function computeDominators(g: HeapGraph, r: Retainers): Dominators {
   }
   for (let i = 2; i <= n; i++) if (idom[i] !== semi[i]) idom[i] = idom[idom[i]!]!;
 
-  const idomNode = new Uint32Array(n);
-  const order = new Uint32Array(n);
+  // Outputs reuse arrays that are dead by now (semi, vertex): at this point ten arrays of
+  // n words are live, and two more would raise the peak for multi-GB snapshots.
+  const idomNode = semi.subarray(0, n);
   for (let i = 1; i <= n; i++) {
     const w = vertex[i]!;
-    order[i - 1] = w;
     idomNode[w] = i === 1 ? w : vertex[idom[i]!]!;
   }
+  const order = vertex.subarray(1);
+  pool.give(dfnum, parent, stackNode, stackEdge, label, ancestor, idom, bucketNext, r.retFirst, r.retFrom);
   return { idom: idomNode, order, reachableCount };
 }
 

@@ -7,6 +7,7 @@ import { buildDominatorTree, type DominatorTree } from './dominator-tree.js';
 import { computeDominators, computeRetainedSizes, type Dominators } from './dominators.js';
 import { HeapGraph } from './heap-graph.js';
 import { buildRetainers } from './retainers.js';
+import { Uint32Pool } from './scratch-pool.js';
 import { parseSnapshotFile, type ParseOptions, type RawSnapshot } from './snapshot-parser.js';
 
 /** A parsed snapshot with node classes: enough for diffs and id sets. */
@@ -19,6 +20,8 @@ export interface HeapAnalysis extends ClassifiedHeap {
   readonly dominators: Dominators;
   readonly tree: DominatorTree;
   readonly retained: Float64Array;
+  /** Scratch space later phases (summary, leaks) borrow from. */
+  readonly pool: Uint32Pool;
   /** Milliseconds per phase. */
   readonly timings: Readonly<Record<string, number>>;
 }
@@ -41,12 +44,13 @@ export function analyzeRaw(raw: RawSnapshot, opts: ParseOptions = {}, timings: R
   const graph = new HeapGraph(raw);
   const classes = classify(graph);
   lap('graph');
-  const dominators = computeDominators(graph, buildRetainers(graph));
+  const pool = new Uint32Pool();
+  const dominators = computeDominators(graph, buildRetainers(graph), pool);
   lap('dominators');
   const retained = computeRetainedSizes(graph, dominators);
-  const tree = buildDominatorTree(dominators);
+  const tree = buildDominatorTree(dominators, pool);
   lap('retained');
-  return { graph, classes, dominators, tree, retained, timings };
+  return { graph, classes, dominators, tree, retained, pool, timings };
 }
 
 /**

@@ -79,7 +79,7 @@ export function findLeaksIn(baseline: IdSet, target: IdSet, final: HeapAnalysis,
   const g = final.graph;
   const { classOf, names } = final.classes;
   const n = g.nodeCount;
-  const paths = computeShortestPaths(g);
+  const paths = computeShortestPaths(g, final.pool);
   const isNew = (i: number): boolean => {
     const id = g.nodeId[i]!;
     return target.has(id) && !baseline.has(id);
@@ -153,9 +153,9 @@ export function findLeaksIn(baseline: IdSet, target: IdSet, final: HeapAnalysis,
     all[i] = 0;
   }
   const G = groupEdge.length;
-  const gRetained = sumTopmostByGroup(final.tree, groupOf, G, final.retained);
-  const cRetained = sumTopmostByGroup(final.tree, candidateClass, classCount, final.retained);
-  const totalRetained = sumTopmostByGroup(final.tree, all, 1, final.retained)[0]!;
+  const gRetained = sumTopmostByGroup(final.tree, groupOf, G, final.retained, final.pool);
+  const cRetained = sumTopmostByGroup(final.tree, candidateClass, classCount, final.retained, final.pool);
+  const totalRetained = sumTopmostByGroup(final.tree, all, 1, final.retained, final.pool)[0]!;
 
   const gCount = new Float64Array(G);
   const gSelf = new Float64Array(G);

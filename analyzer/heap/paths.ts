@@ -6,6 +6,7 @@
  */
 import type { Classes } from './class-names.js';
 import { ROOT, type HeapGraph } from './heap-graph.js';
+import { Uint32Pool } from './scratch-pool.js';
 
 export const NONE = 0xffffffff;
 
@@ -24,12 +25,12 @@ export interface ShortestPaths {
  */
 const EPHEMERAL_ROOTS = new Set(['(Stack roots)', '(Handle scope)']);
 
-export function computeShortestPaths(g: HeapGraph): ShortestPaths {
+export function computeShortestPaths(g: HeapGraph, pool = new Uint32Pool()): ShortestPaths {
   const n = g.nodeCount;
-  const parentEdge = new Uint32Array(n).fill(NONE);
-  const parentNode = new Uint32Array(n).fill(NONE);
-  const distance = new Uint32Array(n).fill(NONE);
-  const queue = new Uint32Array(n);
+  const parentEdge = pool.take(n).fill(NONE);
+  const parentNode = pool.take(n).fill(NONE);
+  const distance = pool.take(n).fill(NONE);
+  const queue = pool.take(n);
   let head = 0;
   let tail = 0;
   distance[ROOT] = 0;
@@ -69,6 +70,7 @@ export function computeShortestPaths(g: HeapGraph): ShortestPaths {
     for (const d of deferred.splice(0)) queue[tail++] = d;
     drain();
   }
+  pool.give(queue);
   return { parentEdge, parentNode, distance };
 }
 

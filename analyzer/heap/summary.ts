@@ -56,7 +56,7 @@ export function classRows(a: HeapAnalysis): ClassRow[] {
     count[c]!++;
     self[c]! += g.selfSize[i]!;
   }
-  const retained = sumTopmostByGroup(a.tree, classes.classOf, k, a.retained);
+  const retained = sumTopmostByGroup(a.tree, classes.classOf, k, a.retained, a.pool);
   return classes.names.map((className, c) => ({ className, count: count[c]!, selfSize: self[c]!, retainedSize: retained[c]! }));
 }
 
@@ -73,7 +73,7 @@ export function summarizeHeap(a: HeapAnalysis, opts: SummaryOptions = {}): HeapS
   let topObjects: TopObject[] = [];
   if (nObjects > 0) {
     const picked = topK(g.nodeCount, nObjects, (i) => a.retained[i]!, (i) => !isInternalType(g.typeName(i)));
-    const paths = computeShortestPaths(g);
+    const paths = computeShortestPaths(g, a.pool);
     topObjects = picked.map((i) => {
       const steps = pathSteps(g, a.classes, paths, pathTo(paths, i));
       return {
@@ -86,6 +86,7 @@ export function summarizeHeap(a: HeapAnalysis, opts: SummaryOptions = {}): HeapS
         steps,
       };
     });
+    a.pool.give(paths.parentEdge, paths.parentNode, paths.distance);
   }
   return {
     file: g.file,

@@ -55,9 +55,13 @@ export async function writeCacheSnapshot(file: string, header: Record<string, un
   let buffered: string[] = [];
   let size = 0;
   let bytes = 0;
-  const put = async (s: string): Promise<void> => {
+  // put() only buffers; loops call spill() every few thousand records (an await per
+  // record would cost more than the formatting).
+  const put = (s: string): void => {
     buffered.push(s);
     size += s.length;
+  };
+  const spill = async (): Promise<void> => {
     if (size > 1 << 20) await flush();
   };
   const flush = async (): Promise<void> => {
@@ -100,10 +104,11 @@ export async function writeCacheSnapshot(file: string, header: Record<string, un
     [nt('string'), S('ctr'), stringSize(3), 0],
   ];
   const edgeCount = 2 + 1 + 1 + 1 + 2 * n + 3 * n;
-  await put(`{"snapshot":${JSON.stringify({ ...header, node_count: BASE + 2 * n, edge_count: edgeCount, trace_function_count: 0 })},\n"nodes":[`);
-  for (const [k, v] of fixedNodes.entries()) await put(`${k ? '\n,' : ''}${nodeValues(v[0], v[1], k, v[2], v[3])}`);
+  put(`{"snapshot":${JSON.stringify({ ...header, node_count: BASE + 2 * n, edge_count: edgeCount, trace_function_count: 0 })},\n"nodes":[`);
+  for (const [k, v] of fixedNodes.entries()) put(`${k ? '\n,' : ''}${nodeValues(v[0], v[1], k, v[2], v[3])}`);
   for (let i = 0; i < n; i++) {
-    await put(`\n,${nodeValues(nt('string'), keyString(i), BASE + 2 * i, stringSize(cacheKey(i).length), 0)}\n,${nodeValues(nt('object'), S('ExecutorEntry'), BASE + 2 * i + 1, shape.entrySelf, 3)}`);
+    put(`\n,${nodeValues(nt('string'), keyString(i), BASE + 2 * i, stringSize(cacheKey(i).length), 0)}\n,${nodeValues(nt('object'), S('ExecutorEntry'), BASE + 2 * i + 1, shape.entrySelf, 3)}`);
+    if ((i & 4095) === 0) await spill();
   }
   // Edges, in node order. to_node is a field offset: node index × node field count.
   const edgeVals = new Array<number>(meta.edge_fields.length).fill(0);
@@ -114,14 +119,23 @@ export async function writeCacheSnapshot(file: string, header: Record<string, un
     edgeVals[jTo] = to * nf;
     return edgeVals.join(',');
   };
-  await put(`],\n"edges":[${edge('element', 1, 1)}\n,${edge('shortcut', S('global'), 2)}\n,${edge('property', S('session'), 3)}\n,${edge('property', S('executors'), 4)}\n,${edge('internal', S('table'), 5)}`);
-  for (let i = 0; i < n; i++) await put(`\n,${edge('internal', slotString(i, 1), BASE + 2 * i)}\n,${edge('internal', slotString(i, 2), BASE + 2 * i + 1)}`);
-  for (let i = 0; i < n; i++) await put(`\n,${edge('property', S('key'), BASE + 2 * i)}\n,${edge('property', S('model'), 7)}\n,${edge('internal', S('map'), 6)}`);
-  await put(`],\n"trace_function_infos":[],\n"trace_tree":[],\n"samples":[],\n"locations":[],\n"strings":[${fixed.map((s) => JSON.stringify(s)).join(',')}`);
+  put(`],\n"edges":[${edge('element', 1, 1)}\n,${edge('shortcut', S('global'), 2)}\n,${edge('property', S('session'), 3)}\n,${edge('property', S('executors'), 4)}\n,${edge('internal', S('table'), 5)}`);
+  for (let i = 0; i < n; i++) {
+    put(`\n,${edge('internal', slotString(i, 1), BASE + 2 * i)}\n,${edge('internal', slotString(i, 2), BASE + 2 * i + 1)}`);
+    if ((i & 4095) === 0) await spill();
+  }
+  for (let i = 0; i < n; i++) {
+    put(`\n,${edge('property', S('key'), BASE + 2 * i)}\n,${edge('property', S('model'), 7)}\n,${edge('internal', S('map'), 6)}`);
+    if ((i & 4095) === 0) await spill();
+  }
+  put(`],\n"trace_function_infos":[],\n"trace_tree":[],\n"samples":[],\n"locations":[],\n"strings":[${fixed.map((s) => JSON.stringify(s)).join(',')}`);
   // OrderedHashMap slots: 3 + buckets + 3 per entry; names as V8 writes them, as strings.
   const buckets = Math.max(1, 2 ** Math.ceil(Math.log2(Math.max(1, n) / 2)));
-  for (let i = 0; i < n; i++) await put(`\n,${JSON.stringify(cacheKey(i))},"${3 + buckets + 3 * i}","${4 + buckets + 3 * i}"`);
-  await put(']}\n');
+  for (let i = 0; i < n; i++) {
+    put(`\n,${JSON.stringify(cacheKey(i))},"${3 + buckets + 3 * i}","${4 + buckets + 3 * i}"`);
+    if ((i & 4095) === 0) await spill();
+  }
+  put(']}\n');
   await flush();
   out.end();
   await once(out, 'close');
