@@ -182,6 +182,8 @@ export class HandlerThreadRunner implements InferenceRunner {
 
   async run(servable: Servable, feeds: Readonly<Record<string, HostTensor>>, fetches: readonly string[]): Promise<Record<string, HostTensor>> {
     if (this.closed) throw new LsError('LS_ERR_SHUTTING_DOWN', 'the server is shutting down');
+    // Packed before a thread is taken, so nothing can throw while one is held.
+    const packed = packFeeds(feeds);
     let t = this.idle.pop();
     if (t?.grace) {
       clearTimeout(t.grace);
@@ -194,7 +196,6 @@ export class HandlerThreadRunner implements InferenceRunner {
       this.opts.admission.admit(this.holding);
       t = this.spawn();
     }
-    const packed = packFeeds(feeds);
     const msg: ThreadRequest = { type: 'run', id: ++this.requestSeq, key: this.keyOf(servable), path: servable.path, feeds: packed, fetches, delayMs: this.opts.modelDelayMs };
     const thread = t;
     return new Promise((resolve, reject) => {

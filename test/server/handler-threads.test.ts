@@ -108,6 +108,27 @@ describe('HandlerThreadRunner', () => {
       ]),
     );
 
+  it('idle grace: 0 exits surplus threads at once (upstream); a grace keeps them for the next burst', async () => {
+    await withTmpDir('leakscope-threads-', async (dir) => {
+      const [written] = await writeModelVersions(join(dir, 'ctr'), { features: 10, versions: [1] });
+      const servable = { model: 'ctr', version: 1, path: written!.path } as Servable;
+      const burst = (r: HandlerThreadRunner) => Promise.all(Array.from({ length: 4 }, () => r.run(servable, feeds(), ['prob'])));
+      const upstream = new HandlerThreadRunner({ admission: UNCAPPED_ADMISSION, minIdleThreads: 1, idleGraceMs: 0, modelDelayMs: 200 });
+      const graced = new HandlerThreadRunner({ admission: UNCAPPED_ADMISSION, minIdleThreads: 1, idleGraceMs: 60_000, modelDelayMs: 200 });
+      try {
+        await Promise.all([burst(upstream), burst(graced)]);
+        assert.equal(upstream.threadStats().idle, 1);
+        assert.ok(await eventually(() => upstream.threadStats().current === 1));
+        assert.deepEqual([graced.threadStats().idle, graced.threadStats().current], [4, 4]);
+        await Promise.all([burst(upstream), burst(graced)]);
+        assert.equal(upstream.threadStats().created, 4 + 3, 'upstream starts a thread per request beyond the idle one');
+        assert.equal(graced.threadStats().created, 4, 'graced threads serve the next burst');
+      } finally {
+        await Promise.all([upstream.close(), graced.close()]);
+      }
+    });
+  });
+
   it('survives a crashing thread: that request fails LS_ERR_INFERENCE, the next gets a new thread; close leaves no threads', async () => {
     await withTmpDir('leakscope-threads-', async (dir) => {
       const [written] = await writeModelVersions(join(dir, 'ctr'), { features: 10, versions: [1] });
