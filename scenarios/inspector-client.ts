@@ -1,0 +1,135 @@
+/**
+ * A Chrome DevTools Protocol client for any Node.js process started with --inspect: heap
+ * usage, forced GC, heap snapshots streamed to a file, and V8's sampling heap profiler —
+ * so a user's own Node server can be diagnosed without changing its code.
+ */
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import WebSocket from 'ws';
+import { LsError } from '../common/errors.js';
+
+interface CdpMessage {
+  id?: number;
+  method?: string;
+  params?: Record<string, unknown>;
+  result?: Record<string, unknown>;
+  error?: { message: string };
+}
+
+export class InspectorClient {
+  private seq = 0;
+  private readonly pending = new Map<number, { resolve: (r: Record<string, unknown>) => void; reject: (e: Error) => void }>();
+  private readonly listeners = new Map<string, Set<(p: Record<string, unknown>) => void>>();
+
+  private constructor(private readonly ws: WebSocket, readonly address: string) {
+    ws.on('message', (data) => {
+      const msg = JSON.parse(String(data)) as CdpMessage;
+      if (msg.id !== undefined) {
+        const p = this.pending.get(msg.id);
+        this.pending.delete(msg.id);
+        if (!p) return;
+        if (msg.error) p.reject(new LsError('LS_ERR_TARGET', `inspector ${address}: ${msg.error.message}`));
+        else p.resolve(msg.result ?? {});
+      } else if (msg.method) {
+        for (const l of this.listeners.get(msg.method) ?? []) l(msg.params ?? {});
+      }
+    });
+    ws.on('close', () => {
+      for (const p of this.pending.values()) p.reject(new LsError('LS_ERR_TARGET', `inspector ${address}: the connection closed (did the process exit?)`));
+      this.pending.clear();
+    });
+  }
+
+  /**
+   * Connects to the first inspector target at host:port (the address --inspect printed).
+   * @example const c = await InspectorClient.connect('127.0.0.1:9229'); await c.heapUsage();
+   */
+  static async connect(address: string): Promise<InspectorClient> {
+    if (!/^[\w.-]+:\d+$/.test(address) && !/^\[[\d:a-f]+\]:\d+$/i.test(address)) throw new LsError('LS_ERR_INVALID_OPTION', `--inspect: expected host:port, got '${address}'`);
+    let list: Array<{ webSocketDebuggerUrl?: string }>;
+    try {
+      const r = await fetch(`http://${address}/json/list`, { signal: AbortSignal.timeout(5000) });
+      list = (await r.json()) as Array<{ webSocketDebuggerUrl?: string }>;
+    } catch (e) {
+      throw new LsError('LS_ERR_TARGET', `--inspect ${address}: no Node.js inspector answers there (${(e as Error).message}); start the process with --inspect=${address}`);
+    }
+    const url = list.find((t) => t.webSocketDebuggerUrl)?.webSocketDebuggerUrl;
+    if (!url) throw new LsError('LS_ERR_TARGET', `--inspect ${address}: the inspector lists no debuggable target (is another debugger attached?)`);
+    const ws = new WebSocket(url, { maxPayload: 1 << 30, perMessageDeflate: false });
+    try {
+      await Promise.race([once(ws, 'open'), once(ws, 'error').then(([e]) => Promise.reject(e))]);
+    } catch (e) {
+      throw new LsError('LS_ERR_TARGET', `--inspect ${address}: cannot open ${url}: ${(e as Error).message}`);
+    }
+    return new InspectorClient(ws, address);
+  }
+
+  send(method: string, params: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+    if (this.ws.readyState !== WebSocket.OPEN) return Promise.reject(new LsError('LS_ERR_TARGET', `inspector ${this.address}: not connected`));
+    const id = ++this.seq;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.ws.send(JSON.stringify({ id, method, params }));
+    });
+  }
+
+  on(event: string, fn: (p: Record<string, unknown>) => void): () => void {
+    let set = this.listeners.get(event);
+    if (!set) this.listeners.set(event, (set = new Set()));
+    set.add(fn);
+    return () => set!.delete(fn);
+  }
+
+  async pid(): Promise<number> {
+    const r = await this.send('Runtime.evaluate', { expression: 'process.pid', returnByValue: true });
+    return Number((r.result as { value?: unknown })?.value);
+  }
+
+  /** V8 heap used/total of the inspected isolate. */
+  async heapUsage(): Promise<{ usedSize: number; totalSize: number }> {
+    const r = await this.send('Runtime.getHeapUsage');
+    return { usedSize: Number(r.usedSize), totalSize: Number(r.totalSize) };
+  }
+
+  async collectGarbage(): Promise<void> {
+    await this.send('HeapProfiler.collectGarbage');
+  }
+
+  /** Streams a heap snapshot of the inspected isolate into `file`. */
+  async takeHeapSnapshot(file: string): Promise<{ bytes: number; ms: number }> {
+    const t0 = performance.now();
+    const out = createWriteStream(file, { flags: 'wx' });
+    let bytes = 0;
+    let failed: Error | undefined;
+    out.on('error', (e) => (failed = e));
+    const off = this.on('HeapProfiler.addHeapSnapshotChunk', (p) => {
+      const chunk = String(p.chunk);
+      bytes += Buffer.byteLength(chunk);
+      out.write(chunk);
+    });
+    try {
+      await this.send('HeapProfiler.takeHeapSnapshot', { reportProgress: false, captureNumericValue: false });
+    } finally {
+      off();
+      out.end();
+      await once(out, 'close');
+    }
+    if (failed) throw new LsError('LS_ERR_TARGET', `cannot write heap snapshot ${file}: ${failed.message}`);
+    return { bytes, ms: Math.round(performance.now() - t0) };
+  }
+
+  async startSampling(intervalBytes = 32768): Promise<void> {
+    await this.send('HeapProfiler.enable');
+    await this.send('HeapProfiler.startSampling', { samplingInterval: intervalBytes });
+  }
+
+  /** Stops the sampling heap profiler; the profile is what DevTools opens as .heapprofile. */
+  async stopSampling(): Promise<unknown> {
+    const r = await this.send('HeapProfiler.stopSampling');
+    return r.profile;
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * Samplers: one series at a fixed interval, each sample merged from the sources a target
+ * offers — /proc/<pid> (any process), leakscope's diagnostics interface, a Prometheus
+ * endpoint, or a Node inspector. A source that fails once is skipped for that sample (the
+ * field stays absent) and counted; the series never stops for it.
+ */
+import { readProcStats } from '../common/proc.js';
+import type { Sample } from '../common/run-format.js';
+import type { InspectorClient } from './inspector-client.js';
+
+type Fields = Omit<Sample, 't' | 'phase' | 'requests'>;
+
+export interface SampleSource {
+  readonly name: string;
+  collect(): Promise<Fields>;
+  /** Forces a GC in the target before a settled sample; absent when the source cannot. */
+  gc?(): Promise<void>;
+}
+
+export function procSource(pid: number): SampleSource {
+  return {
+    name: 'proc',
+    async collect() {
+      const p = readProcStats(pid);
+      return { rssBytes: p.rssBytes, threads: p.threads, threadsByName: p.threadsByName, ...(p.openFds !== null ? { openFds: p.openFds } : {}) };
+    },
+  };
+}
+
+interface DiagnosticsSummary {
+  memory: { heapUsed: number; heapTotal: number; external: number; rss: number };
+  proc?: { threads: number; threadsByName: Record<string, number>; openFds: number | null };
+  executorCache: Array<{ entries: number; keyBytes: number }>;
+  handlerThreads: { current: number } | null;
+  inflight: number;
+  gcExposed: boolean;
+}
+
+async function getJson<T>(url: string, init?: RequestInit): Promise<T> {
+  const r = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
+  const body = (await r.json()) as T & { error?: string };
+  if (!r.ok) throw new Error(body.error ?? `HTTP ${r.status}`);
+  return body;
+}
+
+/** leakscope's diagnostics interface (spawned reference servers). */
+export function diagnosticsSource(base: string, withProc: boolean): SampleSource & { gcExposed(): Promise<boolean> } {
+  return {
+    name: 'diagnostics',
+    async collect() {
+      const s = await getJson<DiagnosticsSummary>(`${base}/diagnostics/summary`);
+      return {
+        heapUsedBytes: s.memory.heapUsed,
+        heapTotalBytes: s.memory.heapTotal,
+        externalBytes: s.memory.external,
+        cacheEntries: s.executorCache.reduce((a, c) => a + c.entries, 0),
+        cacheKeyBytes: s.executorCache.reduce((a, c) => a + c.keyBytes, 0),
+        ...(s.handlerThreads ? { handlerThreads: s.handlerThreads.current } : {}),
+        inflight: s.inflight,
+        ...(withProc && s.proc ? { rssBytes: s.memory.rss, threads: s.proc.threads, threadsByName: s.proc.threadsByName, ...(s.proc.openFds !== null ? { openFds: s.proc.openFds } : {}) } : {}),
+      };
+    },
+    async gc() {
+      await getJson(`${base}/diagnostics/gc`, { method: 'POST' });
+    },
+    async gcExposed() {
+      return (await getJson<DiagnosticsSummary>(`${base}/diagnostics/summary`)).gcExposed;
+    },
+  };
+}
+
+/** Reads one metric's value (summed over label sets) from Prometheus text. */
+export function promValue(text: string, names: readonly string[]): number | undefined {
+  for (const name of names) {
+    let sum = 0;
+    let found = false;
+    const re = new RegExp(`^${name.replace(/[:]/g, '\\:')}(?:\\{[^}]*\\})?\\s+([-+0-9.eE]+|NaN)`, 'gm');
+    for (const m of text.matchAll(re)) {
+      const v = Number(m[1]);
+      if (Number.isFinite(v)) {
+        sum += v;
+        found = true;
+      }
+    }
+    if (found) return sum;
+  }
+  return undefined;
+}
+
+/** Any Prometheus endpoint: the well-known process and Node metrics, and leakscope's own. */
+export function prometheusSource(url: string, withRss: boolean): SampleSource {
+  return {
+    name: 'prometheus',
+    async collect() {
+      const r = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+      if (!r.ok) throw new Error(`HTTP ${r.status}`);
+      const text = await r.text();
+      const f: Record<string, number> = {};
+      const put = (k: string, names: string[]) => {
+        const v = promValue(text, names);
+        if (v !== undefined) f[k] = v;
+      };
+      if (withRss) put('rssBytes', ['process_resident_memory_bytes', 'leakscope_process_resident_memory_bytes']);
+      put('heapUsedBytes', ['nodejs_heap_size_used_bytes', 'leakscope_nodejs_heap_size_used_bytes']);
+      put('heapTotalBytes', ['nodejs_heap_size_total_bytes', 'leakscope_nodejs_heap_size_total_bytes']);
+      put('externalBytes', ['nodejs_external_memory_bytes', 'leakscope_nodejs_external_memory_bytes']);
+      put('openFds', ['process_open_fds', 'leakscope_process_open_fds']);
+      put('cacheEntries', ['leakscope_executor_cache_entries']);
+      put('cacheKeyBytes', ['leakscope_executor_cache_key_bytes']);
+      put('handlerThreads', ['leakscope_handler_threads']);
+      put('inflight', ['leakscope_inflight_requests']);
+      return f as Fields;
+    },
+  };
+}
+
+/** A Node process's inspector: V8 heap usage, and forced GC. */
+export function inspectorSource(c: InspectorClient): SampleSource {
+  return {
+    name: 'inspector',
+    async collect() {
+      const h = await c.heapUsage();
+      return { heapUsedBytes: h.usedSize, heapTotalBytes: h.totalSize };
+    },
+    gc: () => c.collectGarbage(),
+  };
+}
+
+export interface SamplerOptions {
+  readonly sources: readonly SampleSource[];
+  readonly intervalMs: number;
+  /** Force a GC before every Nth sample (0: never). */
+  readonly gcSettledEvery: number;
+  /** ms since the run started. */
+  readonly now: () => number;
+  readonly phase: () => string;
+  readonly requests: () => number;
+  readonly onSample: (s: Sample) => void;
+}
+
+/** Collects samples until stop(); never overlaps two collections. */
+export class Sampler {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private n = 0;
+  readonly failures: Record<string, number> = {};
+  readonly lastErrors: Record<string, string> = {};
+
+  constructor(private readonly o: SamplerOptions) {}
+
+  start(): void {
+    const tick = () => {
+      if (this.stopped) return;
+      const started = this.o.now();
+      this.running = this.sampleOnce().finally(() => {
+        this.running = undefined;
+        if (this.stopped) return;
+        const wait = Math.max(0, this.o.intervalMs - (this.o.now() - started));
+        this.timer = setTimeout(tick, wait);
+      });
+    };
+    tick();
+  }
+
+  /** Takes one sample now (also used at phase boundaries). */
+  async sampleOnce(): Promise<void> {
+    const settle = this.o.gcSettledEvery > 0 && this.n % this.o.gcSettledEvery === 0;
+    this.n++;
+    let settled = false;
+    if (settle) {
+      const gcSource = this.o.sources.find((s) => s.gc);
+      if (gcSource) {
+        try {
+          await gcSource.gc!();
+          settled = true;
+        } catch (e) {
+          this.fail(`${gcSource.name}.gc`, e);
+        }
+      }
+    }
+    const t = this.o.now();
+    const phase = this.o.phase();
+    const requests = this.o.requests();
+    const parts = await Promise.all(
+      this.o.sources.map(async (s) => {
+        try {
+          return await s.collect();
+        } catch (e) {
+          this.fail(s.name, e);
+          return {};
+        }
+      }),
+    );
+    this.o.onSample(Object.assign({ t: Math.round(t), phase, requests }, ...parts, settled ? { gcSettled: true } : {}) as Sample);
+  }
+
+  private fail(name: string, e: unknown): void {
+    this.failures[name] = (this.failures[name] ?? 0) + 1;
+    this.lastErrors[name] = (e as Error)?.message ?? String(e);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+}

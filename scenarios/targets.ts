@@ -1,0 +1,236 @@
+/**
+ * What a run is pointed at: a reference server the runner spawns itself (leaky, patched
+ * or a subset of fixes), an external server (a real TF Serving, sampled from /proc when
+ * its pid is given), or any Node.js process started with --inspect (sampled and
+ * snapshotted through the inspector protocol). Spawned servers never outlive the run.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { LsError } from '../common/errors.js';
+import { packageRoot } from '../common/package-root.js';
+import { readProcStats } from '../common/proc.js';
+import type { TargetInfo } from '../common/run-format.js';
+import { BUILTIN_MODEL_NAME, writeModelVersions } from '../server/models/write-models.js';
+import { InspectorClient } from './inspector-client.js';
+import { TfServingClient } from './tf-client.js';
+
+export interface Target {
+  readonly info: TargetInfo;
+  /** host:port of a TF Serving gRPC API, when there is one. */
+  readonly grpc?: string;
+  /** http://host:port of the REST API or HTTP service, when there is one. */
+  readonly http?: string;
+  readonly pid?: number;
+  /** http://127.0.0.1:port of leakscope's diagnostics interface (spawned targets). */
+  readonly diagnostics?: string;
+  readonly prometheus?: string;
+  readonly inspector?: InspectorClient;
+  /** Base path of the served model (spawned targets), for the hot-reload scenario. */
+  readonly modelDir?: string;
+  readonly modelName: string;
+  /** Resolves when a spawned target exits (for any reason). */
+  readonly exited?: Promise<{ code: number | null; signal: string | null }>;
+  alive(): boolean;
+  stop(): Promise<void>;
+}
+
+export interface SpawnOptions {
+  readonly mode?: string;
+  readonly fixes?: string;
+  readonly modelDelayMs?: number;
+  readonly grpcMaxThreads?: number;
+  readonly pollWaitSeconds?: number;
+  /** Where heap snapshots and allocation profiles are written (the run's folder). */
+  readonly diagnosticsDir: string;
+  /** Start node with --expose-gc so GC-settled samples are possible. */
+  readonly exposeGc?: boolean;
+  /** Extra node flags / a wrapper command (Clinic.js). */
+  readonly wrapper?: readonly string[];
+  readonly env?: NodeJS.ProcessEnv;
+  readonly startTimeoutMs?: number;
+}
+
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+/** A runner that crashes or is killed still takes its spawned servers down with it. */
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const c of live) c.kill('SIGKILL');
+  });
+}
+
+/**
+ * Starts the reference server as a child process on free loopback ports, with a model
+ * folder of its own (version 1 of the CTR model), and waits until it serves.
+ * @example const t = await spawnReferenceServer({ mode: 'leaky', diagnosticsDir: dir }); await t.stop();
+ */
+export async function spawnReferenceServer(o: SpawnOptions): Promise<Target> {
+  installExitHook();
+  const modelRoot = await mkdtemp(join(tmpdir(), 'leakscope-run-model-'));
+  const modelDir = join(modelRoot, BUILTIN_MODEL_NAME);
+  await writeModelVersions(modelDir, { features: 10, versions: [1] });
+  const args = [
+    ...(o.exposeGc ? ['--expose-gc'] : []),
+    join(packageRoot(), 'bin', 'leakscope.js'),
+    'serve',
+    '--port', '0',
+    '--rest_api_port', '0',
+    '--model_name', BUILTIN_MODEL_NAME,
+    '--model_base_path', modelDir,
+    '--diagnostics',
+    '--diagnostics-dir', o.diagnosticsDir,
+    '--log-level', 'warn',
+    ...(o.fixes !== undefined ? ['--fixes', o.fixes] : ['--mode', o.mode ?? 'patched']),
+    ...(o.modelDelayMs !== undefined ? ['--model-delay-ms', String(o.modelDelayMs)] : []),
+    ...(o.grpcMaxThreads !== undefined ? ['--grpc_max_threads', String(o.grpcMaxThreads)] : []),
+    ...(o.pollWaitSeconds !== undefined ? ['--file_system_poll_wait_seconds', String(o.pollWaitSeconds)] : []),
+  ];
+  const [cmd, ...pre] = o.wrapper?.length ? o.wrapper : [process.execPath];
+  const child = spawn(cmd!, [...pre, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: o.env ?? process.env });
+  live.add(child);
+  const stderr: string[] = [];
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr.push(String(d));
+    if (stderr.length > 200) stderr.shift();
+  });
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+    child.once('exit', (code, signal) => {
+      live.delete(child);
+      resolve({ code, signal });
+    }),
+  );
+  const cleanup = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+    await rm(modelRoot, { recursive: true, force: true });
+  };
+  let ready: { grpc: string; rest: string; diagnostics: string | null; pid: number; mode: string; fixes: string[] };
+  try {
+    ready = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new LsError('LS_ERR_TARGET', `the reference server did not start within ${(o.startTimeoutMs ?? 60_000) / 1000} s: ${stderr.join('').slice(-500)}`)), o.startTimeoutMs ?? 60_000);
+      void exited.then(({ code, signal }) => {
+        clearTimeout(timer);
+        reject(new LsError('LS_ERR_TARGET', `the reference server exited during start-up (code ${code}, signal ${signal}): ${stderr.join('').slice(-800)}`));
+      });
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        if (!line.startsWith('{"event":"listening"')) return;
+        clearTimeout(timer);
+        resolve(JSON.parse(line));
+      });
+    });
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+  // The server loads its models before it listens; check the model is AVAILABLE anyway.
+  const http = `http://${ready.rest}`;
+  const st = (await (await fetch(`${http}/v1/models/${BUILTIN_MODEL_NAME}`)).json()) as { model_version_status?: Array<{ state: string }> };
+  if (!st.model_version_status?.some((v) => v.state === 'AVAILABLE')) {
+    await cleanup();
+    throw new LsError('LS_ERR_TARGET', `the reference server started but model '${BUILTIN_MODEL_NAME}' is not AVAILABLE: ${JSON.stringify(st)}`);
+  }
+  let stopping: Promise<void> | undefined;
+  return {
+    info: { kind: 'spawned', mode: ready.mode, fixes: ready.fixes, pid: child.pid!, grpc: ready.grpc, rest: ready.rest, ...(ready.diagnostics ? { diagnostics: ready.diagnostics } : {}), options: { modelDelayMs: o.modelDelayMs, grpcMaxThreads: o.grpcMaxThreads, pollWaitSeconds: o.pollWaitSeconds, exposeGc: o.exposeGc ?? false } },
+    grpc: ready.grpc,
+    http,
+    pid: child.pid!,
+    ...(ready.diagnostics ? { diagnostics: `http://${ready.diagnostics}` } : {}),
+    modelDir,
+    modelName: BUILTIN_MODEL_NAME,
+    exited,
+    alive: () => child.exitCode === null && child.signalCode === null,
+    stop: () =>
+      (stopping ??= (async () => {
+        if (child.exitCode === null && child.signalCode === null) {
+          child.kill('SIGTERM');
+          const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+          await exited;
+          clearTimeout(t);
+        }
+        await cleanup();
+      })()),
+  };
+}
+
+export interface ExternalOptions {
+  /** grpc://host:port */
+  readonly grpc?: string;
+  /** http://host:port */
+  readonly http?: string;
+  readonly pid?: number;
+  readonly prometheus?: string;
+  /** host:port of a Node.js inspector (--inspect). */
+  readonly inspect?: string;
+  readonly modelName?: string;
+  /** Whether to check that a TF Serving gRPC API answers at `grpc`. */
+  readonly expectTfServing?: boolean;
+}
+
+function stripScheme(url: string, scheme: string, flag: string): string {
+  const m = new RegExp(`^${scheme}://([^/]+)/?$`).exec(url);
+  if (!m) throw new LsError('LS_ERR_INVALID_OPTION', `${flag}: expected ${scheme}://host:port, got '${url}'`);
+  return m[1]!;
+}
+
+/**
+ * Connects to a server the runner did not start, checking that what was named is there.
+ * @example await connectExternal({ grpc: 'grpc://127.0.0.1:8500', pid: 1234 })
+ */
+export async function connectExternal(o: ExternalOptions): Promise<Target> {
+  const grpc = o.grpc ? stripScheme(o.grpc, 'grpc', '--target') : undefined;
+  const http = o.http ? `http://${stripScheme(o.http, 'https?', '--http')}` : undefined;
+  if (!grpc && !http && !o.inspect) throw new LsError('LS_ERR_INVALID_OPTION', '--target: give grpc://host:port and/or http://host:port (or --inspect host:port)');
+  if (o.pid !== undefined) readProcStats(o.pid); // throws LS_ERR_TARGET naming the pid
+  const modelName = o.modelName ?? BUILTIN_MODEL_NAME;
+  if (grpc && o.expectTfServing !== false) {
+    const c = new TfServingClient(grpc);
+    try {
+      await c.status({ name: modelName }).catch(async (e: { code?: number; details?: string }) => {
+        // NOT_FOUND still proves a TF Serving API answers; anything transport-level does not.
+        if (e.code === 14 || e.code === 4 || e.code === undefined) throw e;
+      });
+    } catch (e) {
+      throw new LsError('LS_ERR_TARGET', `cannot reach a TF Serving gRPC API at grpc://${grpc}: ${(e as { details?: string }).details ?? (e as Error).message}`);
+    } finally {
+      c.close();
+    }
+  }
+  if (http && !grpc) {
+    try {
+      await fetch(http, { signal: AbortSignal.timeout(5000) });
+    } catch (e) {
+      throw new LsError('LS_ERR_TARGET', `cannot reach ${http}: ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}`);
+    }
+  }
+  let inspector: InspectorClient | undefined;
+  let pid = o.pid;
+  if (o.inspect) {
+    inspector = await InspectorClient.connect(o.inspect);
+    pid ??= await inspector.pid();
+  }
+  return {
+    info: { kind: 'external', ...(grpc ? { grpc } : {}), ...(http ? { http } : {}), ...(pid !== undefined ? { pid } : {}), ...(o.prometheus ? { prometheus: o.prometheus } : {}), ...(o.inspect ? { inspect: o.inspect } : {}) },
+    ...(grpc ? { grpc } : {}),
+    ...(http ? { http } : {}),
+    ...(pid !== undefined ? { pid } : {}),
+    ...(o.prometheus ? { prometheus: o.prometheus } : {}),
+    ...(inspector ? { inspector } : {}),
+    modelName,
+    alive: () => {
+      if (pid === undefined) return true;
+      try {
+        readProcStats(pid);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    stop: async () => inspector?.close(),
+  };
+}
