@@ -68,9 +68,9 @@ function ownerEdgeName(g: HeapGraph, e: number): string {
   return /^\d+$/.test(name) ? '[]' : name;
 }
 
-/** Ids of all nodes of a snapshot file (only the ids are kept). */
+/** Ids of all nodes of a snapshot file (edges and strings are skipped, not stored). */
 export async function snapshotIds(file: string, opts: ParseOptions = {}): Promise<IdSet> {
-  const raw = await parseSnapshotFile(file, opts);
+  const raw = await parseSnapshotFile(file, { ...opts, nodesOnly: true });
   return new IdSet(raw.nodes.id.subarray(0, raw.nodes.count));
 }
 

@@ -29,6 +29,8 @@ export interface ParseOptions {
   readonly onProgress?: ProgressFn;
   /** Read size; tests use tiny chunks to cross every token boundary. */
   readonly chunkSize?: number;
+  /** Keep only the nodes; edges and strings are checked and skipped (edges/strings come back empty). */
+  readonly nodesOnly?: boolean;
 }
 
 const FLAT_SKIPPED = new Set(['trace_function_infos', 'samples']);
@@ -41,7 +43,10 @@ class SnapshotAssembler implements TokenizerHandler {
   readonly locations = new Uint32List();
   private readonly seen = new Set<string>();
 
-  constructor(private readonly file: string) {}
+  constructor(
+    private readonly file: string,
+    private readonly nodesOnly = false,
+  ) {}
 
   private needLayout(key: string): SnapshotLayout {
     if (!this.layout) throw new LsError('LS_ERR_BAD_SNAPSHOT', `${this.file}: not a V8 heap snapshot: expected the "snapshot" header before "${key}"`);
@@ -56,13 +61,18 @@ class SnapshotAssembler implements TokenizerHandler {
   }
   numberSink(key: string): NumberSink | null {
     if (key === 'nodes') return (this.nodes = new NodeColumns(this.needLayout(key)));
-    if (key === 'edges') return (this.edges = new EdgeColumns(this.needLayout(key)));
+    if (key === 'edges') {
+      const layout = this.needLayout(key);
+      // Empty columns, and a sink that only counts, when the caller wants nodes only.
+      this.edges = new EdgeColumns(this.nodesOnly ? { ...layout, declaredEdgeCount: 1 } : layout);
+      return this.nodesOnly ? new CountingSink() : this.edges;
+    }
     if (key === 'locations') return this.locations;
     if (FLAT_SKIPPED.has(key)) return new CountingSink();
     return null;
   }
   wantsStrings(key: string): boolean {
-    return key === 'strings';
+    return key === 'strings' && !this.nodesOnly;
   }
   stringPart(src: Buffer, start: number, end: number): void {
     this.strings.append(src, start, end);
@@ -76,7 +86,7 @@ class SnapshotAssembler implements TokenizerHandler {
     if (key === 'nodes' && !this.nodes!.complete()) {
       throw new LsError('LS_ERR_BAD_SNAPSHOT', `${this.file}: corrupt snapshot: "nodes" length is not a multiple of ${this.layout!.nodeFieldCount} fields`);
     }
-    if (key === 'edges' && !this.edges!.complete()) {
+    if (key === 'edges' && !this.nodesOnly && !this.edges!.complete()) {
       throw new LsError('LS_ERR_BAD_SNAPSHOT', `${this.file}: corrupt snapshot: "edges" length is not a multiple of ${this.layout!.edgeFieldCount} fields`);
     }
   }
@@ -105,7 +115,7 @@ function syntaxError(file: string, e: unknown): unknown {
 
 /** Parses a snapshot from any async iterable of byte chunks (a stream). */
 export async function parseSnapshotStream(chunks: AsyncIterable<Buffer | Uint8Array | string>, name: string, opts: ParseOptions = {}): Promise<RawSnapshot> {
-  const asm = new SnapshotAssembler(name);
+  const asm = new SnapshotAssembler(name, opts.nodesOnly);
   const tok = new SnapshotTokenizer(asm);
   try {
     for await (const chunk of chunks) {
@@ -135,7 +145,7 @@ export async function parseSnapshotFile(file: string, opts: ParseOptions = {}): 
   try {
     const total = (await fh.stat()).size;
     if (total === 0) throw new LsError('LS_ERR_BAD_SNAPSHOT', `${file}: empty file, expected a V8 heap snapshot (JSON)`);
-    const asm = new SnapshotAssembler(file);
+    const asm = new SnapshotAssembler(file, opts.nodesOnly);
     const tok = new SnapshotTokenizer(asm);
     const buf = Buffer.allocUnsafe(opts.chunkSize ?? 4 << 20);
     try {

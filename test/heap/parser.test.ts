@@ -54,6 +54,12 @@ test('parses a real V8 snapshot identically to JSON.parse, at any chunk size', a
       assertSameAsJson(raw, j);
       assert.equal(raw.locations.length, (j as unknown as { locations: number[] }).locations.length);
     }
+    // Nodes only (what leak detection reads from baseline and target): same nodes, nothing else kept.
+    const ids = await parseSnapshotFile(file, { nodesOnly: true });
+    assert.equal(ids.nodes.count, tiny.nodes.count);
+    assert.deepEqual(ids.nodes.id.subarray(0, ids.nodes.count), tiny.nodes.id.subarray(0, tiny.nodes.count));
+    assert.equal(ids.edges.count, 0);
+    assert.equal(ids.strings.count, 0);
   });
 });
 
@@ -149,6 +155,7 @@ test('rejects truncated, corrupt and non-snapshot files with LS_ERR_BAD_SNAPSHOT
     for (const [k, cut] of cuts.entries()) {
       await writeFile(f(`cut${k}`), good.subarray(0, cut));
       await rejectsBad(f(`cut${k}`), /truncated|unexpected end|expected/);
+      await assert.rejects(parseSnapshotFile(f(`cut${k}`), { nodesOnly: true }), /truncated|unexpected end|expected/);
     }
     await writeFile(f('letter'), text.replace('"nodes":[9,', '"nodes":[9x,'));
     await rejectsBad(f('letter'), /expected an integer/);
