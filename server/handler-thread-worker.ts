@@ -84,6 +84,10 @@ port.on('message', (msg: ThreadRequest) => {
     case 'run':
       void run(msg);
       break;
+    case 'load':
+      // Errors surface on the first request that needs the session.
+      sessionFor(msg.key, msg.path).catch(() => undefined);
+      break;
     case 'drop': {
       const s = sessions.get(msg.key);
       sessions.delete(msg.key);

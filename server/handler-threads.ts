@@ -43,7 +43,8 @@ export interface PackedFeeds {
 /** Main → handler thread. `key` names one loaded version (its file may be reloaded under the same path). */
 export type ThreadRequest =
   | { readonly type: 'run'; readonly id: number; readonly key: string; readonly path: string; readonly feeds: PackedFeeds; readonly fetches: readonly string[]; readonly delayMs: number }
-  | { readonly type: 'drop'; readonly key: string };
+  | { readonly type: 'drop'; readonly key: string }
+  | { readonly type: 'load'; readonly key: string; readonly path: string };
 
 /** Handler thread → main. */
 export type ThreadReply =
@@ -204,6 +205,23 @@ export class HandlerThreadRunner implements InferenceRunner {
       thread.worker.ref();
       thread.worker.postMessage(msg, [packed.buffer]);
     });
+  }
+
+  /**
+   * Starts the idle threads gRPC's sync server keeps from the start (min pollers) and has
+   * every thread load the version's session ahead of the first request
+   * (repository.onLoad), so a cold server does not pay a thread start and a model load on
+   * each of its first requests.
+   */
+  prewarm(s: Servable): void {
+    if (this.closed) return;
+    while (this.idle.length < this.opts.minIdleThreads && this.holding < (this.opts.admission.cap ?? Infinity)) {
+      const t = this.spawn();
+      t.worker.unref(); // an idle pool must not hold the process open
+      this.idle.push(t);
+    }
+    const msg: ThreadRequest = { type: 'load', key: this.keyOf(s), path: s.path };
+    for (const t of this.threads.values()) if (!t.exiting) t.worker.postMessage(msg);
   }
 
   /** Drops every thread's session of an unloaded version (repository.onUnload). */

@@ -159,11 +159,17 @@ export class ModelRepository {
   private chain: Promise<void> = Promise.resolve();
   private stopped = false;
   private readonly unloadListeners: Array<(s: Servable) => void> = [];
+  private readonly loadListeners: Array<(s: Servable) => void> = [];
 
   constructor(opts: RepositoryOptions) {
     this.loader = opts.loader ?? onnxLoader;
     this.log = opts.logger;
     this.pollIntervalMs = opts.pollIntervalMs;
+  }
+
+  /** Called when a version becomes available (handler threads load their sessions of it). */
+  onLoad(listener: (s: Servable) => void): void {
+    this.loadListeners.push(listener);
   }
 
   /** Called after a version is unloaded (handler threads drop their sessions of it). */
@@ -356,6 +362,7 @@ export class ModelRepository {
       if (fp === 'missing') throw new LsError('LS_ERR_MODEL_LOAD', `model '${name}' version ${e.version}: no model file at ${file}`);
       e.servable = await this.loader.load(name, e.version, file);
       e.state = 'AVAILABLE';
+      for (const l of this.loadListeners) l(e.servable);
       this.log.info({ model: name, version: e.version, ms: Math.round(performance.now() - t0) }, 'model version available');
     } catch (err) {
       e.state = 'END';

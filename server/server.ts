@@ -68,7 +68,10 @@ export async function startServer(raw: RawServerOptions | ServerOptions = {}, de
         modelDelayMs: options.modelDelayMs,
       });
   const runner: InferenceRunner = deps.runner ?? threads!;
-  if (threads) repository.onUnload((s) => threads.dropServable(s));
+  if (threads) {
+    repository.onLoad((s) => threads.prewarm(s));
+    repository.onUnload((s) => threads.dropServable(s));
+  }
   const predictor = new Predictor({
     repository,
     runner,
