@@ -48,6 +48,8 @@ export interface TrendTest {
   readonly pValue: number;
   /** Kendall's tau-b of value against order. */
   readonly tau: number;
+  /** Hamed–Rao n/n* (≥ 1) applied to Var(S) and to the slope intervals for serial correlation. */
+  readonly varianceInflation?: number;
 }
 
 /** The practical-significance thresholds a series was judged against. */
@@ -118,7 +120,10 @@ export interface ThreadAnalysis {
   /** Median of the last third of the recovery phase. */
   readonly afterRecovery: number | null;
   readonly peakInflight: number | null;
-  /** Theil–Sen slope of threads against in-flight requests (≈1 for thread-per-request). */
+  /**
+   * Median over the spike's samples of (threads − baseline) / in-flight, with a
+   * distribution-free CI: ≈1 when each in-flight request holds a thread, ≈0 under a cap.
+   */
   readonly threadsPerInflight: Estimate | null;
   /** (peak − baseline) / peakInflight. */
   readonly extraThreadsPerInflightAtPeak: number | null;

@@ -1,0 +1,203 @@
+/**
+ * A run directory analysed: series verdicts over the steady phases, thread analysis,
+ * heap diff and leak candidates when snapshots were taken, load summary per phase, and
+ * the overall verdict with its culprit. Written to the run directory as analysis.json.
+ */
+import { statSync } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { ANALYSIS_FORMAT, type Analysis, type Culprit, type HeapSection, type PhaseLoadSummary, type SeriesAnalysis } from '../common/analysis-format.js';
+import { ANALYSIS_FILE, type RunManifest, type RunResults, type SnapshotRecord } from '../common/run-format.js';
+import { VERSION } from '../common/version.js';
+import { formatQuantity } from './format-numbers.js';
+import { diffHeaps } from './heap/diff.js';
+import { analyzeSnapshot, loadClassifiedHeap } from './heap/heap-analysis.js';
+import { IdSet } from './heap/id-set.js';
+import { findLeaksIn, snapshotIds } from './heap/leaks.js';
+import type { RunData } from './run-reader.js';
+import { analyzeThreads } from './series/threads.js';
+import { judgeSeries, overallVerdict, reconcileHeapSeries, SERIES_SPECS, seriesPoints, VERDICT_DEFAULTS, type VerdictOptions } from './verdicts.js';
+
+export interface AnalyzeOptions extends VerdictOptions {
+  /** Analyse heap snapshots when the manifest lists them (default true). */
+  readonly heap?: boolean;
+  /** Snapshots larger than this (bytes, each) are not analysed (default 512 MiB), with a note. */
+  readonly maxSnapshotBytes?: number;
+  /** Rows kept in heap tables (default 20). */
+  readonly top?: number;
+  /** Phase to treat as the spike for thread analysis (default: found by name or in-flight load). */
+  readonly spikePhase?: string;
+}
+
+export const DEFAULT_MAX_SNAPSHOT_BYTES = 512 * 1024 * 1024;
+
+/** Steady phases, or every phase but warm-up when a manifest marks none steady. */
+function steadyPhases(m: RunManifest, warnings: string[]): string[] {
+  const steady = m.phases.filter((p) => p.steady).map((p) => p.name);
+  if (steady.length) return steady;
+  const rest = m.phases.filter((p) => !/warm/i.test(p.name)).map((p) => p.name);
+  warnings.push(`no phase is marked steady; growth is computed over ${rest.length ? rest.join(', ') : 'no phase'}`);
+  return rest;
+}
+
+function phaseSummaries(m: RunManifest, results: RunResults): PhaseLoadSummary[] {
+  return results.phases.map((r) => {
+    const rec = m.phases.find((p) => p.name === r.name);
+    const lat = r.latencyFromIntended ?? r.latencyFromSent;
+    return {
+      name: r.name,
+      steady: rec?.steady ?? false,
+      transport: r.transport,
+      startMs: rec?.startMs ?? null,
+      endMs: rec?.endMs ?? null,
+      planned: r.planned,
+      sent: r.sent,
+      completed: r.completed,
+      dropped: r.dropped,
+      errors: r.errors,
+      errorRate: r.completed > 0 ? r.errors / r.completed : 0,
+      droppedRate: r.planned > 0 ? r.dropped / r.planned : 0,
+      achievedRate: r.achievedRate,
+      statusCounts: r.statusCounts,
+      latency: lat
+        ? { basis: r.latencyFromIntended ? 'intended' : 'sent', p50Ms: lat.p50Ms, p90Ms: lat.p90Ms, p99Ms: lat.p99Ms, p999Ms: lat.p999Ms, maxMs: lat.maxMs, meanMs: lat.meanMs }
+        : null,
+    };
+  });
+}
+
+/** The main-isolate snapshot with this label (the last one if several). */
+const snapshot = (m: RunManifest, label: string): SnapshotRecord | undefined => [...m.snapshots].reverse().find((s) => s.label === label && (s.isolate ?? 'main') === 'main');
+
+/**
+ * Heap diff baseline → final and three-snapshot leak candidates. Failures and oversized
+ * snapshots give a note, never an exception: the series verdicts stand on their own.
+ */
+async function analyzeHeap(run: RunData, opts: AnalyzeOptions, warnings: string[]): Promise<HeapSection | null> {
+  const m = run.manifest;
+  const [b, t, f] = [snapshot(m, 'baseline'), snapshot(m, 'target'), snapshot(m, 'final')];
+  if (!b || !f) return null;
+  const top = opts.top ?? 20;
+  const max = opts.maxSnapshotBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES;
+  const path = (r: SnapshotRecord) => join(run.dir, r.file);
+  const files = t ? { baseline: b.file, target: t.file, final: f.file } : null;
+  try {
+    for (const r of [b, t, f]) {
+      if (!r) continue;
+      const size = statSync(path(r)).size;
+      if (size > max) return { snapshots: files, diff: null, leaks: null, note: `snapshot ${r.file} is ${formatQuantity(size, 'bytes')}, above the ${formatQuantity(max, 'bytes')} limit; run \`leakscope heap leaks\` on it directly` };
+    }
+    // Baseline classified once: its ids serve the leak analysis, its classes the diff.
+    const before = await loadClassifiedHeap(path(b));
+    const baselineIds = new IdSet(before.graph.nodeId);
+    const targetIds = t ? await snapshotIds(path(t)) : undefined;
+    const final = await analyzeSnapshot(path(f));
+    const d = diffHeaps(before, final, { top });
+    const diff = { before: { ...d.before, file: b.file }, after: { ...d.after, file: f.file }, rows: d.rows, changedClassCount: d.changedClassCount, totals: d.totals };
+    let leaks: HeapSection['leaks'] = null;
+    if (targetIds && t) {
+      const r = findLeaksIn(baselineIds, targetIds, final, { baseline: b.file, target: t.file, final: f.file }, { top });
+      leaks = {
+        candidateCount: r.candidateCount,
+        candidateRetainedSize: r.candidateRetainedSize,
+        byClass: r.byClass,
+        groups: r.groups.map((g) => ({
+          className: g.className,
+          count: g.count,
+          selfSize: g.selfSize,
+          retainedSize: g.retainedSize,
+          heldBy: g.heldBy,
+          path: g.path,
+          steps: g.steps.map((s) => ({ ...(s.edge ? { edge: s.edge } : {}), node: { id: s.node.id, type: s.node.type, className: s.node.className, text: s.node.text } })),
+        })),
+      };
+    }
+    return { snapshots: files, diff, leaks, ...(t ? {} : { note: 'no target snapshot: diff only, no leak candidates' }) };
+  } catch (e) {
+    const msg = `heap analysis skipped: ${(e as Error).message}`;
+    warnings.push(msg);
+    return { snapshots: files, diff: null, leaks: null, note: msg };
+  }
+}
+
+function culpritOf(heap: HeapSection | null): Culprit | null {
+  const g = heap?.leaks?.groups[0];
+  if (!g) return null;
+  const growth = heap!.diff ? heap!.diff.after.totalSize - heap!.diff.before.totalSize : 0;
+  return {
+    className: g.className,
+    heldBy: g.heldBy,
+    path: g.path,
+    retainedSize: g.retainedSize,
+    count: g.count,
+    growthShare: growth > 0 ? g.retainedSize / growth : null,
+    growthBasis: growth > 0 ? `heap growth baseline → final snapshot: ${formatQuantity(growth, 'bytes')}` : null,
+  };
+}
+
+/**
+ * Analyses a run read by `readRun`: the work behind `leakscope report` / `gate` before
+ * rendering.
+ * @example const a = await analyzeRun(readRun('runs/x')); a.overall.verdict // 'LEAK'
+ */
+export async function analyzeRun(run: RunData, opts: AnalyzeOptions = {}): Promise<Analysis> {
+  const m = run.manifest;
+  const warnings = [...run.warnings];
+  const steady = steadyPhases(m, warnings);
+  const steadySet = new Set(steady);
+  let series: SeriesAnalysis[] = [];
+  for (const spec of SERIES_SPECS) {
+    const pts = seriesPoints(run.samples, spec, steadySet);
+    // A series the target never reported is absent, not INSUFFICIENT_DATA.
+    if (!run.samples.some((s) => spec.pick(s) !== undefined)) continue;
+    const used = steady.filter((p) => run.samples.some((s) => s.phase === p && spec.pick(s) !== undefined));
+    series.push(judgeSeries(spec, pts, used, opts));
+  }
+  series = reconcileHeapSeries(series);
+  const threads = analyzeThreads(m.phases, run.samples, { confidence: opts.confidence ?? VERDICT_DEFAULTS.confidence, ...(opts.spikePhase ? { spikePhase: opts.spikePhase } : {}) });
+  const heap = opts.heap === false ? null : await analyzeHeap(run, opts, warnings);
+  const culprit = culpritOf(heap);
+  const last = run.samples[run.samples.length - 1];
+  return {
+    format: ANALYSIS_FORMAT,
+    tool: { name: 'leakscope', version: VERSION },
+    analyzedAt: new Date().toISOString(),
+    run: {
+      dir: run.dir,
+      runId: m.runId,
+      scenario: m.scenario.name,
+      mode: m.target.kind === 'spawned' ? m.target.mode : 'external',
+      status: m.status,
+      startedAt: m.startedAt,
+      endedAt: m.endedAt,
+      sampleCount: run.samples.length,
+      steadyPhases: steady,
+      requests: last?.requests ?? 0,
+    },
+    settings: {
+      confidence: opts.confidence ?? VERDICT_DEFAULTS.confidence,
+      alpha: opts.alpha ?? VERDICT_DEFAULTS.alpha,
+      minSamples: opts.minSamples ?? VERDICT_DEFAULTS.minSamples,
+      maxPairsSamples: opts.maxSamples ?? VERDICT_DEFAULTS.maxSamples,
+    },
+    overall: overallVerdict(series, threads, culprit),
+    series,
+    threads,
+    heap,
+    phases: phaseSummaries(m, run.results),
+    warnings,
+  };
+}
+
+/**
+ * Writes analysis.json into the run directory (atomically: temp file, then rename) and
+ * returns its path.
+ * @example await writeAnalysis(run.dir, await analyzeRun(run))
+ */
+export async function writeAnalysis(dir: string, analysis: Analysis): Promise<string> {
+  const file = join(resolve(dir), ANALYSIS_FILE);
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(analysis, null, 2)}\n`);
+  await rename(tmp, file);
+  return file;
+}

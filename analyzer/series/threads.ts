@@ -1,0 +1,125 @@
+/**
+ * Thread analysis around a load spike (leak 2, the gRPC sync-server thread explosion):
+ * did threads follow in-flight requests (one thread per request, no cap), how high did
+ * they go, and did they come back down once the spike was over?
+ */
+import type { Estimate, ThreadAnalysis, ThreadGroupChange } from '../../common/analysis-format.js';
+import type { PhaseRecord, Sample } from '../../common/run-format.js';
+import { median, medianEstimate } from './median.js';
+
+export interface ThreadOptions {
+  readonly confidence?: number;
+  /** Phase to treat as the spike (default: one named like "spike"/"burst", else the highest in-flight). */
+  readonly spikePhase?: string;
+}
+
+
+/** Threads that did not return within this many of the baseline (or 10 % of the rise) stayed up. */
+const SETTLE_SLACK = 2;
+/** A rise below this many threads is never called an explosion. */
+const MIN_RISE = 8;
+
+function pickSpike(phases: readonly PhaseRecord[], samples: readonly Sample[], named?: string): number {
+  if (named !== undefined) return phases.findIndex((p) => p.name === named);
+  const byName = phases.findIndex((p) => /spike|burst|surge/i.test(p.name));
+  if (byName >= 0) return byName;
+  let best = -1;
+  let bestInflight = 0;
+  phases.forEach((p, i) => {
+    const peak = Math.max(0, ...samples.filter((s) => s.phase === p.name && s.inflight !== undefined).map((s) => s.inflight!));
+    if (peak > bestInflight) {
+      best = i;
+      bestInflight = peak;
+    }
+  });
+  return best;
+}
+
+function groupChange(name: string, before: readonly number[], all: readonly number[], after: readonly number[]): ThreadGroupChange {
+  const baseline = median(before);
+  const peak = Math.max(...all);
+  const afterV = median(after);
+  const rise = peak - (baseline ?? all[0]!);
+  const grew = rise >= Math.max(SETTLE_SLACK, 0.1 * Math.max(1, baseline ?? 0));
+  const cameBackDown = afterV === null || !grew ? null : afterV <= (baseline ?? all[0]!) + Math.max(SETTLE_SLACK, 0.1 * rise);
+  return { name, baseline, peak, after: afterV, grew, cameBackDown };
+}
+
+/**
+ * Thread analysis of a run's samples; null when no thread series was sampled.
+ * @example analyzeThreads(run.manifest.phases, run.samples)?.cameBackDown
+ */
+export function analyzeThreads(phases: readonly PhaseRecord[], samples: readonly Sample[], opts: ThreadOptions = {}): ThreadAnalysis | null {
+  const source = samples.some((s) => s.threads !== undefined) ? 'threads' : samples.some((s) => s.handlerThreads !== undefined) ? 'handlerThreads' : null;
+  if (!source) return null;
+  const value = (s: Sample): number | undefined => s[source];
+  const withValue = samples.filter((s) => value(s) !== undefined);
+  const confidence = opts.confidence ?? 0.95;
+
+  const spikeIdx = pickSpike(phases, samples, opts.spikePhase);
+  const spike = spikeIdx >= 0 ? phases[spikeIdx]! : undefined;
+  const recovery = spikeIdx >= 0 ? phases[spikeIdx + 1] : undefined;
+  const inPhase = (name: string | undefined) => withValue.filter((s) => s.phase === name);
+  const beforeNames = new Set(spikeIdx > 0 ? [phases[spikeIdx - 1]!.name] : []);
+  const before = spike ? withValue.filter((s) => beforeNames.has(s.phase)) : withValue.slice(0, Math.max(1, Math.floor(withValue.length / 10)));
+  const spikeSamples = inPhase(spike?.name);
+  const recSamples = inPhase(recovery?.name);
+  const lastThird = recSamples.slice(Math.floor((recSamples.length * 2) / 3));
+
+  let peakSample = withValue[0]!;
+  for (const s of withValue) if (value(s)! > value(peakSample)!) peakSample = s;
+  const peak = value(peakSample)!;
+  const baseline = median(before.map((s) => value(s)!));
+  const spikeValues = spikeSamples.map((s) => value(s)!);
+  const spikeMedian = median(spikeValues);
+  const plateau = spikeMedian === null ? null : median(spikeValues.filter((v) => v >= spikeMedian));
+  const afterRecovery = median(lastThird.map((s) => value(s)!));
+
+  const inflightSamples = withValue.filter((s) => s.inflight !== undefined);
+  const peakInflight = inflightSamples.length ? Math.max(...inflightSamples.map((s) => s.inflight!)) : null;
+  const rise = peak - (baseline ?? peak);
+  // Threads added per request in flight, sample by sample during the spike: ≈1 when every
+  // in-flight request holds its own thread, ≈0 when a cap holds the pool flat.
+  const loaded = (spike ? spikeSamples : withValue).filter((s) => (s.inflight ?? 0) > 0);
+  const threadsPerInflight: Estimate | null = baseline === null ? null : medianEstimate(loaded.map((s) => (value(s)! - baseline) / s.inflight!), confidence);
+  const extra = peakInflight ? rise / peakInflight : null;
+  const cameBackDown = afterRecovery === null || baseline === null ? null : afterRecovery <= baseline + Math.max(SETTLE_SLACK, 0.1 * rise);
+  // Unbounded: a large rise (≥ half the peak in-flight count) and threads tracking load.
+  const bounded = peakInflight === null || peakInflight < MIN_RISE ? null : !(rise >= Math.max(MIN_RISE, 0.5 * peakInflight) && (threadsPerInflight === null || threadsPerInflight.estimate >= 0.5));
+
+  // Per-name groups (/proc comm) and the server's handler-thread gauge, over the same windows.
+  const groups: ThreadGroupChange[] = [];
+  const gauges = [...new Set(samples.flatMap((s) => Object.keys(s.threadsByName ?? {})))].sort().map((name) => ({ name, read: (s: Sample) => s.threadsByName?.[name] }));
+  if (source === 'threads') gauges.push({ name: 'handler threads', read: (s: Sample) => s.handlerThreads });
+  for (const { name, read } of gauges) {
+    const v = (list: readonly Sample[]) => list.map(read).filter((x): x is number => x !== undefined);
+    const all = v(samples);
+    if (all.length) groups.push(groupChange(name, v(before), all, v(lastThird)));
+  }
+
+  const label = source === 'threads' ? 'threads' : 'handler threads';
+  const parts = [`${label} peaked at ${peak}${baseline !== null ? ` from ${baseline} before the spike` : ''}`];
+  if (peakInflight !== null) parts.push(`${peakInflight} requests in flight at most`);
+  if (threadsPerInflight) parts.push(`${threadsPerInflight.estimate.toFixed(2)} threads per in-flight request (${Math.round(confidence * 100)}% CI ${threadsPerInflight.low.toFixed(2)}–${threadsPerInflight.high.toFixed(2)})`);
+  if (bounded === false) parts.push('no cap: threads followed in-flight load');
+  else if (bounded === true) parts.push('bounded: threads did not follow in-flight load');
+  if (cameBackDown === true) parts.push(`came back down to ${afterRecovery}`);
+  else if (cameBackDown === false) parts.push(`did not come back down (${afterRecovery} after recovery)`);
+  return {
+    source,
+    spikePhase: spike?.name ?? null,
+    recoveryPhase: recovery?.name ?? null,
+    baseline,
+    peak,
+    peakTMs: peakSample.t,
+    plateau,
+    afterRecovery,
+    peakInflight,
+    threadsPerInflight,
+    extraThreadsPerInflightAtPeak: extra,
+    cameBackDown,
+    bounded,
+    groups,
+    reason: parts.join('; '),
+  };
+}

@@ -1,0 +1,67 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { PhaseRecord, Sample } from '../../common/run-format.js';
+import { analyzeThreads } from '../../analyzer/series/threads.js';
+import { mulberry32 } from '../../common/prng.js';
+
+const PHASES: PhaseRecord[] = [
+  { name: 'steady', startMs: 0, endMs: 10_000, steady: true, transport: 'grpc', load: {} },
+  { name: 'spike', startMs: 10_000, endMs: 20_000, steady: false, transport: 'grpc', load: {} },
+  { name: 'recovery', startMs: 20_000, endMs: 30_000, steady: false, transport: 'grpc', load: {} },
+];
+
+/** A spike to ~60 in flight; `perRequest` threads per in-flight request, `cap` on handler threads, `stays` left after. */
+function spikeRun(o: { perRequest: number; cap: number; stays: number; seed: number }): Sample[] {
+  const r = mulberry32(o.seed);
+  const out: Sample[] = [];
+  for (let t = 0; t < 30_000; t += 250) {
+    const phase = t < 10_000 ? 'steady' : t < 20_000 ? 'spike' : 'recovery';
+    const inflight = phase === 'spike' ? 40 + Math.round(r() * 20) : Math.round(r() * 3);
+    const handler = phase === 'recovery' ? Math.min(o.stays, o.cap) + Math.round(r()) : Math.min(o.cap, Math.round(inflight * o.perRequest));
+    out.push({ t, phase, requests: t / 5, threads: 11 + handler, handlerThreads: handler, inflight, threadsByName: { node: 11 + handler } });
+  }
+  return out;
+}
+
+test('thread-per-request spike that never comes down: unbounded, stuck up', () => {
+  const a = analyzeThreads(PHASES, spikeRun({ perRequest: 1, cap: Infinity, stays: 45, seed: 1 }))!;
+  assert.equal(a.source, 'threads');
+  assert.equal(a.spikePhase, 'spike');
+  assert.equal(a.recoveryPhase, 'recovery');
+  assert.ok(a.peak >= 11 + 55, `peak ${a.peak}`);
+  assert.ok(a.baseline! <= 14);
+  assert.ok(a.threadsPerInflight!.low > 0.8 && a.threadsPerInflight!.high <= 1.05, JSON.stringify(a.threadsPerInflight));
+  assert.equal(a.bounded, false);
+  assert.equal(a.cameBackDown, false);
+  assert.ok(a.afterRecovery! >= 55);
+  const node = a.groups.find((g) => g.name === 'node')!;
+  assert.equal(node.grew, true);
+  assert.equal(node.cameBackDown, false);
+  assert.match(a.reason, /no cap: threads followed in-flight load; did not come back down/);
+});
+
+test('capped pool: bounded, plateau at the cap, and back down after the spike', () => {
+  const a = analyzeThreads(PHASES, spikeRun({ perRequest: 1, cap: 8, stays: 0, seed: 2 }))!;
+  assert.equal(a.bounded, true);
+  assert.equal(a.cameBackDown, true);
+  assert.equal(a.plateau, 19);
+  assert.ok(a.threadsPerInflight!.high < 0.25);
+  const handler = a.groups.find((g) => g.name === 'handler threads')!;
+  assert.equal(handler.peak, 8);
+  assert.equal(handler.cameBackDown, true);
+  assert.match(a.reason, /bounded.*came back down/);
+});
+
+test('uncapped spike that does come back down: unbounded but recovered', () => {
+  const a = analyzeThreads(PHASES, spikeRun({ perRequest: 1, cap: Infinity, stays: 0, seed: 3 }))!;
+  assert.equal(a.bounded, false);
+  assert.equal(a.cameBackDown, true);
+});
+
+test('no thread series: null; handler gauge alone is used when /proc is not readable', () => {
+  assert.equal(analyzeThreads(PHASES, [{ t: 0, phase: 'steady', requests: 0 }]), null);
+  const only = spikeRun({ perRequest: 1, cap: 8, stays: 0, seed: 4 }).map(({ threads: _t, threadsByName: _n, ...s }) => s);
+  const a = analyzeThreads(PHASES, only)!;
+  assert.equal(a.source, 'handlerThreads');
+  assert.equal(a.peak, 8);
+});
