@@ -32,7 +32,10 @@ export function classify(g: HeapGraph): Classes {
   // Type classes are interned on first use so that no class has zero members.
   const byType = Int32Array.from(g.nodeTypes, (t) => (t === 'object' || t === 'native' ? -1 : -2));
   // Object classes keyed by name string index: one lookup per distinct name, not per node.
-  const byString = new Int32Array(g.strings.count).fill(-1);
+  // Sized by the largest index objects use, not by all strings (tens of millions).
+  let maxName = 0;
+  for (let i = 0; i < g.nodeCount; i++) if (byType[g.nodeType[i]!] === -1 && g.nodeName[i]! > maxName) maxName = g.nodeName[i]!;
+  const byString = new Int32Array(maxName + 1).fill(-1);
   const classOf = new Int32Array(g.nodeCount);
   for (let i = 0; i < g.nodeCount; i++) {
     const type = g.nodeType[i]!;

@@ -27,7 +27,7 @@ export function computeDominators(g: HeapGraph, r: Retainers, pool = new Uint32P
   const weak = g.E.weak;
   const shortcut = g.E.shortcut;
   // All per-vertex arrays below are indexed by DFS number (1-based; 0 means none).
-  const dfnum = pool.take(n).fill(0);
+  const dfnum = pool.take(n + 1).fill(0);
   const vertex = pool.take(n + 1);
   const parent = pool.take(n + 1);
   let count = 0;
@@ -70,6 +70,11 @@ export function computeDominators(g: HeapGraph, r: Retainers, pool = new Uint32P
     for (let i = 0; i < n; i++) if (dfnum[i] === 0) dfsFrom(i, 1);
   }
 
+  // Predecessors as DFS numbers from here on: the semi loop reads them directly, and the
+  // dfnum array goes back to the pool before the next five arrays are taken.
+  const { retFirst, retFrom } = r;
+  for (let k = 0; k < retFrom.length; k++) retFrom[k] = dfnum[retFrom[k]!]!;
+  pool.give(dfnum);
   const semi = pool.take(n + 1);
   const label = pool.take(n + 1);
   const ancestor = pool.take(n + 1).fill(0);
@@ -97,7 +102,6 @@ export function computeDominators(g: HeapGraph, r: Retainers, pool = new Uint32P
     }
     return label[v]!;
   };
-  const { retFirst, retFrom } = r;
   for (let i = n; i >= 2; i--) {
     const w = vertex[i]!;
     const p = parent[i]!;
@@ -106,7 +110,7 @@ export function computeDominators(g: HeapGraph, r: Retainers, pool = new Uint32P
       s = 1; // a child of the root (real or virtual): the root is the least possible semi
     } else {
       for (let k = retFirst[w]!, end = retFirst[w + 1]!; k < end; k++) {
-        const u = evalv(dfnum[retFrom[k]!]!);
+        const u = evalv(retFrom[k]!);
         if (semi[u]! < s) s = semi[u]!;
       }
     }
@@ -130,7 +134,7 @@ export function computeDominators(g: HeapGraph, r: Retainers, pool = new Uint32P
     idomNode[w] = i === 1 ? w : vertex[idom[i]!]!;
   }
   const order = vertex.subarray(1);
-  pool.give(dfnum, parent, stackNode, stackEdge, label, ancestor, idom, bucketNext, r.retFirst, r.retFrom);
+  pool.give(parent, stackNode, stackEdge, label, ancestor, idom, bucketNext, retFirst, retFrom);
   return { idom: idomNode, order, reachableCount };
 }
 

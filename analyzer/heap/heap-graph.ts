@@ -85,6 +85,8 @@ export class HeapGraph {
     first[this.nodeCount] = sum;
     if (sum !== this.edgeCount) throw bad(`nodes declare ${sum} edges but "edges" holds ${this.edgeCount}`);
     this.firstEdge = first;
+    // firstEdge replaces the per-node counts; drop them so they do not stay resident.
+    nodes.edgeCount = new Uint32Array(0);
     for (let e = 0; e < this.edgeCount; e++) {
       if (this.edgeTo[e]! >= this.nodeCount) throw bad(`edge ${e} points to node ${this.edgeTo[e]}, past the ${this.nodeCount} nodes`);
       if (this.indexEdge[this.edgeType[e]!] === 0 && this.edgeNameOrIndex[e]! >= stringCount) {
