@@ -19,6 +19,8 @@ export interface LiveCounters {
   errors: number;
 }
 
+const ABORT_DRAIN_MS = 1000;
+
 export const newLiveCounters = (): LiveCounters => ({ sent: 0, completed: 0, inflight: 0, dropped: 0, errors: 0 });
 
 /** What every open-model driver takes besides its transport. */
@@ -31,7 +33,7 @@ export interface OpenLoopOptions {
   readonly maxInflight?: number;
   /** Stops sending; calls in flight get `drainMs` to finish, then are cancelled. */
   readonly signal?: AbortSignal;
-  /** How long to wait for in-flight calls after the last send or an abort (default 10 000). */
+  /** How long to wait for in-flight calls after the last send (default 10 000; after an abort at most 1000). */
   readonly drainMs?: number;
   /** Counters object to update (default a fresh one). */
   readonly live?: LiveCounters;
@@ -142,8 +144,10 @@ export async function runOpenLoop(o: OpenLoopOptions, live: LiveCounters, transp
   });
 
   if (inflight > 0) {
+    // After an abort (Ctrl-C) the user is waiting: drain for at most a second.
+    const wait = o.signal?.aborted ? Math.min(drainMs, ABORT_DRAIN_MS) : drainMs;
     await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, drainMs);
+      const t = setTimeout(resolve, wait);
       onIdle = () => {
         clearTimeout(t);
         resolve();

@@ -23,7 +23,9 @@ test('achieved rate within tolerance of the planned rate, all OK, over several c
     assert.equal(r.errors, 0);
     assert.equal(srv.received(), 400);
     // Generous: the 2-CPU runner is shared, and drain time counts in the rate.
-    assert.ok(r.achievedRate > 200 * 0.6 && r.achievedRate < 200 * 1.1, `rate ${r.achievedRate}`);
+    assert.ok(r.achievedRate > 200 * 0.5 && r.achievedRate < 200 * 1.1, `rate ${r.achievedRate}`);
+    // Requests leave on time: the median send lateness is small next to the 5 ms spacing × 2 s.
+    assert.ok(r.latencyFromIntended!.p50Ms - r.latencyFromSent!.p50Ms < 100, 'median send lateness');
     assert.equal(r.transport, 'grpc');
     assert.ok(r.driverCpuUsPerRequest! > 0);
     assert.deepEqual(phase.live, { sent: 400, completed: 400, inflight: 0, dropped: 0, errors: 0 });
