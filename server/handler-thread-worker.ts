@@ -1,97 +1,82 @@
 /**
  * One handler thread (worker_threads): runs Predict on its own onnxruntime sessions, one
- * per model file, loaded lazily and dropped when the main thread says the version is
- * unloaded. Service time (`delayMs`) is spent blocking this thread, as a stalled sync
- * gRPC handler would; tensors travel as transferred buffers, never as JSON.
+ * per model version, loaded ahead of use (or on first use) and dropped when the main
+ * thread says the version is unloaded. Service time (`delayMs`) is spent blocking this
+ * thread, as a stalled sync gRPC handler would. Requests and replies are the binary
+ * messages of thread-wire.ts.
  */
 import { parentPort } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
-import type { PackedFeeds, ThreadRequest, ThreadReply, WireTensor } from './handler-threads.js';
+import type { ThreadControl } from './handler-threads.js';
 import { ORT_SESSION_OPTIONS } from './repository.js';
-import type { DType, TensorData } from './tensors.js';
+import { decodeRequest, encodeReply, type WireReply, type WireTensor } from './thread-wire.js';
+import type { TensorData } from './tensors.js';
 
 const port = parentPort;
 if (!port) throw new Error('handler-thread-worker must run as a worker thread');
 
-const sessions = new Map<string, Promise<ort.InferenceSession>>();
+interface Version {
+  readonly path: string;
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+  session: Promise<ort.InferenceSession> | undefined;
+}
+
+const versions = new Map<number, Version>();
 const blocker = new Int32Array(new SharedArrayBuffer(4));
 
-function sessionFor(key: string, path: string): Promise<ort.InferenceSession> {
-  let s = sessions.get(key);
-  if (!s) {
-    s = ort.InferenceSession.create(path, { ...ORT_SESSION_OPTIONS });
-    // A failed load is not cached: the next request retries.
-    s.catch(() => sessions.delete(key));
-    sessions.set(key, s);
-  }
-  return s;
-}
-
-type ArrayCtor = new (buffer: ArrayBuffer, byteOffset: number, length: number) => TensorData;
-const ARRAYS: Record<DType, ArrayCtor> = {
-  float32: Float32Array,
-  float64: Float64Array,
-  int32: Int32Array,
-  int64: BigInt64Array,
-  int16: Int16Array,
-  int8: Int8Array,
-  uint8: Uint8Array,
-  bool: Uint8Array,
-  float16: Uint16Array,
-};
-
-/** onnxruntime tensors viewing the packed buffer (no copy). */
-function unpack(p: PackedFeeds): Record<string, ort.Tensor> {
-  const feeds: Record<string, ort.Tensor> = {};
-  let d = 0;
-  p.names.forEach((name, i) => {
-    const dims = p.dims.slice(d, d + p.ranks[i]!);
-    d += p.ranks[i]!;
-    const data = new ARRAYS[p.dtypes[i]!](p.buffer, p.offsets[i]!, p.counts[i]!);
-    feeds[name] = new ort.Tensor(p.dtypes[i]!, data as never, dims);
-  });
-  return feeds;
-}
-
-/** A typed array that owns its whole buffer, so the buffer can be transferred. */
-function owned(data: WireTensor['data']): WireTensor['data'] {
-  return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && !(data.buffer instanceof SharedArrayBuffer) ? data : data.slice();
-}
-
-async function run(msg: Extract<ThreadRequest, { type: 'run' }>): Promise<void> {
-  let reply: ThreadReply;
-  const transfer: ArrayBuffer[] = [];
-  try {
-    const session = await sessionFor(msg.key, msg.path);
-    if (msg.delayMs > 0) Atomics.wait(blocker, 0, 0, msg.delayMs);
-    const out = await session.run(unpack(msg.feeds), msg.fetches as string[]);
-    const outputs: WireTensor[] = msg.fetches.map((name) => {
-      const o = out[name] as ort.Tensor;
-      const data = owned(o.data as WireTensor['data']);
-      transfer.push(data.buffer as ArrayBuffer);
-      return { name, dtype: o.type as WireTensor['dtype'], dims: [...o.dims], data };
+function sessionOf(v: Version): Promise<ort.InferenceSession> {
+  if (!v.session) {
+    const s = ort.InferenceSession.create(v.path, { ...ORT_SESSION_OPTIONS });
+    // A failed load is not kept: the next request retries.
+    s.catch(() => {
+      if (v.session === s) v.session = undefined;
     });
-    reply = { type: 'result', id: msg.id, outputs };
-  } catch (e) {
-    transfer.length = 0;
-    reply = { type: 'error', id: msg.id, message: (e as Error)?.message ?? String(e) };
+    v.session = s;
   }
-  port!.postMessage(reply, transfer);
+  return v.session;
 }
 
-port.on('message', (msg: ThreadRequest) => {
+async function run(bytes: Uint8Array): Promise<void> {
+  let reply: WireReply;
+  const req = decodeRequest(bytes);
+  try {
+    const v = versions.get(req.slot);
+    if (!v) throw new Error(`model version slot ${req.slot} is not loaded in this thread (unloaded meanwhile?)`);
+    const session = await sessionOf(v);
+    if (req.delayMs > 0) Atomics.wait(blocker, 0, 0, req.delayMs);
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const f of req.feeds) feeds[v.inputs[f.index]!] = new ort.Tensor(f.dtype, f.data as never, f.dims as number[]);
+    const names = req.fetches.map((i) => v.outputs[i]!);
+    const out = await session.run(feeds, names);
+    const outputs: WireTensor[] = req.fetches.map((index, k) => {
+      const o = out[names[k]!] as ort.Tensor;
+      return { index, dtype: o.type as WireTensor['dtype'], dims: o.dims, data: o.data as TensorData };
+    });
+    reply = { id: req.id, ok: true, outputs };
+  } catch (e) {
+    reply = { id: req.id, ok: false, message: (e as Error)?.message ?? String(e) };
+  }
+  port!.postMessage(encodeReply(reply));
+}
+
+port.on('message', (msg: Uint8Array | ThreadControl) => {
+  if (msg instanceof Uint8Array) {
+    void run(msg);
+    return;
+  }
   switch (msg.type) {
-    case 'run':
-      void run(msg);
-      break;
-    case 'load':
+    case 'load': {
+      const v: Version = { path: msg.path, inputs: msg.inputs, outputs: msg.outputs, session: undefined };
+      versions.set(msg.slot, v);
       // Errors surface on the first request that needs the session.
-      sessionFor(msg.key, msg.path).catch(() => undefined);
+      sessionOf(v).catch(() => undefined);
       break;
+    }
     case 'drop': {
-      const s = sessions.get(msg.key);
-      sessions.delete(msg.key);
-      s?.then((x) => x.release()).catch(() => undefined);
+      const v = versions.get(msg.slot);
+      versions.delete(msg.slot);
+      v?.session?.then((x) => x.release()).catch(() => undefined);
       break;
     }
   }

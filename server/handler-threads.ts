@@ -14,42 +14,16 @@ import { LsError } from '../common/errors.js';
 import type { FixSet } from './fixes.js';
 import type { InferenceRunner } from './inference.js';
 import type { Servable } from './repository.js';
-import type { DType, HostTensor, TensorData } from './tensors.js';
-
-/** A tensor as it crosses between threads: its buffer is transferred, not copied. */
-export interface WireTensor {
-  readonly name: string;
-  readonly dtype: DType;
-  readonly dims: number[];
-  readonly data: TensorData;
-}
+import type { HostTensor } from './tensors.js';
+import { decodeReply, encodeRequest, toWire } from './thread-wire.js';
 
 /**
- * The feeds of one request packed into one transferred buffer: tensor i is `counts[i]`
- * elements of `dtypes[i]` at byte `offsets[i]` (8-aligned), shaped by the next `ranks[i]`
- * entries of `dims`. One buffer and flat arrays clone several times faster than one
- * object and buffer per tensor, and the hop is on every Predict.
+ * Control messages (rare, structured-cloned): a model version's slot with its file and
+ * names, or its removal. Run requests and replies are binary (thread-wire.ts).
  */
-export interface PackedFeeds {
-  readonly names: string[];
-  readonly dtypes: DType[];
-  readonly offsets: number[];
-  readonly counts: number[];
-  readonly ranks: number[];
-  readonly dims: number[];
-  readonly buffer: ArrayBuffer;
-}
-
-/** Main → handler thread. `key` names one loaded version (its file may be reloaded under the same path). */
-export type ThreadRequest =
-  | { readonly type: 'run'; readonly id: number; readonly key: string; readonly path: string; readonly feeds: PackedFeeds; readonly fetches: readonly string[]; readonly delayMs: number }
-  | { readonly type: 'drop'; readonly key: string }
-  | { readonly type: 'load'; readonly key: string; readonly path: string };
-
-/** Handler thread → main. */
-export type ThreadReply =
-  | { readonly type: 'result'; readonly id: number; readonly outputs: WireTensor[] }
-  | { readonly type: 'error'; readonly id: number; readonly message: string };
+export type ThreadControl =
+  | { readonly type: 'load'; readonly slot: number; readonly path: string; readonly inputs: readonly string[]; readonly outputs: readonly string[] }
+  | { readonly type: 'drop'; readonly slot: number };
 
 /** Whether a request that finds no idle thread may start one. */
 export interface ThreadAdmission {
@@ -115,6 +89,8 @@ export interface HandlerThreadOptions {
 interface Pending {
   resolve(out: Record<string, HostTensor>): void;
   reject(e: Error): void;
+  /** The version's output names; replies name outputs by index. */
+  readonly outputNames: readonly string[];
 }
 
 interface HandlerThread {
@@ -127,32 +103,6 @@ interface HandlerThread {
   lastError: string | undefined;
 }
 
-/**
- * Copies the feeds into one fresh buffer (so transferring it never detaches the caller's,
- * possibly pooled, memory).
- */
-export function packFeeds(feeds: Readonly<Record<string, HostTensor>>): PackedFeeds {
-  const names = Object.keys(feeds);
-  const p: Omit<PackedFeeds, 'buffer'> = { names, dtypes: [], offsets: [], counts: [], ranks: [], dims: [] };
-  let size = 0;
-  for (const n of names) {
-    const t = feeds[n]!;
-    size = (size + 7) & ~7;
-    p.dtypes.push(t.dtype);
-    p.offsets.push(size);
-    p.counts.push(t.data.length);
-    p.ranks.push(t.dims.length);
-    for (const d of t.dims) p.dims.push(d);
-    size += t.data.byteLength;
-  }
-  const buffer = new ArrayBuffer(size);
-  const bytes = new Uint8Array(buffer);
-  names.forEach((n, i) => {
-    const d = feeds[n]!.data;
-    bytes.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), p.offsets[i]);
-  });
-  return { ...p, buffer };
-}
 
 const DEFAULT_WORKER_URL = new URL('./handler-thread-worker.js', import.meta.url);
 
@@ -162,8 +112,10 @@ export class HandlerThreadRunner implements InferenceRunner {
   /** LIFO, so the most recently used (warm) thread takes the next request. */
   private readonly idle: HandlerThread[] = [];
   private readonly exits = new Set<Promise<void>>();
-  private readonly keys = new WeakMap<Servable, string>();
-  private keySeq = 0;
+  private readonly slots = new Map<Servable, number>();
+  /** Slot → its load message, replayed to every new thread. */
+  private readonly registry = new Map<number, Extract<ThreadControl, { type: 'load' }>>();
+  private slotSeq = 0;
   private requestSeq = 0;
   /** Threads that took quota: alive and not on their way out. */
   private holding = 0;
@@ -183,8 +135,18 @@ export class HandlerThreadRunner implements InferenceRunner {
 
   async run(servable: Servable, feeds: Readonly<Record<string, HostTensor>>, fetches: readonly string[]): Promise<Record<string, HostTensor>> {
     if (this.closed) throw new LsError('LS_ERR_SHUTTING_DOWN', 'the server is shutting down');
-    // Packed before a thread is taken, so nothing can throw while one is held.
-    const packed = packFeeds(feeds);
+    // Encoded before a thread is taken, so nothing can throw while one is held.
+    const outIndex = servable.signature.outputIndex;
+    for (const f of fetches) if (!outIndex.has(f)) throw new LsError('LS_ERR_INFERENCE', `output '${f}' is not an output of model '${servable.model}'`);
+    for (const n of Object.keys(feeds)) if (!servable.signature.inputIndex.has(n)) throw new LsError('LS_ERR_INFERENCE', `input '${n}' is not an input of model '${servable.model}'`);
+    const slot = this.slotOf(servable);
+    const bytes = encodeRequest({
+      id: ++this.requestSeq,
+      slot,
+      delayMs: this.opts.modelDelayMs,
+      fetches: fetches.map((f) => outIndex.get(f)!),
+      feeds: toWire(feeds, servable.signature.inputIndex),
+    });
     let t = this.idle.pop();
     if (t?.grace) {
       clearTimeout(t.grace);
@@ -197,13 +159,13 @@ export class HandlerThreadRunner implements InferenceRunner {
       this.opts.admission.admit(this.holding);
       t = this.spawn();
     }
-    const msg: ThreadRequest = { type: 'run', id: ++this.requestSeq, key: this.keyOf(servable), path: servable.path, feeds: packed, fetches, delayMs: this.opts.modelDelayMs };
     const thread = t;
+    const outputNames = servable.signature.outputs.map((o) => o.name);
     return new Promise((resolve, reject) => {
-      thread.busy = { resolve, reject };
+      thread.busy = { resolve, reject, outputNames };
       // Only a busy thread keeps the process alive: an idle pool must not hold it open.
       thread.worker.ref();
-      thread.worker.postMessage(msg, [packed.buffer]);
+      thread.worker.postMessage(bytes);
     });
   }
 
@@ -220,18 +182,19 @@ export class HandlerThreadRunner implements InferenceRunner {
       t.worker.unref(); // an idle pool must not hold the process open
       this.idle.push(t);
     }
-    const msg: ThreadRequest = { type: 'load', key: this.keyOf(s), path: s.path };
-    for (const t of this.threads.values()) if (!t.exiting) t.worker.postMessage(msg);
+    this.slotOf(s); // registering a slot sends its load message to every thread
   }
 
   /** Drops every thread's session of an unloaded version (repository.onUnload). */
   dropServable(s: Servable): void {
-    const key = this.keys.get(s);
-    if (key === undefined) return;
-    this.keys.delete(s);
-    const msg: ThreadRequest = { type: 'drop', key };
+    const slot = this.slots.get(s);
+    if (slot === undefined) return;
+    this.slots.delete(s);
+    this.registry.delete(slot);
+    const msg: ThreadControl = { type: 'drop', slot };
     for (const t of this.threads.values()) if (!t.exiting) t.worker.postMessage(msg);
   }
+
 
   threadStats(): ThreadStats {
     return { current: this.threads.size, idle: this.idle.length, peak: this.peak, created: this.created, exited: this.exited, cap: this.opts.admission.cap };
@@ -263,14 +226,19 @@ export class HandlerThreadRunner implements InferenceRunner {
     await Promise.all([...this.exits]);
   }
 
-  private keyOf(s: Servable): string {
-    let k = this.keys.get(s);
-    if (k === undefined) {
-      k = `${++this.keySeq}:${s.model}:${s.version}`;
-      this.keys.set(s, k);
+  /** The slot of a version: registered (and announced to every thread) on first use. */
+  private slotOf(s: Servable): number {
+    let slot = this.slots.get(s);
+    if (slot === undefined) {
+      slot = ++this.slotSeq;
+      this.slots.set(s, slot);
+      const msg: ThreadControl = { type: 'load', slot, path: s.path, inputs: s.signature.inputs.map((x) => x.name), outputs: s.signature.outputs.map((x) => x.name) };
+      this.registry.set(slot, msg);
+      for (const t of this.threads.values()) if (!t.exiting) t.worker.postMessage(msg);
     }
-    return k;
+    return slot;
   }
+
 
   private spawn(): HandlerThread {
     const worker = new Worker(this.workerUrl);
@@ -279,7 +247,9 @@ export class HandlerThreadRunner implements InferenceRunner {
     this.holding++;
     this.created++;
     if (this.threads.size > this.peak) this.peak = this.threads.size;
-    worker.on('message', (reply: ThreadReply) => this.onReply(t, reply));
+    // A new thread learns every loaded version before its first request.
+    for (const msg of this.registry.values()) worker.postMessage(msg);
+    worker.on('message', (reply: Uint8Array) => this.onReply(t, reply));
     worker.on('messageerror', (e) => this.fail(t, `a reply could not be read: ${e.message}`));
     worker.on('error', (e) => (t.lastError = e.message));
     this.exits.add(
@@ -293,21 +263,23 @@ export class HandlerThreadRunner implements InferenceRunner {
     return t;
   }
 
-  private onReply(t: HandlerThread, reply: ThreadReply): void {
+  private onReply(t: HandlerThread, bytes: Uint8Array): void {
     const p = t.busy;
     t.busy = undefined;
     t.worker.unref();
     // Release first, so the stats are settled when the caller sees the answer.
     this.release(t);
     if (!p) return;
-    if (reply.type === 'result') {
+    const reply = decodeReply(bytes);
+    if (reply.ok) {
       const out: Record<string, HostTensor> = {};
-      for (const o of reply.outputs) out[o.name] = { dtype: o.dtype, dims: o.dims, data: o.data };
+      for (const o of reply.outputs) out[p.outputNames[o.index]!] = { dtype: o.dtype, dims: o.dims, data: o.data };
       p.resolve(out);
     } else {
       p.reject(new LsError('LS_ERR_INFERENCE', `onnxruntime failed to run the model: ${reply.message}`));
     }
   }
+
 
   private fail(t: HandlerThread, why: string): void {
     const p = t.busy;

@@ -13,7 +13,15 @@ import { packageRoot } from '../../common/package-root.js';
 import { writeModelVersions } from '../../server/models/write-models.js';
 import { encodePredictRequest } from '../../scenarios/tf-client.js';
 import { ctrTensors } from '../helpers/model-server.js';
+import { readFileSync } from 'node:fs';
 import { closedLoop, median, type LoopResult } from './load-loop.js';
+
+/** CPU seconds (user + system, all threads) a process has used, from /proc/<pid>/stat. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
 import { spawnTarget, type Target } from './spawn-target.js';
 
 // 8 = the patched server's default thread cap on 2 CPUs (4 × CPUs): a closed loop at the cap is full load without rejections.
@@ -36,12 +44,18 @@ try {
   console.log(`leakscope bench:server — Predict over gRPC, loopback, batch ${BATCH}, ${C} callers in a closed loop, ${ROUNDS} rounds × ${SECONDS} s each, alternating`);
   console.log(`reference server mode: ${MODE}; node ${process.version}; ${(await import('node:os')).cpus().length} CPUs\n`);
   const results: Record<'bare' | 'leakscope', LoopResult[]> = { bare: [], leakscope: [] };
-  for (const t of [bare, ref]) await closedLoop(t.grpc, body, C, 1); // warm-up
+  const serverCpu: Record<'bare' | 'leakscope', number[]> = { bare: [], leakscope: [] };
   for (let r = 0; r < ROUNDS; r++) {
     for (const [name, t] of [['bare', bare], ['leakscope', ref]] as const) {
+      // Each round starts warm: the reference server lets surplus idle handler threads go
+      // after --idle-thread-grace-ms, which the other target's round outlasts.
+      await closedLoop(t.grpc, body, C, 1);
+      const cpu0 = cpuSeconds(t.child.pid!);
       const res = await closedLoop(t.grpc, body, C, SECONDS);
+      const cpuUs = ((cpuSeconds(t.child.pid!) - cpu0) * 1e6) / Math.max(1, res.completed);
       results[name].push(res);
-      console.log(`round ${r + 1} ${name.padEnd(9)} ${res.rps.toFixed(0).padStart(6)} req/s  p50 ${(res.p50us / 1000).toFixed(2)} ms  p99 ${(res.p99us / 1000).toFixed(2)} ms  errors ${res.errors}`);
+      serverCpu[name].push(cpuUs);
+      console.log(`round ${r + 1} ${name.padEnd(9)} ${res.rps.toFixed(0).padStart(6)} req/s  p50 ${(res.p50us / 1000).toFixed(2)} ms  p99 ${(res.p99us / 1000).toFixed(2)} ms  server CPU ${cpuUs.toFixed(0)} µs/req  errors ${res.errors}`);
     }
   }
   const row = (name: 'bare' | 'leakscope') => {
@@ -56,6 +70,9 @@ try {
   const ratio = l.rps / b.rps;
   console.log(`\nthroughput ratio leakscope/bare: ${(ratio * 100).toFixed(1)}%  (goal ≥ 85%: ${ratio >= 0.85 ? 'met' : 'NOT met'})`);
   console.log(`p50 ratio ${(l.p50 / b.p50).toFixed(2)}×, p99 ratio ${(l.p99 / b.p99).toFixed(2)}×`);
+  const cb = median(serverCpu.bare);
+  const cl = median(serverCpu.leakscope);
+  console.log(`server CPU per request (all threads, median): bare ${cb.toFixed(0)} µs, leakscope ${cl.toFixed(0)} µs, ratio ${(cl / cb).toFixed(2)}×`);
 } finally {
   await Promise.all(targets.map((t) => t.stop()));
   await rm(root, { recursive: true, force: true });

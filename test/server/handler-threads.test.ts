@@ -7,7 +7,7 @@ import { readProcStats } from '../../common/proc.js';
 import { cappedAdmission, HandlerThreadRunner, threadAdmission, UNCAPPED_ADMISSION } from '../../server/handler-threads.js';
 import { resolveFixes } from '../../server/fixes.js';
 import { writeModelVersions } from '../../server/models/write-models.js';
-import { onnxLoader, type Servable } from '../../server/repository.js';
+import { onnxLoader } from '../../server/repository.js';
 import { runSession } from '../../server/inference.js';
 import type { HostTensor } from '../../server/tensors.js';
 import { eventually, FEATURES, grpcPredict, restPredict, samplePeak, withSpikeServer } from '../helpers/spike.js';
@@ -111,7 +111,7 @@ describe('HandlerThreadRunner', () => {
   it('idle grace: 0 exits surplus threads at once (upstream); a grace keeps them for the next burst', async () => {
     await withTmpDir('leakscope-threads-', async (dir) => {
       const [written] = await writeModelVersions(join(dir, 'ctr'), { features: 10, versions: [1] });
-      const servable = { model: 'ctr', version: 1, path: written!.path } as Servable;
+      const servable = await onnxLoader.load('ctr', 1, written!.path);
       const burst = (r: HandlerThreadRunner) => Promise.all(Array.from({ length: 4 }, () => r.run(servable, feeds(), ['prob'])));
       const upstream = new HandlerThreadRunner({ admission: UNCAPPED_ADMISSION, minIdleThreads: 1, idleGraceMs: 0, modelDelayMs: 200 });
       const graced = new HandlerThreadRunner({ admission: UNCAPPED_ADMISSION, minIdleThreads: 1, idleGraceMs: 60_000, modelDelayMs: 200 });
@@ -125,6 +125,7 @@ describe('HandlerThreadRunner', () => {
         assert.equal(graced.threadStats().created, 4, 'graced threads serve the next burst');
       } finally {
         await Promise.all([upstream.close(), graced.close()]);
+        await onnxLoader.unload(servable);
       }
     });
   });
@@ -132,7 +133,7 @@ describe('HandlerThreadRunner', () => {
   it('survives a crashing thread: that request fails LS_ERR_INFERENCE, the next gets a new thread; close leaves no threads', async () => {
     await withTmpDir('leakscope-threads-', async (dir) => {
       const [written] = await writeModelVersions(join(dir, 'ctr'), { features: 10, versions: [1] });
-      const servable = { model: 'ctr', version: 1, path: written!.path } as Servable;
+      const servable = await onnxLoader.load('ctr', 1, written!.path);
       const osBefore = osThreads();
       const runner = new HandlerThreadRunner({
         admission: UNCAPPED_ADMISSION,
@@ -153,9 +154,14 @@ describe('HandlerThreadRunner', () => {
         }
         assert.notEqual(out.prob!.data[0], out.prob!.data[1]);
         assert.equal((inputs.user_age!.data as Float32Array)[0], 0.5, "the caller's input buffers are not detached");
-        await assert.rejects(runner.run(servable, feeds(), ['no_such_output']), (e: unknown) => e instanceof LsError && e.code === 'LS_ERR_INFERENCE');
+        await assert.rejects(runner.run(servable, feeds(), ['no_such_output']), (e: unknown) => e instanceof LsError && e.code === 'LS_ERR_INFERENCE' && /no_such_output/.test(e.message));
+        const bad = feeds();
+        bad.user_age = { dtype: 'float32', dims: [3, 1], data: Float32Array.of(1, 2, 3) };
+        await assert.rejects(runner.run(servable, bad, ['prob']), (e: unknown) => e instanceof LsError && e.code === 'LS_ERR_INFERENCE');
         assert.equal(runner.threadStats().created, 1, 'an onnxruntime error does not cost the thread');
-        await assert.rejects(runner.run(servable, feeds(), ['__crash__']), (e: unknown) => e instanceof LsError && e.code === 'LS_ERR_INFERENCE' && /died/.test(e.message));
+        const crash = feeds();
+        crash.user_age = { dtype: 'float32', dims: [2, 1], data: Float32Array.of(-7777, 0) };
+        await assert.rejects(runner.run(servable, crash, ['prob']), (e: unknown) => e instanceof LsError && e.code === 'LS_ERR_INFERENCE' && /died/.test(e.message));
         assert.ok(await eventually(() => runner.threadStats().current === 0));
         const again = await runner.run(servable, feeds(), ['prob']);
         assert.equal(again.prob!.data[0], out.prob!.data[0]);
@@ -168,6 +174,7 @@ describe('HandlerThreadRunner', () => {
       }
       assert.deepEqual(runner.threadStats().current, 0);
       await assert.rejects(runner.run(servable, feeds(), ['prob']), (e: unknown) => e instanceof LsError && e.code === 'LS_ERR_SHUTTING_DOWN');
+      await onnxLoader.unload(servable);
       // +1: onnxruntime's first load in the process may leave one native thread of its own.
       assert.ok(await eventually(() => osThreads() <= osBefore + 1), `OS threads ${osThreads()} after close, ${osBefore} before`);
     });
