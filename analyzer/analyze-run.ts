@@ -31,13 +31,14 @@ export interface AnalyzeOptions extends VerdictOptions {
 
 export const DEFAULT_MAX_SNAPSHOT_BYTES = 512 * 1024 * 1024;
 
-/** Steady phases, or every phase but warm-up when a manifest marks none steady. */
+/**
+ * Steady phases. None marked steady (e.g. a spike scenario) means no growth statistics:
+ * a spike raises RSS by design, and calling that growth a leak would be a false alarm.
+ */
 function steadyPhases(m: RunManifest, warnings: string[]): string[] {
   const steady = m.phases.filter((p) => p.steady).map((p) => p.name);
-  if (steady.length) return steady;
-  const rest = m.phases.filter((p) => !/warm/i.test(p.name)).map((p) => p.name);
-  warnings.push(`no phase is marked steady; growth is computed over ${rest.length ? rest.join(', ') : 'no phase'}`);
-  return rest;
+  if (!steady.length) warnings.push('no phase is marked steady: series growth is not judged (INSUFFICIENT_DATA); threads are');
+  return steady;
 }
 
 function phaseSummaries(m: RunManifest, results: RunResults): PhaseLoadSummary[] {

@@ -105,7 +105,7 @@ export function judgeSeries(spec: SeriesSpec, points: readonly SeriesPoint[], ph
       peak: points.length ? Math.max(...points.map((p) => p.value)) : null,
       relativeGrowth: null,
       verdict: 'INSUFFICIENT_DATA',
-      reason: `${spec.label}: only ${points.length} sample(s) in the steady phases (need ${o.minSamples})`,
+      reason: phases.length ? `${spec.label}: only ${points.length} sample(s) in the steady phases (need ${o.minSamples})` : `${spec.label}: no steady phase to judge growth over`,
     };
   }
   const r = analyzeTrend(points, { confidence: o.confidence, maxSamples: o.maxSamples });
@@ -179,8 +179,8 @@ export function reconcileHeapSeries(series: readonly SeriesAnalysis[]): SeriesAn
 export function overallVerdict(series: readonly SeriesAnalysis[], threads: ThreadAnalysis | null, culprit: Culprit | null): OverallVerdict {
   const leaking = series.filter((s) => s.verdict === 'LEAK');
   const threadProblem = threads !== null && (threads.bounded === false || threads.cameBackDown === false);
-  const verdict: Verdict =
-    leaking.length || threadProblem ? 'LEAK' : series.some((s) => s.verdict === 'GROWING') ? 'GROWING' : series.some((s) => s.verdict === 'STABLE') ? 'STABLE' : 'INSUFFICIENT_DATA';
+  const judged = series.filter((s) => s.verdict !== 'INSUFFICIENT_DATA');
+  const verdict: Verdict = leaking.length || threadProblem ? 'LEAK' : judged.some((s) => s.verdict === 'GROWING') ? 'GROWING' : judged.length || threads ? 'STABLE' : 'INSUFFICIENT_DATA';
   const parts: string[] = [];
   if (leaking.length) parts.push(leaking[0]!.reason);
   if (culprit) {
@@ -191,7 +191,7 @@ export function overallVerdict(series: readonly SeriesAnalysis[], threads: Threa
   let headline: string;
   if (verdict === 'LEAK') headline = `Leak: ${parts.join('; ')}`;
   else if (verdict === 'GROWING') headline = `No leak proven, but growing: ${series.find((s) => s.verdict === 'GROWING')!.reason}`;
-  else if (verdict === 'STABLE') headline = `No leak: ${(series.find((s) => s.key === 'rssBytes' && s.verdict === 'STABLE') ?? series.find((s) => s.verdict === 'STABLE'))!.reason}`;
+  else if (verdict === 'STABLE') headline = `No leak: ${(judged.find((s) => s.key === 'rssBytes') ?? judged[0])?.reason ?? threads!.reason}`;
   else headline = 'Not enough data for a verdict: too few steady samples or requests';
   return { verdict, headline, leaking: leaking.map((s) => s.key), threadProblem, culprit };
 }

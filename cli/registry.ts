@@ -1,5 +1,6 @@
 /** Every CLI command, in the order `leakscope --help` lists them. */
 import type { Command } from './command.js';
+import { gateCommand } from './gate.js';
 import { heapDiffCommand, heapLeaksCommand, heapSummaryCommand } from './heap.js';
 import { modelsBuildCommand } from './models.js';
 import { serveCommand } from './serve.js';
@@ -10,4 +11,5 @@ export const commands: readonly Command[] = [
   heapSummaryCommand,
   heapDiffCommand,
   heapLeaksCommand,
+  gateCommand,
 ];

@@ -90,3 +90,42 @@ export async function writeRunDir(dir: string, spec: RunDirSpec): Promise<void> 
   await writeFile(join(dir, 'samples.ndjson'), spec.samples.map((s) => JSON.stringify(s)).join('\n') + '\n');
   await writeFile(join(dir, 'results.json'), JSON.stringify({ format: 1, phases: results }, null, 2));
 }
+
+/**
+ * Samples of a four-phase run (warmup 5 s, steady 60 s, spike 10 s, recovery 15 s) that
+ * looks like the reference server: leaky = heap and executor cache grow per request and
+ * threads follow in-flight load without coming back; patched = flat under GC noise, cap 8.
+ */
+export function referenceLikeRun(leaky: boolean, seed: number): Pick<RunDirSpec, 'phases' | 'samples'> {
+  const phases = [
+    { name: 'warmup', startMs: 0, endMs: 5000, steady: false },
+    { name: 'steady', startMs: 5000, endMs: 65_000, steady: true },
+    { name: 'spike', startMs: 65_000, endMs: 75_000, steady: false },
+    { name: 'recovery', startMs: 75_000, endMs: 90_000, steady: false },
+  ];
+  const heap = gcHeap(360, seed, leaky ? 300 : 0);
+  const r = mulberry32(seed + 7);
+  const samples: Sample[] = heap.map((p, i) => {
+    const phase = phases.find((ph) => p.t >= ph.startMs && p.t < ph.endMs)!.name;
+    const inflight = phase === 'spike' ? 40 + Math.round(r() * 20) : Math.round(r() * 3);
+    const handler = phase === 'spike' ? (leaky ? inflight : Math.min(8, inflight)) : phase === 'recovery' && leaky ? 40 : Math.min(2, inflight);
+    const settled = i % 8 === 0;
+    const warm = phase === 'warmup' ? (i / 20) * 30 * 2 ** 20 : 30 * 2 ** 20; // warm-up ramp, excluded from verdicts
+    const heapUsed = p.value + warm - 30 * 2 ** 20;
+    return {
+      t: p.t,
+      phase,
+      requests: p.requests,
+      rssBytes: Math.round(150 * 2 ** 20 + heapUsed + handler * 9 * 2 ** 20 + r() * 2 ** 20),
+      heapUsedBytes: Math.round(settled ? heapUsed - (p.value - 40 * 2 ** 20 - (leaky ? 300 * p.requests : 0)) * 0.9 : heapUsed),
+      gcSettled: settled,
+      threads: 11 + handler,
+      threadsByName: { node: 11 + handler },
+      handlerThreads: handler,
+      inflight,
+      cacheEntries: leaky ? 1 + Math.round(0.9 * p.requests) : 1,
+      openFds: 24 + Math.round(r() * 2),
+    };
+  });
+  return { phases, samples };
+}

@@ -1,0 +1,188 @@
+/**
+ * The CI gate: an analysed run checked against a budget, one check per budget line, each
+ * with the expected bound and the measured numbers. Pass = no check failed.
+ */
+import type { Analysis, Estimate, SeriesAnalysis, SeriesKey } from '../common/analysis-format.js';
+import { formatPct, formatQuantity } from './format-numbers.js';
+import { analyzeRun, writeAnalysis, type AnalyzeOptions } from './analyze-run.js';
+import { DEFAULT_BUDGET, loadBudget, type Budget, type SeriesBudget } from './budget.js';
+import { readRun } from './run-reader.js';
+
+export type CheckStatus = 'pass' | 'fail' | 'skip';
+
+export interface GateCheck {
+  /** Stable id, e.g. "series.rssBytes.maxPerRequest". */
+  readonly id: string;
+  /** Group shown as the JUnit class name: series | threads | phases | run. */
+  readonly group: 'series' | 'threads' | 'phases' | 'run';
+  readonly status: CheckStatus;
+  /** The bound, in words: "≤ 1 KB/request at 95% confidence". */
+  readonly expected: string;
+  /** What was measured: "412 B/request (95% CI 380 B–441 B)". */
+  readonly actual: string;
+  /** One line saying why it passed, failed or was skipped. */
+  readonly message: string;
+}
+
+export interface GateResult {
+  readonly pass: boolean;
+  readonly runDir: string;
+  readonly scenario: string;
+  readonly mode: string;
+  readonly verdict: Analysis['overall']['verdict'];
+  readonly headline: string;
+  /** "default" or the budget file. */
+  readonly budget: string;
+  readonly checks: readonly GateCheck[];
+  readonly counts: { readonly pass: number; readonly fail: number; readonly skip: number };
+}
+
+const pct = (c: number) => `${Math.round(c * 100)}%`;
+const perReq = (s: SeriesAnalysis, v: number) => `${formatQuantity(v, s.unit)}/request`;
+const ci = (e: Estimate, f: (v: number) => string) => `${f(e.estimate)} (${pct(e.confidence)} CI ${f(e.low)} … ${f(e.high)})`;
+
+function seriesChecks(a: Analysis, budget: Budget): GateCheck[] {
+  const out: GateCheck[] = [];
+  const keys = new Set<SeriesKey>([...a.series.map((s) => s.key), ...(Object.keys(budget.series).filter((k) => k !== '*') as SeriesKey[])]);
+  for (const key of keys) {
+    const b: SeriesBudget = { ...budget.series['*'], ...budget.series[key] };
+    const s = a.series.find((x) => x.key === key);
+    const id = `series.${key}`;
+    if (!s) {
+      // A series named explicitly must exist; '*' applies only to what the run has.
+      if (budget.series[key]) out.push({ id, group: 'series', status: 'skip', expected: 'series sampled', actual: 'absent', message: `${key} was not sampled by this target` });
+      continue;
+    }
+    const insufficient = s.verdict === 'INSUFFICIENT_DATA';
+    if (b.mustNotLeak) {
+      out.push({
+        id: `${id}.mustNotLeak`,
+        group: 'series',
+        status: insufficient ? 'skip' : s.verdict === 'LEAK' ? 'fail' : 'pass',
+        expected: 'verdict is not LEAK',
+        actual: s.verdict,
+        message: s.reason,
+      });
+    }
+    if (b.maxPerRequest !== undefined) {
+      const f = (v: number) => perReq(s, v);
+      const e = s.perRequest;
+      out.push({
+        id: `${id}.maxPerRequest`,
+        group: 'series',
+        status: insufficient || !e ? 'skip' : e.low > b.maxPerRequest ? 'fail' : 'pass',
+        expected: `≤ ${f(b.maxPerRequest)} at ${pct(a.settings.confidence)} confidence`,
+        actual: e ? ci(e, f) : 'no estimate',
+        message: insufficient || !e ? s.reason : e.low > b.maxPerRequest ? `${s.label}: even the CI lower bound ${f(e.low)} exceeds ${f(b.maxPerRequest)}` : `${s.label}: ${f(e.estimate)} is within ${f(b.maxPerRequest)}`,
+      });
+    }
+  }
+  return out;
+}
+
+function threadChecks(a: Analysis, budget: Budget): GateCheck[] {
+  const t = a.threads;
+  const b = budget.threads;
+  const out: GateCheck[] = [];
+  const skip = (id: string, expected: string, why: string): GateCheck => ({ id, group: 'threads', status: 'skip', expected, actual: 'n/a', message: why });
+  if (b.maxPeak !== undefined) {
+    const ex = `peak ≤ ${b.maxPeak}`;
+    out.push(t ? { id: 'threads.maxPeak', group: 'threads', status: t.peak > b.maxPeak ? 'fail' : 'pass', expected: ex, actual: `peak ${t.peak}`, message: t.reason } : skip('threads.maxPeak', ex, 'no thread series sampled'));
+  }
+  if (b.maxPerInflight !== undefined) {
+    const ex = `≤ ${b.maxPerInflight} threads per in-flight request at ${pct(a.settings.confidence)} confidence`;
+    const e = t?.threadsPerInflight;
+    const f = (v: number) => v.toFixed(2);
+    out.push(
+      t && e
+        ? { id: 'threads.maxPerInflight', group: 'threads', status: e.low > b.maxPerInflight ? 'fail' : 'pass', expected: ex, actual: ci(e, f), message: t.reason }
+        : skip('threads.maxPerInflight', ex, 'no in-flight samples during a spike'),
+    );
+  }
+  if (b.mustComeBackDown) {
+    const ex = 'threads back near their pre-spike level after recovery';
+    out.push(
+      t && t.cameBackDown !== null
+        ? { id: 'threads.mustComeBackDown', group: 'threads', status: t.cameBackDown ? 'pass' : 'fail', expected: ex, actual: `${t.baseline} before, ${t.peak} peak, ${t.afterRecovery} after`, message: t.reason }
+        : skip('threads.mustComeBackDown', ex, 'no spike followed by a recovery phase'),
+    );
+  }
+  return out;
+}
+
+function phaseChecks(a: Analysis, budget: Budget): GateCheck[] {
+  const out: GateCheck[] = [];
+  for (const [sel, b] of Object.entries(budget.phases)) {
+    const phases = sel === '@all' ? a.phases : sel === '@steady' ? a.phases.filter((p) => p.steady) : a.phases.filter((p) => p.name === sel);
+    if (!phases.length && !sel.startsWith('@')) {
+      out.push({ id: `phases.${sel}`, group: 'phases', status: 'fail', expected: `phase '${sel}' in the run`, actual: `phases: ${a.phases.map((p) => p.name).join(', ') || 'none'}`, message: `the budget names phase '${sel}', which this run does not have` });
+    }
+    for (const p of phases) {
+      const id = `phases.${p.name}`;
+      if (b.maxErrorRate !== undefined) {
+        const codes = Object.entries(p.statusCounts).filter(([c]) => c !== 'OK' && c !== '200').map(([c, n]) => `${c} ${n}`).join(', ');
+        out.push({ id: `${id}.maxErrorRate`, group: 'phases', status: p.errorRate > b.maxErrorRate ? 'fail' : 'pass', expected: `error rate ≤ ${formatPct(b.maxErrorRate)}`, actual: `${formatPct(p.errorRate)} (${p.errors} of ${p.completed})`, message: codes ? `errors by status: ${codes}` : 'no errors' });
+      }
+      if (b.maxDroppedRate !== undefined) {
+        out.push({ id: `${id}.maxDroppedRate`, group: 'phases', status: p.droppedRate > b.maxDroppedRate ? 'fail' : 'pass', expected: `dropped ≤ ${formatPct(b.maxDroppedRate)}`, actual: `${formatPct(p.droppedRate)} (${p.dropped} of ${p.planned})`, message: `${p.completed} completed at ${p.achievedRate.toFixed(1)} req/s` });
+      }
+      if (b.maxP99Ms !== undefined) {
+        const l = p.latency;
+        out.push(
+          l
+            ? { id: `${id}.maxP99Ms`, group: 'phases', status: l.p99Ms > b.maxP99Ms ? 'fail' : 'pass', expected: `p99 ≤ ${b.maxP99Ms} ms`, actual: `p99 ${l.p99Ms.toFixed(1)} ms`, message: `latency from ${l.basis} send time: p50 ${l.p50Ms.toFixed(1)} ms, p99 ${l.p99Ms.toFixed(1)} ms, max ${l.maxMs.toFixed(1)} ms` }
+            : { id: `${id}.maxP99Ms`, group: 'phases', status: 'skip', expected: `p99 ≤ ${b.maxP99Ms} ms`, actual: 'n/a', message: 'no latency recorded for this phase' },
+        );
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Checks an analysis against a budget.
+ * @example evaluateGate(await analyzeRun(readRun(dir)), DEFAULT_BUDGET).pass
+ */
+export function evaluateGate(a: Analysis, budget: Budget, budgetName = 'default'): GateResult {
+  const checks: GateCheck[] = [];
+  const complete = a.run.status === 'complete';
+  checks.push({ id: 'run.status', group: 'run', status: complete ? 'pass' : 'fail', expected: 'run complete', actual: a.run.status, message: complete ? `${a.run.requests} requests, ${a.run.sampleCount} samples` : `the run ended ${a.run.status}${a.run.status === 'target-died' ? ' (the target died under load: out of memory?)' : ''}` });
+  if (budget.requireVerdict) {
+    const none = a.overall.verdict === 'INSUFFICIENT_DATA';
+    checks.push({ id: 'run.verdict', group: 'run', status: none ? 'fail' : 'pass', expected: 'enough data for a verdict', actual: a.overall.verdict, message: a.overall.headline });
+  }
+  checks.push(...seriesChecks(a, budget), ...threadChecks(a, budget), ...phaseChecks(a, budget));
+  const count = (s: CheckStatus) => checks.filter((c) => c.status === s).length;
+  return {
+    pass: count('fail') === 0,
+    runDir: a.run.dir,
+    scenario: a.run.scenario,
+    mode: a.run.mode,
+    verdict: a.overall.verdict,
+    headline: a.overall.headline,
+    budget: budgetName,
+    checks,
+    counts: { pass: count('pass'), fail: count('fail'), skip: count('skip') },
+  };
+}
+
+export interface GateOptions extends AnalyzeOptions {
+  /** Budget file; default DEFAULT_BUDGET. */
+  readonly budgetFile?: string;
+  /** Write analysis.json into the run directory (default true). */
+  readonly write?: boolean;
+}
+
+/**
+ * Reads, analyses and gates a run directory: `leakscope gate RUN_DIR [--budget FILE]`.
+ * Bad budget or unreadable run: LsError with exit code 2.
+ * @example const r = await gateRun('runs/soak-patched-20261128T150000'); process.exitCode = r.pass ? 0 : 1;
+ */
+export async function gateRun(dir: string, opts: GateOptions = {}): Promise<{ result: GateResult; analysis: Analysis }> {
+  // The budget first: a bad budget should fail before minutes of heap analysis.
+  const budget = opts.budgetFile ? loadBudget(opts.budgetFile) : DEFAULT_BUDGET;
+  const run = readRun(dir);
+  const analysis = await analyzeRun(run, { ...opts, confidence: opts.confidence ?? budget.confidence });
+  if (opts.write !== false) await writeAnalysis(run.dir, analysis);
+  return { result: evaluateGate(analysis, budget, opts.budgetFile ?? 'default'), analysis };
+}
