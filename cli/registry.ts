@@ -3,6 +3,7 @@ import type { Command } from './command.js';
 import { gateCommand } from './gate.js';
 import { heapDiffCommand, heapLeaksCommand, heapSummaryCommand } from './heap.js';
 import { modelsBuildCommand } from './models.js';
+import { reportCommand } from './report.js';
 import { serveCommand } from './serve.js';
 
 export const commands: readonly Command[] = [
@@ -11,5 +12,6 @@ export const commands: readonly Command[] = [
   heapSummaryCommand,
   heapDiffCommand,
   heapLeaksCommand,
+  reportCommand,
   gateCommand,
 ];
