@@ -69,7 +69,10 @@ export function startHttpPhase(o: HttpPhaseOptions): RunningPhase {
     const headers = body ? { ...r.headers, 'content-length': String(body.length) } : r.headers;
     const req = http.request({ agent, host, port, method: r.method, path: r.path, headers, timeout: timeoutMs }, (res) => {
       const code = res.statusCode ?? 0;
-      res.on('end', () => finish(String(code), code < 200 || code > 299));
+      const bad = code < 200 || code > 299;
+      res.on('end', () => finish(String(code), bad));
+      // A connection cut mid-body ends in 'close' without 'end' (and maybe no 'error').
+      res.on('close', () => finish(res.complete ? String(code) : 'ERROR', bad || !res.complete));
       res.on('error', () => finish('ERROR', true));
       res.resume();
     });
