@@ -79,7 +79,7 @@ test('a budget file replaces the default; extends keeps it; phase and p99 checks
       results: [{ name: 'warmup' }, { name: 'steady', errors: 30, statusCounts: { OK: 970, UNAVAILABLE: 30 } }, { name: 'spike', dropped: 400 }, { name: 'recovery' }],
     });
     const budget = join(root, 'budget.json');
-    await writeFile(budget, JSON.stringify({ threads: { maxPeak: 12 }, phases: { steady: { maxP99Ms: 5 }, '@steady': { maxErrorRate: 0.05 } } }));
+    await writeFile(budget, JSON.stringify({ threads: { maxPeak: 12 }, phases: { steady: { maxP99Ms: 5 }, '@steady': { maxErrorRate: 0.05 }, spike: { maxDroppedRate: 0.1 } } }));
     const r = await gate([dir, '--budget', budget, '--json']);
     const res = JSON.parse(r.out);
     assert.equal(r.code, 1);
@@ -88,6 +88,8 @@ test('a budget file replaces the default; extends keeps it; phase and p99 checks
     assert.equal(byId['threads.maxPeak'].actual, 'peak 19');
     assert.equal(byId['phases.steady.maxP99Ms'].status, 'fail');
     assert.equal(byId['phases.steady.maxErrorRate'].status, 'pass', '3% errors within 5%');
+    assert.equal(byId['phases.spike.maxDroppedRate'].status, 'fail');
+    assert.equal(byId['phases.spike.maxDroppedRate'].actual, '40% (400 of 1000)');
     assert.equal(byId['series.rssBytes.mustNotLeak'], undefined, 'replaced, not merged');
 
     await writeFile(budget, JSON.stringify({ extends: 'default', phases: { '@steady': { maxErrorRate: 0.01 } } }));
@@ -96,6 +98,13 @@ test('a budget file replaces the default; extends keeps it; phase and p99 checks
     assert.equal(ids['series.rssBytes.mustNotLeak'], 'pass');
     assert.equal(ids['phases.steady.maxErrorRate'], 'fail');
     assert.match(r2.checks.find((c: { id: string }) => c.id === 'phases.steady.maxErrorRate').message, /UNAVAILABLE 30/);
+
+    // Load shedding past the thread cap is not an error under the default budget.
+    await writeRunDir(dir, { ...referenceLikeRun(false, 3), results: [{ name: 'steady', errors: 300, statusCounts: { OK: 700, RESOURCE_EXHAUSTED: 300 } }] });
+    const shed = (await gateRun(dir, { write: false })).result.checks.find((c) => c.id === 'phases.steady.maxErrorRate')!;
+    assert.equal(shed.status, 'pass');
+    assert.equal(shed.actual, '0% (0 of 1000)');
+    assert.match(shed.message, /RESOURCE_EXHAUSTED 300 \(not counted\)/);
   });
 });
 
@@ -110,6 +119,7 @@ test('bad budget files: exit 2 with the file and field named', async () => {
       [{ phases: { steady: { maxErrorRate: 2 } } }, /'phases\.steady\.maxErrorRate' must be a number from 0 to 1, got 2/],
       [{ confidence: 0.2 }, /'confidence' must be above 0\.5/],
       [{ extends: 'strict' }, /'extends' must be "default"/],
+      [{ phases: { '@all': { excludeStatuses: 'RESOURCE_EXHAUSTED' } } }, /'phases\.@all\.excludeStatuses' must be a list of status codes/],
       [[1, 2], /'\(top level\)' must be an object/],
     ];
     const budget = join(root, 'budget.json');
