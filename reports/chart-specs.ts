@@ -3,7 +3,7 @@
  * HTML, @napi-rs/canvas for the PNG copies): one chart per sampled series, over time and
  * over requests completed, with the run's phases marked.
  */
-import type { SeriesKey } from '../common/analysis-format.js';
+import type { Analysis, SeriesKey } from '../common/analysis-format.js';
 import type { Sample } from '../common/run-format.js';
 import { SERIES_SPECS } from '../analyzer/verdicts.js';
 import type { RunData } from '../analyzer/run-reader.js';
@@ -156,6 +156,8 @@ export function threadNames(runs: readonly RunData[]): string[] {
 }
 
 export const RUN_COLORS = ['#c2410c', '#1d4ed8'] as const;
+/** Darker shades of the run colours for fitted trend lines. */
+const FIT_COLORS = ['#7c2d12', '#0f172a'] as const;
 const NAME_COLORS = ['#1d4ed8', '#c2410c', '#15803d', '#7e22ce', '#a16207', '#0e7490', '#be123c', '#4d7c0f'];
 
 const axisLabel = (axis: ChartAxis): string => (axis === 'time' ? 'time (s)' : 'requests completed');
@@ -165,6 +167,36 @@ export interface RunLabel {
   readonly run: RunData;
   /** Legend text, e.g. "A: leaky". */
   readonly label: string;
+  /** When given, each judged series' Theil–Sen fit is drawn over its steady phases. */
+  readonly analysis?: Analysis;
+}
+
+const median = (v: number[]): number => {
+  v.sort((a, b) => a - b);
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
+};
+
+/**
+ * The analyzer's slope as a line over the steady samples it was fitted on; the intercept is
+ * Theil–Sen's (median of y − slope·x), which analysis.json does not store.
+ */
+function fitLine(r: RunLabel, def: SeriesDef, axis: ChartAxis, color: string): Dataset | undefined {
+  const a = r.analysis?.series.find((x) => x.key === def.key);
+  const slope = axis === 'time' ? a?.perSecond?.estimate : a?.perRequest?.estimate;
+  if (!a || slope === undefined || !Number.isFinite(slope)) return undefined;
+  const steady = new Set(a.phases);
+  const pts: [number, number][] = [];
+  for (const s of r.run.samples) {
+    const v = def.get(s);
+    if (steady.has(s.phase) && v !== undefined && Number.isFinite(v)) pts.push([axis === 'time' ? s.t / 1000 : s.requests, v]);
+  }
+  if (pts.length < 2) return undefined;
+  const b = median(pts.map(([x, y]) => y - slope * x));
+  const scale = def.unit === 'bytes' ? MB : 1;
+  const x0 = pts[0]![0];
+  const x1 = pts[pts.length - 1]![0];
+  return { label: `${r.label === def.label ? '' : `${r.label}: `}trend (${a.verdict})`, color, dashed: true, showLine: true, points: [[round(x0), round((b + slope * x0) / scale)], [round(x1), round((b + slope * x1) / scale)]] };
 }
 
 /**
@@ -186,12 +218,15 @@ export function chartSpecs(runs: readonly RunLabel[]): ChartSpec[] {
         axis,
         xLabel: axisLabel(axis),
         yLabel: unitLabel(def),
-        datasets: runs.map((r, i) => ({
-          label: runs.length > 1 ? r.label : def.label,
-          color: runs.length > 1 ? RUN_COLORS[i % 2]! : RUN_COLORS[1],
-          points: seriesPoints(r.run.samples, def, axis),
-          showLine: !def.sparse,
-        })),
+        datasets: [
+          ...runs.map((r, i) => ({
+            label: runs.length > 1 ? r.label : def.label,
+            color: runs.length > 1 ? RUN_COLORS[i % 2]! : RUN_COLORS[1],
+            points: seriesPoints(r.run.samples, def, axis),
+            showLine: !def.sparse,
+          })),
+          ...runs.flatMap((r, i) => fitLine(runs.length > 1 ? r : { ...r, label: def.label }, def, axis, FIT_COLORS[i % 2]!) ?? []),
+        ],
         markers: markers(axis),
       });
     }

@@ -65,7 +65,9 @@ export function verdictSection(run: RunData, analysis: Analysis | undefined, tit
   const o = analysis.overall;
   const c = o.culprit;
   // The analyzer's headline is one sentence of clauses; the first reads as the verdict, the rest as its evidence.
-  const [first, ...rest] = o.headline.split('; ');
+  const [first, ...clauses] = o.headline.split('; ');
+  // The culprit gets its own line with more detail; do not say it twice.
+  const rest = c ? clauses.filter((r) => !r.includes(c.heldBy)) : clauses;
   const threadReason = analysis.threads?.reason ?? '';
   return html`<section class="verdict ${VERDICT_CLASS[o.verdict] ?? 'nodata'}">
 <h2>${title}</h2>
@@ -160,6 +162,10 @@ ${table(['Phase', 'Transport', 'Planned', 'Sent', 'Completed', 'Dropped', 'Error
 
 // ---- heap ----
 
+/** Rows shown; analysis.json keeps more for whoever wants them. */
+const MAX_LEAK_GROUPS = 10;
+const MAX_DIFF_ROWS = 15;
+
 /** Heap diff and leak candidates with retainer paths, when the analysis read snapshots. */
 export function heapSection(h: HeapSection | null | undefined, heading = 'Heap snapshots'): SafeHtml {
   if (!h) return html``;
@@ -168,23 +174,23 @@ export function heapSection(h: HeapSection | null | undefined, heading = 'Heap s
   if (h.snapshots) parts.push(html`<p class="note">Baseline <code>${h.snapshots.baseline}</code>, target <code>${h.snapshots.target}</code>, final <code>${h.snapshots.final}</code>.</p>`);
   if (h.leaks) {
     const l = h.leaks;
-    parts.push(html`<h3>Leak candidates</h3><p class="note">${fmtCount(l.candidateCount)} objects allocated between baseline and target and still alive in the final snapshot, retaining ${formatBytes(l.candidateRetainedSize)}; grouped by class and by the object holding them.</p>`);
+    parts.push(html`<h3>Leak candidates</h3><p class="note">${fmtCount(l.candidateCount)} objects allocated between baseline and target and still alive in the final snapshot, retaining ${formatBytes(l.candidateRetainedSize)}; grouped by class and by the object holding them${l.groups.length > MAX_LEAK_GROUPS ? `, largest ${MAX_LEAK_GROUPS} of ${l.groups.length} groups` : ''}.</p>`);
     parts.push(
       table(
         ['#', 'Class', 'Count', 'Self size', 'Retained', 'Held by', 'Retainer path (from the GC roots)'],
-        l.groups.map((g, i) => [num(i + 1), html`<b>${g.className}</b>`, num(fmtCount(g.count)), num(formatBytes(g.selfSize)), num(formatBytes(g.retainedSize)), html`<code>${g.heldBy}</code>`, html`<code class="path">${g.path}</code>`]),
+        l.groups.slice(0, MAX_LEAK_GROUPS).map((g, i) => [num(i + 1), html`<b>${g.className}</b>`, num(fmtCount(g.count)), num(formatBytes(g.selfSize)), num(formatBytes(g.retainedSize)), html`<code>${g.heldBy}</code>`, html`<code class="path">${g.path}</code>`]),
         'wide',
       ),
     );
   }
   if (h.diff) {
     const d = h.diff;
-    parts.push(html`<h3>Heap diff by class</h3><p class="note"><code>${d.before.file}</code> (${formatBytes(d.before.totalSize)}, ${fmtCount(d.before.nodeCount)} nodes) → <code>${d.after.file}</code> (${formatBytes(d.after.totalSize)}, ${fmtCount(d.after.nodeCount)} nodes); ${fmtCount(d.changedClassCount)} classes changed, largest size change first.</p>`);
+    parts.push(html`<h3>Heap diff by class</h3><p class="note"><code>${d.before.file}</code> (${formatBytes(d.before.totalSize)}, ${fmtCount(d.before.nodeCount)} nodes) → <code>${d.after.file}</code> (${formatBytes(d.after.totalSize)}, ${fmtCount(d.after.nodeCount)} nodes); ${fmtCount(d.changedClassCount)} classes changed, largest size change first${d.changedClassCount > MAX_DIFF_ROWS ? ` (top ${Math.min(MAX_DIFF_ROWS, d.rows.length)})` : ''}.</p>`);
     const signed = (n: number): string => `${n > 0 ? '+' : ''}${fmtCount(n)}`;
     parts.push(
       table(
         ['Class', 'New', 'Deleted', 'Δ count', 'Allocated', 'Freed', 'Δ size'],
-        d.rows.map((r) => [r.className, num(fmtCount(r.newCount)), num(fmtCount(r.deletedCount)), num(signed(r.deltaCount)), num(formatBytes(r.allocSize)), num(formatBytes(r.freedSize)), num(formatBytes(r.deltaSize, true))]),
+        d.rows.slice(0, MAX_DIFF_ROWS).map((r) => [r.className, num(fmtCount(r.newCount)), num(fmtCount(r.deletedCount)), num(signed(r.deltaCount)), num(formatBytes(r.allocSize)), num(formatBytes(r.freedSize)), num(formatBytes(r.deltaSize, true))]),
       ),
     );
   }

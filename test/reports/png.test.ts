@@ -69,3 +69,20 @@ test('allocation sites: self size summed per call site across stacks, heaviest c
   assert.equal(s.sites[1]!.functionName, 'handle');
   assert.throws(() => topAllocationSites({ nodes: [] }, 'x.cpuprofile'), { code: 'LS_ERR_BAD_FILE', message: /x\.cpuprofile: not a V8 sampling heap profile/ });
 });
+
+test("charts of an analysed run draw each judged series' Theil–Sen slope over its steady samples", async () => {
+  await withTmpDir('leakscope-report-fit-', async (dir) => {
+    await writeSyntheticRun(dir, { mode: 'leaky', intervalMs: 1000 });
+    const run = readRun(dir);
+    const analysis = syntheticAnalysis({ mode: 'leaky' });
+    const specs = chartSpecs([{ run, label: 'leaky', analysis }]);
+    const rss = specs.find((s) => s.id === 'rssBytes-requests')!;
+    const fit = rss.datasets.find((d) => d.label.startsWith('trend'))!;
+    assert.equal(fit.label, 'trend (LEAK)');
+    const [[x0, y0], [x1, y1]] = fit.points as [[number, number], [number, number]];
+    const steady = run.samples.filter((s) => s.phase === 'steady');
+    assert.deepEqual([x0, x1], [steady[0]!.requests, steady[steady.length - 1]!.requests]);
+    assert.ok(Math.abs(((y1 - y0) * 1024 * 1024) / (x1 - x0) - 412) < 0.5, 'slope of the analysis, in bytes per request');
+    assert.equal(specs.find((s) => s.id === 'heapTotalBytes-requests')!.datasets.length, 1, 'no fit for a series the analysis did not judge');
+  });
+});
