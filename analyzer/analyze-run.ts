@@ -13,7 +13,8 @@ import { formatQuantity } from './format-numbers.js';
 import { diffHeaps } from './heap/diff.js';
 import { analyzeSnapshot, loadClassifiedHeap } from './heap/heap-analysis.js';
 import { IdSet } from './heap/id-set.js';
-import { findLeaksIn, snapshotIds } from './heap/leaks.js';
+import { findLeaksIn } from './heap/leaks.js';
+import { parseSnapshotFile } from './heap/snapshot-parser.js';
 import type { RunData } from './run-reader.js';
 import { analyzeThreads } from './series/threads.js';
 import { judgeSeries, overallVerdict, reconcileHeapSeries, SERIES_SPECS, seriesPoints, VERDICT_DEFAULTS, type VerdictOptions } from './verdicts.js';
@@ -91,7 +92,15 @@ async function analyzeHeap(run: RunData, opts: AnalyzeOptions, warnings: string[
     // Baseline classified once: its ids serve the leak analysis, its classes the diff.
     const before = await loadClassifiedHeap(path(b));
     const baselineIds = new IdSet(before.graph.nodeId);
-    const targetIds = t ? await snapshotIds(path(t)) : undefined;
+    // Target: node ids for the leak analysis and its heap size for the growth the culprit explains.
+    let targetIds: IdSet | undefined;
+    let targetSize = 0;
+    if (t) {
+      const raw = await parseSnapshotFile(path(t), { nodesOnly: true });
+      const n = raw.nodes.count;
+      targetIds = new IdSet(raw.nodes.id.subarray(0, n));
+      for (let i = 0; i < n; i++) targetSize += raw.nodes.selfSize[i]!;
+    }
     const final = await analyzeSnapshot(path(f));
     const d = diffHeaps(before, final, { top });
     const diff = { before: { ...d.before, file: b.file }, after: { ...d.after, file: f.file }, rows: d.rows, changedClassCount: d.changedClassCount, totals: d.totals };
@@ -113,7 +122,7 @@ async function analyzeHeap(run: RunData, opts: AnalyzeOptions, warnings: string[
         })),
       };
     }
-    return { snapshots: files, diff, leaks, ...(t ? {} : { note: 'no target snapshot: diff only, no leak candidates' }) };
+    return { snapshots: files, diff, leaks, ...(t ? { targetTotalSize: targetSize } : { note: 'no target snapshot: diff only, no leak candidates' }) };
   } catch (e) {
     const msg = `heap analysis skipped: ${(e as Error).message}`;
     warnings.push(msg);
@@ -121,10 +130,16 @@ async function analyzeHeap(run: RunData, opts: AnalyzeOptions, warnings: string[
   }
 }
 
+/**
+ * The top leak-candidate group. Its share is of the heap growth baseline → target, the
+ * window its objects were allocated in (baseline → final when the target size is unknown).
+ */
 function culpritOf(heap: HeapSection | null): Culprit | null {
   const g = heap?.leaks?.groups[0];
-  if (!g) return null;
-  const growth = heap!.diff ? heap!.diff.after.totalSize - heap!.diff.before.totalSize : 0;
+  if (!g || !heap.diff) return g ? { className: g.className, heldBy: g.heldBy, path: g.path, retainedSize: g.retainedSize, count: g.count, growthShare: null, growthBasis: null } : null;
+  const before = heap.diff.before.totalSize;
+  const [to, what] = heap.targetTotalSize !== undefined ? [heap.targetTotalSize, 'target'] : [heap.diff.after.totalSize, 'final'];
+  const growth = to - before;
   return {
     className: g.className,
     heldBy: g.heldBy,
@@ -132,7 +147,7 @@ function culpritOf(heap: HeapSection | null): Culprit | null {
     retainedSize: g.retainedSize,
     count: g.count,
     growthShare: growth > 0 ? g.retainedSize / growth : null,
-    growthBasis: growth > 0 ? `heap growth baseline → final snapshot: ${formatQuantity(growth, 'bytes')}` : null,
+    growthBasis: growth > 0 ? `heap growth baseline → ${what} snapshot: ${formatQuantity(growth, 'bytes')}` : null,
   };
 }
 

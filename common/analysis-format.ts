@@ -179,6 +179,8 @@ export interface HeapSection {
     readonly groups: readonly LeakGroupRow[];
     readonly byClass: readonly { readonly className: string; readonly count: number; readonly selfSize: number; readonly retainedSize: number }[];
   } | null;
+  /** Heap size (sum of self sizes) of the target snapshot, when there is one. */
+  readonly targetTotalSize?: number;
   /** Why heap analysis was skipped or partial (snapshot too big, unreadable…). */
   readonly note?: string;
 }
@@ -189,9 +191,9 @@ export interface Culprit {
   readonly path: string;
   readonly retainedSize: number;
   readonly count: number;
-  /** retainedSize / heap growth between baseline and final snapshot (0..1+), null if no growth. */
+  /** retainedSize / heap growth baseline → target snapshot (→ final without a target), null if no growth. */
   readonly growthShare: number | null;
-  /** What growthShare divides by, in words ("heap growth baseline → final: 24.1 MB"). */
+  /** What growthShare divides by, in words ("heap growth baseline → target snapshot: 24.1 MB"). */
   readonly growthBasis: string | null;
 }
 

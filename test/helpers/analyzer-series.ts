@@ -49,6 +49,7 @@ export interface RunDirSpec {
   readonly samples: readonly Sample[];
   readonly results?: readonly Partial<PhaseResult>[];
   readonly mode?: string;
+  readonly snapshots?: RunManifest['snapshots'];
 }
 
 /**
@@ -70,7 +71,7 @@ export async function writeRunDir(dir: string, spec: RunDirSpec): Promise<void> 
     status: 'complete',
     sampleIntervalMs: INTERVAL_MS,
     phases,
-    snapshots: [],
+    snapshots: spec.snapshots ?? [],
     heapProfiles: [],
   };
   const results = (spec.results ?? phases.map((p) => ({ name: p.name }))).map((r) => ({
