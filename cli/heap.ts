@@ -12,6 +12,7 @@ const COMMON: Record<string, OptionSpec> = {
   json: { type: 'boolean', description: 'print JSON instead of tables' },
   top: { type: 'string', arg: 'N', description: 'rows to show', default: '20' },
   quiet: { type: 'boolean', short: 'q', description: 'no progress on stderr' },
+  progress: { type: 'boolean', description: 'progress on stderr for every file (default: files over 64 MB)' },
 };
 
 function topOption(a: ParsedArgs): number {
@@ -33,6 +34,7 @@ const BIG = 64 << 20;
 /** Progress lines on stderr every 10% of each big file, then the analysis phases. */
 function progress(a: ParsedArgs, io: CommandIo): ProgressFn | undefined {
   if (bool(a, 'quiet')) return undefined;
+  const threshold = bool(a, 'progress') ? 0 : BIG;
   let nextPct = 10;
   let lastDone = Infinity;
   let big = false;
@@ -44,7 +46,7 @@ function progress(a: ParsedArgs, io: CommandIo): ProgressFn | undefined {
     if (done < lastDone) {
       // A new file started.
       nextPct = 10;
-      big = total >= BIG;
+      big = total >= threshold;
     }
     lastDone = done;
     if (!big) return;
