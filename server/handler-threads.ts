@@ -62,6 +62,8 @@ export interface ThreadStats {
   created: number;
   exited: number;
   cap: number | null;
+  /** Requests waiting in the completion queue for a polling thread. */
+  queued: number;
 }
 
 export interface HandlerThreadInfo {
@@ -93,31 +95,54 @@ interface Pending {
   readonly outputNames: readonly string[];
 }
 
+/** A request waiting in the completion queue, or running on a thread. */
+interface Job extends Pending {
+  readonly bytes: Uint8Array;
+}
+
+type ThreadState = 'starting' | 'polling' | 'working' | 'exiting';
+
 interface HandlerThread {
   readonly id: number;
   readonly worker: Worker;
-  busy: Pending | undefined;
-  /** Set while the thread idles beyond the idle limit, counting down its grace. */
+  state: ThreadState;
+  busy: Job | undefined;
+  /** Set while a surplus poller waits out its grace before exiting. */
   grace: NodeJS.Timeout | undefined;
-  exiting: boolean;
   lastError: string | undefined;
 }
 
-
 const DEFAULT_WORKER_URL = new URL('./handler-thread-worker.js', import.meta.url);
 
-/** Runs Predict on handler threads; see the module comment for how threads come and go. */
+/**
+ * Runs Predict on handler threads with gRPC C++'s sync-server thread manager rules
+ * (ThreadManager::MainWorkLoop):
+ * - requests wait in a completion queue until a polling thread picks one up;
+ * - a thread that picks up work leaves the pollers; if pollers fall below the minimum it
+ *   starts one new thread, if the quota allows — so threads grow one per pickup, and a
+ *   spike of slow requests ends with about one thread per request in flight;
+ * - when the quota refuses and no poller is left, the request just picked up is answered
+ *   RESOURCE_EXHAUSTED (the `thread-cap` fix), so a capped server never queues past the cap;
+ * - after its work a thread polls again while pollers are below the maximum, and exits
+ *   otherwise (after `idleGraceMs`, see HandlerThreadOptions).
+ */
 export class HandlerThreadRunner implements InferenceRunner {
   private readonly threads = new Map<number, HandlerThread>();
-  /** LIFO, so the most recently used (warm) thread takes the next request. */
-  private readonly idle: HandlerThread[] = [];
+  /** Polling threads, LIFO so the most recently used (warm) one takes the next request. */
+  private readonly polling: HandlerThread[] = [];
+  /** The completion queue. */
+  private readonly cq: Job[] = [];
+  /** Starting + polling threads, as upstream's num_pollers_ (a new thread counts at once). */
+  private numPollers = 0;
+  private readonly minPollers: number;
+  private readonly maxPollers: number;
   private readonly exits = new Set<Promise<void>>();
   private readonly slots = new Map<Servable, number>();
   /** Slot → its load message, replayed to every new thread. */
   private readonly registry = new Map<number, Extract<ThreadControl, { type: 'load' }>>();
   private slotSeq = 0;
   private requestSeq = 0;
-  /** Threads that took quota: alive and not on their way out. */
+  /** Threads holding quota: alive and not on their way out. */
   private holding = 0;
   private peak = 0;
   private created = 0;
@@ -127,6 +152,9 @@ export class HandlerThreadRunner implements InferenceRunner {
 
   constructor(private readonly opts: HandlerThreadOptions) {
     this.workerUrl = opts.workerUrl ?? DEFAULT_WORKER_URL;
+    this.minPollers = Math.max(1, opts.minIdleThreads);
+    // Upstream's defaults are min 1, max 2 pollers.
+    this.maxPollers = this.minPollers + 1;
   }
 
   get cap(): number | null {
@@ -135,53 +163,36 @@ export class HandlerThreadRunner implements InferenceRunner {
 
   async run(servable: Servable, feeds: Readonly<Record<string, HostTensor>>, fetches: readonly string[]): Promise<Record<string, HostTensor>> {
     if (this.closed) throw new LsError('LS_ERR_SHUTTING_DOWN', 'the server is shutting down');
-    // Encoded before a thread is taken, so nothing can throw while one is held.
     const outIndex = servable.signature.outputIndex;
     for (const f of fetches) if (!outIndex.has(f)) throw new LsError('LS_ERR_INFERENCE', `output '${f}' is not an output of model '${servable.model}'`);
     for (const n of Object.keys(feeds)) if (!servable.signature.inputIndex.has(n)) throw new LsError('LS_ERR_INFERENCE', `input '${n}' is not an input of model '${servable.model}'`);
-    const slot = this.slotOf(servable);
     const bytes = encodeRequest({
       id: ++this.requestSeq,
-      slot,
+      slot: this.slotOf(servable),
       delayMs: this.opts.modelDelayMs,
       fetches: fetches.map((f) => outIndex.get(f)!),
       feeds: toWire(feeds, servable.signature.inputIndex),
     });
-    let t = this.idle.pop();
-    if (t?.grace) {
-      clearTimeout(t.grace);
-      t.grace = undefined;
-    }
-    if (!t) {
-      // A retiring thread gave its quota back when it decided to leave (as gRPC's
-      // ThreadManager releases it when a thread ends its work loop), so churn under a
-      // steady load of `cap` requests never refuses one.
-      this.opts.admission.admit(this.holding);
-      t = this.spawn();
-    }
-    const thread = t;
+    const cap = this.opts.admission.cap;
+    // The fix promises no unbounded queue: past `cap` waiting requests, refuse at once.
+    if (cap !== null && this.cq.length >= cap) this.opts.admission.admit(Number.MAX_SAFE_INTEGER);
     const outputNames = servable.signature.outputs.map((o) => o.name);
     return new Promise((resolve, reject) => {
-      thread.busy = { resolve, reject, outputNames };
-      // Only a busy thread keeps the process alive: an idle pool must not hold it open.
-      thread.worker.ref();
-      thread.worker.postMessage(bytes);
+      this.cq.push({ bytes, resolve, reject, outputNames });
+      // Nobody left to poll (all threads exited, or none started yet): start one.
+      if (this.numPollers === 0) this.trySpawn();
+      this.pump();
     });
   }
 
   /**
-   * Starts the idle threads gRPC's sync server keeps from the start (min pollers) and has
-   * every thread load the version's session ahead of the first request
-   * (repository.onLoad), so a cold server does not pay a thread start and a model load on
-   * each of its first requests.
+   * Starts the pollers gRPC's sync server keeps from the start (min pollers) and has every
+   * thread load the version's session ahead of its first request (repository.onLoad), so a
+   * cold server does not pay a model load on its first requests.
    */
   prewarm(s: Servable): void {
     if (this.closed) return;
-    while (this.idle.length < this.opts.minIdleThreads && this.holding < (this.opts.admission.cap ?? Infinity)) {
-      const t = this.spawn();
-      t.worker.unref(); // an idle pool must not hold the process open
-      this.idle.push(t);
-    }
+    while (this.numPollers < this.minPollers && this.trySpawn());
     this.slotOf(s); // registering a slot sends its load message to every thread
   }
 
@@ -192,17 +203,16 @@ export class HandlerThreadRunner implements InferenceRunner {
     this.slots.delete(s);
     this.registry.delete(slot);
     const msg: ThreadControl = { type: 'drop', slot };
-    for (const t of this.threads.values()) if (!t.exiting) t.worker.postMessage(msg);
+    for (const t of this.threads.values()) if (t.state !== 'exiting') t.worker.postMessage(msg);
   }
 
-
   threadStats(): ThreadStats {
-    return { current: this.threads.size, idle: this.idle.length, peak: this.peak, created: this.created, exited: this.exited, cap: this.opts.admission.cap };
+    return { current: this.threads.size, idle: this.polling.length, peak: this.peak, created: this.created, exited: this.exited, cap: this.opts.admission.cap, queued: this.cq.length };
   }
 
   /** Handler threads alive now, by worker threadId. */
   listThreads(): HandlerThreadInfo[] {
-    return [...this.threads.values()].filter((t) => !t.exiting).map((t) => ({ id: t.id, busy: t.busy !== undefined }));
+    return [...this.threads.values()].filter((t) => t.state !== 'exiting').map((t) => ({ id: t.id, busy: t.state === 'working' }));
   }
 
   /**
@@ -211,17 +221,18 @@ export class HandlerThreadRunner implements InferenceRunner {
    */
   heapSnapshot(id: number): Promise<Readable> {
     const t = this.threads.get(id);
-    if (!t || t.exiting) {
+    if (!t || t.state === 'exiting') {
       const ids = this.listThreads().map((x) => x.id);
       return Promise.reject(new LsError('LS_ERR_DIAGNOSTICS', `no handler thread ${id} (threads now: ${ids.length ? ids.join(', ') : 'none'})`));
     }
     return t.worker.getHeapSnapshot();
   }
 
-  /** Terminates every handler thread; requests still running get LS_ERR_SHUTTING_DOWN. */
+  /** Terminates every handler thread; queued and running requests get LS_ERR_SHUTTING_DOWN. */
   async close(): Promise<void> {
     this.closed = true;
-    this.idle.length = 0;
+    for (const j of this.cq.splice(0)) j.reject(new LsError('LS_ERR_SHUTTING_DOWN', 'the server shut down before the request ran'));
+    this.polling.length = 0;
     for (const t of this.threads.values()) this.retire(t);
     await Promise.all([...this.exits]);
   }
@@ -234,21 +245,34 @@ export class HandlerThreadRunner implements InferenceRunner {
       this.slots.set(s, slot);
       const msg: ThreadControl = { type: 'load', slot, path: s.path, inputs: s.signature.inputs.map((x) => x.name), outputs: s.signature.outputs.map((x) => x.name) };
       this.registry.set(slot, msg);
-      for (const t of this.threads.values()) if (!t.exiting) t.worker.postMessage(msg);
+      for (const t of this.threads.values()) if (t.state !== 'exiting') t.worker.postMessage(msg);
     }
     return slot;
   }
 
-
-  private spawn(): HandlerThread {
+  /** Starts a thread if the quota allows; it counts as a poller from now on. */
+  private trySpawn(): boolean {
+    try {
+      this.opts.admission.admit(this.holding);
+    } catch {
+      return false;
+    }
     const worker = new Worker(this.workerUrl);
-    const t: HandlerThread = { id: worker.threadId, worker, busy: undefined, grace: undefined, exiting: false, lastError: undefined };
+    const t: HandlerThread = { id: worker.threadId, worker, state: 'starting', busy: undefined, grace: undefined, lastError: undefined };
     this.threads.set(t.id, t);
     this.holding++;
     this.created++;
+    this.numPollers++;
     if (this.threads.size > this.peak) this.peak = this.threads.size;
     // A new thread learns every loaded version before its first request.
     for (const msg of this.registry.values()) worker.postMessage(msg);
+    worker.unref(); // only a working thread keeps the process alive
+    worker.once('online', () => {
+      if (t.state !== 'starting') return;
+      t.state = 'polling';
+      this.polling.push(t);
+      this.pump();
+    });
     worker.on('message', (reply: Uint8Array) => this.onReply(t, reply));
     worker.on('messageerror', (e) => this.fail(t, `a reply could not be read: ${e.message}`));
     worker.on('error', (e) => (t.lastError = e.message));
@@ -260,15 +284,75 @@ export class HandlerThreadRunner implements InferenceRunner {
         });
       }),
     );
-    return t;
+    return true;
+  }
+
+  /** Polling threads pick up queued requests. */
+  private pump(): void {
+    while (this.cq.length > 0 && this.polling.length > 0) {
+      const t = this.polling.pop()!;
+      if (t.grace) {
+        clearTimeout(t.grace);
+        t.grace = undefined;
+      }
+      this.pickUp(t, this.cq.shift()!);
+    }
+  }
+
+  private pickUp(t: HandlerThread, job: Job): void {
+    this.numPollers--;
+    let exhausted = false;
+    if (this.numPollers < this.minPollers && !this.trySpawn() && this.numPollers === 0) exhausted = true;
+    if (exhausted) {
+      // Upstream answers this request RESOURCE_EXHAUSTED and keeps the thread polling.
+      try {
+        this.opts.admission.admit(Number.MAX_SAFE_INTEGER);
+      } catch (e) {
+        job.reject(e as Error);
+      }
+      this.afterWork(t);
+      return;
+    }
+    t.state = 'working';
+    t.busy = job;
+    t.worker.ref();
+    t.worker.postMessage(job.bytes);
+  }
+
+  /** Back to polling while pollers are below the maximum; otherwise leave (after the grace). */
+  private afterWork(t: HandlerThread): void {
+    if (this.closed || t.state === 'exiting') return;
+    t.state = 'polling';
+    this.numPollers++;
+    this.polling.push(t);
+    if (this.numPollers > this.maxPollers) {
+      const grace = this.opts.idleGraceMs ?? 0;
+      if (grace <= 0) {
+        this.dropPoller(t);
+      } else {
+        t.grace = setTimeout(() => {
+          t.grace = undefined;
+          if (t.state === 'polling' && this.numPollers > this.maxPollers) this.dropPoller(t);
+        }, grace);
+        t.grace.unref();
+      }
+    }
+    this.pump();
+  }
+
+  private dropPoller(t: HandlerThread): void {
+    const i = this.polling.indexOf(t);
+    if (i >= 0) this.polling.splice(i, 1);
+    this.numPollers--;
+    this.retire(t);
   }
 
   private onReply(t: HandlerThread, bytes: Uint8Array): void {
     const p = t.busy;
     t.busy = undefined;
     t.worker.unref();
-    // Release first, so the stats are settled when the caller sees the answer.
-    this.release(t);
+    // Back to the pool first, so the stats are settled when the caller sees the answer.
+    this.afterWork(t);
     if (!p) return;
     const reply = decodeReply(bytes);
     if (reply.ok) {
@@ -280,7 +364,6 @@ export class HandlerThreadRunner implements InferenceRunner {
     }
   }
 
-
   private fail(t: HandlerThread, why: string): void {
     const p = t.busy;
     t.busy = undefined;
@@ -288,46 +371,43 @@ export class HandlerThreadRunner implements InferenceRunner {
     p?.reject(new LsError('LS_ERR_INFERENCE', `handler thread ${t.id}: ${why}`));
   }
 
-  /** After a request: stay as an idle thread, or exit when enough are idle already (upstream churn). */
-  private release(t: HandlerThread): void {
-    if (this.closed || t.exiting) return;
-    const grace = this.opts.idleGraceMs ?? 0;
-    if (this.idle.length < this.opts.minIdleThreads) {
-      this.idle.push(t);
-    } else if (grace <= 0) {
-      this.retire(t);
-    } else {
-      this.idle.push(t);
-      t.grace = setTimeout(() => {
-        t.grace = undefined;
-        // Still idle, and idle threads still beyond the limit: leave.
-        if (this.idle.includes(t) && this.idle.length > this.opts.minIdleThreads) this.retire(t);
-      }, grace);
-      t.grace.unref();
-    }
-  }
-
   private retire(t: HandlerThread): void {
-    if (t.exiting) return;
-    t.exiting = true;
+    if (t.state === 'exiting') return;
+    if (t.state === 'starting' || t.state === 'polling') {
+      const i = this.polling.indexOf(t);
+      if (i >= 0) {
+        this.polling.splice(i, 1);
+        this.numPollers--;
+      } else if (t.state === 'starting') this.numPollers--;
+    }
+    t.state = 'exiting';
     this.holding--;
     if (t.grace) clearTimeout(t.grace);
-    const i = this.idle.indexOf(t);
-    if (i >= 0) this.idle.splice(i, 1);
     void t.worker.terminate();
   }
 
   private onExit(t: HandlerThread, code: number): void {
     this.threads.delete(t.id);
-    if (!t.exiting) this.holding--; // died without retiring
-    t.exiting = true;
+    if (t.state !== 'exiting') {
+      // Died on its own: give back its quota and its poller place.
+      this.retire(t);
+    }
     this.exited++;
-    const i = this.idle.indexOf(t);
-    if (i >= 0) this.idle.splice(i, 1);
     const p = t.busy;
     t.busy = undefined;
-    if (!p) return;
-    if (this.closed) p.reject(new LsError('LS_ERR_SHUTTING_DOWN', 'the server shut down while the request was running'));
-    else p.reject(new LsError('LS_ERR_INFERENCE', `handler thread ${t.id} died while running the request (exit code ${code}${t.lastError ? `: ${t.lastError}` : ''})`));
+    if (p) {
+      if (this.closed) p.reject(new LsError('LS_ERR_SHUTTING_DOWN', 'the server shut down while the request was running'));
+      else p.reject(new LsError('LS_ERR_INFERENCE', `handler thread ${t.id} died while running the request (exit code ${code}${t.lastError ? `: ${t.lastError}` : ''})`));
+    }
+    // Requests still queued need a poller.
+    if (!this.closed && this.cq.length > 0 && this.numPollers === 0) {
+      if (!this.trySpawn()) for (const j of this.cq.splice(0)) {
+        try {
+          this.opts.admission.admit(Number.MAX_SAFE_INTEGER);
+        } catch (e) {
+          j.reject(e as Error);
+        }
+      }
+    }
   }
 }

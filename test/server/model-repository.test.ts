@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GrpcCode } from '../../common/errors.js';
 import { InlineRunner } from '../../server/inference.js';
@@ -57,15 +57,17 @@ test('model config lists are validated with messages naming the field', async ()
 });
 
 test('hot reload: a new version is loaded, then the old one unloaded; a corrupt or missing one goes to END and the serving version keeps serving', async () => {
-  await withModelServer({ file_system_poll_wait_seconds: 0.1 }, async ({ grpc, modelDir, rest }) => {
+  await withModelServer({ file_system_poll_wait_seconds: 0.1 }, async ({ grpc, modelDir, rest, root }) => {
     const versionOf = async () => Number((await grpc.predict({ name: 'ctr' }, ctrTensors())).model_spec?.version?.value);
     assert.equal(await versionOf(), 1);
     await writeModelVersions(modelDir, { features: 10, versions: [2] });
     await until('version 2 to serve', async () => (await versionOf()) === 2);
     await until('version 1 to be unloaded', async () => (await getJson(`${rest}/v1/models/ctr/versions/1`)).body.model_version_status?.[0]?.state === 'END');
 
-    await mkdir(join(modelDir, '3'));
-    await writeFile(join(modelDir, '3', 'model.onnx'), Buffer.from('this is not an onnx model'));
+    // Put the corrupt version in place whole, so the poller never sees its folder empty.
+    await mkdir(join(root, 'staging-3'));
+    await writeFile(join(root, 'staging-3', 'model.onnx'), Buffer.from('this is not an onnx model'));
+    await rename(join(root, 'staging-3'), join(modelDir, '3'));
     await until('version 3 to fail', async () => (await getJson(`${rest}/v1/models/ctr/versions/3`)).body.model_version_status?.[0]?.state === 'END');
     const v3 = (await grpc.status({ name: 'ctr', version: 3 })).model_version_status![0]!;
     assert.equal(v3.status?.error_code, GrpcCode.INVALID_ARGUMENT);
