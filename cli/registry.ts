@@ -5,9 +5,11 @@ import { heapDiffCommand, heapLeaksCommand, heapSummaryCommand } from './heap.js
 import { modelsBuildCommand } from './models.js';
 import { reportCommand } from './report.js';
 import { serveCommand } from './serve.js';
+import { runCommand } from './run.js';
 
 export const commands: readonly Command[] = [
   serveCommand,
+  runCommand,
   modelsBuildCommand,
   heapSummaryCommand,
   heapDiffCommand,
