@@ -170,7 +170,11 @@ export async function analyzeRun(run: RunData, opts: AnalyzeOptions = {}): Promi
     series.push(judgeSeries(spec, pts, used, opts));
   }
   series = reconcileHeapSeries(series);
-  const threads = analyzeThreads(m.phases, run.samples, { confidence: opts.confidence ?? VERDICT_DEFAULTS.confidence, ...(opts.spikePhase ? { spikePhase: opts.spikePhase } : {}) });
+  const threads = analyzeThreads(m.phases, run.samples, {
+    confidence: opts.confidence ?? VERDICT_DEFAULTS.confidence,
+    ...(opts.spikePhase ? { spikePhase: opts.spikePhase } : {}),
+    ...(m.host?.cpus ? { cpus: m.host.cpus } : {}),
+  });
   const heap = opts.heap === false ? null : await analyzeHeap(run, opts, warnings);
   const culprit = culpritOf(heap);
   const last = run.samples[run.samples.length - 1];

@@ -21,6 +21,8 @@ export interface ThreadBudget {
   readonly maxPerInflight?: number;
   /** Fails when threads stayed up after the spike. */
   readonly mustComeBackDown?: boolean;
+  /** Fails when the thread analysis finds no cap (threads followed load or rose past 4 × CPUs + 4). */
+  readonly mustBeBounded?: boolean;
 }
 
 export interface PhaseBudget {
@@ -52,7 +54,8 @@ export interface Budget {
  * GC-settled heap 256 B per request with 95 % confidence (the reproduced leaks cost
  * hundreds of bytes per request in the heap); the executor cache may not gain more than one
  * entry per hundred requests; threads must not follow in-flight load (≤ 0.5 per in-flight
- * request, the thread-per-request signature is ≈ 1) and must come back down after a spike;
+ * request, the thread-per-request signature is ≈ 1), must stay under a cap (no rise past
+ * 4 × CPUs + 4 with more requests in flight) and must come back down after a spike;
  * steady phases may not have more than 1 % errors, not counting RESOURCE_EXHAUSTED / 429:
  * the thread-cap fix sheds load past its cap by design. Peak threads, dropped requests and p99
  * latency measure capacity and depend on the machine (a loaded 2-core runner drops
@@ -67,7 +70,7 @@ export const DEFAULT_BUDGET: Budget = deepFreeze({
     heapUsedSettledBytes: { maxPerRequest: 256 },
     cacheEntries: { maxPerRequest: 0.01 },
   },
-  threads: { maxPerInflight: 0.5, mustComeBackDown: true },
+  threads: { maxPerInflight: 0.5, mustBeBounded: true, mustComeBackDown: true },
   phases: { '@steady': { maxErrorRate: 0.01, excludeStatuses: ['RESOURCE_EXHAUSTED', '429'] } },
 });
 
@@ -133,8 +136,8 @@ export function parseBudget(raw: unknown, where: string): Budget {
   }
   let threads: ThreadBudget = base.threads;
   if (top.threads !== undefined) {
-    const o = r.object(top.threads, 'threads', ['maxPeak', 'maxPerInflight', 'mustComeBackDown']);
-    threads = { ...threads, ...defined({ maxPeak: r.number(o.maxPeak, 'threads.maxPeak'), maxPerInflight: r.number(o.maxPerInflight, 'threads.maxPerInflight'), mustComeBackDown: r.bool(o.mustComeBackDown, 'threads.mustComeBackDown') }) };
+    const o = r.object(top.threads, 'threads', ['maxPeak', 'maxPerInflight', 'mustBeBounded', 'mustComeBackDown']);
+    threads = { ...threads, ...defined({ maxPeak: r.number(o.maxPeak, 'threads.maxPeak'), maxPerInflight: r.number(o.maxPerInflight, 'threads.maxPerInflight'), mustBeBounded: r.bool(o.mustBeBounded, 'threads.mustBeBounded'), mustComeBackDown: r.bool(o.mustComeBackDown, 'threads.mustComeBackDown') }) };
   }
   const phases: Record<string, PhaseBudget> = { ...base.phases };
   if (top.phases !== undefined) {

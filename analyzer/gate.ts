@@ -99,6 +99,14 @@ function threadChecks(a: Analysis, budget: Budget): GateCheck[] {
         : skip('threads.maxPerInflight', ex, 'no in-flight samples during a spike'),
     );
   }
+  if (b.mustBeBounded) {
+    const ex = 'threads capped under load';
+    out.push(
+      t && t.bounded !== null
+        ? { id: 'threads.mustBeBounded', group: 'threads', status: t.bounded ? 'pass' : 'fail', expected: ex, actual: `${t.baseline} → ${t.peak} threads with ${t.peakInflight} in flight`, message: t.reason }
+        : skip('threads.mustBeBounded', ex, 'no load spike with requests in flight'),
+    );
+  }
   if (b.mustComeBackDown) {
     const ex = 'threads back near their pre-spike level after recovery';
     out.push(

@@ -129,7 +129,10 @@ export interface ThreadAnalysis {
   readonly extraThreadsPerInflightAtPeak: number | null;
   /** afterRecovery ≤ baseline + max(2, 10 % of the spike's rise); null without a recovery phase. */
   readonly cameBackDown: boolean | null;
-  /** Bounded: peak stayed near a cap independent of in-flight load. */
+  /**
+   * false: threads followed in-flight load (rise ≥ half the peak in-flight, ≥ 0.5 per request)
+   * or rose past 4 × CPUs + 4 (the fix's default cap plus libuv's pool) with more in flight.
+   */
   readonly bounded: boolean | null;
   readonly groups: readonly ThreadGroupChange[];
   readonly reason: string;

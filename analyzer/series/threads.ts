@@ -11,7 +11,15 @@ export interface ThreadOptions {
   readonly confidence?: number;
   /** Phase to treat as the spike (default: one named like "spike"/"burst", else the highest in-flight). */
   readonly spikePhase?: string;
+  /** CPUs of the target's host (manifest host.cpus): sets the cap a bounded pool stays under. */
+  readonly cpus?: number;
 }
+
+/**
+ * Rise a capped pool cannot exceed: TF Serving's fix caps gRPC threads at 4 × CPUs by
+ * default (PR #1785), plus 4 for libuv's default thread pool starting on first use.
+ */
+export const capAllowance = (cpus: number): number => 4 * cpus + 4;
 
 
 /** Threads that did not return within this many of the baseline (or 10 % of the rise) stayed up. */
@@ -84,8 +92,14 @@ export function analyzeThreads(phases: readonly PhaseRecord[], samples: readonly
   const threadsPerInflight: Estimate | null = baseline === null ? null : medianEstimate(loaded.map((s) => (value(s)! - baseline) / s.inflight!), confidence);
   const extra = peakInflight ? rise / peakInflight : null;
   const cameBackDown = afterRecovery === null || baseline === null ? null : afterRecovery <= baseline + Math.max(SETTLE_SLACK, 0.1 * rise);
-  // Unbounded: a large rise (≥ half the peak in-flight count) and threads tracking load.
-  const bounded = peakInflight === null || peakInflight < MIN_RISE ? null : !(rise >= Math.max(MIN_RISE, 0.5 * peakInflight) && (threadsPerInflight === null || threadsPerInflight.estimate >= 0.5));
+  // Unbounded: threads followed load (a rise of at least half the peak in-flight count,
+  // about one thread per request in flight) or rose past what any default cap allows while
+  // more requests than that were in flight — on a slow machine thread start-up lags the
+  // load, so the ratio alone misses a real explosion.
+  const allowance = opts.cpus ? capAllowance(opts.cpus) : Infinity;
+  const followed = rise >= Math.max(MIN_RISE, 0.5 * (peakInflight ?? 0)) && (threadsPerInflight === null || threadsPerInflight.estimate >= 0.5);
+  const pastCap = rise > Math.max(MIN_RISE, allowance) && (peakInflight ?? 0) > allowance;
+  const bounded = peakInflight === null || peakInflight < MIN_RISE ? null : !(followed || pastCap);
 
   // Per-name groups (/proc comm) and the server's handler-thread gauge, over the same windows.
   const groups: ThreadGroupChange[] = [];
@@ -101,7 +115,7 @@ export function analyzeThreads(phases: readonly PhaseRecord[], samples: readonly
   const parts = [`${label} peaked at ${peak}${baseline !== null ? ` from ${baseline} before the spike` : ''}`];
   if (peakInflight !== null) parts.push(`${peakInflight} requests in flight at most`);
   if (threadsPerInflight) parts.push(`${threadsPerInflight.estimate.toFixed(2)} threads per in-flight request (${Math.round(confidence * 100)}% CI ${threadsPerInflight.low.toFixed(2)}–${threadsPerInflight.high.toFixed(2)})`);
-  if (bounded === false) parts.push('no cap: threads followed in-flight load');
+  if (bounded === false) parts.push(followed ? 'no cap: threads followed in-flight load' : `no cap: threads rose by ${rise}, past the ${allowance} a 4 × CPUs cap allows`);
   else if (bounded === true) parts.push('bounded: threads did not follow in-flight load');
   if (cameBackDown === true) parts.push(`came back down to ${afterRecovery}`);
   else if (cameBackDown === false) parts.push(`did not come back down (${afterRecovery} after recovery)`);

@@ -115,7 +115,7 @@ test('bad budget files: exit 2 with the file and field named', async () => {
     const cases: [unknown, RegExp][] = [
       [{ series: { rss: { maxPerRequest: 1 } } }, /'series\.rss' is not a known series \(known: \*, rssBytes/],
       [{ series: { rssBytes: { maxPerRequest: '1KB' } } }, /'series\.rssBytes\.maxPerRequest' must be a number from 0 to any, got "1KB"/],
-      [{ threads: { maxpeak: 3 } }, /'threads\.maxpeak' is not a known field \(known: maxPeak, maxPerInflight, mustComeBackDown\)/],
+      [{ threads: { maxpeak: 3 } }, /'threads\.maxpeak' is not a known field \(known: maxPeak, maxPerInflight, mustBeBounded, mustComeBackDown\)/],
       [{ phases: { steady: { maxErrorRate: 2 } } }, /'phases\.steady\.maxErrorRate' must be a number from 0 to 1, got 2/],
       [{ confidence: 0.2 }, /'confidence' must be above 0\.5/],
       [{ extends: 'strict' }, /'extends' must be "default"/],

@@ -65,3 +65,18 @@ test('no thread series: null; handler gauge alone is used when /proc is not read
   assert.equal(a.source, 'handlerThreads');
   assert.equal(a.peak, 8);
 });
+
+test('slow thread start-up: threads lag the load but rise past 4 × CPUs + 4 — still no cap', () => {
+  // Measured shape on a loaded 2-CPU machine: 200 in flight, threads +1 every ~60 ms.
+  const samples: Sample[] = [];
+  for (let t = 0; t < 30_000; t += 250) {
+    const phase = t < 10_000 ? 'steady' : t < 20_000 ? 'spike' : 'recovery';
+    const handler = phase === 'spike' ? 5 + Math.floor((t - 10_000) / 250) : 4;
+    samples.push({ t, phase, requests: t / 5, threads: 14 + handler, handlerThreads: handler, inflight: phase === 'spike' ? 200 : 2 });
+  }
+  const slow = analyzeThreads(PHASES, samples, { cpus: 2 })!;
+  assert.ok(slow.threadsPerInflight!.estimate < 0.5, 'the ratio alone says bounded');
+  assert.equal(slow.bounded, false);
+  assert.match(slow.reason, /no cap: threads rose by \d+, past the 12 a 4 × CPUs cap allows/);
+  assert.equal(analyzeThreads(PHASES, samples, { cpus: 64 })!.bounded, true, 'a 64-CPU default cap would allow it');
+});
