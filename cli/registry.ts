@@ -6,10 +6,12 @@ import { modelsBuildCommand } from './models.js';
 import { reportCommand } from './report.js';
 import { serveCommand } from './serve.js';
 import { runCommand } from './run.js';
+import { compareCommand } from './compare.js';
 
 export const commands: readonly Command[] = [
   serveCommand,
   runCommand,
+  compareCommand,
   modelsBuildCommand,
   heapSummaryCommand,
   heapDiffCommand,

@@ -1,0 +1,62 @@
+/** `leakscope compare`: leaky vs patched, side by side, with verdicts and gates. */
+import { loadBudget } from '../analyzer/budget.js';
+import { compareScenarios, DEFAULT_COMPARE_SCENARIOS } from '../scenarios/compare.js';
+import { builtinScenarios } from '../scenarios/scenario.js';
+import { type Command, str } from './command.js';
+import { overridesFrom, progressPrinter, runOptions } from './run.js';
+
+export const compareCommand: Command = {
+  name: 'compare',
+  summary: 'Run scenarios against leaky and patched servers; report both side by side and gate them',
+  usage: 'compare [SCENARIO...] [--out DIR] [--budget FILE] [--requests N | --duration S] [--rate R]',
+  description:
+    `Scenarios: built-ins (${builtinScenarios().join(', ')}) or files; default ${DEFAULT_COMPARE_SCENARIOS.join(' and ')}.\n` +
+    'Each runs against a spawned leaky server and a spawned patched one; both runs are analysed\n' +
+    '(analysis.json), gated (default budget, or --budget) and reported side by side. Writes\n' +
+    'DIR/index.html (default reports/compare-<time>/) with one comparison per scenario.\n' +
+    'Exit 0 when every patched run passes its gate, 1 when one fails, 2 on bad input.',
+  options: {
+    out: runOptions.out,
+    budget: { type: 'string', description: 'Budget JSON for the gates (see docs/gate.md); default: the built-in budget', arg: 'FILE' },
+    requests: runOptions.requests,
+    duration: runOptions.duration,
+    rate: runOptions.rate,
+    permutations: runOptions.permutations,
+    transport: runOptions.transport,
+    interval: runOptions.interval,
+  },
+  examples: ['leakscope compare', 'leakscope compare shuffled-input --duration 10', 'leakscope compare soak hot-reload --budget budget.json'],
+  async run(args, io) {
+    const budgetFile = str(args, 'budget');
+    const budget = budgetFile ? loadBudget(budgetFile) : undefined;
+    const abort = new AbortController();
+    const onInt = () => {
+      io.stderr.write('\ninterrupted: stopping after the current run\n');
+      abort.abort();
+    };
+    process.on('SIGINT', onInt);
+    const tty = (io.stderr as NodeJS.WriteStream).isTTY === true;
+    try {
+      const out = await compareScenarios({
+        scenarios: args.positionals,
+        overrides: overridesFrom(args),
+        ...(str(args, 'out') ? { out: str(args, 'out')! } : {}),
+        ...(budget ? { budget, budgetName: budgetFile } : {}),
+        signal: abort.signal,
+        onProgress: progressPrinter(io, tty),
+        onEvent: (line) => io.stderr.write(`${tty ? '\r\x1b[2K' : ''}${line}\n`),
+      });
+      io.stdout.write(`\nleakscope compare — ${out.comparisons.length} scenario(s), ${Math.round(out.seconds)} s\n`);
+      for (const c of out.comparisons) {
+        for (const [mode, m] of [['leaky', c.leaky], ['patched', c.patched]] as const) {
+          io.stdout.write(`  ${c.scenario.padEnd(16)} ${mode.padEnd(8)} ${(m.analysis?.overall.verdict ?? m.status).padEnd(17)} gate ${m.gate ? (m.gate.pass ? 'PASS' : 'FAIL') : '–'}  ${m.analysis?.overall.headline ?? ''}\n`);
+        }
+      }
+      io.stdout.write(`\nreport: ${out.index}\n`);
+      io.stdout.write(out.patchedPass && out.leakyFail ? 'the gate fails on leaky and passes on patched: the leaks are caught and the fixes hold\n' : `patched ${out.patchedPass ? 'passes' : 'FAILS'} its gates; leaky ${out.leakyFail ? 'fails' : 'does NOT fail'} its gates\n`);
+      return out.patchedPass ? 0 : 1;
+    } finally {
+      process.off('SIGINT', onInt);
+    }
+  },
+};
