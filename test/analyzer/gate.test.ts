@@ -164,6 +164,12 @@ test('unreadable run directories and bad usage: exit 2 with a clear message', as
     r = await gate([bad, '--scenario', 'soak']);
     assert.equal(r.code, 2);
     assert.match(r.err, /either RUN_DIR or --scenario/);
+    r = await gate(['--scenario', 'soak', '--mode', 'bogus']);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /--mode: expected leaky or patched, got 'bogus'/);
+    r = await gate(['--scenario', 'no-such-scenario']);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /unknown scenario 'no-such-scenario'/);
     r = await gate([bad, '--mode', 'leaky']);
     assert.equal(r.code, 2);
     assert.match(r.err, /--mode and --out go with --scenario/);
