@@ -190,11 +190,13 @@ export interface GateOptions extends AnalyzeOptions {
  * Bad budget or unreadable run: LsError with exit code 2.
  * @example const r = await gateRun('runs/soak-patched-20261128T150000'); process.exitCode = r.pass ? 0 : 1;
  */
-export async function gateRun(dir: string, opts: GateOptions = {}): Promise<{ result: GateResult; analysis: Analysis }> {
+export async function gateRun(dir: string, opts: GateOptions = {}): Promise<{ result: GateResult; analysis: Analysis; writeError?: string }> {
   // The budget first: a bad budget should fail before minutes of heap analysis.
   const budget = opts.budgetFile ? loadBudget(opts.budgetFile) : DEFAULT_BUDGET;
   const run = readRun(dir);
   const analysis = await analyzeRun(run, { ...opts, confidence: opts.confidence ?? budget.confidence });
-  if (opts.write !== false) await writeAnalysis(run.dir, analysis);
-  return { result: evaluateGate(analysis, budget, opts.budgetFile ?? 'default'), analysis };
+  let writeError: string | undefined;
+  // A read-only run directory (e.g. a downloaded artifact) must not stop the gate.
+  if (opts.write !== false) await writeAnalysis(run.dir, analysis).catch((e: NodeJS.ErrnoException) => (writeError = `analysis.json not written into ${run.dir}: ${e.code ?? e.message}`));
+  return { result: evaluateGate(analysis, budget, opts.budgetFile ?? 'default'), analysis, ...(writeError ? { writeError } : {}) };
 }

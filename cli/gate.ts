@@ -52,7 +52,8 @@ export const gateCommand: Command = {
     if (scenario === undefined && (str(a, 'mode') !== undefined || str(a, 'out') !== undefined)) throw new LsError('LS_ERR_USAGE', '--mode and --out go with --scenario');
     const budgetFile = str(a, 'budget');
     const dir = scenario !== undefined ? await runForGate(a, io) : a.positionals[0]!;
-    const { result } = await gateRun(dir, { ...(budgetFile ? { budgetFile } : {}), heap: !bool(a, 'no-heap') });
+    const { result, writeError } = await gateRun(dir, { ...(budgetFile ? { budgetFile } : {}), heap: !bool(a, 'no-heap') });
+    if (writeError) io.stderr.write(`leakscope gate: note: ${writeError}\n`);
     const junit = str(a, 'junit');
     if (junit) {
       try {
