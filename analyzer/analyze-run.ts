@@ -7,7 +7,7 @@ import { statSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ANALYSIS_FORMAT, type Analysis, type Culprit, type HeapSection, type PhaseLoadSummary, type SeriesAnalysis } from '../common/analysis-format.js';
-import { ANALYSIS_FILE, type RunManifest, type RunResults, type SnapshotRecord } from '../common/run-format.js';
+import { ANALYSIS_FILE, type PhaseRecord, type RunManifest, type RunResults, type Sample, type SnapshotRecord } from '../common/run-format.js';
 import { VERSION } from '../common/version.js';
 import { formatQuantity } from './format-numbers.js';
 import { diffHeaps } from './heap/diff.js';
@@ -28,6 +28,22 @@ export interface AnalyzeOptions extends VerdictOptions {
   readonly top?: number;
   /** Phase to treat as the spike for thread analysis (default: found by name or in-flight load). */
   readonly spikePhase?: string;
+  /**
+   * The first this-many ms of each steady phase are left out of the growth statistics
+   * (default 2000): a phase starts after a pause (a heap snapshot, the previous phase's
+   * drain), and the server's pools refill then — a one-time step, not growth. Phases
+   * shorter than 3× this keep all their samples.
+   */
+  readonly settleMs?: number;
+}
+
+export const DEFAULT_SETTLE_MS = 2000;
+
+/** Samples of steady phases minus each phase's settling window (see AnalyzeOptions.settleMs). */
+export function settledSamples(samples: readonly Sample[], phases: readonly PhaseRecord[], settleMs: number): Sample[] {
+  const skipUntil = new Map<string, number>();
+  for (const p of phases) if (p.endMs - p.startMs >= 3 * settleMs) skipUntil.set(p.name, p.startMs + settleMs);
+  return samples.filter((s) => s.t >= (skipUntil.get(s.phase) ?? -Infinity));
 }
 
 export const DEFAULT_MAX_SNAPSHOT_BYTES = 512 * 1024 * 1024;
@@ -162,8 +178,9 @@ export async function analyzeRun(run: RunData, opts: AnalyzeOptions = {}): Promi
   const steady = steadyPhases(m, warnings);
   const steadySet = new Set(steady);
   let series: SeriesAnalysis[] = [];
+  const judged = settledSamples(run.samples, m.phases, opts.settleMs ?? DEFAULT_SETTLE_MS);
   for (const spec of SERIES_SPECS) {
-    const pts = seriesPoints(run.samples, spec, steadySet);
+    const pts = seriesPoints(judged, spec, steadySet);
     // A series the target never reported is absent, not INSUFFICIENT_DATA.
     if (!run.samples.some((s) => spec.pick(s) !== undefined)) continue;
     const used = steady.filter((p) => run.samples.some((s) => s.phase === p && spec.pick(s) !== undefined));
@@ -195,6 +212,7 @@ export async function analyzeRun(run: RunData, opts: AnalyzeOptions = {}): Promi
       requests: last?.requests ?? 0,
     },
     settings: {
+      ...(m.host?.cpus ? { cpus: m.host.cpus } : {}),
       confidence: opts.confidence ?? VERDICT_DEFAULTS.confidence,
       alpha: opts.alpha ?? VERDICT_DEFAULTS.alpha,
       minSamples: opts.minSamples ?? VERDICT_DEFAULTS.minSamples,

@@ -256,6 +256,8 @@ export interface Analysis {
     readonly alpha: number;
     readonly minSamples: number;
     readonly maxPairsSamples: number;
+    /** CPUs of the target's host, when the run recorded them (sets the default thread cap). */
+    readonly cpus?: number;
   };
   readonly overall: OverallVerdict;
   readonly series: readonly SeriesAnalysis[];

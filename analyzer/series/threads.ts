@@ -27,20 +27,25 @@ const SETTLE_SLACK = 2;
 /** A rise below this many threads is never called an explosion. */
 const MIN_RISE = 8;
 
-function pickSpike(phases: readonly PhaseRecord[], samples: readonly Sample[], named?: string): number {
+const plannedRate = (p: PhaseRecord | undefined): number | undefined => {
+  const r = p?.load?.rate;
+  return typeof r === 'number' ? r : undefined;
+};
+
+/**
+ * The spike phase: one named so, or a phase whose planned rate is at least 3× the rate of
+ * the phase before it. A run without one (a steady soak, a shuffled-input load) has no
+ * spike: its threads are judged as a series, not as an explosion that must come back down.
+ */
+function pickSpike(phases: readonly PhaseRecord[], named?: string): number {
   if (named !== undefined) return phases.findIndex((p) => p.name === named);
   const byName = phases.findIndex((p) => /spike|burst|surge/i.test(p.name));
   if (byName >= 0) return byName;
-  let best = -1;
-  let bestInflight = 0;
-  phases.forEach((p, i) => {
-    const peak = Math.max(0, ...samples.filter((s) => s.phase === p.name && s.inflight !== undefined).map((s) => s.inflight!));
-    if (peak > bestInflight) {
-      best = i;
-      bestInflight = peak;
-    }
+  return phases.findIndex((p, i) => {
+    const r = plannedRate(p);
+    const prev = plannedRate(phases[i - 1]);
+    return i > 0 && r !== undefined && prev !== undefined && r >= 3 * prev;
   });
-  return best;
 }
 
 function groupChange(name: string, before: readonly number[], all: readonly number[], after: readonly number[]): ThreadGroupChange {
@@ -64,7 +69,7 @@ export function analyzeThreads(phases: readonly PhaseRecord[], samples: readonly
   const withValue = samples.filter((s) => value(s) !== undefined);
   const confidence = opts.confidence ?? 0.95;
 
-  const spikeIdx = pickSpike(phases, samples, opts.spikePhase);
+  const spikeIdx = pickSpike(phases, opts.spikePhase);
   const spike = spikeIdx >= 0 ? phases[spikeIdx]! : undefined;
   const recovery = spikeIdx >= 0 ? phases[spikeIdx + 1] : undefined;
   const inPhase = (name: string | undefined) => withValue.filter((s) => s.phase === name);
@@ -88,10 +93,13 @@ export function analyzeThreads(phases: readonly PhaseRecord[], samples: readonly
   const rise = peak - (baseline ?? peak);
   // Threads added per request in flight, sample by sample during the spike: ≈1 when every
   // in-flight request holds its own thread, ≈0 when a cap holds the pool flat.
-  const loaded = (spike ? spikeSamples : withValue).filter((s) => (s.inflight ?? 0) > 0);
-  const threadsPerInflight: Estimate | null = baseline === null ? null : medianEstimate(loaded.map((s) => (value(s)! - baseline) / s.inflight!), confidence);
+  // Only samples with more requests in flight than a default cap allows can tell a cap from
+  // none (below that both look alike), and a handful of them is not an estimate.
+  const allowanceForRatio = opts.cpus ? capAllowance(opts.cpus) : MIN_RISE;
+  const loaded = (spike ? spikeSamples : withValue).filter((s) => (s.inflight ?? 0) > allowanceForRatio);
+  const threadsPerInflight: Estimate | null = baseline === null || loaded.length < 3 ? null : medianEstimate(loaded.map((s) => (value(s)! - baseline) / s.inflight!), confidence);
   const extra = peakInflight ? rise / peakInflight : null;
-  const cameBackDown = afterRecovery === null || baseline === null ? null : afterRecovery <= baseline + Math.max(SETTLE_SLACK, 0.1 * rise);
+  const cameBackDown = !spike || !recovery || afterRecovery === null || baseline === null ? null : afterRecovery <= baseline + Math.max(SETTLE_SLACK, 0.1 * rise);
   // Unbounded: threads followed load (a rise of at least half the peak in-flight count,
   // about one thread per request in flight) or rose past what any default cap allows while
   // more requests than that were in flight — on a slow machine thread start-up lags the
@@ -99,7 +107,7 @@ export function analyzeThreads(phases: readonly PhaseRecord[], samples: readonly
   const allowance = opts.cpus ? capAllowance(opts.cpus) : Infinity;
   const followed = rise >= Math.max(MIN_RISE, 0.5 * (peakInflight ?? 0)) && (threadsPerInflight === null || threadsPerInflight.estimate >= 0.5);
   const pastCap = rise > Math.max(MIN_RISE, allowance) && (peakInflight ?? 0) > allowance;
-  const bounded = peakInflight === null || peakInflight < MIN_RISE ? null : !(followed || pastCap);
+  const bounded = !spike || peakInflight === null || peakInflight < MIN_RISE ? null : !(followed || pastCap);
 
   // Per-name groups (/proc comm) and the server's handler-thread gauge, over the same windows.
   const groups: ThreadGroupChange[] = [];
