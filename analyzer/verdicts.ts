@@ -182,7 +182,12 @@ export function overallVerdict(series: readonly SeriesAnalysis[], threads: Threa
   const judged = series.filter((s) => s.verdict !== 'INSUFFICIENT_DATA');
   const verdict: Verdict = leaking.length || threadProblem ? 'LEAK' : judged.some((s) => s.verdict === 'GROWING') ? 'GROWING' : judged.length || threads ? 'STABLE' : 'INSUFFICIENT_DATA';
   const parts: string[] = [];
-  if (leaking.length) parts.push(leaking[0]!.reason);
+  // Lead with the series that grew most for its size: in a run with both leaks the cache
+  // growing 30× says more than RSS growing 60 %.
+  const lead = [...leaking].sort((a, b) => (b.relativeGrowth ?? 0) - (a.relativeGrowth ?? 0))[0];
+  if (lead) parts.push(lead.reason);
+  const others = leaking.filter((s) => s !== lead).map((s) => s.label);
+  if (others.length) parts.push(`also leaking: ${others.join(', ')}`);
   if (culprit) {
     const share = culprit.growthShare !== null ? ` (${formatPct(Math.min(1, culprit.growthShare))} of the heap growth)` : '';
     parts.push(`${culprit.className} held by ${culprit.heldBy} retains ${formatQuantity(culprit.retainedSize, 'bytes')}${share}`);
