@@ -188,7 +188,7 @@ export function overallVerdict(series: readonly SeriesAnalysis[], threads: Threa
   if (lead) parts.push(lead.reason);
   const others = leaking.filter((s) => s !== lead).map((s) => s.label);
   if (others.length) parts.push(`also leaking: ${others.join(', ')}`);
-  if (culprit) {
+  if (culprit && verdict === 'LEAK') {
     const share = culprit.growthShare !== null ? ` (${formatPct(Math.min(1, culprit.growthShare))} of the heap growth)` : '';
     parts.push(`${culprit.className} held by ${culprit.heldBy} retains ${formatQuantity(culprit.retainedSize, 'bytes')}${share}`);
   }
@@ -198,5 +198,7 @@ export function overallVerdict(series: readonly SeriesAnalysis[], threads: Threa
   else if (verdict === 'GROWING') headline = `No leak proven, but growing: ${series.find((s) => s.verdict === 'GROWING')!.reason}`;
   else if (verdict === 'STABLE') headline = `No leak: ${(judged.find((s) => s.key === 'rssBytes') ?? judged[0])?.reason ?? threads!.reason}`;
   else headline = 'Not enough data for a verdict: too few steady samples or requests';
-  return { verdict, headline, leaking: leaking.map((s) => s.key), threadProblem, culprit };
+  // Young objects alive at the final snapshot exist in every run; without growth they are
+  // not a culprit of anything, so a stable run names none.
+  return { verdict, headline, leaking: leaking.map((s) => s.key), threadProblem, culprit: verdict === 'LEAK' || verdict === 'GROWING' ? culprit : null };
 }
