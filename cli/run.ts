@@ -99,6 +99,7 @@ export const runOptions = {
   'no-snapshots': { type: 'boolean' as const, description: 'Skip heap snapshots' },
   'allocation-sampling': { type: 'boolean' as const, description: 'Record V8 allocation sampling over the steady phases (.heapprofile)' },
   out: s('Run directory (default runs/<scenario>-<mode>-<time>)', 'DIR'),
+  clinic: s('Run the spawned server under Clinic.js (doctor or heapprofiler) when it is installed; its HTML is linked from the run', 'TOOL'),
   seed: s('Seed for input orders, values and Poisson arrivals (default 1)', 'N'),
 } as const;
 
@@ -146,6 +147,7 @@ export const runCommand: Command = {
         snapshots: !bool(args, 'no-snapshots'),
         ...(gcEvery !== undefined ? { gcSettledEvery: gcEvery } : {}),
         ...(bool(args, 'allocation-sampling') ? { allocationSampling: true } : {}),
+        ...(str(args, 'clinic') ? { clinic: str(args, 'clinic')! } : {}),
         ...(seed !== undefined ? { seed } : {}),
         signal: abort.signal,
         onProgress: progressPrinter(io, tty),

@@ -19,7 +19,7 @@ import { startPhaseLoad, type RunningLoad } from './phase-load.js';
 import { RunWriter } from './run-writer.js';
 import { diagnosticsSource, inspectorSource, procSource, prometheusSource, Sampler, type SampleSource } from './samplers.js';
 import { applyOverrides, loadScenario, plannedRequests, type ScenarioDef, type ScenarioOverrides } from './scenario.js';
-import { connectExternal, spawnReferenceServer, type ExternalOptions, type Target } from './targets.js';
+import { clinicWrapper, connectExternal, spawnReferenceServer, type ExternalOptions, type Target } from './targets.js';
 import { TfServingClient } from './tf-client.js';
 
 export type TargetChoice =
@@ -51,6 +51,8 @@ export interface RunOptions {
   /** Force a GC before every Nth sample (default from the scenario). */
   readonly gcSettledEvery?: number;
   readonly allocationSampling?: boolean;
+  /** Run the spawned server under Clinic.js (doctor | heapprofiler), when it is installed. */
+  readonly clinic?: string;
   readonly seed?: number;
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: RunProgress) => void;
@@ -111,6 +113,7 @@ async function snapshot(target: Target, writer: RunWriter, label: string): Promi
  */
 export async function runScenario(o: RunOptions): Promise<RunOutcome> {
   const def: ScenarioDef & { file: string } = applyOverrides(loadScenario(o.scenario), o.overrides ?? {});
+  if (o.clinic && o.target.kind !== 'spawn') throw new LsError('LS_ERR_INVALID_OPTION', '--clinic runs a spawned reference server under Clinic.js; it cannot wrap an external target');
   const started = new Date();
   const runId = `${def.name}-${modeLabel(o.target)}-${stamp(started)}`;
   const dir = resolve(o.out ?? join(o.runsRoot ?? 'runs', runId));
@@ -125,6 +128,7 @@ export async function runScenario(o: RunOptions): Promise<RunOutcome> {
   const results: PhaseResult[] = [];
   const snapshots: SnapshotRecord[] = [];
   const heapProfiles: Array<{ file: string; phase: string }> = [];
+  const artifacts: Record<string, string> = {};
   let status: RunStatus = 'complete';
   let error: string | undefined;
   let target: Target | undefined;
@@ -147,6 +151,7 @@ export async function runScenario(o: RunOptions): Promise<RunOutcome> {
     phases,
     snapshots,
     heapProfiles,
+    ...(Object.keys(artifacts).length ? { artifacts } : {}),
   });
 
   writer.manifest({ ...manifest(), status: 'interrupted', error: 'the run has not finished (still running, or the runner was killed)' });
@@ -155,11 +160,13 @@ export async function runScenario(o: RunOptions): Promise<RunOutcome> {
     const wantSnapshots = o.snapshots ?? true;
     if (o.target.kind === 'spawn') {
       emit(`starting the reference server (${modeLabel(o.target)})`);
+      const clinic = o.clinic ? clinicWrapper(o.clinic, join(dir, 'clinic')) : undefined;
       target = await spawnReferenceServer({
         ...(o.target.fixes !== undefined ? { fixes: o.target.fixes } : { mode: o.target.mode ?? 'patched' }),
         diagnosticsDir: writer.snapshotsDir,
         exposeGc: gcEvery > 0,
         ...def.target,
+        ...(clinic ? { wrapper: clinic.wrapper, env: clinic.env } : {}),
       });
     } else {
       target = await connectExternal({ ...o.target, modelName: o.target.modelName ?? def.model, expectTfServing: def.phases.some((p) => p.transport === 'grpc') });
@@ -270,6 +277,13 @@ export async function runScenario(o: RunOptions): Promise<RunOutcome> {
   }
   writer.results(results);
   await target.stop();
+  if (o.clinic) {
+    // Clinic.js writes its HTML report beside its data once the server has exited.
+    const clinicDir = join(dir, 'clinic');
+    const htmlFile = existsSync(clinicDir) ? readdirSync(clinicDir).find((f) => f.endsWith('.html')) : undefined;
+    if (htmlFile) artifacts.clinic = relative(dir, join(clinicDir, htmlFile));
+    else emit(`Clinic.js wrote no HTML report into ${clinicDir}`);
+  }
   const m = manifest();
   writer.manifest(m);
   return { dir, manifest: m, results, sampleCount: writer.sampleCount };

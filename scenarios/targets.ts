@@ -5,6 +5,7 @@
  * snapshotted through the inspector protocol). Spawned servers never outlive the run.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,7 +48,10 @@ export interface SpawnOptions {
   readonly diagnosticsDir: string;
   /** Start node with --expose-gc so GC-settled samples are possible. */
   readonly exposeGc?: boolean;
-  /** Extra node flags / a wrapper command (Clinic.js). */
+  /**
+   * A command the server runs under (Clinic.js): it is given `node <args>` after its own
+   * arguments and is stopped with SIGINT, which such tools forward before writing reports.
+   */
   readonly wrapper?: readonly string[];
   readonly env?: NodeJS.ProcessEnv;
   readonly startTimeoutMs?: number;
@@ -90,7 +94,7 @@ export async function spawnReferenceServer(o: SpawnOptions): Promise<Target> {
     ...(o.grpcMaxThreads !== undefined ? ['--grpc_max_threads', String(o.grpcMaxThreads)] : []),
     ...(o.pollWaitSeconds !== undefined ? ['--file_system_poll_wait_seconds', String(o.pollWaitSeconds)] : []),
   ];
-  const [cmd, ...pre] = o.wrapper?.length ? o.wrapper : [process.execPath];
+  const [cmd, ...pre] = o.wrapper?.length ? [...o.wrapper, process.execPath] : [process.execPath];
   const child = spawn(cmd!, [...pre, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: o.env ?? process.env });
   live.add(child);
   const stderr: string[] = [];
@@ -136,26 +140,48 @@ export async function spawnReferenceServer(o: SpawnOptions): Promise<Target> {
   }
   let stopping: Promise<void> | undefined;
   return {
-    info: { kind: 'spawned', mode: ready.mode, fixes: ready.fixes, pid: child.pid!, grpc: ready.grpc, rest: ready.rest, ...(ready.diagnostics ? { diagnostics: ready.diagnostics } : {}), options: { modelDelayMs: o.modelDelayMs, grpcMaxThreads: o.grpcMaxThreads, pollWaitSeconds: o.pollWaitSeconds, exposeGc: o.exposeGc ?? false } },
+    // The server's own pid (under a wrapper, the child is the wrapper).
+    info: { kind: 'spawned', mode: ready.mode, fixes: ready.fixes, pid: ready.pid, grpc: ready.grpc, rest: ready.rest, ...(ready.diagnostics ? { diagnostics: ready.diagnostics } : {}), options: { modelDelayMs: o.modelDelayMs, grpcMaxThreads: o.grpcMaxThreads, pollWaitSeconds: o.pollWaitSeconds, exposeGc: o.exposeGc ?? false } },
     grpc: ready.grpc,
     http,
-    pid: child.pid!,
+    pid: ready.pid,
     ...(ready.diagnostics ? { diagnostics: `http://${ready.diagnostics}` } : {}),
     modelDir,
     modelName: BUILTIN_MODEL_NAME,
     exited,
-    alive: () => child.exitCode === null && child.signalCode === null,
+    alive: () => child.exitCode === null && child.signalCode === null && processExists(ready.pid),
     stop: () =>
       (stopping ??= (async () => {
         if (child.exitCode === null && child.signalCode === null) {
-          child.kill('SIGTERM');
-          const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+          // A wrapper (Clinic.js) collects and writes its report after SIGINT: give it time.
+          child.kill(o.wrapper?.length ? 'SIGINT' : 'SIGTERM');
+          const t = setTimeout(() => child.kill('SIGKILL'), o.wrapper?.length ? 180_000 : 15_000);
           await exited;
           clearTimeout(t);
         }
         await cleanup();
       })()),
   };
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The wrapper command for `--clinic doctor|heapprofiler`: Clinic.js is not a dependency
+ * (unmaintained and heavy), so it must be on PATH. Its telemetry is turned off.
+ */
+export function clinicWrapper(tool: string, dest: string): { wrapper: string[]; env: NodeJS.ProcessEnv } {
+  if (tool !== 'doctor' && tool !== 'heapprofiler') throw new LsError('LS_ERR_INVALID_OPTION', `--clinic: expected doctor or heapprofiler, got '${tool}'`);
+  const onPath = (process.env.PATH ?? '').split(':').some((d) => d && existsSync(join(d, 'clinic')));
+  if (!onPath) throw new LsError('LS_ERR_INVALID_OPTION', '--clinic: Clinic.js is not installed (it is optional: npm install -g clinic), or not on PATH');
+  return { wrapper: ['clinic', tool, '--open=false', '--dest', dest, '--'], env: { ...process.env, NO_INSIGHT: 'true' } };
 }
 
 export interface ExternalOptions {
