@@ -1,6 +1,5 @@
 /** `leakscope compare`: leaky vs patched, side by side, with verdicts and gates. */
-import { loadBudget } from '../analyzer/budget.js';
-import { compareScenarios, DEFAULT_COMPARE_SCENARIOS } from '../scenarios/compare.js';
+
 import { builtinScenarios } from '../scenarios/scenario.js';
 import { type Command, str } from './command.js';
 import { overridesFrom, progressPrinter, runOptions } from './run.js';
@@ -10,7 +9,7 @@ export const compareCommand: Command = {
   summary: 'Run scenarios against leaky and patched servers; report both side by side and gate them',
   usage: 'compare [SCENARIO...] [--out DIR] [--budget FILE] [--requests N | --duration S] [--rate R]',
   description:
-    `Scenarios: built-ins (${builtinScenarios().join(', ')}) or files; default ${DEFAULT_COMPARE_SCENARIOS.join(' and ')}.\n` +
+    `Scenarios: built-ins (${builtinScenarios().join(', ')}) or files; default shuffled-input and traffic-spike.\n` +
     'Each runs against a spawned leaky server and a spawned patched one; both runs are analysed\n' +
     '(analysis.json), gated (default budget, or --budget) and reported side by side. Writes\n' +
     'DIR/index.html (default reports/compare-<time>/) with one comparison per scenario.\n' +
@@ -27,6 +26,8 @@ export const compareCommand: Command = {
   },
   examples: ['leakscope compare', 'leakscope compare shuffled-input --duration 10', 'leakscope compare soak hot-reload --budget budget.json'],
   async run(args, io) {
+    const { loadBudget } = await import('../analyzer/budget.js');
+    const { compareScenarios } = await import('../scenarios/compare.js');
     const budgetFile = str(args, 'budget');
     const budget = budgetFile ? loadBudget(budgetFile) : undefined;
     const abort = new AbortController();

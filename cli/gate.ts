@@ -1,9 +1,6 @@
 /** `leakscope gate`: argument parsing and printing over analyzer/gate. */
 import { writeFile } from 'node:fs/promises';
 import { LsError } from '../common/errors.js';
-import { gateRun } from '../analyzer/gate.js';
-import { gateJunit } from '../analyzer/junit.js';
-import { runScenario } from '../scenarios/runner.js';
 import { bool, type Command, type CommandIo, type ParsedArgs, str } from './command.js';
 import { renderGateSummary } from './gate-format.js';
 
@@ -13,6 +10,7 @@ async function runForGate(a: ParsedArgs, io: CommandIo): Promise<string> {
   const mode = str(a, 'mode') ?? 'patched';
   if (mode !== 'leaky' && mode !== 'patched') throw new LsError('LS_ERR_INVALID_OPTION', `--mode: expected leaky or patched, got '${mode}'`);
   io.stderr.write(`leakscope gate: running scenario '${scenario}' against a ${mode} reference server…\n`);
+  const { runScenario } = await import('../scenarios/runner.js');
   const out = await runScenario({
     scenario,
     target: { kind: 'spawn', mode },
@@ -46,6 +44,8 @@ export const gateCommand: Command = {
     'leakscope gate --scenario shuffled-input --mode patched --junit gate.xml',
   ],
   async run(a, io) {
+    const { gateRun } = await import('../analyzer/gate.js');
+    const { gateJunit } = await import('../analyzer/junit.js');
     const scenario = str(a, 'scenario');
     if (scenario !== undefined && a.positionals.length) throw new LsError('LS_ERR_USAGE', 'give either RUN_DIR or --scenario, not both');
     if (scenario === undefined && a.positionals.length !== 1) throw new LsError('LS_ERR_USAGE', `expected one RUN_DIR (or --scenario NAME), got ${a.positionals.length} argument(s)`);

@@ -3,18 +3,8 @@ import type { HeapDiff } from '../analyzer/heap/diff.js';
 import type { LeakReport } from '../analyzer/heap/leaks.js';
 import type { HeapSummary } from '../analyzer/heap/summary.js';
 
-/** 1536 → "1.5 KB"; signed when asked, for deltas. */
-export function formatBytes(n: number, signed = false): string {
-  const sign = n < 0 ? '-' : signed && n > 0 ? '+' : '';
-  let v = Math.abs(n);
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${sign}${u === 0 ? v.toFixed(0) : v.toFixed(1)} ${units[u]}`;
-}
+export { formatBytes } from '../common/format-bytes.js';
+import { formatBytes } from '../common/format-bytes.js';
 
 const formatCount = (n: number, signed = false): string => `${signed && n > 0 ? '+' : ''}${n.toLocaleString('en-US')}`;
 const pct = (part: number, whole: number): string => (whole > 0 ? `${((100 * part) / whole).toFixed(1)}%` : '-');

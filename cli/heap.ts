@@ -1,10 +1,6 @@
 /** `leakscope heap summary|diff|leaks`: argument parsing and printing over analyzer/heap. */
 import { LsError } from '../common/errors.js';
-import { diffHeaps } from '../analyzer/heap/diff.js';
-import { analyzeSnapshot, loadClassifiedHeap } from '../analyzer/heap/heap-analysis.js';
-import { findLeaks } from '../analyzer/heap/leaks.js';
 import type { ProgressFn } from '../analyzer/heap/snapshot-parser.js';
-import { summarizeHeap } from '../analyzer/heap/summary.js';
 import { bool, type Command, type CommandIo, type OptionSpec, type ParsedArgs, str } from './command.js';
 import { formatBytes, renderDiff, renderLeaks, renderSummary } from './heap-format.js';
 
@@ -70,6 +66,8 @@ export const heapSummaryCommand: Command = {
   options: { ...COMMON, objects: { type: 'string', arg: 'N', description: 'single objects to list with paths', default: '10' } },
   examples: ['leakscope heap summary runs/x/snapshots/final.heapsnapshot', 'leakscope heap summary big.heapsnapshot --top 50 --json'],
   async run(a, io) {
+    const { analyzeSnapshot } = await import('../analyzer/heap/heap-analysis.js');
+    const { summarizeHeap } = await import('../analyzer/heap/summary.js');
     const [file] = positionals(a, 'summary', ['SNAPSHOT']);
     const top = topOption(a);
     const objects = Number(str(a, 'objects') ?? '10');
@@ -89,6 +87,8 @@ export const heapDiffCommand: Command = {
   options: COMMON,
   examples: ['leakscope heap diff s1.heapsnapshot s2.heapsnapshot', 'leakscope heap diff a.heapsnapshot b.heapsnapshot --top 5 --json'],
   async run(a, io) {
+    const { diffHeaps } = await import('../analyzer/heap/diff.js');
+    const { loadClassifiedHeap } = await import('../analyzer/heap/heap-analysis.js');
     const [before, after] = positionals(a, 'diff', ['BEFORE', 'AFTER']);
     const top = topOption(a);
     const onProgress = progress(a, io);
@@ -107,6 +107,7 @@ export const heapLeaksCommand: Command = {
   options: { ...COMMON, top: { ...COMMON['top']!, default: '10' }, 'include-internal': { type: 'boolean', description: 'keep V8 internals (system, code, backing arrays) as candidates' } },
   examples: ['leakscope heap leaks s1.heapsnapshot s2.heapsnapshot s3.heapsnapshot', 'leakscope heap leaks b.heapsnapshot t.heapsnapshot f.heapsnapshot --top 3 --json'],
   async run(a, io) {
+    const { findLeaks } = await import('../analyzer/heap/leaks.js');
     const [b, t, f] = positionals(a, 'leaks', ['BASELINE', 'TARGET', 'FINAL']);
     const top = topOption(a);
     const r = await findLeaks(b!, t!, f!, { top, includeInternal: bool(a, 'include-internal'), onProgress: progress(a, io) });

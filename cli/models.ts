@@ -1,7 +1,6 @@
 /** `leakscope models build`: writes CTR model versions as ONNX files. */
 import { LsError, isLsError } from '../common/errors.js';
 import { CTR_DEFAULTS, CTR_LIMITS } from '../server/models/ctr-model.js';
-import { writeModelVersions } from '../server/models/write-models.js';
 import { type Command, type ParsedArgs, str } from './command.js';
 
 /** Parses an integer option, naming the option when it is not one or out of range. */
@@ -48,6 +47,7 @@ export const modelsBuildCommand: Command = {
     'leakscope serve --model_name ctr --model_base_path /tmp/models/ctr',
   ],
   async run(args, io) {
+    const { writeModelVersions } = await import('../server/models/write-models.js');
     if (args.positionals.length) {
       throw new LsError('LS_ERR_USAGE', `unexpected argument '${args.positionals[0]}' (see: leakscope models build --help)`);
     }

@@ -1,7 +1,6 @@
 /** `leakscope report RUN_DIR [RUN_DIR_B] [--out DIR]`: parsing and printing over reports/write-report. */
 import { join } from 'node:path';
 import { LsError } from '../common/errors.js';
-import { writeReport } from '../reports/write-report.js';
 import { bool, type Command, str } from './command.js';
 
 /** 2026-11-28T15:04:05.123Z → 20261128-150405 */
@@ -19,6 +18,7 @@ export const reportCommand: Command = {
   },
   examples: ['leakscope report runs/shuffled-input-leaky-20261128T150000', 'leakscope report runs/soak-leaky-1 runs/soak-patched-1 --out /tmp/cmp'],
   async run(a, io) {
+    const { writeReport } = await import('../reports/write-report.js');
     const dirs = a.positionals;
     if (dirs.length < 1 || dirs.length > 2) throw new LsError('LS_ERR_USAGE', `expected RUN_DIR [RUN_DIR_B], got ${dirs.length} argument(s) (see: leakscope report --help)`);
     const out = str(a, 'out') ?? (dirs.length === 1 ? join(dirs[0]!, 'report') : join('reports', `compare-${stamp(new Date())}`));

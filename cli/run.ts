@@ -1,6 +1,6 @@
 /** `leakscope run`: replay a scenario against a target and write a run directory. */
 import { LsError } from '../common/errors.js';
-import { runScenario, type RunProgress, type TargetChoice } from '../scenarios/runner.js';
+import type { RunProgress, TargetChoice } from '../scenarios/runner.js';
 import { builtinScenarios, type ScenarioOverrides } from '../scenarios/scenario.js';
 import { bool, type Command, type CommandIo, type ParsedArgs, str } from './command.js';
 
@@ -121,6 +121,8 @@ export const runCommand: Command = {
     'leakscope run my-scenario.yaml --http http://127.0.0.1:3000 --inspect 127.0.0.1:9229',
   ],
   async run(args, io) {
+    // Loaded when the command runs, so other commands (serve above all) do not carry it.
+    const { runScenario } = await import('../scenarios/runner.js');
     if (args.positionals.length !== 1) throw new LsError('LS_ERR_USAGE', `expected one scenario (built-in: ${builtinScenarios().join(', ')}) or a scenario file`);
     const gc = str(args, 'gc-settled');
     const gcEvery = gc === undefined ? undefined : Number(gc);

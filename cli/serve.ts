@@ -2,7 +2,6 @@
 import { LsError } from '../common/errors.js';
 import { ALL_FIXES } from '../server/fixes.js';
 import type { RawServerOptions } from '../server/options.js';
-import { startServer } from '../server/server.js';
 import { bool, type Command, str } from './command.js';
 
 const s = (description: string, arg = 'VALUE') => ({ type: 'string' as const, description, arg });
@@ -45,6 +44,7 @@ export const serveCommand: Command = {
     'leakscope serve --fixes sort-inputs,thread-cap --port 0 --rest_api_port 0',
   ],
   async run(args, io) {
+    const { startServer } = await import('../server/server.js');
     const raw: RawServerOptions = {
       host: str(args, 'host'),
       port: str(args, 'port'),

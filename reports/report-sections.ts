@@ -6,7 +6,7 @@
 import type { Analysis, Estimate, HeapSection, SeriesAnalysis, SeriesUnit, ThreadAnalysis, Verdict } from '../common/analysis-format.js';
 import type { LatencySummary, PhaseResult, RunManifest } from '../common/run-format.js';
 import type { RunData } from '../analyzer/run-reader.js';
-import { formatBytes } from '../cli/heap-format.js';
+import { formatBytes } from '../common/format-bytes.js';
 import type { AllocationProfileSummary } from './allocation-sites.js';
 import { capitalize, type ChartSpec } from './chart-specs.js';
 import { html, type HtmlValue, SafeHtml } from './html-escape.js';
