@@ -128,7 +128,7 @@ const DEFAULT_WORKER_URL = new URL('./handler-thread-worker.js', import.meta.url
  */
 export class HandlerThreadRunner implements InferenceRunner {
   private readonly threads = new Map<number, HandlerThread>();
-  /** Polling threads, longest idle first. */
+  /** Polling threads: those within the maximum pollers first, surplus ones (on their grace) last. */
   private readonly polling: HandlerThread[] = [];
   /** The completion queue. */
   private readonly cq: Job[] = [];
@@ -270,7 +270,7 @@ export class HandlerThreadRunner implements InferenceRunner {
     worker.once('online', () => {
       if (t.state !== 'starting') return;
       t.state = 'polling';
-      this.polling.push(t);
+      this.polling.unshift(t); // started because work was waiting
       this.pump();
     });
     worker.on('message', (reply: Uint8Array) => this.onReply(t, reply));
@@ -290,9 +290,10 @@ export class HandlerThreadRunner implements InferenceRunner {
   /** Polling threads pick up queued requests. */
   private pump(): void {
     while (this.cq.length > 0 && this.polling.length > 0) {
-      // The longest-idle poller takes the work: under steady load every thread stays in use,
-      // so none idles past its grace and exits only to be started again (a start here costs
-      // an isolate and a model load, not upstream's microseconds).
+      // Pollers within the maximum wait at the front, surplus ones at the back: the front
+      // takes the work, so under steady load the threads it needs stay in use (a start here
+      // costs an isolate and a model load, not upstream's microseconds), while surplus ones
+      // left idle by a calmer load reach their grace and exit.
       const t = this.polling.shift()!;
       if (t.grace) {
         clearTimeout(t.grace);
@@ -327,7 +328,8 @@ export class HandlerThreadRunner implements InferenceRunner {
     if (this.closed || t.state === 'exiting') return;
     t.state = 'polling';
     this.numPollers++;
-    this.polling.push(t);
+    if (this.numPollers > this.maxPollers) this.polling.push(t);
+    else this.polling.unshift(t);
     if (this.numPollers > this.maxPollers) {
       const grace = this.opts.idleGraceMs ?? 0;
       if (grace <= 0) {

@@ -99,7 +99,10 @@ export function analyzeThreads(phases: readonly PhaseRecord[], samples: readonly
   const loaded = (spike ? spikeSamples : withValue).filter((s) => (s.inflight ?? 0) > allowanceForRatio);
   const threadsPerInflight: Estimate | null = baseline === null || loaded.length < 3 ? null : medianEstimate(loaded.map((s) => (value(s)! - baseline) / s.inflight!), confidence);
   const extra = peakInflight ? rise / peakInflight : null;
-  const cameBackDown = !spike || !recovery || afterRecovery === null || baseline === null ? null : afterRecovery <= baseline + Math.max(SETTLE_SLACK, 0.1 * rise);
+  // A rise no larger than a default cap allows is a pool doing its job, not an explosion
+  // that must be undone: whether it shrinks back is only judged past that.
+  const judgeReturn = rise > (opts.cpus ? capAllowance(opts.cpus) : MIN_RISE);
+  const cameBackDown = !spike || !recovery || !judgeReturn || afterRecovery === null || baseline === null ? null : afterRecovery <= baseline + Math.max(SETTLE_SLACK, 0.1 * rise);
   // Unbounded: threads followed load (a rise of at least half the peak in-flight count,
   // about one thread per request in flight) or rose past what any default cap allows while
   // more requests than that were in flight — on a slow machine thread start-up lags the

@@ -43,13 +43,14 @@ test('thread-per-request spike that never comes down: unbounded, stuck up', () =
 test('capped pool: bounded, plateau at the cap, and back down after the spike', () => {
   const a = analyzeThreads(PHASES, spikeRun({ perRequest: 1, cap: 8, stays: 0, seed: 2 }))!;
   assert.equal(a.bounded, true);
-  assert.equal(a.cameBackDown, true);
+  // A rise within what a cap allows is a pool doing its job: its return is not judged.
+  assert.equal(a.cameBackDown, null);
   assert.equal(a.plateau, 19);
   assert.ok(a.threadsPerInflight!.high < 0.25);
   const handler = a.groups.find((g) => g.name === 'handler threads')!;
   assert.equal(handler.peak, 8);
   assert.equal(handler.cameBackDown, true);
-  assert.match(a.reason, /bounded.*came back down/);
+  assert.match(a.reason, /bounded/);
 });
 
 test('uncapped spike that does come back down: unbounded but recovered', () => {
