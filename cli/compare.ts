@@ -54,7 +54,10 @@ export const compareCommand: Command = {
         }
       }
       io.stdout.write(`\nreport: ${out.index}\n`);
-      io.stdout.write(out.patchedPass && out.leakyFail ? 'the gate fails on leaky and passes on patched: the leaks are caught and the fixes hold\n' : `patched ${out.patchedPass ? 'passes' : 'FAILS'} its gates; leaky ${out.leakyFail ? 'fails' : 'does NOT fail'} its gates\n`);
+      const caught = out.comparisons.filter((c) => c.leaky.gate?.pass === false).map((c) => c.scenario);
+      const held = out.comparisons.filter((c) => c.patched.gate?.pass === true).map((c) => c.scenario);
+      io.stdout.write(`gate on leaky: fails in ${caught.length ? caught.join(', ') : 'no scenario'}${caught.length < out.comparisons.length ? ' (a scenario that does not trigger a leak passes on either server)' : ''}\n`);
+      io.stdout.write(`gate on patched: ${out.patchedPass ? 'passes in every scenario — the fixes hold' : `FAILS in ${out.comparisons.filter((c) => !held.includes(c.scenario)).map((c) => c.scenario).join(', ')}`}\n`);
       return out.patchedPass ? 0 : 1;
     } finally {
       process.off('SIGINT', onInt);
