@@ -23,6 +23,18 @@ interface Version {
 }
 
 const versions = new Map<number, Version>();
+/** Runs in progress: the thread ends only after they have answered. */
+const running = new Set<Promise<void>>();
+
+/** Waits for loads and runs in flight, releases every session, then ends the thread. */
+async function exitWhenIdle(): Promise<void> {
+  await Promise.allSettled([...running]);
+  const sessions = [...versions.values()].map((v) => v.session).filter((s): s is Promise<ort.InferenceSession> => s !== undefined);
+  versions.clear();
+  await Promise.allSettled(sessions.map((s) => s.then((x) => x.release())));
+  port!.close();
+  process.exit(0);
+}
 const blocker = new Int32Array(new SharedArrayBuffer(4));
 
 function sessionOf(v: Version): Promise<ort.InferenceSession> {
@@ -62,7 +74,9 @@ async function run(bytes: Uint8Array): Promise<void> {
 
 port.on('message', (msg: Uint8Array | ThreadControl) => {
   if (msg instanceof Uint8Array) {
-    void run(msg);
+    const r = run(msg);
+    running.add(r);
+    void r.finally(() => running.delete(r));
     return;
   }
   switch (msg.type) {
@@ -73,6 +87,9 @@ port.on('message', (msg: Uint8Array | ThreadControl) => {
       sessionOf(v).catch(() => undefined);
       break;
     }
+    case 'exit':
+      void exitWhenIdle();
+      break;
     case 'drop': {
       const v = versions.get(msg.slot);
       versions.delete(msg.slot);

@@ -23,7 +23,9 @@ import { decodeReply, encodeRequest, toWire } from './thread-wire.js';
  */
 export type ThreadControl =
   | { readonly type: 'load'; readonly slot: number; readonly path: string; readonly inputs: readonly string[]; readonly outputs: readonly string[] }
-  | { readonly type: 'drop'; readonly slot: number };
+  | { readonly type: 'drop'; readonly slot: number }
+  /** Finish native work in progress (session loads, a run), release the sessions, end the thread. */
+  | { readonly type: 'exit' };
 
 /** Whether a request that finds no idle thread may start one. */
 export interface ThreadAdmission {
@@ -388,7 +390,15 @@ export class HandlerThreadRunner implements InferenceRunner {
     t.state = 'exiting';
     this.holding--;
     if (t.grace) clearTimeout(t.grace);
-    void t.worker.terminate();
+    // Ask the thread to end itself: terminating it while onnxruntime still loads a session
+    // or runs aborts the whole process (a native exception with no isolate left to take it).
+    // terminate() only if it does not end on its own.
+    const exit: ThreadControl = { type: 'exit' };
+    t.worker.postMessage(exit);
+    t.worker.ref();
+    const force = setTimeout(() => void t.worker.terminate(), 10_000);
+    force.unref();
+    t.worker.once('exit', () => clearTimeout(force));
   }
 
   private onExit(t: HandlerThread, code: number): void {
