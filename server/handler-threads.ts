@@ -14,6 +14,7 @@ import { LsError } from '../common/errors.js';
 import type { FixSet } from './fixes.js';
 import type { InferenceRunner } from './inference.js';
 import type { Servable } from './repository.js';
+import type { TensorSpec } from './signature.js';
 import type { HostTensor } from './tensors.js';
 import { decodeReply, encodeRequest, toWire } from './thread-wire.js';
 
@@ -31,24 +32,33 @@ export type ThreadControl =
 export interface ThreadAdmission {
   /** null when uncapped. */
   readonly cap: number | null;
-  /** Throws LS_ERR_THREADS_EXHAUSTED when starting thread `alive + 1` is not allowed. */
+  /** Whether thread `alive + 1` may start. */
+  allows(alive: number): boolean;
+  /** The answer to a request refused for want of a thread (LS_ERR_THREADS_EXHAUSTED). */
+  refusal(): LsError;
+  /** Throws refusal() when thread `alive + 1` may not start. */
   admit(alive: number): void;
 }
 
+function admission(cap: number | null, refusal: () => LsError): ThreadAdmission {
+  const allows = (alive: number) => cap === null || alive < cap;
+  return Object.freeze({
+    cap,
+    allows,
+    refusal,
+    admit(alive: number) {
+      if (!allows(alive)) throw refusal();
+    },
+  });
+}
+
 /** Leaky: upstream's ResourceQuota default max threads is INT_MAX, so no cap at all. */
-export const UNCAPPED_ADMISSION: ThreadAdmission = Object.freeze({ cap: null, admit() {} });
+export const UNCAPPED_ADMISSION: ThreadAdmission = admission(null, () => new LsError('LS_ERR_THREADS_EXHAUSTED', 'no handler thread could be started'));
 
 /** The `thread-cap` fix: at most `max` handler threads; past it, reject at once. */
 export function cappedAdmission(max: number): ThreadAdmission {
   if (!Number.isInteger(max) || max < 1) throw new LsError('LS_ERR_INVALID_OPTION', `--grpc_max_threads: expected an integer ≥ 1, got ${max}`);
-  return Object.freeze({
-    cap: max,
-    admit(alive: number) {
-      if (alive >= max) {
-        throw new LsError('LS_ERR_THREADS_EXHAUSTED', `all ${max} handler threads are busy (--grpc_max_threads ${max}); request rejected, retry later`);
-      }
-    },
-  });
+  return admission(max, () => new LsError('LS_ERR_THREADS_EXHAUSTED', `all ${max} handler threads are busy (--grpc_max_threads ${max}); request rejected, retry later`));
 }
 
 /** Picks the admission strategy for a fix set, once, at start-up. */
@@ -93,8 +103,8 @@ export interface HandlerThreadOptions {
 interface Pending {
   resolve(out: Record<string, HostTensor>): void;
   reject(e: Error): void;
-  /** The version's output names; replies name outputs by index. */
-  readonly outputNames: readonly string[];
+  /** The version's outputs; replies name them by index. */
+  readonly outputs: readonly TensorSpec[];
 }
 
 /** A request waiting in the completion queue, or running on a thread. */
@@ -177,10 +187,10 @@ export class HandlerThreadRunner implements InferenceRunner {
     });
     const cap = this.opts.admission.cap;
     // The fix promises no unbounded queue: past `cap` waiting requests, refuse at once.
-    if (cap !== null && this.cq.length >= cap) this.opts.admission.admit(Number.MAX_SAFE_INTEGER);
-    const outputNames = servable.signature.outputs.map((o) => o.name);
+    if (cap !== null && this.cq.length >= cap) throw this.opts.admission.refusal();
+    const outputs = servable.signature.outputs;
     return new Promise((resolve, reject) => {
-      this.cq.push({ bytes, resolve, reject, outputNames });
+      this.cq.push({ bytes, resolve, reject, outputs });
       // Nobody left to poll (all threads exited, or none started yet): start one.
       if (this.numPollers === 0) this.trySpawn();
       this.pump();
@@ -254,11 +264,7 @@ export class HandlerThreadRunner implements InferenceRunner {
 
   /** Starts a thread if the quota allows; it counts as a poller from now on. */
   private trySpawn(): boolean {
-    try {
-      this.opts.admission.admit(this.holding);
-    } catch {
-      return false;
-    }
+    if (!this.opts.admission.allows(this.holding)) return false;
     const worker = new Worker(this.workerUrl);
     const t: HandlerThread = { id: worker.threadId, worker, state: 'starting', busy: undefined, grace: undefined, lastError: undefined };
     this.threads.set(t.id, t);
@@ -311,11 +317,7 @@ export class HandlerThreadRunner implements InferenceRunner {
     if (this.numPollers < this.minPollers && !this.trySpawn() && this.numPollers === 0) exhausted = true;
     if (exhausted) {
       // Upstream answers this request RESOURCE_EXHAUSTED and keeps the thread polling.
-      try {
-        this.opts.admission.admit(Number.MAX_SAFE_INTEGER);
-      } catch (e) {
-        job.reject(e as Error);
-      }
+      job.reject(this.opts.admission.refusal());
       this.afterWork(t);
       return;
     }
@@ -364,7 +366,7 @@ export class HandlerThreadRunner implements InferenceRunner {
     const reply = decodeReply(bytes);
     if (reply.ok) {
       const out: Record<string, HostTensor> = {};
-      for (const o of reply.outputs) out[p.outputNames[o.index]!] = { dtype: o.dtype, dims: o.dims, data: o.data };
+      for (const o of reply.outputs) out[p.outputs[o.index]!.name] = { dtype: o.dtype, dims: o.dims, data: o.data };
       p.resolve(out);
     } else {
       p.reject(new LsError('LS_ERR_INFERENCE', `onnxruntime failed to run the model: ${reply.message}`));
@@ -416,13 +418,7 @@ export class HandlerThreadRunner implements InferenceRunner {
     }
     // Requests still queued need a poller.
     if (!this.closed && this.cq.length > 0 && this.numPollers === 0) {
-      if (!this.trySpawn()) for (const j of this.cq.splice(0)) {
-        try {
-          this.opts.admission.admit(Number.MAX_SAFE_INTEGER);
-        } catch (e) {
-          j.reject(e as Error);
-        }
-      }
+      if (!this.trySpawn()) for (const j of this.cq.splice(0)) j.reject(this.opts.admission.refusal());
     }
   }
 }
