@@ -4,13 +4,14 @@
  * A run that is interrupted (Ctrl-C) or whose target dies keeps everything measured and
  * says so in its manifest.
  */
-import { existsSync, readdirSync, renameSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { cpus, hostname, totalmem } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
 import { LsError, toLsError } from '../common/errors.js';
 import type { PhaseRecord, PhaseResult, RunManifest, RunStatus, Sample, SnapshotRecord } from '../common/run-format.js';
 import { RUN_FORMAT } from '../common/run-format.js';
+import { stamp } from '../common/time-stamp.js';
 import { VERSION } from '../common/version.js';
 import { writeModelVersions } from '../server/models/write-models.js';
 import { openGrpcChannels } from './grpc-driver.js';
@@ -66,7 +67,6 @@ export interface RunOutcome {
   readonly sampleCount: number;
 }
 
-const stamp = (d: Date) => d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, '').replace('T', 'T');
 
 function modeLabel(t: TargetChoice): string {
   if (t.kind === 'external') return t.inspect ? 'inspect' : 'external';
@@ -199,27 +199,27 @@ export async function runScenario(o: RunOptions): Promise<RunOutcome> {
       o.onProgress?.({ phase: currentPhase, phaseIndex: phases.length, phases: def.phases.length, completed: load.live.completed, planned: load.planned, dropped: load.live.dropped, errors: load.live.errors, elapsedS: now() / 1000 });
     }, 500);
     progressTimer.unref();
-    const targetDied = tgt.exited?.then((x) => x);
+    // A target that exits mid-phase ends that phase's load at once.
+    let phaseAbort: AbortController | undefined;
+    void tgt.exited?.then(() => phaseAbort?.abort());
     try {
       const steadyIdx = def.phases.map((p, i) => (p.steady ? i : -1)).filter((i) => i >= 0);
+      // Allocation sampling spans the steady phases, first to last.
+      const sampling = (o.allocationSampling ?? def.allocationSampling) && steadyIdx.length > 0;
       for (const [i, p] of def.phases.entries()) {
         if (o.signal?.aborted) break;
         if (!tgt.alive()) break;
         currentPhase = p.name;
         const startMs = now();
         emit(`phase ${p.name}: ${plannedRequests(p)} requests at ${p.rate}${p.rateTo ? `→${p.rateTo}` : ''}/s over ${p.transport}`);
-        const samplingHere = (o.allocationSampling ?? def.allocationSampling) && i === steadyIdx[0];
-        if (samplingHere) await startAllocationSampling(tgt);
-        const phaseAbort = new AbortController();
-        const onAbort = () => phaseAbort.abort();
+        if (sampling && i === steadyIdx[0]) await startAllocationSampling(tgt);
+        const abort = new AbortController();
+        phaseAbort = abort;
+        const onAbort = () => abort.abort();
         o.signal?.addEventListener('abort', onAbort);
         let reloader: NodeJS.Timeout | undefined;
         if (p.reloadEveryS && tgt.modelDir) reloader = startReloader(tgt.modelDir, p.reloadEveryS, emit);
-        load = await startPhaseLoad(p, { ...(tgt.grpc ? { grpc: tgt.grpc } : {}), ...(tgt.http ? { http: tgt.http } : {}), ...(clients ? { grpcClients: clients } : {}), model: tgt.modelName, ...(inputs ? { inputs } : {}), baseDir: def.baseDir }, phaseAbort.signal, (o.seed ?? 1) + i);
-        const died = targetDied?.then((x) => {
-          phaseAbort.abort();
-          return x;
-        });
+        load = await startPhaseLoad(p, { ...(tgt.grpc ? { grpc: tgt.grpc } : {}), ...(tgt.http ? { http: tgt.http } : {}), ...(clients ? { grpcClients: clients } : {}), model: tgt.modelName, ...(inputs ? { inputs } : {}), baseDir: def.baseDir }, abort.signal, (o.seed ?? 1) + i);
         const result = await load.done;
         if (reloader) clearInterval(reloader);
         o.signal?.removeEventListener('abort', onAbort);
@@ -229,7 +229,7 @@ export async function runScenario(o: RunOptions): Promise<RunOutcome> {
         phases.push({ name: p.name, startMs: Math.round(startMs), endMs: Math.round(now()), steady: p.steady, transport: p.transport, load: { rate: p.rate, ...(p.rateTo ? { rateTo: p.rateTo } : {}), ...(p.requests ? { requests: p.requests } : { durationS: p.durationS }), maxInflight: p.maxInflight, order: p.order, ...(p.permutations ? { permutations: p.permutations } : {}), batch: p.batch } });
         emit(`phase ${p.name} done: ${result.completed} completed, ${result.dropped} dropped, ${result.errors} errors; ${Object.entries(result.statusCounts).map(([k, v]) => `${k} ${v}`).join(', ')}`);
         if (!tgt.alive()) {
-          const x = await died;
+          const x = await tgt.exited;
           status = 'target-died';
           error = `the target exited during phase '${p.name}' (code ${x?.code ?? '?'}, signal ${x?.signal ?? 'none'})`;
           emit(error);
@@ -240,7 +240,7 @@ export async function runScenario(o: RunOptions): Promise<RunOutcome> {
           error = `interrupted during phase '${p.name}'`;
           break;
         }
-        if (samplingHere || (heapProfiles.length === 0 && (o.allocationSampling ?? def.allocationSampling) && i === steadyIdx[steadyIdx.length - 1])) {
+        if (sampling && i === steadyIdx[steadyIdx.length - 1]) {
           const prof = await stopAllocationSampling(tgt, writer, p.name);
           if (prof) heapProfiles.push({ file: relative(dir, prof), phase: p.name });
         }
@@ -308,7 +308,7 @@ async function stopAllocationSampling(t: Target, w: RunWriter, phase: string): P
   if (t.inspector) {
     const profile = await t.inspector.stopSampling();
     const dest = join(w.profilesDir, `${phase}.heapprofile`);
-    (await import('node:fs')).writeFileSync(dest, JSON.stringify(profile));
+    writeFileSync(dest, JSON.stringify(profile));
     return dest;
   }
   return undefined;
