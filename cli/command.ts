@@ -76,6 +76,9 @@ export function renderHelp(cmd: Command): string {
   return lines.join('\n') + '\n';
 }
 
+/** A string option for a command's `options`, with its help text and placeholder. */
+export const stringOption = (description: string, arg = 'VALUE'): OptionSpec => ({ type: 'string', description, arg });
+
 /** Reads a string option; undefined when absent. */
 export const str = (a: ParsedArgs, k: string): string | undefined => {
   const v = a.values[k];

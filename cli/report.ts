@@ -1,10 +1,10 @@
 /** `leakscope report RUN_DIR [RUN_DIR_B] [--out DIR]`: parsing and printing over reports/write-report. */
+import { stamp } from '../common/time-stamp.js';
 import { join } from 'node:path';
 import { LsError } from '../common/errors.js';
 import { bool, type Command, str } from './command.js';
 
 /** 2026-11-28T15:04:05.123Z → 20261128-150405 */
-const stamp = (d: Date): string => d.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
 
 export const reportCommand: Command = {
   name: 'report',
@@ -21,7 +21,7 @@ export const reportCommand: Command = {
     const { writeReport } = await import('../reports/write-report.js');
     const dirs = a.positionals;
     if (dirs.length < 1 || dirs.length > 2) throw new LsError('LS_ERR_USAGE', `expected RUN_DIR [RUN_DIR_B], got ${dirs.length} argument(s) (see: leakscope report --help)`);
-    const out = str(a, 'out') ?? (dirs.length === 1 ? join(dirs[0]!, 'report') : join('reports', `compare-${stamp(new Date())}`));
+    const out = str(a, 'out') ?? (dirs.length === 1 ? join(dirs[0]!, 'report') : join('reports', `compare-${stamp()}`));
     const r = await writeReport(dirs, out, { png: !bool(a, 'no-png') });
     r.analyses.forEach((an, i) => {
       if (an) io.stdout.write(`${dirs.length > 1 ? `${'AB'[i]}: ` : ''}${an.overall.verdict}: ${an.overall.headline}\n`);

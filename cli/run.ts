@@ -2,9 +2,9 @@
 import { LsError } from '../common/errors.js';
 import type { RunProgress, TargetChoice } from '../scenarios/runner.js';
 import { builtinScenarios, type ScenarioOverrides } from '../scenarios/scenario.js';
-import { bool, type Command, type CommandIo, type ParsedArgs, str } from './command.js';
+import { bool, type Command, type CommandIo, type ParsedArgs, str, stringOption } from './command.js';
 
-const s = (description: string, arg = 'VALUE') => ({ type: 'string' as const, description, arg });
+const s = stringOption;
 
 function positiveNumber(a: ParsedArgs, k: string, integer: boolean): number | undefined {
   const raw = str(a, k);

@@ -2,9 +2,9 @@
 import { LsError } from '../common/errors.js';
 import { ALL_FIXES } from '../server/fixes.js';
 import type { RawServerOptions } from '../server/options.js';
-import { bool, type Command, str } from './command.js';
+import { bool, type Command, str, stringOption } from './command.js';
 
-const s = (description: string, arg = 'VALUE') => ({ type: 'string' as const, description, arg });
+const s = stringOption;
 
 export const serveCommand: Command = {
   name: 'serve',

@@ -138,14 +138,18 @@ export interface ThreadAnalysis {
   readonly reason: string;
 }
 
-/** One row of the class diff between two snapshots (mirrors analyzer/heap DiffRow). */
+/** One row of the class diff between two snapshots (analyzer/heap's DiffRow is this type). */
 export interface HeapDiffRow {
   readonly className: string;
   readonly newCount: number;
   readonly deletedCount: number;
+  /** newCount − deletedCount. */
   readonly deltaCount: number;
+  /** Self size of new objects. */
   readonly allocSize: number;
+  /** Self size of deleted objects. */
   readonly freedSize: number;
+  /** allocSize − freedSize. */
   readonly deltaSize: number;
 }
 

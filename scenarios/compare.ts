@@ -10,6 +10,7 @@ import { DEFAULT_BUDGET, type Budget } from '../analyzer/budget.js';
 import { evaluateGate, type GateResult } from '../analyzer/gate.js';
 import { html, type SafeHtml } from '../reports/html-escape.js';
 import { writeReport } from '../reports/write-report.js';
+import { stamp } from '../common/time-stamp.js';
 import { runScenario, type RunOptions } from './runner.js';
 import type { ScenarioOverrides } from './scenario.js';
 
@@ -54,7 +55,6 @@ export interface CompareOutcome {
   readonly leakyFail: boolean;
 }
 
-const stamp = () => new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, '');
 
 function indexPage(cmp: readonly ScenarioComparison[], seconds: number, budget: string): string {
   const cell = (m: ModeOutcome): SafeHtml =>

@@ -2,23 +2,13 @@
  * Comparison of two snapshots by class, matched on node ids (the DevTools Comparison
  * view): objects whose id is only in the second are new, only in the first deleted.
  */
+import type { HeapDiffRow } from '../../common/analysis-format.js';
 import type { ClassifiedHeap } from './heap-analysis.js';
 import type { HeapGraph } from './heap-graph.js';
 import { IdSet } from './id-set.js';
 
-export interface DiffRow {
-  readonly className: string;
-  readonly newCount: number;
-  readonly deletedCount: number;
-  /** newCount − deletedCount. */
-  readonly deltaCount: number;
-  /** Self size of new objects. */
-  readonly allocSize: number;
-  /** Self size of deleted objects. */
-  readonly freedSize: number;
-  /** allocSize − freedSize. */
-  readonly deltaSize: number;
-}
+/** One class's change between two snapshots; the type analysis.json carries. */
+export type DiffRow = HeapDiffRow;
 
 export interface SnapshotFacts {
   readonly file: string;

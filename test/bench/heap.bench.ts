@@ -13,6 +13,7 @@
  * `node --test dist/test/` runs every file under a test/ folder, so this file does
  * nothing when started by the test runner.
  */
+import { median } from './load-loop.js';
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -120,11 +121,6 @@ function runProgramFile(source: string): Promise<number> {
   });
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const mb = (b: number): string => `${(b / 2 ** 20).toFixed(0)} MB`;
 const secs = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 const n0 = (x: number): string => x.toLocaleString('en-US');

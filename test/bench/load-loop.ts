@@ -3,6 +3,7 @@
  * request as soon as its previous answer arrives, for a fixed time. Latency in an HDR
  * histogram (microseconds).
  */
+import { median as medianOrNull } from '../../analyzer/series/median.js';
 import * as hdr from 'hdr-histogram-js';
 import { TfServingClient } from '../../scenarios/tf-client.js';
 
@@ -54,8 +55,5 @@ export async function closedLoop(address: string, body: Buffer, concurrency: num
   return res;
 }
 
-export const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
+/** Median of a non-empty list (analyzer/series/median, NaN for none). */
+export const median = (xs: number[]): number => medianOrNull(xs) ?? NaN;

@@ -1,15 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { main } from '../../cli/main.js';
 import { LsError, GrpcCode, grpcCodeName } from '../../common/errors.js';
+import { captureIo } from '../helpers/capture-io.js';
 
-function capture(): { io: { stdout: Writable; stderr: Writable }; out: () => string; err: () => string } {
-  let o = '';
-  let e = '';
-  const mk = (f: (s: string) => void) => new Writable({ write(c, _enc, cb) { f(String(c)); cb(); } });
-  return { io: { stdout: mk((s) => (o += s)), stderr: mk((s) => (e += s)) }, out: () => o, err: () => e };
-}
+const capture = captureIo;
 
 test('top-level help lists commands and exit codes', async () => {
   const c = capture();
