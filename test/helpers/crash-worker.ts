@@ -7,11 +7,12 @@ import { isMainThread, parentPort } from 'node:worker_threads';
 import { decodeRequest } from '../../server/thread-wire.js';
 
 if (!isMainThread && parentPort) {
-  // The real worker first: the port starts delivering once it listens, and a message
-  // that arrived before would be seen by the crash listener alone.
+  const port = parentPort;
+  const crashes = (m: unknown) => m instanceof Uint8Array && decodeRequest(m).feeds.some((f) => f.dtype === 'float32' && f.data[0] === -7777);
+  // The real worker answers within its own listener, so the crash goes in front of it:
+  // its 'message' listener is wrapped as it registers (before any message is delivered).
+  const on = port.on.bind(port);
+  port.on = ((event: string, listener: (m: unknown) => void) =>
+    on(event, event === 'message' ? (m: unknown) => (crashes(m) ? process.exit(7) : listener(m)) : listener)) as typeof port.on;
   await import('../../server/handler-thread-worker.js');
-  parentPort.on('message', (m: unknown) => {
-    if (!(m instanceof Uint8Array)) return;
-    if (decodeRequest(m).feeds.some((f) => f.dtype === 'float32' && f.data[0] === -7777)) process.exit(7);
-  });
 }
