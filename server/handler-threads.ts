@@ -9,24 +9,15 @@
  * answered RESOURCE_EXHAUSTED at once, never queued).
  */
 import type { Readable } from 'node:stream';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { LsError } from '../common/errors.js';
 import type { FixSet } from './fixes.js';
 import type { InferenceRunner } from './inference.js';
 import type { Servable } from './repository.js';
 import type { TensorSpec } from './signature.js';
 import type { HostTensor } from './tensors.js';
-import { decodeReply, encodeRequest, toWire } from './thread-wire.js';
+import { decodeReply, encodeRequest, SIGNAL_SEQ, SIGNAL_YIELD, toWire, type HandlerThreadData, type ThreadControl } from './thread-wire.js';
 
-/**
- * Control messages (rare, structured-cloned): a model version's slot with its file and
- * names, or its removal. Run requests and replies are binary (thread-wire.ts).
- */
-export type ThreadControl =
-  | { readonly type: 'load'; readonly slot: number; readonly path: string; readonly inputs: readonly string[]; readonly outputs: readonly string[] }
-  | { readonly type: 'drop'; readonly slot: number }
-  /** Finish native work in progress (session loads, a run), release the sessions, end the thread. */
-  | { readonly type: 'exit' };
 
 /** Whether a request that finds no idle thread may start one. */
 export interface ThreadAdmission {
@@ -117,6 +108,10 @@ type ThreadState = 'starting' | 'polling' | 'working' | 'exiting';
 interface HandlerThread {
   readonly id: number;
   readonly worker: Worker;
+  /** The main thread's end of the thread's channel. */
+  readonly port: MessagePort;
+  /** The thread's signal words (handler-thread-loop.ts). */
+  readonly signal: Int32Array;
   state: ThreadState;
   busy: Job | undefined;
   /** Set while a surplus poller waits out its grace before exiting. */
@@ -215,7 +210,7 @@ export class HandlerThreadRunner implements InferenceRunner {
     this.slots.delete(s);
     this.registry.delete(slot);
     const msg: ThreadControl = { type: 'drop', slot };
-    for (const t of this.threads.values()) if (t.state !== 'exiting') t.worker.postMessage(msg);
+    for (const t of this.threads.values()) if (t.state !== 'exiting') send(t, msg);
   }
 
   threadStats(): ThreadStats {
@@ -237,7 +232,11 @@ export class HandlerThreadRunner implements InferenceRunner {
       const ids = this.listThreads().map((x) => x.id);
       return Promise.reject(new LsError('LS_ERR_DIAGNOSTICS', `no handler thread ${id} (threads now: ${ids.length ? ids.join(', ') : 'none'})`));
     }
-    return t.worker.getHeapSnapshot();
+    const snapshot = t.worker.getHeapSnapshot();
+    // An idle thread blocks on its queue; the snapshot is taken on its next event-loop turn.
+    Atomics.store(t.signal, SIGNAL_YIELD, 1);
+    bump(t);
+    return snapshot;
   }
 
   /** Terminates every handler thread; queued and running requests get LS_ERR_SHUTTING_DOWN. */
@@ -257,7 +256,7 @@ export class HandlerThreadRunner implements InferenceRunner {
       this.slots.set(s, slot);
       const msg: ThreadControl = { type: 'load', slot, path: s.path, inputs: s.signature.inputs.map((x) => x.name), outputs: s.signature.outputs.map((x) => x.name) };
       this.registry.set(slot, msg);
-      for (const t of this.threads.values()) if (t.state !== 'exiting') t.worker.postMessage(msg);
+      for (const t of this.threads.values()) if (t.state !== 'exiting') send(t, msg);
     }
     return slot;
   }
@@ -265,24 +264,29 @@ export class HandlerThreadRunner implements InferenceRunner {
   /** Starts a thread if the quota allows; it counts as a poller from now on. */
   private trySpawn(): boolean {
     if (!this.opts.admission.allows(this.holding)) return false;
-    const worker = new Worker(this.workerUrl);
-    const t: HandlerThread = { id: worker.threadId, worker, state: 'starting', busy: undefined, grace: undefined, lastError: undefined };
+    const { port1, port2 } = new MessageChannel();
+    const signal = new SharedArrayBuffer(8);
+    const data: HandlerThreadData = { port: port2, signal };
+    const worker = new Worker(this.workerUrl, { workerData: data, transferList: [port2] });
+    const t: HandlerThread = { id: worker.threadId, worker, port: port1, signal: new Int32Array(signal), state: 'starting', busy: undefined, grace: undefined, lastError: undefined };
     this.threads.set(t.id, t);
     this.holding++;
     this.created++;
     this.numPollers++;
     if (this.threads.size > this.peak) this.peak = this.threads.size;
     // A new thread learns every loaded version before its first request.
-    for (const msg of this.registry.values()) worker.postMessage(msg);
-    worker.unref(); // only a working thread keeps the process alive
+    for (const msg of this.registry.values()) send(t, msg);
+    // Only a working thread keeps the process alive (its reply comes on the port).
+    worker.unref();
+    port1.unref();
     worker.once('online', () => {
       if (t.state !== 'starting') return;
       t.state = 'polling';
       this.polling.unshift(t); // started because work was waiting
       this.pump();
     });
-    worker.on('message', (reply: Uint8Array) => this.onReply(t, reply));
-    worker.on('messageerror', (e) => this.fail(t, `a reply could not be read: ${e.message}`));
+    port1.on('message', (reply: Uint8Array) => this.onReply(t, reply));
+    port1.on('messageerror', (e) => this.fail(t, `a reply could not be read: ${e.message}`));
     worker.on('error', (e) => (t.lastError = e.message));
     this.exits.add(
       new Promise<void>((resolve) => {
@@ -324,7 +328,8 @@ export class HandlerThreadRunner implements InferenceRunner {
     t.state = 'working';
     t.busy = job;
     t.worker.ref();
-    t.worker.postMessage(job.bytes);
+    // The request's buffer is its own (encodeRequest): moved, not copied.
+    send(t, job.bytes, [job.bytes.buffer as ArrayBuffer]);
   }
 
   /** Back to polling while pollers are below the maximum; otherwise leave (after the grace). */
@@ -396,7 +401,7 @@ export class HandlerThreadRunner implements InferenceRunner {
     // or runs aborts the whole process (a native exception with no isolate left to take it).
     // terminate() only if it does not end on its own.
     const exit: ThreadControl = { type: 'exit' };
-    t.worker.postMessage(exit);
+    send(t, exit);
     t.worker.ref();
     const force = setTimeout(() => void t.worker.terminate(), 10_000);
     force.unref();
@@ -405,6 +410,7 @@ export class HandlerThreadRunner implements InferenceRunner {
 
   private onExit(t: HandlerThread, code: number): void {
     this.threads.delete(t.id);
+    t.port.close();
     if (t.state !== 'exiting') {
       // Died on its own: give back its quota and its poller place.
       this.retire(t);
@@ -421,4 +427,15 @@ export class HandlerThreadRunner implements InferenceRunner {
       if (!this.trySpawn()) for (const j of this.cq.splice(0)) j.reject(this.opts.admission.refusal());
     }
   }
+}
+
+/** Queues a message on a thread's channel and wakes the thread if it is blocked on it. */
+function send(t: HandlerThread, msg: Uint8Array | ThreadControl, transfer?: ArrayBuffer[]): void {
+  t.port.postMessage(msg, transfer);
+  bump(t);
+}
+
+function bump(t: HandlerThread): void {
+  Atomics.add(t.signal, SIGNAL_SEQ, 1);
+  Atomics.notify(t.signal, SIGNAL_SEQ, 1);
 }

@@ -3,14 +3,16 @@
  * crosses this hop twice, and structured-cloning objects and string arrays costs several
  * times more than one flat byte array (measured ~80 µs vs ~20 µs of main-thread CPU per
  * round trip), so a request is one Uint8Array: a header, the feed table, then the tensor
- * bytes 8-aligned. Names travel once per model version (a "load" message), as indices
- * after that.
+ * bytes 8-aligned, moved (transferred) rather than copied. Names travel once per model
+ * version (a "load" message), as indices after that. Each thread has its own channel (a
+ * MessagePort pair) and a pair of shared signal words it blocks on (handler-thread-loop.ts).
  *
  * Request:  u32 id · u32 slot · f64 delayMs · u16 nFeeds · u16 nFetches · u16[nFetches] output indices
  *           · per feed: u16 input index · u8 dtype · u8 rank · u32 count · u32 offset · u32[rank] dims · data
  * Reply:    u32 id · u8 status (0 ok, 1 error) · ok: u16 nOut · per output: u16 output index · u8 dtype
  *           · u8 rank · u32 count · u32 offset · u32[rank] dims · data  |  error: UTF-8 message
  */
+import type { MessagePort } from 'node:worker_threads';
 import type { DType, HostTensor, TensorData } from './tensors.js';
 
 export const DTYPE_CODES: readonly DType[] = ['float32', 'float64', 'int32', 'int64', 'int16', 'int8', 'uint8', 'bool', 'float16'];
@@ -152,3 +154,26 @@ export function toWire(feeds: Readonly<Record<string, HostTensor>>, inputIndex: 
     return { index: inputIndex.get(name)!, dtype: t.dtype, dims: t.dims, data: t.data };
   });
 }
+
+/**
+ * Control messages (rare, structured-cloned), in order with the run requests on a thread's
+ * channel: a model version's slot with its file and names, its removal, the end.
+ */
+export type ThreadControl =
+  | { readonly type: 'load'; readonly slot: number; readonly path: string; readonly inputs: readonly string[]; readonly outputs: readonly string[] }
+  | { readonly type: 'drop'; readonly slot: number }
+  /** Release the sessions and end the thread (after what was queued before it). */
+  | { readonly type: 'exit' };
+
+/** What the main thread hands a handler thread (workerData). */
+export interface HandlerThreadData {
+  /** The thread's end of its channel: requests and control in, replies out. */
+  readonly port: MessagePort;
+  /** Int32 words: [SIGNAL_SEQ] bumped after every post, [SIGNAL_YIELD] set to ask for an event-loop turn. */
+  readonly signal: SharedArrayBuffer;
+}
+
+/** Signal word bumped (and notified) after every post to the thread. */
+export const SIGNAL_SEQ = 0;
+/** Signal word set to ask the thread for an event-loop turn. */
+export const SIGNAL_YIELD = 1;
