@@ -3,7 +3,12 @@
  * (default mode: patched, handler threads) and against a bare grpc-js handler calling the
  * same onnxruntime model directly, side by side in one run, alternating rounds.
  * Prints throughput and p50/p99 for both, and the ratio. Goal: ≥ 85% of the baseline.
- *   BENCH_CONCURRENCY (6), BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_MODE (patched), BENCH_BATCH (1)
+ * Both targets are measured warm: each first takes WARM_SECONDS of the same load (a handler
+ * thread is an isolate of its own, its JIT warms apart from the main thread's), and the
+ * reference server keeps idle handler threads for the whole run (--idle-thread-grace-ms),
+ * so the other target's round does not send its threads away and the next round does not
+ * measure new, cold ones. Thread churn is the scenarios' subject, not this benchmark's.
+ *   BENCH_CONCURRENCY (6), BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_WARM_SECONDS (8), BENCH_MODE (patched), BENCH_BATCH (1)
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -31,6 +36,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const MODE = process.env.BENCH_MODE ?? 'patched';
 const BATCH = Number(process.env.BENCH_BATCH ?? 1);
+const WARM_SECONDS = Number(process.env.BENCH_WARM_SECONDS ?? 8);
 
 const root = await mkdtemp(join(tmpdir(), 'leakscope-bench-'));
 const targets: Target[] = [];
@@ -39,17 +45,17 @@ try {
   await writeModelVersions(modelDir, { features: 10, versions: [1] });
   const bare = await spawnTarget([fileURLToPath(new URL('./bare-grpc-server.js', import.meta.url)), join(modelDir, '1', 'model.onnx')]);
   targets.push(bare);
-  const ref = await spawnTarget([join(packageRoot(), 'bin', 'leakscope.js'), 'serve', '--port', '0', '--rest_api_port', '0', '--model_name', 'ctr', '--model_base_path', modelDir, '--mode', MODE, '--log-level', 'warn']);
+  const ref = await spawnTarget([join(packageRoot(), 'bin', 'leakscope.js'), 'serve', '--port', '0', '--rest_api_port', '0', '--model_name', 'ctr', '--model_base_path', modelDir, '--mode', MODE, '--idle-thread-grace-ms', '3600000', '--log-level', 'warn']);
   targets.push(ref);
   const body = encodePredictRequest({ name: 'ctr' }, ctrTensors(10, BATCH));
   console.log(`leakscope bench:server — Predict over gRPC, loopback, batch ${BATCH}, ${C} callers in a closed loop, ${ROUNDS} rounds × ${SECONDS} s each, alternating`);
-  console.log(`reference server mode: ${MODE}; node ${process.version}; ${(await import('node:os')).cpus().length} CPUs\n`);
+  console.log(`reference server mode: ${MODE}, idle handler threads kept; ${WARM_SECONDS} s warm-up each; node ${process.version}; ${(await import('node:os')).cpus().length} CPUs\n`);
+  for (const t of [bare, ref]) await closedLoop(t.grpc, body, C, WARM_SECONDS);
   const results: Record<'bare' | 'leakscope', LoopResult[]> = { bare: [], leakscope: [] };
   const serverCpu: Record<'bare' | 'leakscope', number[]> = { bare: [], leakscope: [] };
   for (let r = 0; r < ROUNDS; r++) {
     for (const [name, t] of [['bare', bare], ['leakscope', ref]] as const) {
-      // Each round starts warm: the reference server lets surplus idle handler threads go
-      // after --idle-thread-grace-ms, which the other target's round outlasts.
+      // A second of load first: connections and pools as under steady traffic.
       await closedLoop(t.grpc, body, C, 1);
       const cpu0 = cpuSeconds(t.child.pid!);
       const res = await closedLoop(t.grpc, body, C, SECONDS);
