@@ -19,7 +19,7 @@ import { decodeRequest, encodeReply, SIGNAL_SEQ, SIGNAL_YIELD, type HandlerThrea
 import type { TensorData } from './tensors.js';
 
 /** Idle this long, the thread gives its event loop a turn (heap snapshots, timers). */
-const IDLE_TURN_MS = 100;
+const IDLE_TURN_MS = 1000;
 
 export interface HandlerThreadHooks {
   /** Sees each request before it runs (tests use it to end the thread mid-request). */
