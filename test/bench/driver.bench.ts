@@ -21,7 +21,7 @@ import { inputSpecsFromMetadata, predictRequests } from '../../scenarios/predict
 import { writeModelVersions } from '../../server/models/write-models.js';
 import { TRIVIAL_PATH } from '../helpers/trivial-grpc-server.js';
 import { closedLoop } from './load-loop.js';
-import { spawnTarget } from './spawn-target.js';
+import { spawnTarget } from '../helpers/spawn-target.js';
 
 const STEP_S = Number(process.env['STEP_S'] ?? 3);
 /** A step's p99 (from intended) may reach this, or 10x the first step's p99, before it counts as blown up. */

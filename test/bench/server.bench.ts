@@ -27,7 +27,7 @@ function cpuSeconds(pid: number): number {
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }
-import { spawnTarget, type Target } from './spawn-target.js';
+import { spawnTarget, type Target } from '../helpers/spawn-target.js';
 
 // 6 callers saturate 2 CPUs and stay under the patched server's default thread cap (8 on
 // 2 CPUs, of which one polls): past the cap the thread-cap fix sheds load by design.

@@ -1,7 +1,7 @@
 /**
  * Benchmark target: the trivial grpc-js server (test/helpers/trivial-grpc-server.ts) in its
  * own process, so the driver under test does not share its event loop. Prints the
- * `{"event":"listening"}` line spawn-target.ts waits for.
+ * `{"event":"listening"}` line test/helpers/spawn-target.ts waits for.
  */
 import { startTrivialGrpcServer } from '../helpers/trivial-grpc-server.js';
 

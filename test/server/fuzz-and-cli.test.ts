@@ -1,55 +1,25 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { packageRoot } from '../../common/package-root.js';
 import { mulberry32 } from '../../common/prng.js';
 import { writeModelVersions } from '../../server/models/write-models.js';
 import { encodePredictRequest, TfServingClient } from '../../scenarios/tf-client.js';
 import { ctrJsonColumns, ctrTensors } from '../helpers/model-server.js';
+import { spawnTarget, type Target } from '../helpers/spawn-target.js';
 
-interface Spawned {
-  child: ChildProcess;
-  grpcAddr: string;
-  rest: string;
-  logs: string[];
-}
-
-/** Starts `leakscope serve` as a child process and reads its bound ports from the start-up log line. */
-async function spawnServe(args: string[]): Promise<Spawned> {
-  const child = spawn(process.execPath, [join(packageRoot(), 'bin', 'leakscope.js'), 'serve', '--port', '0', '--rest_api_port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const logs: string[] = [];
-  child.stderr!.on('data', (d) => logs.push(String(d)));
-  const rl = createInterface({ input: child.stdout! });
-  const up = await new Promise<{ grpc: string; rest: string }>((resolve, reject) => {
-    const t = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`server did not start: ${logs.join('')}`));
-    }, 20_000);
-    rl.on('line', (line) => {
-      logs.push(line);
-      try {
-        const j = JSON.parse(line);
-        if (j.event === 'listening') {
-          clearTimeout(t);
-          resolve({ grpc: j.grpc, rest: j.rest });
-        }
-      } catch {
-        /* not JSON */
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${logs.join('\n')}`)));
-  });
-  return { child, grpcAddr: up.grpc, rest: `http://${up.rest}`, logs };
+/** Starts `leakscope serve` on port 0 in a child process. */
+function spawnServe(args: string[]): Promise<Target> {
+  return spawnTarget([join(packageRoot(), 'bin', 'leakscope.js'), 'serve', '--port', '0', '--rest_api_port', '0', ...args], { captureStderr: true, startTimeoutMs: 20_000 });
 }
 
 test('fuzz: thousands of random REST bodies and protobuf byte strings each get an answer; the process stays up; SIGTERM exits 0', async () => {
   const root = await mkdtemp(join(tmpdir(), 'leakscope-fuzz-'));
-  let s: Spawned | undefined;
+  let s: Target | undefined;
   const client: { c?: TfServingClient } = {};
   try {
     await writeModelVersions(join(root, 'ctr'), { features: 10, versions: [1] });
@@ -82,14 +52,14 @@ test('fuzz: thousands of random REST bodies and protobuf byte strings each get a
     const restWorker = async () => {
       while (next < N) {
         next++;
-        const r = await fetch(`${s!.rest}/v1/models/ctr:predict`, { method: 'POST', body: restBody() });
+        const r = await fetch(`http://${s!.rest}/v1/models/ctr:predict`, { method: 'POST', body: restBody() });
         const body = (await r.json()) as { error?: unknown };
         assert.ok(r.status === 200 || typeof body.error === 'string', `status ${r.status} without an error message`);
         count(r.status);
       }
     };
     await Promise.all(Array.from({ length: 8 }, restWorker));
-    client.c = new TfServingClient(s.grpcAddr);
+    client.c = new TfServingClient(s.grpc);
     let sent = 0;
     const grpcWorker = async () => {
       while (sent < N) {
@@ -109,7 +79,7 @@ test('fuzz: thousands of random REST bodies and protobuf byte strings each get a
     assert.equal(s.child.exitCode, null, 'the server is still up');
     const ok = await client.c.predict({ name: 'ctr' }, ctrTensors());
     assert.ok(ok.outputs.prob!.float_val![0]! > 0);
-    const okRest = await fetch(`${s.rest}/v1/models/ctr:predict`, { method: 'POST', body: valid });
+    const okRest = await fetch(`http://${s.rest}/v1/models/ctr:predict`, { method: 'POST', body: valid });
     assert.equal(okRest.status, 200);
     client.c.close();
     s.child.kill('SIGTERM');
@@ -124,14 +94,14 @@ test('fuzz: thousands of random REST bodies and protobuf byte strings each get a
 
 test('graceful shutdown: SIGTERM stops accepting, lets in-flight slow requests finish, exits 0', async () => {
   const root = await mkdtemp(join(tmpdir(), 'leakscope-shutdown-'));
-  let s: Spawned | undefined;
+  let s: Target | undefined;
   const c: { client?: TfServingClient } = {};
   try {
     await writeModelVersions(join(root, 'ctr'), { features: 10, versions: [1] });
     s = await spawnServe(['--model_name', 'ctr', '--model_base_path', join(root, 'ctr'), '--model-delay-ms', '400', '--log-level', 'warn']);
-    c.client = new TfServingClient(s.grpcAddr);
+    c.client = new TfServingClient(s.grpc);
     const inflight = Array.from({ length: 4 }, () => c.client!.predict({ name: 'ctr' }, ctrTensors()));
-    const restInflight = fetch(`${s.rest}/v1/models/ctr:predict`, { method: 'POST', body: JSON.stringify({ inputs: ctrJsonColumns() }) });
+    const restInflight = fetch(`http://${s.rest}/v1/models/ctr:predict`, { method: 'POST', body: JSON.stringify({ inputs: ctrJsonColumns() }) });
     await new Promise((r) => setTimeout(r, 150));
     s.child.kill('SIGTERM');
     const results = await Promise.all(inflight);

@@ -1,0 +1,63 @@
+/**
+ * Starts a server script (`leakscope serve`, a benchmark baseline) as a child process and
+ * waits for its `{"event":"listening"}` line. Used by the benchmarks and by the tests that
+ * need a server in a process of its own.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+export interface Target {
+  readonly child: ChildProcess;
+  /** host:port */
+  readonly grpc: string;
+  /** host:port, when the server has REST */
+  readonly rest?: string;
+  /** Every stdout line and, with `captureStderr`, every stderr chunk: for failure messages. */
+  readonly logs: string[];
+  /** SIGTERM, then SIGKILL after 10 s; resolves when the process is gone. */
+  stop(): Promise<void>;
+}
+
+export interface SpawnOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  /** Keep stderr in `logs` instead of passing it through (tests). */
+  readonly captureStderr?: boolean;
+  readonly startTimeoutMs?: number;
+}
+
+export function spawnTarget(args: string[], opts: SpawnOptions = {}): Promise<Target> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', opts.captureStderr ? 'pipe' : 'inherit'], env: opts.env ?? process.env });
+  const logs: string[] = [];
+  child.stderr?.on('data', (d) => logs.push(String(d)));
+  const rl = createInterface({ input: child.stdout! });
+  const timeoutMs = opts.startTimeoutMs ?? 30_000;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${args.join(' ')} did not start within ${timeoutMs / 1000} s: ${logs.join('\n')}`));
+    }, timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${args.join(' ')} exited with ${code}: ${logs.join('\n')}`));
+    });
+    rl.on('line', (line) => {
+      logs.push(line);
+      if (!line.startsWith('{"event":"listening"')) return;
+      clearTimeout(timer);
+      const j = JSON.parse(line) as { grpc: string; rest?: string };
+      resolve({
+        child,
+        grpc: j.grpc,
+        rest: j.rest,
+        logs,
+        stop: () =>
+          new Promise<void>((r) => {
+            if (child.exitCode !== null || child.signalCode !== null) return r();
+            child.once('exit', () => r());
+            child.kill('SIGTERM');
+            setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+          }),
+      });
+    });
+  });
+}
