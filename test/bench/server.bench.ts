@@ -8,7 +8,7 @@
  * reference server keeps idle handler threads for the whole run (--idle-thread-grace-ms),
  * so the other target's round does not send its threads away and the next round does not
  * measure new, cold ones. Thread churn is the scenarios' subject, not this benchmark's.
- *   BENCH_CONCURRENCY (6), BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_WARM_SECONDS (15), BENCH_MODE (patched), BENCH_BATCH (1)
+ *   BENCH_CONCURRENCY (6), BENCH_SECONDS (4), BENCH_ROUNDS (5), BENCH_WARM_SECONDS (20), BENCH_MODE (patched), BENCH_BATCH (1)
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -32,11 +32,11 @@ import { spawnTarget, type Target } from '../helpers/spawn-target.js';
 // 6 callers saturate 2 CPUs and stay under the patched server's default thread cap (8 on
 // 2 CPUs, of which one polls): past the cap the thread-cap fix sheds load by design.
 const C = Number(process.env.BENCH_CONCURRENCY ?? 6);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const MODE = process.env.BENCH_MODE ?? 'patched';
 const BATCH = Number(process.env.BENCH_BATCH ?? 1);
-const WARM_SECONDS = Number(process.env.BENCH_WARM_SECONDS ?? 15);
+const WARM_SECONDS = Number(process.env.BENCH_WARM_SECONDS ?? 20);
 
 const root = await mkdtemp(join(tmpdir(), 'leakscope-bench-'));
 const targets: Target[] = [];
