@@ -81,8 +81,9 @@ export interface HandlerThreadOptions {
   /** Service time spent blocking the handler thread per request. */
   readonly modelDelayMs: number;
   /**
-   * How long a thread beyond the idle limit waits for another request before it exits.
-   * 0 is upstream exactly (exit right after the request), which thrashes under steady load:
+   * How long the pool must have had pollers beyond the maximum, and a poller been idle,
+   * before that poller exits (the longest idle first): a load that keeps needing its threads
+   * keeps them. 0 is upstream exactly (exit right after the request), which thrashes under steady load:
    * gRPC's thread_manager.cc warns of it and suggests a longer poll timeout, and here a new
    * thread costs ~30 ms and a model load, not microseconds.
    */
@@ -114,8 +115,8 @@ interface HandlerThread {
   readonly signal: Int32Array;
   state: ThreadState;
   busy: Job | undefined;
-  /** Set while a surplus poller waits out its grace before exiting. */
-  grace: NodeJS.Timeout | undefined;
+  /** When it last began polling (performance.now()): the longest idle leave first. */
+  idleSince: number;
   lastError: string | undefined;
 }
 
@@ -135,8 +136,17 @@ const DEFAULT_WORKER_URL = new URL('./handler-thread-worker.js', import.meta.url
  */
 export class HandlerThreadRunner implements InferenceRunner {
   private readonly threads = new Map<number, HandlerThread>();
-  /** Polling threads: those within the maximum pollers first, surplus ones (on their grace) last. */
+  /**
+   * Polling threads, most recently idle first. The front takes the work, so under steady
+   * load the threads in use stay few and warm (a thread is an isolate of its own: its caches
+   * and JIT go cold when work rotates through all of them), and the back is where threads
+   * left idle by a calmer load wait out the grace and exit.
+   */
   private readonly polling: HandlerThread[] = [];
+  /** Retires surplus pollers idle for the grace (see afterWork). */
+  private reaper: NodeJS.Timeout | undefined;
+  /** When pollers last fell to the maximum or below: the pool was all needed then. */
+  private lastFull = 0;
   /** The completion queue. */
   private readonly cq: Job[] = [];
   /** Starting + polling threads, as upstream's num_pollers_ (a new thread counts at once). */
@@ -242,6 +252,7 @@ export class HandlerThreadRunner implements InferenceRunner {
   /** Terminates every handler thread; queued and running requests get LS_ERR_SHUTTING_DOWN. */
   async close(): Promise<void> {
     this.closed = true;
+    if (this.reaper) clearTimeout(this.reaper);
     for (const j of this.cq.splice(0)) j.reject(new LsError('LS_ERR_SHUTTING_DOWN', 'the server shut down before the request ran'));
     this.polling.length = 0;
     for (const t of this.threads.values()) this.retire(t);
@@ -268,7 +279,7 @@ export class HandlerThreadRunner implements InferenceRunner {
     const signal = new SharedArrayBuffer(8);
     const data: HandlerThreadData = { port: port2, signal };
     const worker = new Worker(this.workerUrl, { workerData: data, transferList: [port2] });
-    const t: HandlerThread = { id: worker.threadId, worker, port: port1, signal: new Int32Array(signal), state: 'starting', busy: undefined, grace: undefined, lastError: undefined };
+    const t: HandlerThread = { id: worker.threadId, worker, port: port1, signal: new Int32Array(signal), state: 'starting', busy: undefined, idleSince: 0, lastError: undefined };
     this.threads.set(t.id, t);
     this.holding++;
     this.created++;
@@ -282,8 +293,10 @@ export class HandlerThreadRunner implements InferenceRunner {
     worker.once('online', () => {
       if (t.state !== 'starting') return;
       t.state = 'polling';
+      t.idleSince = performance.now();
       this.polling.unshift(t); // started because work was waiting
       this.pump();
+      if (this.numPollers > this.maxPollers) this.scheduleReap();
     });
     port1.on('message', (reply: Uint8Array) => this.onReply(t, reply));
     port1.on('messageerror', (e) => this.fail(t, `a reply could not be read: ${e.message}`));
@@ -302,21 +315,13 @@ export class HandlerThreadRunner implements InferenceRunner {
   /** Polling threads pick up queued requests. */
   private pump(): void {
     while (this.cq.length > 0 && this.polling.length > 0) {
-      // Pollers within the maximum wait at the front, surplus ones at the back: the front
-      // takes the work, so under steady load the threads it needs stay in use (a start here
-      // costs an isolate and a model load, not upstream's microseconds), while surplus ones
-      // left idle by a calmer load reach their grace and exit.
-      const t = this.polling.shift()!;
-      if (t.grace) {
-        clearTimeout(t.grace);
-        t.grace = undefined;
-      }
-      this.pickUp(t, this.cq.shift()!);
+      this.pickUp(this.polling.shift()!, this.cq.shift()!);
     }
   }
 
   private pickUp(t: HandlerThread, job: Job): void {
     this.numPollers--;
+    if (this.numPollers <= this.maxPollers) this.lastFull = performance.now();
     let exhausted = false;
     if (this.numPollers < this.minPollers && !this.trySpawn() && this.numPollers === 0) exhausted = true;
     if (exhausted) {
@@ -336,22 +341,39 @@ export class HandlerThreadRunner implements InferenceRunner {
   private afterWork(t: HandlerThread): void {
     if (this.closed || t.state === 'exiting') return;
     t.state = 'polling';
+    t.idleSince = performance.now();
     this.numPollers++;
-    if (this.numPollers > this.maxPollers) this.polling.push(t);
-    else this.polling.unshift(t);
+    this.polling.unshift(t);
     if (this.numPollers > this.maxPollers) {
-      const grace = this.opts.idleGraceMs ?? 0;
-      if (grace <= 0) {
-        this.dropPoller(t);
-      } else {
-        t.grace = setTimeout(() => {
-          t.grace = undefined;
-          if (t.state === 'polling' && this.numPollers > this.maxPollers) this.dropPoller(t);
-        }, grace);
-        t.grace.unref();
-      }
+      // Upstream: this thread exits now. With a grace, surplus pollers exit once the pool has
+      // had surplus for that long (load that keeps needing them keeps them), the longest idle
+      // first.
+      if ((this.opts.idleGraceMs ?? 0) <= 0) this.dropPoller(t);
+      else this.scheduleReap();
     }
     this.pump();
+  }
+
+  /** Arms the reaper for when the pool and its longest-idle poller will have had the grace. */
+  private scheduleReap(): void {
+    if (this.reaper || this.closed || this.polling.length === 0) return;
+    const grace = this.opts.idleGraceMs ?? 0;
+    const oldest = this.polling[this.polling.length - 1]!;
+    this.reaper = setTimeout(() => this.reap(), Math.max(0, Math.max(this.lastFull, oldest.idleSince) + grace - performance.now()));
+    this.reaper.unref();
+  }
+
+  private reap(): void {
+    this.reaper = undefined;
+    const since = performance.now() - (this.opts.idleGraceMs ?? 0);
+    if (this.lastFull <= since) {
+      while (this.numPollers > this.maxPollers && this.polling.length > 0) {
+        const oldest = this.polling[this.polling.length - 1]!;
+        if (oldest.idleSince > since) break;
+        this.dropPoller(oldest);
+      }
+    }
+    if (this.numPollers > this.maxPollers) this.scheduleReap();
   }
 
   private dropPoller(t: HandlerThread): void {
@@ -396,7 +418,6 @@ export class HandlerThreadRunner implements InferenceRunner {
     }
     t.state = 'exiting';
     this.holding--;
-    if (t.grace) clearTimeout(t.grace);
     // Ask the thread to end itself: terminating it while onnxruntime still loads a session
     // or runs aborts the whole process (a native exception with no isolate left to take it).
     // terminate() only if it does not end on its own.

@@ -137,6 +137,41 @@ describe('HandlerThreadRunner', () => {
     });
   });
 
+  it('idle grace: a load that keeps needing the surplus keeps it (no thread churn); once the load stops, it goes after the grace', async () => {
+    await withTmpDir('leakscope-threads-', async (dir) => {
+      const [written] = await writeModelVersions(join(dir, 'ctr'), { features: 10, versions: [1] });
+      const servable = await onnxLoader.load('ctr', 1, written!.path);
+      const grace = 700;
+      const runner = new HandlerThreadRunner({ admission: UNCAPPED_ADMISSION, minIdleThreads: 1, idleGraceMs: grace, modelDelayMs: 60 });
+      const one = () => runner.run(servable, feeds(), ['prob']);
+      try {
+        // One caller all the time, and every 300 ms a burst of four more: the front threads
+        // take the steady work, the back ones only the bursts, yet all are needed.
+        let steady = true;
+        const caller = (async () => {
+          while (steady) await one();
+        })();
+        await Promise.all(Array.from({ length: 5 }, one));
+        const created = runner.threadStats().created;
+        for (let i = 0; i < 8; i++) {
+          await new Promise((r) => setTimeout(r, 300));
+          await Promise.all(Array.from({ length: 4 }, one));
+        }
+        steady = false;
+        await caller;
+        const st = runner.threadStats();
+        assert.ok(st.created - created <= 1, `threads churned under a recurring load: ${st.created - created} started after the first burst (${JSON.stringify(st)})`);
+        assert.ok(st.current >= 4, `the pool the bursts need was let go: ${JSON.stringify(st)}`);
+        const stopped = performance.now();
+        assert.ok(await eventually(() => runner.threadStats().current === 2), `surplus threads stayed after the load stopped: ${JSON.stringify(runner.threadStats())}`);
+        assert.ok(performance.now() - stopped >= grace * 0.9, 'the surplus left before the grace was out');
+      } finally {
+        await runner.close();
+        await onnxLoader.unload(servable);
+      }
+    });
+  });
+
   it('survives a crashing thread: that request fails LS_ERR_INFERENCE, the next gets a new thread; close leaves no threads', async () => {
     await withTmpDir('leakscope-threads-', async (dir) => {
       const [written] = await writeModelVersions(join(dir, 'ctr'), { features: 10, versions: [1] });
