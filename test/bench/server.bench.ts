@@ -76,6 +76,10 @@ try {
   console.log(`leakscope        ${l.rps.toFixed(0).padStart(7)} req/s ${l.p50.toFixed(2).padStart(7)} ms ${l.p99.toFixed(2).padStart(7)} ms ${String(l.errors).padStart(6)}`);
   const ratio = l.rps / b.rps;
   console.log(`\nthroughput ratio leakscope/bare: ${(ratio * 100).toFixed(1)}%  (goal ≥ 85%: ${ratio >= 0.85 ? 'met' : 'NOT met'})`);
+  // Each leakscope round against the bare round just before it: the machine's speed drifts
+  // over a run, and adjacent rounds share more of it than the medians do.
+  const paired = results.leakscope.map((x, i) => x.rps / results.bare[i]!.rps).sort((x, y) => x - y);
+  console.log(`per-round ratios (each against the bare round before it): median ${(median(paired) * 100).toFixed(1)}%, range ${(paired[0]! * 100).toFixed(0)}–${(paired[paired.length - 1]! * 100).toFixed(0)}%`);
   console.log(`p50 ratio ${(l.p50 / b.p50).toFixed(2)}×, p99 ratio ${(l.p99 / b.p99).toFixed(2)}×`);
   const cb = median(serverCpu.bare);
   const cl = median(serverCpu.leakscope);
