@@ -18,7 +18,6 @@ import type { TensorSpec } from './signature.js';
 import type { HostTensor } from './tensors.js';
 import { decodeReply, encodeRequest, SIGNAL_SEQ, SIGNAL_YIELD, toWire, type HandlerThreadData, type ThreadControl } from './thread-wire.js';
 
-
 /** Whether a request that finds no idle thread may start one. */
 export interface ThreadAdmission {
   /** null when uncapped. */
@@ -337,7 +336,7 @@ export class HandlerThreadRunner implements InferenceRunner {
     send(t, job.bytes, [job.bytes.buffer as ArrayBuffer]);
   }
 
-  /** Back to polling while pollers are below the maximum; otherwise leave (after the grace). */
+  /** Back to polling (most recently idle first); past the maximum pollers, surplus leaves (see scheduleReap). */
   private afterWork(t: HandlerThread): void {
     if (this.closed || t.state === 'exiting') return;
     t.state = 'polling';
