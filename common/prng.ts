@@ -42,3 +42,33 @@ export function mixSeed(...parts: number[]): number {
   }
   return h >>> 0;
 }
+
+/** Fisher–Yates: shuffles `a` in place, drawing from `rand`. */
+export function shuffleInPlace<T>(a: { length: number; [i: number]: T }, rand: () => number): void {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    const t = a[i]!;
+    a[i] = a[j]!;
+    a[j] = t;
+  }
+}
+
+/**
+ * `k` distinct shuffles of `items`, none equal to an order in `exclude`. The caller keeps `k`
+ * below the number of orders left (this draws until it has them).
+ */
+export function distinctShuffles<T>(items: readonly T[], k: number, rand: () => number, exclude: Iterable<readonly T[]> = []): T[][] {
+  const key = (p: readonly T[]) => p.join('\u0000');
+  const seen = new Set<string>(Array.from(exclude, key));
+  const out: T[][] = [];
+  while (out.length < k) {
+    const p = [...items];
+    shuffleInPlace(p, rand);
+    const kp = key(p);
+    if (!seen.has(kp)) {
+      seen.add(kp);
+      out.push(p);
+    }
+  }
+  return out;
+}

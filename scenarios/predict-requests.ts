@@ -8,7 +8,7 @@
  * N! is a safe integer, so K up to N! costs one number per order, not one array.
  */
 import { LsError } from '../common/errors.js';
-import { mixSeed, mulberry32 } from '../common/prng.js';
+import { distinctShuffles, mixSeed, mulberry32 } from '../common/prng.js';
 import { dtypeFromTf, type DType, type HostTensor, type TensorData } from '../server/tensors.js';
 import { encodePredictRequest, type ModelSpecInput } from './tf-client.js';
 
@@ -138,20 +138,7 @@ export function planInputOrders(names: readonly string[], policy: OrderPolicy, s
       }
       // N > 18: N! is astronomically larger than any K, so shuffles are distinct; dedupe anyway.
       if (k > 100_000) throw bad(where, `.k must be at most 100000 for ${n} inputs, got ${k}`);
-      const seen = new Set<string>();
-      const perms: number[][] = [];
-      while (perms.length < k) {
-        const p = [...identity];
-        for (let i = n - 1; i > 0; i--) {
-          const j = Math.floor(rand() * (i + 1));
-          [p[i], p[j]] = [p[j]!, p[i]!];
-        }
-        const key = p.join(',');
-        if (!seen.has(key)) {
-          seen.add(key);
-          perms.push(p);
-        }
-      }
+      const perms = distinctShuffles(identity, k, rand);
       return { count: k, order: (j) => perms[j % k]! };
     }
     default:

@@ -7,7 +7,7 @@ import { normalQuantile, normalUpperTail } from '../../analyzer/series/normal.js
 import { orderStatistics, selectKth } from '../../analyzer/series/select.js';
 import { theilSen } from '../../analyzer/series/theil-sen.js';
 import { analyzeTrend, evenSubsample } from '../../analyzer/series/trend.js';
-import { mulberry32 } from '../../common/prng.js';
+import { mulberry32, shuffleInPlace } from '../../common/prng.js';
 import { gaussian, sawtooth, series } from '../helpers/analyzer-series.js';
 
 test('normal quantile and tail agree with tables', () => {
@@ -29,10 +29,7 @@ test('Kendall S and its variance with ties', () => {
 test('quickselect finds order statistics of a shuffled array', () => {
   const rand = mulberry32(3);
   const a = Float64Array.from({ length: 10_001 }, (_, i) => i);
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [a[i], a[j]] = [a[j]!, a[i]!];
-  }
+  shuffleInPlace(a, rand);
   assert.equal(selectKth(a.slice(), 5000), 5000);
   assert.deepEqual(orderStatistics(a.slice(), [9000, 17, 5000, 5000]), [9000, 17, 5000, 5000]);
 });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { mulberry32 } from '../../common/prng.js';
+import { distinctShuffles, mulberry32 } from '../../common/prng.js';
 import { resolveFixes } from '../../server/fixes.js';
 import { ctrFeatures } from '../../server/models/ctr-model.js';
 import { executorKey, inputOrderStrategy, LruStore, ModelSession, sessionStrategies } from '../../server/session.js';
@@ -19,22 +19,7 @@ function signature(): Signature {
 
 /** K distinct permutations of the features, none equal to the model's order or to the sorted order. */
 function permutations(k: number, seed = 7): string[][] {
-  const rand = mulberry32(seed);
-  const seen = new Set([FEATURES.join(','), [...FEATURES].sort().join(',')]);
-  const out: string[][] = [];
-  while (out.length < k) {
-    const p = [...FEATURES];
-    for (let i = p.length - 1; i > 0; i--) {
-      const j = Math.floor(rand() * (i + 1));
-      [p[i], p[j]] = [p[j]!, p[i]!];
-    }
-    const key = p.join(',');
-    if (!seen.has(key)) {
-      seen.add(key);
-      out.push(p);
-    }
-  }
-  return out;
+  return distinctShuffles(FEATURES, k, mulberry32(seed), [FEATURES, [...FEATURES].sort()]);
 }
 
 /** Warm-up with the model's own order, then K other orders: the load of the shuffled-input scenario. */
