@@ -16,7 +16,7 @@ import type { InferenceRunner } from './inference.js';
 import type { Servable } from './repository.js';
 import type { TensorSpec } from './signature.js';
 import type { HostTensor } from './tensors.js';
-import { decodeReply, encodeRequest, SIGNAL_SEQ, SIGNAL_YIELD, toWire, type HandlerThreadData, type ThreadControl } from './thread-wire.js';
+import { decodeReply, encodeRequest, SIGNAL_SEQ, SIGNAL_YIELD, type HandlerThreadData, type ThreadControl } from './thread-wire.js';
 
 /** Whether a request that finds no idle thread may start one. */
 export interface ThreadAdmission {
@@ -153,9 +153,8 @@ export class HandlerThreadRunner implements InferenceRunner {
   private readonly minPollers: number;
   private readonly maxPollers: number;
   private readonly exits = new Set<Promise<void>>();
-  private readonly slots = new Map<Servable, number>();
-  /** Slot → its load message, replayed to every new thread. */
-  private readonly registry = new Map<number, Extract<ThreadControl, { type: 'load' }>>();
+  /** Each registered version's load message (its slot inside), replayed to every new thread. */
+  private readonly loaded = new Map<Servable, Extract<ThreadControl, { type: 'load' }>>();
   private slotSeq = 0;
   private requestSeq = 0;
   /** Threads holding quota: alive and not on their way out. */
@@ -179,20 +178,22 @@ export class HandlerThreadRunner implements InferenceRunner {
 
   async run(servable: Servable, feeds: Readonly<Record<string, HostTensor>>, fetches: readonly string[]): Promise<Record<string, HostTensor>> {
     if (this.closed) throw new LsError('LS_ERR_SHUTTING_DOWN', 'the server is shutting down');
-    const outIndex = servable.signature.outputIndex;
-    for (const f of fetches) if (!outIndex.has(f)) throw new LsError('LS_ERR_INFERENCE', `output '${f}' is not an output of model '${servable.model}'`);
-    for (const n of Object.keys(feeds)) if (!servable.signature.inputIndex.has(n)) throw new LsError('LS_ERR_INFERENCE', `input '${n}' is not an input of model '${servable.model}'`);
-    const bytes = encodeRequest({
-      id: ++this.requestSeq,
-      slot: this.slotOf(servable),
-      delayMs: this.opts.modelDelayMs,
-      fetches: fetches.map((f) => outIndex.get(f)!),
-      feeds: toWire(feeds, servable.signature.inputIndex),
-    });
     const cap = this.opts.admission.cap;
     // The fix promises no unbounded queue: past `cap` waiting requests, refuse at once.
     if (cap !== null && this.cq.length >= cap) throw this.opts.admission.refusal();
-    const outputs = servable.signature.outputs;
+    const { inputIndex, outputIndex, outputs } = servable.signature;
+    const fetchIndices = fetches.map((f) => {
+      const i = outputIndex.get(f);
+      if (i === undefined) throw new LsError('LS_ERR_INFERENCE', `output '${f}' is not an output of model '${servable.model}'`);
+      return i;
+    });
+    const wire = Object.keys(feeds).map((name) => {
+      const index = inputIndex.get(name);
+      if (index === undefined) throw new LsError('LS_ERR_INFERENCE', `input '${name}' is not an input of model '${servable.model}'`);
+      const t = feeds[name]!;
+      return { index, dtype: t.dtype, dims: t.dims, data: t.data };
+    });
+    const bytes = encodeRequest({ id: ++this.requestSeq, slot: this.slotOf(servable), delayMs: this.opts.modelDelayMs, fetches: fetchIndices, feeds: wire });
     return new Promise((resolve, reject) => {
       this.cq.push({ bytes, resolve, reject, outputs });
       // Nobody left to poll (all threads exited, or none started yet): start one.
@@ -214,11 +215,10 @@ export class HandlerThreadRunner implements InferenceRunner {
 
   /** Drops every thread's session of an unloaded version (repository.onUnload). */
   dropServable(s: Servable): void {
-    const slot = this.slots.get(s);
-    if (slot === undefined) return;
-    this.slots.delete(s);
-    this.registry.delete(slot);
-    const msg: ThreadControl = { type: 'drop', slot };
+    const load = this.loaded.get(s);
+    if (!load) return;
+    this.loaded.delete(s);
+    const msg: ThreadControl = { type: 'drop', slot: load.slot };
     for (const t of this.threads.values()) if (t.state !== 'exiting') send(t, msg);
   }
 
@@ -260,15 +260,13 @@ export class HandlerThreadRunner implements InferenceRunner {
 
   /** The slot of a version: registered (and announced to every thread) on first use. */
   private slotOf(s: Servable): number {
-    let slot = this.slots.get(s);
-    if (slot === undefined) {
-      slot = ++this.slotSeq;
-      this.slots.set(s, slot);
-      const msg: ThreadControl = { type: 'load', slot, path: s.path, inputs: s.signature.inputs.map((x) => x.name), outputs: s.signature.outputs.map((x) => x.name) };
-      this.registry.set(slot, msg);
-      for (const t of this.threads.values()) if (t.state !== 'exiting') send(t, msg);
+    let load = this.loaded.get(s);
+    if (!load) {
+      load = { type: 'load', slot: ++this.slotSeq, path: s.path, inputs: s.signature.inputs.map((x) => x.name), outputs: s.signature.outputs.map((x) => x.name) };
+      this.loaded.set(s, load);
+      for (const t of this.threads.values()) if (t.state !== 'exiting') send(t, load);
     }
-    return slot;
+    return load.slot;
   }
 
   /** Starts a thread if the quota allows; it counts as a poller from now on. */
@@ -285,7 +283,7 @@ export class HandlerThreadRunner implements InferenceRunner {
     this.numPollers++;
     if (this.threads.size > this.peak) this.peak = this.threads.size;
     // A new thread learns every loaded version before its first request.
-    for (const msg of this.registry.values()) send(t, msg);
+    for (const msg of this.loaded.values()) send(t, msg);
     // Only a working thread keeps the process alive (its reply comes on the port).
     worker.unref();
     port1.unref();
@@ -321,9 +319,7 @@ export class HandlerThreadRunner implements InferenceRunner {
   private pickUp(t: HandlerThread, job: Job): void {
     this.numPollers--;
     if (this.numPollers <= this.maxPollers) this.lastFull = performance.now();
-    let exhausted = false;
-    if (this.numPollers < this.minPollers && !this.trySpawn() && this.numPollers === 0) exhausted = true;
-    if (exhausted) {
+    if (this.numPollers < this.minPollers && !this.trySpawn() && this.numPollers === 0) {
       // Upstream answers this request RESOURCE_EXHAUSTED and keeps the thread polling.
       job.reject(this.opts.admission.refusal());
       this.afterWork(t);
@@ -347,7 +343,7 @@ export class HandlerThreadRunner implements InferenceRunner {
       // Upstream: this thread exits now. With a grace, surplus pollers exit once the pool has
       // had surplus for that long (load that keeps needing them keeps them), the longest idle
       // first.
-      if ((this.opts.idleGraceMs ?? 0) <= 0) this.dropPoller(t);
+      if ((this.opts.idleGraceMs ?? 0) <= 0) this.retire(t);
       else this.scheduleReap();
     }
     this.pump();
@@ -369,17 +365,10 @@ export class HandlerThreadRunner implements InferenceRunner {
       while (this.numPollers > this.maxPollers && this.polling.length > 0) {
         const oldest = this.polling[this.polling.length - 1]!;
         if (oldest.idleSince > since) break;
-        this.dropPoller(oldest);
+        this.retire(oldest);
       }
     }
     if (this.numPollers > this.maxPollers) this.scheduleReap();
-  }
-
-  private dropPoller(t: HandlerThread): void {
-    const i = this.polling.indexOf(t);
-    if (i >= 0) this.polling.splice(i, 1);
-    this.numPollers--;
-    this.retire(t);
   }
 
   private onReply(t: HandlerThread, bytes: Uint8Array): void {
@@ -410,10 +399,8 @@ export class HandlerThreadRunner implements InferenceRunner {
     if (t.state === 'exiting') return;
     if (t.state === 'starting' || t.state === 'polling') {
       const i = this.polling.indexOf(t);
-      if (i >= 0) {
-        this.polling.splice(i, 1);
-        this.numPollers--;
-      } else if (t.state === 'starting') this.numPollers--;
+      if (i >= 0) this.polling.splice(i, 1);
+      this.numPollers--;
     }
     t.state = 'exiting';
     this.holding--;

@@ -30,20 +30,22 @@ interface DTypeInfo {
   readonly tfName: string;
   readonly bytes: number;
   readonly make: (n: number) => TensorData;
+  /** The typed array class: views of shared bytes (`new ctor(buffer, byteOffset, length)`). */
+  readonly ctor: new (buffer: ArrayBufferLike, byteOffset: number, length: number) => TensorData;
   /** Which TensorProto repeated field carries values of this dtype. */
   readonly valField: 'float_val' | 'double_val' | 'int_val' | 'int64_val' | 'bool_val' | 'half_val';
 }
 
 const DTYPES: Readonly<Record<DType, DTypeInfo>> = {
-  float32: { tf: 1, tfName: 'DT_FLOAT', bytes: 4, make: (n) => new Float32Array(n), valField: 'float_val' },
-  float64: { tf: 2, tfName: 'DT_DOUBLE', bytes: 8, make: (n) => new Float64Array(n), valField: 'double_val' },
-  int32: { tf: 3, tfName: 'DT_INT32', bytes: 4, make: (n) => new Int32Array(n), valField: 'int_val' },
-  uint8: { tf: 4, tfName: 'DT_UINT8', bytes: 1, make: (n) => new Uint8Array(n), valField: 'int_val' },
-  int16: { tf: 5, tfName: 'DT_INT16', bytes: 2, make: (n) => new Int16Array(n), valField: 'int_val' },
-  int8: { tf: 6, tfName: 'DT_INT8', bytes: 1, make: (n) => new Int8Array(n), valField: 'int_val' },
-  int64: { tf: 9, tfName: 'DT_INT64', bytes: 8, make: (n) => new BigInt64Array(n), valField: 'int64_val' },
-  bool: { tf: 10, tfName: 'DT_BOOL', bytes: 1, make: (n) => new Uint8Array(n), valField: 'bool_val' },
-  float16: { tf: 19, tfName: 'DT_HALF', bytes: 2, make: (n) => new Uint16Array(n), valField: 'half_val' },
+  float32: { tf: 1, tfName: 'DT_FLOAT', bytes: 4, make: (n) => new Float32Array(n), ctor: Float32Array, valField: 'float_val' },
+  float64: { tf: 2, tfName: 'DT_DOUBLE', bytes: 8, make: (n) => new Float64Array(n), ctor: Float64Array, valField: 'double_val' },
+  int32: { tf: 3, tfName: 'DT_INT32', bytes: 4, make: (n) => new Int32Array(n), ctor: Int32Array, valField: 'int_val' },
+  uint8: { tf: 4, tfName: 'DT_UINT8', bytes: 1, make: (n) => new Uint8Array(n), ctor: Uint8Array, valField: 'int_val' },
+  int16: { tf: 5, tfName: 'DT_INT16', bytes: 2, make: (n) => new Int16Array(n), ctor: Int16Array, valField: 'int_val' },
+  int8: { tf: 6, tfName: 'DT_INT8', bytes: 1, make: (n) => new Int8Array(n), ctor: Int8Array, valField: 'int_val' },
+  int64: { tf: 9, tfName: 'DT_INT64', bytes: 8, make: (n) => new BigInt64Array(n), ctor: BigInt64Array, valField: 'int64_val' },
+  bool: { tf: 10, tfName: 'DT_BOOL', bytes: 1, make: (n) => new Uint8Array(n), ctor: Uint8Array, valField: 'bool_val' },
+  float16: { tf: 19, tfName: 'DT_HALF', bytes: 2, make: (n) => new Uint16Array(n), ctor: Uint16Array, valField: 'half_val' },
 };
 
 const BY_TF = new Map<number, DType>(Object.entries(DTYPES).map(([k, v]) => [v.tf, k as DType]));
@@ -56,6 +58,8 @@ export const tfDtypeName = (tf: number): string => {
 };
 export const dtypeFromTf = (tf: number): DType | undefined => BY_TF.get(tf);
 export const dtypeBytes = (d: DType): number => DTYPES[d].bytes;
+/** `length` elements of dtype `d` over `buffer` from `byteOffset`, not copied. */
+export const tensorView = (d: DType, buffer: ArrayBufferLike, byteOffset: number, length: number): TensorData => new DTYPES[d].ctor(buffer, byteOffset, length);
 
 /**
  * A request tensor may not hold more elements than this, whatever its encoding: a single

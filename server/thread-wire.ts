@@ -8,28 +8,12 @@
  * MessagePort pair) and a pair of shared signal words it blocks on (handler-thread-loop.ts).
  *
  * Request:  u32 id · u32 slot · f64 delayMs · u16 nFeeds · u16 nFetches · u16[nFetches] output indices
- *           · per feed: u16 input index · u8 dtype · u8 rank · u32 count · u32 offset · u32[rank] dims · data
- * Reply:    u32 id · u8 status (0 ok, 1 error) · ok: u16 nOut · per output: u16 output index · u8 dtype
+ *           · per feed: u16 input index · u8 dtype (TF DataType) · u8 rank · u32 count · u32 offset · u32[rank] dims · data
+ * Reply:    u32 id · u8 status (0 ok, 1 error) · ok: u16 nOut · per output: u16 output index · u8 dtype (TF DataType)
  *           · u8 rank · u32 count · u32 offset · u32[rank] dims · data  |  error: UTF-8 message
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { DType, HostTensor, TensorData } from './tensors.js';
-
-export const DTYPE_CODES: readonly DType[] = ['float32', 'float64', 'int32', 'int64', 'int16', 'int8', 'uint8', 'bool', 'float16'];
-const CODE_OF = new Map(DTYPE_CODES.map((d, i) => [d, i]));
-
-type ArrayCtor = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => TensorData;
-const CTORS: Readonly<Record<DType, ArrayCtor>> = {
-  float32: Float32Array,
-  float64: Float64Array,
-  int32: Int32Array,
-  int64: BigInt64Array,
-  int16: Int16Array,
-  int8: Int8Array,
-  uint8: Uint8Array,
-  bool: Uint8Array,
-  float16: Uint16Array,
-};
+import { dtypeFromTf, tensorView, tfDtypeOf, type DType, type TensorData } from './tensors.js';
 
 export interface WireTensor {
   /** Index into the version's input (request) or output (reply) names. */
@@ -49,7 +33,7 @@ function writeTensors(view: DataView, bytes: Uint8Array, at: number, tensors: re
   let data = align8(at + tableSize(tensors));
   for (const t of tensors) {
     view.setUint16(at, t.index, true);
-    view.setUint8(at + 2, CODE_OF.get(t.dtype)!);
+    view.setUint8(at + 2, tfDtypeOf(t.dtype));
     view.setUint8(at + 3, t.dims.length);
     view.setUint32(at + 4, t.data.length, true);
     view.setUint32(at + 8, data, true);
@@ -67,14 +51,14 @@ function readTensors(view: DataView, buffer: ArrayBufferLike, base: number, at: 
   const out: WireTensor[] = [];
   for (let i = 0; i < n; i++) {
     const index = view.getUint16(at, true);
-    const dtype = DTYPE_CODES[view.getUint8(at + 2)]!;
+    const dtype = dtypeFromTf(view.getUint8(at + 2))!;
     const rank = view.getUint8(at + 3);
     const count = view.getUint32(at + 4, true);
     const offset = view.getUint32(at + 8, true);
     at += 12;
     const dims: number[] = [];
     for (let k = 0; k < rank; k++, at += 4) dims.push(view.getUint32(at, true));
-    out.push({ index, dtype, dims, data: new CTORS[dtype](buffer, base + offset, count) });
+    out.push({ index, dtype, dims, data: tensorView(dtype, buffer, base + offset, count) });
   }
   return out;
 }
@@ -145,14 +129,6 @@ export function decodeReply(bytes: Uint8Array): WireReply {
   const id = view.getUint32(0, true);
   if (view.getUint8(4) !== 0) return { id, ok: false, message: Buffer.from(bytes.buffer, bytes.byteOffset + 8, bytes.byteLength - 8).toString('utf8') };
   return { id, ok: true, outputs: readTensors(view, bytes.buffer, bytes.byteOffset, 8, view.getUint16(6, true)) };
-}
-
-/** Feeds by name → wire tensors by input index. */
-export function toWire(feeds: Readonly<Record<string, HostTensor>>, inputIndex: ReadonlyMap<string, number>): WireTensor[] {
-  return Object.keys(feeds).map((name) => {
-    const t = feeds[name]!;
-    return { index: inputIndex.get(name)!, dtype: t.dtype, dims: t.dims, data: t.data };
-  });
 }
 
 /**
