@@ -11,6 +11,7 @@ import type { Culprit, OverallVerdict, SeriesAnalysis, SeriesKey, SeriesThreshol
 import type { Sample } from '../common/run-format.js';
 import { formatP, formatPct, formatQuantity } from './format-numbers.js';
 import { analyzeTrend, DEFAULT_MAX_SAMPLES, type SeriesPoint } from './series/trend.js';
+import { maxOf } from './series/median.js';
 
 export interface SeriesSpec {
   readonly key: SeriesKey;
@@ -102,7 +103,7 @@ export function judgeSeries(spec: SeriesSpec, points: readonly SeriesPoint[], ph
       trend: null,
       start: points[0]?.value ?? null,
       end: last?.value ?? null,
-      peak: points.length ? Math.max(...points.map((p) => p.value)) : null,
+      peak: points.length ? maxOf(points.map((p) => p.value)) : null,
       relativeGrowth: null,
       verdict: 'INSUFFICIENT_DATA',
       reason: phases.length ? `${spec.label}: only ${points.length} sample(s) in the steady phases (need ${o.minSamples})` : `${spec.label}: no steady phase to judge growth over`,

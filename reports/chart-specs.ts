@@ -3,12 +3,12 @@
  * HTML, @napi-rs/canvas for the PNG copies): one chart per sampled series, over time and
  * over requests completed, with the run's phases marked.
  */
-import type { Analysis, SeriesKey } from '../common/analysis-format.js';
+import type { Analysis, SeriesKey, SeriesUnit } from '../common/analysis-format.js';
 import type { Sample } from '../common/run-format.js';
 import { SERIES_SPECS } from '../analyzer/verdicts.js';
 import type { RunData } from '../analyzer/run-reader.js';
+import { median } from '../analyzer/series/median.js';
 
-export type SeriesUnit = 'bytes' | 'count';
 export type ChartAxis = 'time' | 'requests';
 
 /** A series of samples.ndjson the report can chart. Keys match the analyzer's series keys where both exist. */
@@ -171,12 +171,6 @@ export interface RunLabel {
   readonly analysis?: Analysis;
 }
 
-const median = (v: number[]): number => {
-  v.sort((a, b) => a - b);
-  const m = v.length >> 1;
-  return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
-};
-
 /**
  * The analyzer's slope as a line over the steady samples it was fitted on; the intercept is
  * Theil–Sen's (median of y − slope·x), which analysis.json does not store.
@@ -192,7 +186,7 @@ function fitLine(r: RunLabel, def: SeriesDef, axis: ChartAxis, color: string): D
     if (steady.has(s.phase) && v !== undefined && Number.isFinite(v)) pts.push([axis === 'time' ? s.t / 1000 : s.requests, v]);
   }
   if (pts.length < 2) return undefined;
-  const b = median(pts.map(([x, y]) => y - slope * x));
+  const b = median(pts.map(([x, y]) => y - slope * x))!;
   const scale = def.unit === 'bytes' ? MB : 1;
   const x0 = pts[0]![0];
   const x1 = pts[pts.length - 1]![0];

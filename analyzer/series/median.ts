@@ -27,3 +27,13 @@ export function medianEstimate(values: readonly number[], confidence: number): E
   const hi = Math.min(n - 1, Math.ceil(n / 2 + h) - 1);
   return { estimate: median(s)!, low: s[lo]!, high: s[hi]!, confidence };
 }
+
+/**
+ * The largest value (-Infinity when empty), by a loop: `Math.max(...values)` passes every
+ * value as an argument and overflows the stack past ~150,000 of them (a long soak's samples).
+ */
+export function maxOf(values: ArrayLike<number>): number {
+  let m = -Infinity;
+  for (let i = 0; i < values.length; i++) if (values[i]! > m) m = values[i]!;
+  return m;
+}

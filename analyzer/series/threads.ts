@@ -5,7 +5,7 @@
  */
 import type { Estimate, ThreadAnalysis, ThreadGroupChange } from '../../common/analysis-format.js';
 import type { PhaseRecord, Sample } from '../../common/run-format.js';
-import { median, medianEstimate } from './median.js';
+import { maxOf, median, medianEstimate } from './median.js';
 
 export interface ThreadOptions {
   readonly confidence?: number;
@@ -50,7 +50,7 @@ function pickSpike(phases: readonly PhaseRecord[], named?: string): number {
 
 function groupChange(name: string, before: readonly number[], all: readonly number[], after: readonly number[]): ThreadGroupChange {
   const baseline = median(before);
-  const peak = Math.max(...all);
+  const peak = maxOf(all);
   const afterV = median(after);
   const rise = peak - (baseline ?? all[0]!);
   const grew = rise >= Math.max(SETTLE_SLACK, 0.1 * Math.max(1, baseline ?? 0));
@@ -89,7 +89,7 @@ export function analyzeThreads(phases: readonly PhaseRecord[], samples: readonly
   const afterRecovery = median(lastThird.map((s) => value(s)!));
 
   const inflightSamples = withValue.filter((s) => s.inflight !== undefined);
-  const peakInflight = inflightSamples.length ? Math.max(...inflightSamples.map((s) => s.inflight!)) : null;
+  const peakInflight = inflightSamples.length ? maxOf(inflightSamples.map((s) => s.inflight!)) : null;
   const rise = peak - (baseline ?? peak);
   // Threads added per request in flight, sample by sample during the spike: ≈1 when every
   // in-flight request holds its own thread, ≈0 when a cap holds the pool flat.

@@ -5,7 +5,7 @@
  */
 import type { Estimate, TrendTest } from '../../common/analysis-format.js';
 import { mannKendall } from './mann-kendall.js';
-import { median } from './median.js';
+import { maxOf, median } from './median.js';
 import { tieTerms } from './kendall.js';
 import { pairwiseSlopes, senInterval, theilSen } from './theil-sen.js';
 
@@ -91,6 +91,6 @@ export function analyzeTrend(points: readonly SeriesPoint[], opts: TrendOptions 
     trend,
     start: median(y.slice(0, tenth)) ?? NaN,
     end: median(y.slice(n - tenth)) ?? NaN,
-    peak: n ? Math.max(...y) : NaN,
+    peak: n ? maxOf(y) : NaN,
   };
 }

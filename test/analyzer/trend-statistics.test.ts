@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { kendallS, kendallVariance, NO_TIES, tieTerms } from '../../analyzer/series/kendall.js';
 import { mannKendall, varianceInflation } from '../../analyzer/series/mann-kendall.js';
-import { medianEstimate } from '../../analyzer/series/median.js';
+import { maxOf, medianEstimate } from '../../analyzer/series/median.js';
 import { normalQuantile, normalUpperTail } from '../../analyzer/series/normal.js';
 import { orderStatistics, selectKth } from '../../analyzer/series/select.js';
 import { theilSen } from '../../analyzer/series/theil-sen.js';
@@ -95,4 +95,11 @@ test('sawtooth helper really is a sawtooth', () => {
   const v = Array.from({ length: 40 }, (_, i) => sawtooth(i, 10, 0));
   assert.equal(v[0], 0);
   assert.ok(v[9]! > 0.85 && v[10] === 0);
+});
+
+test('maxOf takes a long soak of samples (Math.max(...xs) overflows the stack there)', () => {
+  const xs = Float64Array.from({ length: 300_000 }, (_, i) => (i * 7919) % 300_000);
+  assert.throws(() => Math.max(...xs), RangeError);
+  assert.equal(maxOf(xs), 299_999);
+  assert.equal(maxOf([]), -Infinity);
 });
