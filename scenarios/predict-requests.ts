@@ -10,7 +10,7 @@
 import { LsError } from '../common/errors.js';
 import { distinctShuffles, mixSeed, mulberry32 } from '../common/prng.js';
 import { dtypeFromTf, type DType, type HostTensor, type TensorData } from '../server/tensors.js';
-import { encodePredictRequest, type ModelSpecInput } from './tf-client.js';
+import { encodePredictParts, type ModelSpecInput } from './tf-client.js';
 
 export interface InputSpec {
   readonly name: string;
@@ -37,8 +37,6 @@ export interface PredictRequestOptions {
   readonly encoding?: 'typed' | 'content';
   /** REST body form (default columnar {"inputs": ...}). */
   readonly restForm?: 'columnar' | 'row';
-  /** Encoded requests kept per order (default 4096 orders); beyond that, encoded per call. */
-  readonly cacheOrders?: number;
   /** Prefix for error messages (default "request"). */
   readonly where?: string;
 }
@@ -131,10 +129,21 @@ export function planInputOrders(names: readonly string[], policy: OrderPolicy, s
       if (total <= Number.MAX_SAFE_INTEGER) {
         if (k >= total) return { count: total, order: (j) => unrankPermutation(n, j % total) };
         if (k > 10_000_000) throw bad(where, `.k must be at most 10000000 unless it covers all ${n}! orders, got ${k}`);
+        // Drawn as the load reaches them (a phase sends far fewer requests than K orders),
+        // distinct, in the same sequence for a seed as drawing all K up front.
         const ranks = new Set<number>();
-        while (ranks.size < k) ranks.add(Math.floor(rand() * total));
-        const list = Float64Array.from(ranks);
-        return { count: k, order: (j) => unrankPermutation(n, list[j % k]!) };
+        const list: number[] = [];
+        const rankAt = (j: number): number => {
+          while (list.length <= j) {
+            const r = Math.floor(rand() * total);
+            if (!ranks.has(r)) {
+              ranks.add(r);
+              list.push(r);
+            }
+          }
+          return list[j]!;
+        };
+        return { count: k, order: (j) => unrankPermutation(n, rankAt(j % k)) };
       }
       // N > 18: N! is astronomically larger than any K, so shuffles are distinct; dedupe anyway.
       if (k > 100_000) throw bad(where, `.k must be at most 100000 for ${n} inputs, got ${k}`);
@@ -255,36 +264,27 @@ export function predictRequests(o: PredictRequestOptions): PredictRequestSet {
   }
   const quoted = names.map((n) => JSON.stringify(n));
   const restHead = o.model.signatureName ? `{"signature_name":${JSON.stringify(o.model.signatureName)},` : '{';
-  const cacheLimit = o.cacheOrders ?? 4096;
-  const grpcCache = new Map<number, Buffer>();
-  const restCache = new Map<number, string>();
   const orderOf = (i: number) => orderIndexFor(i, plan.count, pick, seed);
-  const cached = <T>(cache: Map<number, T>, j: number, make: () => T): T => {
-    let v = cache.get(j);
-    if (v === undefined) {
-      v = make();
-      if (cache.size < cacheLimit) cache.set(j, v);
-    }
-    return v;
-  };
+  // Each input's map entry is encoded once; a request is their concatenation in its order.
+  const { head, entries } = encodePredictParts(o.model, names.map((name, k) => [name, tensors[k]!] as const), o.encoding ?? 'typed');
+  const grpcBytes = head.length + entries.reduce((a, e) => a + e.length, 0);
   return {
     orders: plan,
     names,
     namesFor: (i) => plan.order(orderOf(i)).map((k) => names[k]!),
     grpc: (i) => {
-      const j = orderOf(i);
-      return cached(grpcCache, j, () => encodePredictRequest(o.model, plan.order(j).map((k) => [names[k]!, tensors[k]!] as const), [], o.encoding ?? 'typed'));
+      const ord = plan.order(orderOf(i));
+      const parts = [head];
+      for (const k of ord) parts.push(entries[k]!);
+      return Buffer.concat(parts, grpcBytes);
     },
     rest: (i) => {
-      const j = orderOf(i);
-      return cached(restCache, j, () => {
-        const ord = plan.order(j);
-        // Built by hand: JSON.stringify would move integer-like keys to the front.
-        if ((o.restForm ?? 'columnar') === 'columnar') return `${restHead}"inputs":{${ord.map((k) => `${quoted[k]}:${jsonCols[k]}`).join(',')}}}`;
-        const rows = jsonRows[0]!.length;
-        const inst = Array.from({ length: rows }, (_, r) => `{${ord.map((k) => `${quoted[k]}:${JSON.stringify(jsonRows[k]![r])}`).join(',')}}`);
-        return `${restHead}"instances":[${inst.join(',')}]}`;
-      });
+      const ord = plan.order(orderOf(i));
+      // Built by hand: JSON.stringify would move integer-like keys to the front.
+      if ((o.restForm ?? 'columnar') === 'columnar') return `${restHead}"inputs":{${ord.map((k) => `${quoted[k]}:${jsonCols[k]}`).join(',')}}}`;
+      const rows = jsonRows[0]!.length;
+      const inst = Array.from({ length: rows }, (_, r) => `{${ord.map((k) => `${quoted[k]}:${JSON.stringify(jsonRows[k]![r])}`).join(',')}}`);
+      return `${restHead}"instances":[${inst.join(',')}]}`;
     },
   };
 }

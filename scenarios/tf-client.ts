@@ -37,18 +37,36 @@ export function encodePredictRequest(
   outputFilter: readonly string[] = [],
   encoding: 'typed' | 'content' = 'typed',
 ): Buffer {
-  const t = tfTypes();
+  const { head, entries } = encodePredictParts(spec, inputs, encoding);
   const w = protobuf.Writer.create();
-  t.ModelSpec.encode(t.ModelSpec.fromObject(specObject(spec)), w.uint32((1 << 3) | 2).fork()).ldelim();
-  for (const [name, v] of inputs) {
+  for (const o of outputFilter) w.uint32((3 << 3) | 2).string(o);
+  return Buffer.concat([head, ...entries, w.finish()]);
+}
+
+/**
+ * A PredictRequest in parts that concatenate into the message: the model_spec field, then one
+ * `inputs` map entry per input. Concatenated in another order they are the same request with
+ * its inputs on the wire in that order — what a shuffled-input load sends, without encoding
+ * the tensors again per request.
+ */
+export function encodePredictParts(
+  spec: ModelSpecInput,
+  inputs: ReadonlyArray<readonly [string, HostTensor | TensorProtoLike]>,
+  encoding: 'typed' | 'content' = 'typed',
+): { head: Buffer; entries: Buffer[] } {
+  const t = tfTypes();
+  const head = protobuf.Writer.create();
+  t.ModelSpec.encode(t.ModelSpec.fromObject(specObject(spec)), head.uint32((1 << 3) | 2).fork()).ldelim();
+  const entries = inputs.map(([name, v]) => {
     const tp = 'data' in v && 'dims' in v ? toTensorProto(v as HostTensor, encoding) : (v as TensorProtoLike);
+    const w = protobuf.Writer.create();
     w.uint32((2 << 3) | 2).fork();
     w.uint32((1 << 3) | 2).string(name);
     t.TensorProto.encode(tp as protobuf.Message, w.uint32((2 << 3) | 2).fork()).ldelim();
     w.ldelim();
-  }
-  for (const o of outputFilter) w.uint32((3 << 3) | 2).string(o);
-  return w.finish() as Buffer;
+    return w.finish() as Buffer;
+  });
+  return { head: head.finish() as Buffer, entries };
 }
 
 export interface PredictOutput {
