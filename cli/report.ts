@@ -4,8 +4,6 @@ import { join } from 'node:path';
 import { LsError } from '../common/errors.js';
 import { bool, type Command, str } from './command.js';
 
-/** 2026-11-28T15:04:05.123Z → 20261128-150405 */
-
 export const reportCommand: Command = {
   name: 'report',
   summary: 'HTML report of a run, or of two runs side by side, with PNG charts',

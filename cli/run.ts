@@ -70,8 +70,7 @@ const mb = (b?: number) => (b === undefined ? '–' : `${(b / 1048576).toFixed(0
 export function progressPrinter(io: CommandIo, tty: boolean): (p: RunProgress) => void {
   let lastPlain = 0;
   return (p) => {
-    const rate = p.elapsedS > 0 ? '' : '';
-    const line = `[${p.phaseIndex + 1}/${p.phases}] ${p.phase}: ${p.completed}/${p.planned} requests${p.dropped ? `, ${p.dropped} dropped` : ''}${p.errors ? `, ${p.errors} errors` : ''}${rate} · ${p.elapsedS.toFixed(0)} s${p.last ? ` · RSS ${mb(p.last.rssBytes)} · threads ${p.last.threads ?? '–'}${p.last.cacheEntries !== undefined ? ` · cache ${p.last.cacheEntries}` : ''}` : ''}`;
+    const line = `[${p.phaseIndex + 1}/${p.phases}] ${p.phase}: ${p.completed}/${p.planned} requests${p.dropped ? `, ${p.dropped} dropped` : ''}${p.errors ? `, ${p.errors} errors` : ''} · ${p.elapsedS.toFixed(0)} s${p.last ? ` · RSS ${mb(p.last.rssBytes)} · threads ${p.last.threads ?? '–'}${p.last.cacheEntries !== undefined ? ` · cache ${p.last.cacheEntries}` : ''}` : ''}`;
     if (tty) io.stderr.write(`\r\x1b[2K${line}`);
     else if (p.elapsedS - lastPlain >= 5) {
       lastPlain = p.elapsedS;

@@ -12,6 +12,7 @@ import { newLiveCounters, startGrpcPhase, type LiveCounters } from './grpc-drive
 import { httpRequestFactory } from './http-templates.js';
 import { predictRequests, restPredictPath, type InputSpec, type OrderPolicy } from './predict-requests.js';
 import { startRestPhase } from './rest-driver.js';
+import { tfRestRequest } from './http-driver.js';
 import type { HttpRequestSpec } from './http-templates.js';
 import { plannedRequests, type PhaseDef } from './scenario.js';
 import { planArrivals, type ArrivalShape } from './schedule.js';
@@ -80,7 +81,7 @@ export async function startPhaseLoad(p: PhaseDef, t: PhaseTarget, signal: AbortS
       } else {
         if (!t.http) throw new LsError('LS_ERR_BAD_SCENARIO', `${where}: transport rest needs an HTTP target (--http http://host:port)`);
         const path = restPredictPath({ name: t.model });
-        done = restLoad(p, t.http, 'rest', (i) => ({ method: 'POST', path, headers: { 'content-type': 'application/json' }, body: reqs.rest(i) }), signal, live);
+        done = restLoad(p, t.http, 'rest', tfRestRequest(path, reqs.rest), signal, live);
       }
       break;
     }

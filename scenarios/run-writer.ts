@@ -3,16 +3,10 @@
  * killed run is still recognisable), each sample appended as it is taken (so nothing
  * measured is lost), results and the final manifest at the end.
  */
-import { appendFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { writeJsonAtomic } from '../common/json-file.js';
 import { join } from 'node:path';
 import { MANIFEST_FILE, PROFILE_DIR, RESULTS_FILE, RUN_FORMAT, SAMPLES_FILE, SNAPSHOT_DIR, type PhaseResult, type RunManifest, type Sample } from '../common/run-format.js';
-
-/** Writes JSON atomically (temp file + rename), so readers never see half a file. */
-export function writeJsonAtomic(file: string, value: unknown): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
-  renameSync(tmp, file);
-}
 
 export class RunWriter {
   readonly snapshotsDir: string;

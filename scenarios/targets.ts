@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { LsError } from '../common/errors.js';
+import { GrpcCode, LsError } from '../common/errors.js';
 import { packageRoot } from '../common/package-root.js';
 import { readProcStats } from '../common/proc.js';
 import type { TargetInfo } from '../common/run-format.js';
@@ -219,7 +219,7 @@ export async function connectExternal(o: ExternalOptions): Promise<Target> {
     try {
       await c.status({ name: modelName }).catch(async (e: { code?: number; details?: string }) => {
         // NOT_FOUND still proves a TF Serving API answers; anything transport-level does not.
-        if (e.code === 14 || e.code === 4 || e.code === undefined) throw e;
+        if (e.code === GrpcCode.UNAVAILABLE || e.code === GrpcCode.DEADLINE_EXCEEDED || e.code === undefined) throw e;
       });
     } catch (e) {
       throw new LsError('LS_ERR_TARGET', `cannot reach a TF Serving gRPC API at grpc://${grpc}: ${(e as { details?: string }).details ?? (e as Error).message}`);
@@ -248,15 +248,7 @@ export async function connectExternal(o: ExternalOptions): Promise<Target> {
     ...(o.prometheus ? { prometheus: o.prometheus } : {}),
     ...(inspector ? { inspector } : {}),
     modelName,
-    alive: () => {
-      if (pid === undefined) return true;
-      try {
-        readProcStats(pid);
-        return true;
-      } catch {
-        return false;
-      }
-    },
+    alive: () => pid === undefined || processExists(pid),
     stop: async () => inspector?.close(),
   };
 }
