@@ -4,7 +4,7 @@
  * the overall verdict with its culprit. Written to the run directory as analysis.json.
  */
 import { statSync } from 'node:fs';
-import { rename, writeFile } from 'node:fs/promises';
+import { writeJsonAtomic } from '../common/json-file.js';
 import { join, resolve } from 'node:path';
 import { ANALYSIS_FORMAT, type Analysis, type Culprit, type HeapSection, type PhaseLoadSummary, type SeriesAnalysis } from '../common/analysis-format.js';
 import { ANALYSIS_FILE, type PhaseRecord, type RunManifest, type RunResults, type Sample, type SnapshotRecord } from '../common/run-format.js';
@@ -234,8 +234,6 @@ export async function analyzeRun(run: RunData, opts: AnalyzeOptions = {}): Promi
  */
 export async function writeAnalysis(dir: string, analysis: Analysis): Promise<string> {
   const file = join(resolve(dir), ANALYSIS_FILE);
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(analysis, null, 2)}\n`);
-  await rename(tmp, file);
+  writeJsonAtomic(file, analysis);
   return file;
 }
