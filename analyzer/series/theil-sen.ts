@@ -20,10 +20,14 @@ export interface TheilSenOptions {
   readonly varianceInflation?: number;
 }
 
-/** All pairwise slopes (y_j − y_i)/(x_j − x_i) over pairs with different x. */
-export function pairwiseSlopes(x: ArrayLike<number>, y: ArrayLike<number>): Float64Array {
+/**
+ * All pairwise slopes (y_j − y_i)/(x_j − x_i) over pairs with different x, written into
+ * `into` when it has room for n(n−1)/2 (a view of it is returned), into a new array otherwise.
+ */
+export function pairwiseSlopes(x: ArrayLike<number>, y: ArrayLike<number>, into?: Float64Array): Float64Array {
   const n = x.length;
-  const out = new Float64Array((n * (n - 1)) / 2);
+  const pairs = (n * (n - 1)) / 2;
+  const out = into && into.length >= pairs ? into : new Float64Array(pairs);
   let m = 0;
   for (let i = 0; i < n - 1; i++) {
     const xi = x[i]!;
