@@ -134,7 +134,9 @@ export function computeDominators(g: HeapGraph, r: Retainers, pool = new Uint32P
     idomNode[w] = i === 1 ? w : vertex[idom[i]!]!;
   }
   const order = vertex.subarray(1);
-  pool.give(parent, stackNode, stackEdge, label, ancestor, idom, bucketNext, retFirst, retFrom);
+  // Not retFrom: it is edge-sized, and later phases only take node-sized arrays (best fit),
+  // so pooled it would stay resident for the whole analysis instead of being collected.
+  pool.give(parent, stackNode, stackEdge, label, ancestor, idom, bucketNext, retFirst);
   return { idom: idomNode, order, reachableCount };
 }
 
