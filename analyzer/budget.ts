@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { SeriesKey } from '../common/analysis-format.js';
 import { LsError } from '../common/errors.js';
 import { SERIES_SPECS } from './verdicts.js';
+import { isRecord, withoutUndefined } from '../common/objects.js';
 
 export interface SeriesBudget {
   /** Fails when the growth per request exceeds this at the budget's confidence (CI lower bound above it). */
@@ -85,7 +86,6 @@ function deepFreeze<T>(o: T): T {
 }
 
 const SERIES_KEYS = new Set<string>(['*', ...SERIES_SPECS.map((s) => s.key)]);
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 class BudgetReader {
   constructor(private readonly where: string) {}
@@ -93,7 +93,7 @@ class BudgetReader {
     throw new LsError('LS_ERR_BAD_FILE', `${this.where}: '${field}' ${msg}`);
   }
   object(v: unknown, field: string, known: readonly string[] | null): Record<string, unknown> {
-    if (!isObj(v)) this.fail(field, `must be an object, got ${JSON.stringify(v)}`);
+    if (!isRecord(v)) this.fail(field, `must be an object, got ${JSON.stringify(v)}`);
     if (known) for (const k of Object.keys(v)) if (!known.includes(k)) this.fail(`${field}.${k}`, `is not a known field (known: ${known.join(', ')})`);
     return v;
   }
@@ -114,7 +114,6 @@ class BudgetReader {
   }
 }
 
-const defined = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 
 /**
  * Validates a parsed budget (`where` names it in errors) and merges it onto the default
@@ -133,13 +132,13 @@ export function parseBudget(raw: unknown, where: string): Budget {
     for (const [k, v] of Object.entries(r.object(top.series, 'series', null))) {
       if (!SERIES_KEYS.has(k)) r.fail(`series.${k}`, `is not a known series (known: ${[...SERIES_KEYS].join(', ')})`);
       const o = r.object(v, `series.${k}`, ['maxPerRequest', 'mustNotLeak']);
-      series[k] = { ...series[k], ...defined({ maxPerRequest: r.number(o.maxPerRequest, `series.${k}.maxPerRequest`), mustNotLeak: r.bool(o.mustNotLeak, `series.${k}.mustNotLeak`) }) };
+      series[k] = { ...series[k], ...withoutUndefined({ maxPerRequest: r.number(o.maxPerRequest, `series.${k}.maxPerRequest`), mustNotLeak: r.bool(o.mustNotLeak, `series.${k}.mustNotLeak`) }) };
     }
   }
   let threads: ThreadBudget = base.threads;
   if (top.threads !== undefined) {
     const o = r.object(top.threads, 'threads', ['maxPeak', 'maxPerInflight', 'mustBeBounded', 'mustComeBackDown']);
-    threads = { ...threads, ...defined({ maxPeak: r.number(o.maxPeak, 'threads.maxPeak'), maxPerInflight: r.number(o.maxPerInflight, 'threads.maxPerInflight'), mustBeBounded: r.bool(o.mustBeBounded, 'threads.mustBeBounded'), mustComeBackDown: r.bool(o.mustComeBackDown, 'threads.mustComeBackDown') }) };
+    threads = { ...threads, ...withoutUndefined({ maxPeak: r.number(o.maxPeak, 'threads.maxPeak'), maxPerInflight: r.number(o.maxPerInflight, 'threads.maxPerInflight'), mustBeBounded: r.bool(o.mustBeBounded, 'threads.mustBeBounded'), mustComeBackDown: r.bool(o.mustComeBackDown, 'threads.mustComeBackDown') }) };
   }
   const phases: Record<string, PhaseBudget> = { ...base.phases };
   if (top.phases !== undefined) {
@@ -147,7 +146,7 @@ export function parseBudget(raw: unknown, where: string): Budget {
       const o = r.object(v, `phases.${k}`, ['maxErrorRate', 'excludeStatuses', 'maxDroppedRate', 'maxP99Ms']);
       phases[k] = {
         ...phases[k],
-        ...defined({
+        ...withoutUndefined({
           maxErrorRate: r.number(o.maxErrorRate, `phases.${k}.maxErrorRate`, 1),
           excludeStatuses: r.strings(o.excludeStatuses, `phases.${k}.excludeStatuses`),
           maxDroppedRate: r.number(o.maxDroppedRate, `phases.${k}.maxDroppedRate`, 1), maxP99Ms: r.number(o.maxP99Ms, `phases.${k}.maxP99Ms`) }),

@@ -7,6 +7,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { LsError } from '../common/errors.js';
 import { MANIFEST_FILE, RESULTS_FILE, RUN_FORMAT, SAMPLES_FILE, type RunManifest, type RunResults, type Sample } from '../common/run-format.js';
+import { isRecord } from '../common/objects.js';
 
 export interface RunData {
   readonly dir: string;
@@ -33,7 +34,6 @@ function readJson(file: string, what: string): unknown {
   }
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * Loads and checks a run directory.
@@ -43,7 +43,7 @@ export function readRun(dirArg: string): RunData {
   const dir = resolve(dirArg);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw badRun(`${dirArg}: not a run directory (no such folder)`);
   const m = readJson(join(dir, MANIFEST_FILE), 'run manifest');
-  if (!isObj(m)) throw badRun(`${join(dir, MANIFEST_FILE)}: expected a JSON object`);
+  if (!isRecord(m)) throw badRun(`${join(dir, MANIFEST_FILE)}: expected a JSON object`);
   if (m.format !== RUN_FORMAT) throw badRun(`${join(dir, MANIFEST_FILE)}: run format ${JSON.stringify(m.format)} is not supported (this leakscope reads format ${RUN_FORMAT})`);
   for (const k of ['runId', 'scenario', 'target', 'phases', 'startedAt', 'status'] as const) {
     if (m[k] === undefined) throw badRun(`${join(dir, MANIFEST_FILE)}: field '${k}' is missing`);
@@ -71,7 +71,7 @@ export function readRun(dirArg: string): RunData {
   });
   const resultsFile = join(dir, RESULTS_FILE);
   const results = existsSync(resultsFile) ? (readJson(resultsFile, 'load results') as RunResults) : ({ format: RUN_FORMAT, phases: [] } as RunResults);
-  if (!isObj(results) || !Array.isArray(results.phases)) throw badRun(`${resultsFile}: expected {"phases": [...]}`);
+  if (!isRecord(results) || !Array.isArray(results.phases)) throw badRun(`${resultsFile}: expected {"phases": [...]}`);
   if (!existsSync(resultsFile)) warnings.push(`${resultsFile}: missing; no load results`);
   return { dir, manifest: m as unknown as RunManifest, samples, results, warnings };
 }

@@ -12,6 +12,7 @@ import type { Sample } from '../common/run-format.js';
 import { formatP, formatPct, formatQuantity } from './format-numbers.js';
 import { analyzeTrend, DEFAULT_MAX_SAMPLES, type SeriesPoint } from './series/trend.js';
 import { maxOf } from './series/median.js';
+import { withoutUndefined } from '../common/objects.js';
 
 export interface SeriesSpec {
   readonly key: SeriesKey;
@@ -84,7 +85,7 @@ export function seriesPoints(samples: readonly Sample[], spec: SeriesSpec, phase
  * @example judgeSeries(SERIES_SPECS[0], seriesPoints(run.samples, SERIES_SPECS[0], steady), ['steady']).verdict
  */
 export function judgeSeries(spec: SeriesSpec, points: readonly SeriesPoint[], phases: readonly string[], opts: VerdictOptions = {}): SeriesAnalysis {
-  const o = { ...VERDICT_DEFAULTS, ...stripUndefined(opts) };
+  const o = { ...VERDICT_DEFAULTS, ...withoutUndefined(opts) };
   const override = opts.thresholds?.[spec.key] ?? {};
   const threshold: SeriesThreshold = { alpha: o.alpha, minPerRequest: override.minPerRequest ?? spec.minPerRequest, minRelativeGrowth: override.minRelativeGrowth ?? spec.minRelativeGrowth };
   const base = { key: spec.key, label: spec.label, unit: spec.unit, settledOnly: spec.settledOnly, phases, threshold };
@@ -153,10 +154,6 @@ export function judgeSeries(spec: SeriesSpec, points: readonly SeriesPoint[], ph
     reason = `${spec.label} ${plural ? 'are' : 'is'} stable: ${rate}, ${mk}`;
   }
   return { ...common, verdict, reason };
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /**

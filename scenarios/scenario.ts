@@ -8,6 +8,7 @@ import { basename, extname, join } from 'node:path';
 import YAML from 'yaml';
 import { LsError } from '../common/errors.js';
 import { packageRoot } from '../common/package-root.js';
+import { isRecord } from '../common/objects.js';
 
 export type OrderPolicy = 'fixed' | 'sorted' | 'permutations';
 export type PhaseTransport = 'grpc' | 'rest' | 'http' | 'grpc-generic';
@@ -78,7 +79,6 @@ export interface ScenarioDef {
 const BUILTIN_DIR = () => join(packageRoot(), 'scenarios', 'builtin');
 
 const bad = (where: string, msg: string) => new LsError('LS_ERR_BAD_SCENARIO', `${where}: ${msg}`);
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function num(o: Record<string, unknown>, k: string, where: string, opts: { min: number; max: number; int?: boolean; dflt?: number }): number | undefined {
   const v = o[k];
@@ -103,7 +103,7 @@ const PHASE_KEYS = ['name', 'requests', 'durationS', 'rate', 'rateTo', 'arrivals
 
 function parsePhase(p: unknown, i: number, seen: Set<string>): PhaseDef {
   const where = `phases[${i}]`;
-  if (!isObj(p)) throw bad(where, 'expected an object');
+  if (!isRecord(p)) throw bad(where, 'expected an object');
   checkKeys(p, where, PHASE_KEYS);
   const name = p.name;
   if (typeof name !== 'string' || !/^[a-z0-9][a-z0-9_-]*$/i.test(name)) throw bad(`${where}.name`, `expected a name of letters, digits, - and _, got ${JSON.stringify(name)}`);
@@ -123,21 +123,21 @@ function parsePhase(p: unknown, i: number, seen: Set<string>): PhaseDef {
   let http: HttpRequestTemplate | undefined;
   if (transport === 'http') {
     const h = p.http;
-    if (!isObj(h)) throw bad(`${where}.http`, 'is required with transport: http ({method, path, headers?, body?})');
+    if (!isRecord(h)) throw bad(`${where}.http`, 'is required with transport: http ({method, path, headers?, body?})');
     checkKeys(h, `${where}.http`, ['method', 'path', 'headers', 'body']);
     if (typeof h.path !== 'string' || !h.path.startsWith('/')) throw bad(`${where}.http.path`, 'expected a path starting with /');
-    if (h.headers !== undefined && (!isObj(h.headers) || Object.values(h.headers).some((v) => typeof v !== 'string'))) throw bad(`${where}.http.headers`, 'expected an object of strings');
+    if (h.headers !== undefined && (!isRecord(h.headers) || Object.values(h.headers).some((v) => typeof v !== 'string'))) throw bad(`${where}.http.headers`, 'expected an object of strings');
     if (h.body !== undefined && typeof h.body !== 'string') throw bad(`${where}.http.body`, 'expected a string template');
     http = Object.freeze({ method: typeof h.method === 'string' ? h.method.toUpperCase() : 'POST', path: h.path, headers: Object.freeze({ ...((h.headers as Record<string, string>) ?? {}) }), ...(h.body !== undefined ? { body: h.body as string } : {}) });
   }
   let grpc: GrpcRequestTemplate | undefined;
   if (transport === 'grpc-generic') {
     const g = p.grpc;
-    if (!isObj(g)) throw bad(`${where}.grpc`, 'is required with transport: grpc-generic ({proto, method, request})');
+    if (!isRecord(g)) throw bad(`${where}.grpc`, 'is required with transport: grpc-generic ({proto, method, request})');
     checkKeys(g, `${where}.grpc`, ['proto', 'method', 'request']);
     if (typeof g.proto !== 'string') throw bad(`${where}.grpc.proto`, 'expected the path of a .proto file');
     if (typeof g.method !== 'string' || !/^[\w.]+\/\w+$/.test(g.method)) throw bad(`${where}.grpc.method`, 'expected "package.Service/Method"');
-    if (!isObj(g.request)) throw bad(`${where}.grpc.request`, 'expected a JSON object template of the request message');
+    if (!isRecord(g.request)) throw bad(`${where}.grpc.request`, 'expected a JSON object template of the request message');
     grpc = Object.freeze({ proto: g.proto, method: g.method, request: g.request });
   }
   if (p.steady !== undefined && typeof p.steady !== 'boolean') throw bad(`${where}.steady`, 'expected true or false');
@@ -164,14 +164,14 @@ function parsePhase(p: unknown, i: number, seen: Set<string>): PhaseDef {
 /** Validates a parsed scenario document. */
 export function parseScenario(doc: unknown, source: string, baseDir: string): ScenarioDef {
   try {
-    if (!isObj(doc)) throw bad('scenario', 'expected an object with name and phases');
+    if (!isRecord(doc)) throw bad('scenario', 'expected an object with name and phases');
     checkKeys(doc, 'scenario', ['name', 'description', 'model', 'sampleIntervalMs', 'gcSettledEvery', 'allocationSampling', 'target', 'phases']);
     if (typeof doc.name !== 'string' || doc.name === '') throw bad('name', 'expected a scenario name');
     if (!Array.isArray(doc.phases) || doc.phases.length === 0) throw bad('phases', 'expected a non-empty list of phases');
     const seen = new Set<string>();
     const phases = Object.freeze(doc.phases.map((p, i) => parsePhase(p, i, seen)));
     const t = doc.target ?? {};
-    if (!isObj(t)) throw bad('target', 'expected an object');
+    if (!isRecord(t)) throw bad('target', 'expected an object');
     checkKeys(t, 'target', ['modelDelayMs', 'grpcMaxThreads', 'pollWaitSeconds']);
     if (doc.allocationSampling !== undefined && typeof doc.allocationSampling !== 'boolean') throw bad('allocationSampling', 'expected true or false');
     return Object.freeze({

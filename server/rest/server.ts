@@ -12,12 +12,12 @@ import { metadataJson, statusJson } from '../model-info.js';
 import type { PredictResult } from '../predict.js';
 import type { Signature } from '../signature.js';
 import { jsonRowsToTensor, jsonToTensor, tensorRowToJson, tensorToJson, type HostTensor } from '../tensors.js';
+import { isRecord } from '../../common/objects.js';
 
 const MODEL_PATH = /^\/v1\/models\/([^/:]+)(?:\/versions\/([^/:]+)|\/labels\/([^/:]+))?(?:\/(metadata)|:([a-zA-Z]+))?$/;
 export const METRICS_PATH = '/monitoring/prometheus/metrics';
 
 const bad = (m: string) => new LsError('LS_ERR_INVALID_REQUEST', m);
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -69,7 +69,7 @@ function restInputs(body: Record<string, unknown>, model: string): { form: 'row'
     return {
       form: 'row',
       build: (sig) => {
-        if (!isObject(inst[0])) {
+        if (!isRecord(inst[0])) {
           if (sig.inputs.length !== 1) {
             throw bad(`'instances' elements must be objects naming each input: model '${model}' has ${sig.inputs.length} inputs (${sig.inputs.map((s) => s.name).join(', ')})`);
           }
@@ -78,7 +78,7 @@ function restInputs(body: Record<string, unknown>, model: string): { form: 'row'
         }
         const names = Object.keys(inst[0]);
         inst.forEach((row, i) => {
-          if (!isObject(row)) throw bad(`instance ${i} is not an object like instance 0`);
+          if (!isRecord(row)) throw bad(`instance ${i} is not an object like instance 0`);
           const keys = Object.keys(row);
           if (keys.length !== names.length || !keys.every((k) => k in (inst[0] as object))) {
             throw bad(`instance ${i} names inputs {${keys.join(', ')}} but instance 0 names {${names.join(', ')}}; every instance must name the same inputs`);
@@ -92,7 +92,7 @@ function restInputs(body: Record<string, unknown>, model: string): { form: 'row'
   return {
     form: 'columnar',
     build: (sig) => {
-      if (isObject(inputs)) return Object.keys(inputs).map((n) => [n, jsonToTensor(inputs[n], dtypeOf(sig, n, model), n)] as const);
+      if (isRecord(inputs)) return Object.keys(inputs).map((n) => [n, jsonToTensor(inputs[n], dtypeOf(sig, n, model), n)] as const);
       if (sig.inputs.length !== 1) {
         throw bad(`'inputs' must be an object naming each input: model '${model}' has ${sig.inputs.length} inputs (${sig.inputs.map((s) => s.name).join(', ')})`);
       }
@@ -133,7 +133,7 @@ async function route(ctx: ServiceContext, req: IncomingMessage, res: ServerRespo
     } catch (e) {
       throw new LsError('LS_ERR_MALFORMED', `malformed JSON body: ${(e as Error).message}`);
     }
-    if (!isObject(body)) throw bad('request body must be a JSON object with "instances" or "inputs"');
+    if (!isRecord(body)) throw bad('request body must be a JSON object with "instances" or "inputs"');
     if (body.signature_name !== undefined && typeof body.signature_name !== 'string') throw bad("'signature_name' must be a string");
     const { form, build } = restInputs(body, spec.name);
     const result = await ctx.predictor.predict({ spec: { ...spec, signatureName: body.signature_name as string | undefined }, inputs: build, outputFilter: [] });
