@@ -6,8 +6,22 @@
 import { statSync } from 'node:fs';
 import { writeJsonAtomic } from '../common/json-file.js';
 import { join, resolve } from 'node:path';
-import { ANALYSIS_FORMAT, type Analysis, type Culprit, type HeapSection, type PhaseLoadSummary, type SeriesAnalysis } from '../common/analysis-format.js';
-import { ANALYSIS_FILE, type PhaseRecord, type RunManifest, type RunResults, type Sample, type SnapshotRecord } from '../common/run-format.js';
+import {
+  ANALYSIS_FORMAT,
+  type Analysis,
+  type Culprit,
+  type HeapSection,
+  type PhaseLoadSummary,
+  type SeriesAnalysis,
+} from '../common/analysis-format.js';
+import {
+  ANALYSIS_FILE,
+  type PhaseRecord,
+  type RunManifest,
+  type RunResults,
+  type Sample,
+  type SnapshotRecord,
+} from '../common/run-format.js';
 import { VERSION } from '../common/version.js';
 import { formatQuantity } from './format-numbers.js';
 import { diffHeaps } from './heap/diff.js';
@@ -17,7 +31,15 @@ import { findLeaksIn } from './heap/leaks.js';
 import { parseSnapshotFile } from './heap/snapshot-parser.js';
 import type { RunData } from './run-reader.js';
 import { analyzeThreads } from './series/threads.js';
-import { judgeSeries, overallVerdict, reconcileHeapSeries, SERIES_SPECS, seriesPoints, VERDICT_DEFAULTS, type VerdictOptions } from './verdicts.js';
+import {
+  judgeSeries,
+  overallVerdict,
+  reconcileHeapSeries,
+  SERIES_SPECS,
+  seriesPoints,
+  VERDICT_DEFAULTS,
+  type VerdictOptions,
+} from './verdicts.js';
 
 export interface AnalyzeOptions extends VerdictOptions {
   /** Analyse heap snapshots when the manifest lists them (default true). */
@@ -54,7 +76,8 @@ export const DEFAULT_MAX_SNAPSHOT_BYTES = 512 * 1024 * 1024;
  */
 function steadyPhases(m: RunManifest, warnings: string[]): string[] {
   const steady = m.phases.filter((p) => p.steady).map((p) => p.name);
-  if (!steady.length) warnings.push('no phase is marked steady: series growth is not judged (INSUFFICIENT_DATA); threads are');
+  if (!steady.length)
+    warnings.push('no phase is marked steady: series growth is not judged (INSUFFICIENT_DATA); threads are');
   return steady;
 }
 
@@ -78,14 +101,23 @@ function phaseSummaries(m: RunManifest, results: RunResults): PhaseLoadSummary[]
       achievedRate: r.achievedRate,
       statusCounts: r.statusCounts,
       latency: lat
-        ? { basis: r.latencyFromIntended ? 'intended' : 'sent', p50Ms: lat.p50Ms, p90Ms: lat.p90Ms, p99Ms: lat.p99Ms, p999Ms: lat.p999Ms, maxMs: lat.maxMs, meanMs: lat.meanMs }
+        ? {
+            basis: r.latencyFromIntended ? 'intended' : 'sent',
+            p50Ms: lat.p50Ms,
+            p90Ms: lat.p90Ms,
+            p99Ms: lat.p99Ms,
+            p999Ms: lat.p999Ms,
+            maxMs: lat.maxMs,
+            meanMs: lat.meanMs,
+          }
         : null,
     };
   });
 }
 
 /** The main-isolate snapshot with this label (the last one if several). */
-const snapshot = (m: RunManifest, label: string): SnapshotRecord | undefined => [...m.snapshots].reverse().find((s) => s.label === label && (s.isolate ?? 'main') === 'main');
+const snapshot = (m: RunManifest, label: string): SnapshotRecord | undefined =>
+  [...m.snapshots].reverse().find((s) => s.label === label && (s.isolate ?? 'main') === 'main');
 
 /**
  * Heap diff baseline → final and three-snapshot leak candidates. Failures and oversized
@@ -103,7 +135,13 @@ async function analyzeHeap(run: RunData, opts: AnalyzeOptions, warnings: string[
     for (const r of [b, t, f]) {
       if (!r) continue;
       const size = statSync(path(r)).size;
-      if (size > max) return { snapshots: files, diff: null, leaks: null, note: `snapshot ${r.file} is ${formatQuantity(size, 'bytes')}, above the ${formatQuantity(max, 'bytes')} limit; run \`leakscope heap leaks\` on it directly` };
+      if (size > max)
+        return {
+          snapshots: files,
+          diff: null,
+          leaks: null,
+          note: `snapshot ${r.file} is ${formatQuantity(size, 'bytes')}, above the ${formatQuantity(max, 'bytes')} limit; run \`leakscope heap leaks\` on it directly`,
+        };
     }
     // Baseline classified once: its ids serve the leak analysis, its classes the diff.
     const before = await loadClassifiedHeap(path(b));
@@ -119,10 +157,22 @@ async function analyzeHeap(run: RunData, opts: AnalyzeOptions, warnings: string[
     }
     const final = await analyzeSnapshot(path(f));
     const d = diffHeaps(before, final, { top });
-    const diff = { before: { ...d.before, file: b.file }, after: { ...d.after, file: f.file }, rows: d.rows, changedClassCount: d.changedClassCount, totals: d.totals };
+    const diff = {
+      before: { ...d.before, file: b.file },
+      after: { ...d.after, file: f.file },
+      rows: d.rows,
+      changedClassCount: d.changedClassCount,
+      totals: d.totals,
+    };
     let leaks: HeapSection['leaks'] = null;
     if (targetIds && t) {
-      const r = findLeaksIn(baselineIds, targetIds, final, { baseline: b.file, target: t.file, final: f.file }, { top });
+      const r = findLeaksIn(
+        baselineIds,
+        targetIds,
+        final,
+        { baseline: b.file, target: t.file, final: f.file },
+        { top },
+      );
       leaks = {
         candidateCount: r.candidateCount,
         candidateRetainedSize: r.candidateRetainedSize,
@@ -134,11 +184,19 @@ async function analyzeHeap(run: RunData, opts: AnalyzeOptions, warnings: string[
           retainedSize: g.retainedSize,
           heldBy: g.heldBy,
           path: g.path,
-          steps: g.steps.map((s) => ({ ...(s.edge ? { edge: s.edge } : {}), node: { id: s.node.id, type: s.node.type, className: s.node.className, text: s.node.text } })),
+          steps: g.steps.map((s) => ({
+            ...(s.edge ? { edge: s.edge } : {}),
+            node: { id: s.node.id, type: s.node.type, className: s.node.className, text: s.node.text },
+          })),
         })),
       };
     }
-    return { snapshots: files, diff, leaks, ...(t ? { targetTotalSize: targetSize } : { note: 'no target snapshot: diff only, no leak candidates' }) };
+    return {
+      snapshots: files,
+      diff,
+      leaks,
+      ...(t ? { targetTotalSize: targetSize } : { note: 'no target snapshot: diff only, no leak candidates' }),
+    };
   } catch (e) {
     const msg = `heap analysis skipped: ${(e as Error).message}`;
     warnings.push(msg);
@@ -152,9 +210,21 @@ async function analyzeHeap(run: RunData, opts: AnalyzeOptions, warnings: string[
  */
 function culpritOf(heap: HeapSection | null): Culprit | null {
   const g = heap?.leaks?.groups[0];
-  if (!g || !heap.diff) return g ? { className: g.className, heldBy: g.heldBy, path: g.path, retainedSize: g.retainedSize, count: g.count, growthShare: null, growthBasis: null } : null;
+  if (!g || !heap.diff)
+    return g
+      ? {
+          className: g.className,
+          heldBy: g.heldBy,
+          path: g.path,
+          retainedSize: g.retainedSize,
+          count: g.count,
+          growthShare: null,
+          growthBasis: null,
+        }
+      : null;
   const before = heap.diff.before.totalSize;
-  const [to, what] = heap.targetTotalSize !== undefined ? [heap.targetTotalSize, 'target'] : [heap.diff.after.totalSize, 'final'];
+  const [to, what] =
+    heap.targetTotalSize !== undefined ? [heap.targetTotalSize, 'target'] : [heap.diff.after.totalSize, 'final'];
   const growth = to - before;
   return {
     className: g.className,

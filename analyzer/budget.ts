@@ -94,17 +94,21 @@ class BudgetReader {
   }
   object(v: unknown, field: string, known: readonly string[] | null): Record<string, unknown> {
     if (!isRecord(v)) this.fail(field, `must be an object, got ${JSON.stringify(v)}`);
-    if (known) for (const k of Object.keys(v)) if (!known.includes(k)) this.fail(`${field}.${k}`, `is not a known field (known: ${known.join(', ')})`);
+    if (known)
+      for (const k of Object.keys(v))
+        if (!known.includes(k)) this.fail(`${field}.${k}`, `is not a known field (known: ${known.join(', ')})`);
     return v;
   }
   number(v: unknown, field: string, max = Infinity): number | undefined {
     if (v === undefined) return undefined;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > max) this.fail(field, `must be a number from 0 to ${max === Infinity ? 'any' : max}, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > max)
+      this.fail(field, `must be a number from 0 to ${max === Infinity ? 'any' : max}, got ${JSON.stringify(v)}`);
     return v;
   }
   strings(v: unknown, field: string): string[] | undefined {
     if (v === undefined) return undefined;
-    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) this.fail(field, `must be a list of status codes (strings), got ${JSON.stringify(v)}`);
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string'))
+      this.fail(field, `must be a list of status codes (strings), got ${JSON.stringify(v)}`);
     return v as string[];
   }
   bool(v: unknown, field: string): boolean | undefined {
@@ -114,7 +118,6 @@ class BudgetReader {
   }
 }
 
-
 /**
  * Validates a parsed budget (`where` names it in errors) and merges it onto the default
  * when it says `"extends": "default"`.
@@ -122,23 +125,51 @@ class BudgetReader {
  */
 export function parseBudget(raw: unknown, where: string): Budget {
   const r = new BudgetReader(where);
-  const top = r.object(raw, '(top level)', ['$schema', 'description', 'extends', 'confidence', 'requireVerdict', 'series', 'threads', 'phases']);
-  if (top.extends !== undefined && top.extends !== 'default') r.fail('extends', `must be "default" when given, got ${JSON.stringify(top.extends)}`);
-  const base: Budget = top.extends === 'default' ? DEFAULT_BUDGET : { confidence: 0.95, requireVerdict: true, series: {}, threads: {}, phases: {} };
+  const top = r.object(raw, '(top level)', [
+    '$schema',
+    'description',
+    'extends',
+    'confidence',
+    'requireVerdict',
+    'series',
+    'threads',
+    'phases',
+  ]);
+  if (top.extends !== undefined && top.extends !== 'default')
+    r.fail('extends', `must be "default" when given, got ${JSON.stringify(top.extends)}`);
+  const base: Budget =
+    top.extends === 'default'
+      ? DEFAULT_BUDGET
+      : { confidence: 0.95, requireVerdict: true, series: {}, threads: {}, phases: {} };
   const confidence = r.number(top.confidence, 'confidence', 1);
-  if (confidence !== undefined && (confidence <= 0.5 || confidence >= 1)) r.fail('confidence', `must be above 0.5 and below 1 (e.g. 0.95), got ${confidence}`);
+  if (confidence !== undefined && (confidence <= 0.5 || confidence >= 1))
+    r.fail('confidence', `must be above 0.5 and below 1 (e.g. 0.95), got ${confidence}`);
   const series: Record<string, SeriesBudget> = { ...base.series };
   if (top.series !== undefined) {
     for (const [k, v] of Object.entries(r.object(top.series, 'series', null))) {
       if (!SERIES_KEYS.has(k)) r.fail(`series.${k}`, `is not a known series (known: ${[...SERIES_KEYS].join(', ')})`);
       const o = r.object(v, `series.${k}`, ['maxPerRequest', 'mustNotLeak']);
-      series[k] = { ...series[k], ...withoutUndefined({ maxPerRequest: r.number(o.maxPerRequest, `series.${k}.maxPerRequest`), mustNotLeak: r.bool(o.mustNotLeak, `series.${k}.mustNotLeak`) }) };
+      series[k] = {
+        ...series[k],
+        ...withoutUndefined({
+          maxPerRequest: r.number(o.maxPerRequest, `series.${k}.maxPerRequest`),
+          mustNotLeak: r.bool(o.mustNotLeak, `series.${k}.mustNotLeak`),
+        }),
+      };
     }
   }
   let threads: ThreadBudget = base.threads;
   if (top.threads !== undefined) {
     const o = r.object(top.threads, 'threads', ['maxPeak', 'maxPerInflight', 'mustBeBounded', 'mustComeBackDown']);
-    threads = { ...threads, ...withoutUndefined({ maxPeak: r.number(o.maxPeak, 'threads.maxPeak'), maxPerInflight: r.number(o.maxPerInflight, 'threads.maxPerInflight'), mustBeBounded: r.bool(o.mustBeBounded, 'threads.mustBeBounded'), mustComeBackDown: r.bool(o.mustComeBackDown, 'threads.mustComeBackDown') }) };
+    threads = {
+      ...threads,
+      ...withoutUndefined({
+        maxPeak: r.number(o.maxPeak, 'threads.maxPeak'),
+        maxPerInflight: r.number(o.maxPerInflight, 'threads.maxPerInflight'),
+        mustBeBounded: r.bool(o.mustBeBounded, 'threads.mustBeBounded'),
+        mustComeBackDown: r.bool(o.mustComeBackDown, 'threads.mustComeBackDown'),
+      }),
+    };
   }
   const phases: Record<string, PhaseBudget> = { ...base.phases };
   if (top.phases !== undefined) {
@@ -149,7 +180,9 @@ export function parseBudget(raw: unknown, where: string): Budget {
         ...withoutUndefined({
           maxErrorRate: r.number(o.maxErrorRate, `phases.${k}.maxErrorRate`, 1),
           excludeStatuses: r.strings(o.excludeStatuses, `phases.${k}.excludeStatuses`),
-          maxDroppedRate: r.number(o.maxDroppedRate, `phases.${k}.maxDroppedRate`, 1), maxP99Ms: r.number(o.maxP99Ms, `phases.${k}.maxP99Ms`) }),
+          maxDroppedRate: r.number(o.maxDroppedRate, `phases.${k}.maxDroppedRate`, 1),
+          maxP99Ms: r.number(o.maxP99Ms, `phases.${k}.maxP99Ms`),
+        }),
       };
     }
   }
@@ -171,7 +204,10 @@ export function loadBudget(file: string): Budget {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new LsError('LS_ERR_BAD_FILE', `${file}: cannot read the budget (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new LsError(
+      'LS_ERR_BAD_FILE',
+      `${file}: cannot read the budget (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
   }
   let raw: unknown;
   try {

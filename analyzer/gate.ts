@@ -40,18 +40,30 @@ export interface GateResult {
 
 const pct = (c: number) => `${Math.round(c * 100)}%`;
 const perReq = (s: SeriesAnalysis, v: number) => `${formatQuantity(v, s.unit)}/request`;
-const ci = (e: Estimate, f: (v: number) => string) => `${f(e.estimate)} (${pct(e.confidence)} CI ${f(e.low)} … ${f(e.high)})`;
+const ci = (e: Estimate, f: (v: number) => string) =>
+  `${f(e.estimate)} (${pct(e.confidence)} CI ${f(e.low)} … ${f(e.high)})`;
 
 function seriesChecks(a: Analysis, budget: Budget): GateCheck[] {
   const out: GateCheck[] = [];
-  const keys = new Set<SeriesKey>([...a.series.map((s) => s.key), ...(Object.keys(budget.series).filter((k) => k !== '*') as SeriesKey[])]);
+  const keys = new Set<SeriesKey>([
+    ...a.series.map((s) => s.key),
+    ...(Object.keys(budget.series).filter((k) => k !== '*') as SeriesKey[]),
+  ]);
   for (const key of keys) {
     const b: SeriesBudget = { ...budget.series['*'], ...budget.series[key] };
     const s = a.series.find((x) => x.key === key);
     const id = `series.${key}`;
     if (!s) {
       // A series named explicitly must exist; '*' applies only to what the run has.
-      if (budget.series[key]) out.push({ id, group: 'series', status: 'skip', expected: 'series sampled', actual: 'absent', message: `${key} was not sampled by this target` });
+      if (budget.series[key])
+        out.push({
+          id,
+          group: 'series',
+          status: 'skip',
+          expected: 'series sampled',
+          actual: 'absent',
+          message: `${key} was not sampled by this target`,
+        });
       continue;
     }
     const insufficient = s.verdict === 'INSUFFICIENT_DATA';
@@ -74,7 +86,12 @@ function seriesChecks(a: Analysis, budget: Budget): GateCheck[] {
         status: insufficient || !e ? 'skip' : e.low > b.maxPerRequest ? 'fail' : 'pass',
         expected: `≤ ${f(b.maxPerRequest)} at ${pct(a.settings.confidence)} confidence`,
         actual: e ? ci(e, f) : 'no estimate',
-        message: insufficient || !e ? s.reason : e.low > b.maxPerRequest ? `${s.label}: even the CI lower bound ${f(e.low)} exceeds ${f(b.maxPerRequest)}` : `${s.label}: ${f(e.estimate)} is within ${f(b.maxPerRequest)}`,
+        message:
+          insufficient || !e
+            ? s.reason
+            : e.low > b.maxPerRequest
+              ? `${s.label}: even the CI lower bound ${f(e.low)} exceeds ${f(b.maxPerRequest)}`
+              : `${s.label}: ${f(e.estimate)} is within ${f(b.maxPerRequest)}`,
       });
     }
   }
@@ -85,10 +102,28 @@ function threadChecks(a: Analysis, budget: Budget): GateCheck[] {
   const t = a.threads;
   const b = budget.threads;
   const out: GateCheck[] = [];
-  const skip = (id: string, expected: string, why: string): GateCheck => ({ id, group: 'threads', status: 'skip', expected, actual: 'n/a', message: why });
+  const skip = (id: string, expected: string, why: string): GateCheck => ({
+    id,
+    group: 'threads',
+    status: 'skip',
+    expected,
+    actual: 'n/a',
+    message: why,
+  });
   if (b.maxPeak !== undefined) {
     const ex = `peak ≤ ${b.maxPeak}`;
-    out.push(t ? { id: 'threads.maxPeak', group: 'threads', status: t.peak > b.maxPeak ? 'fail' : 'pass', expected: ex, actual: `peak ${t.peak}`, message: t.reason } : skip('threads.maxPeak', ex, 'no thread series sampled'));
+    out.push(
+      t
+        ? {
+            id: 'threads.maxPeak',
+            group: 'threads',
+            status: t.peak > b.maxPeak ? 'fail' : 'pass',
+            expected: ex,
+            actual: `peak ${t.peak}`,
+            message: t.reason,
+          }
+        : skip('threads.maxPeak', ex, 'no thread series sampled'),
+    );
   }
   if (b.maxPerInflight !== undefined) {
     const ex = `≤ ${b.maxPerInflight} threads per in-flight request at ${pct(a.settings.confidence)} confidence`;
@@ -101,15 +136,33 @@ function threadChecks(a: Analysis, budget: Budget): GateCheck[] {
       !t || !e || t.spikePhase === null
         ? skip('threads.maxPerInflight', ex, 'no in-flight samples during a spike')
         : (t.peakInflight ?? 0) <= allowance
-          ? skip('threads.maxPerInflight', ex, `at most ${t.peakInflight} requests in flight, never more than a ${allowance}-thread cap would allow`)
-          : { id: 'threads.maxPerInflight', group: 'threads', status: e.low > b.maxPerInflight ? 'fail' : 'pass', expected: ex, actual: ci(e, f), message: t.reason },
+          ? skip(
+              'threads.maxPerInflight',
+              ex,
+              `at most ${t.peakInflight} requests in flight, never more than a ${allowance}-thread cap would allow`,
+            )
+          : {
+              id: 'threads.maxPerInflight',
+              group: 'threads',
+              status: e.low > b.maxPerInflight ? 'fail' : 'pass',
+              expected: ex,
+              actual: ci(e, f),
+              message: t.reason,
+            },
     );
   }
   if (b.mustBeBounded) {
     const ex = 'threads capped under load';
     out.push(
       t && t.bounded !== null
-        ? { id: 'threads.mustBeBounded', group: 'threads', status: t.bounded ? 'pass' : 'fail', expected: ex, actual: `${t.baseline} → ${t.peak} threads with ${t.peakInflight} in flight`, message: t.reason }
+        ? {
+            id: 'threads.mustBeBounded',
+            group: 'threads',
+            status: t.bounded ? 'pass' : 'fail',
+            expected: ex,
+            actual: `${t.baseline} → ${t.peak} threads with ${t.peakInflight} in flight`,
+            message: t.reason,
+          }
         : skip('threads.mustBeBounded', ex, 'no load spike with requests in flight'),
     );
   }
@@ -117,7 +170,14 @@ function threadChecks(a: Analysis, budget: Budget): GateCheck[] {
     const ex = 'threads back near their pre-spike level after recovery';
     out.push(
       t && t.cameBackDown !== null
-        ? { id: 'threads.mustComeBackDown', group: 'threads', status: t.cameBackDown ? 'pass' : 'fail', expected: ex, actual: `${t.baseline} before, ${t.peak} peak, ${t.afterRecovery} after`, message: t.reason }
+        ? {
+            id: 'threads.mustComeBackDown',
+            group: 'threads',
+            status: t.cameBackDown ? 'pass' : 'fail',
+            expected: ex,
+            actual: `${t.baseline} before, ${t.peak} peak, ${t.afterRecovery} after`,
+            message: t.reason,
+          }
         : skip('threads.mustComeBackDown', ex, 'no spike followed by a recovery phase'),
     );
   }
@@ -127,29 +187,74 @@ function threadChecks(a: Analysis, budget: Budget): GateCheck[] {
 function phaseChecks(a: Analysis, budget: Budget): GateCheck[] {
   const out: GateCheck[] = [];
   for (const [sel, b] of Object.entries(budget.phases)) {
-    const phases = sel === '@all' ? a.phases : sel === '@steady' ? a.phases.filter((p) => p.steady) : a.phases.filter((p) => p.name === sel);
+    const phases =
+      sel === '@all'
+        ? a.phases
+        : sel === '@steady'
+          ? a.phases.filter((p) => p.steady)
+          : a.phases.filter((p) => p.name === sel);
     if (!phases.length && !sel.startsWith('@')) {
-      out.push({ id: `phases.${sel}`, group: 'phases', status: 'fail', expected: `phase '${sel}' in the run`, actual: `phases: ${a.phases.map((p) => p.name).join(', ') || 'none'}`, message: `the budget names phase '${sel}', which this run does not have` });
+      out.push({
+        id: `phases.${sel}`,
+        group: 'phases',
+        status: 'fail',
+        expected: `phase '${sel}' in the run`,
+        actual: `phases: ${a.phases.map((p) => p.name).join(', ') || 'none'}`,
+        message: `the budget names phase '${sel}', which this run does not have`,
+      });
     }
     for (const p of phases) {
       const id = `phases.${p.name}`;
       if (b.maxErrorRate !== undefined) {
         const excluded = new Set(b.excludeStatuses ?? []);
-        const shed = Object.entries(p.statusCounts).filter(([c]) => excluded.has(c)).reduce((n, [, k]) => n + k, 0);
+        const shed = Object.entries(p.statusCounts)
+          .filter(([c]) => excluded.has(c))
+          .reduce((n, [, k]) => n + k, 0);
         const errors = Math.max(0, p.errors - shed);
         const rate = p.completed > 0 ? errors / p.completed : 0;
-        const codes = Object.entries(p.statusCounts).filter(([c]) => c !== 'OK' && c !== '200').map(([c, n]) => `${c} ${n}${excluded.has(c) ? ' (not counted)' : ''}`).join(', ');
-        out.push({ id: `${id}.maxErrorRate`, group: 'phases', status: rate > b.maxErrorRate ? 'fail' : 'pass', expected: `error rate ≤ ${formatPct(b.maxErrorRate)}${excluded.size ? ` not counting ${[...excluded].join(', ')}` : ''}`, actual: `${formatPct(rate)} (${errors} of ${p.completed})`, message: codes ? `non-OK statuses: ${codes}` : 'no errors' });
+        const codes = Object.entries(p.statusCounts)
+          .filter(([c]) => c !== 'OK' && c !== '200')
+          .map(([c, n]) => `${c} ${n}${excluded.has(c) ? ' (not counted)' : ''}`)
+          .join(', ');
+        out.push({
+          id: `${id}.maxErrorRate`,
+          group: 'phases',
+          status: rate > b.maxErrorRate ? 'fail' : 'pass',
+          expected: `error rate ≤ ${formatPct(b.maxErrorRate)}${excluded.size ? ` not counting ${[...excluded].join(', ')}` : ''}`,
+          actual: `${formatPct(rate)} (${errors} of ${p.completed})`,
+          message: codes ? `non-OK statuses: ${codes}` : 'no errors',
+        });
       }
       if (b.maxDroppedRate !== undefined) {
-        out.push({ id: `${id}.maxDroppedRate`, group: 'phases', status: p.droppedRate > b.maxDroppedRate ? 'fail' : 'pass', expected: `dropped ≤ ${formatPct(b.maxDroppedRate)}`, actual: `${formatPct(p.droppedRate)} (${p.dropped} of ${p.planned})`, message: `${p.completed} completed at ${p.achievedRate.toFixed(1)} req/s` });
+        out.push({
+          id: `${id}.maxDroppedRate`,
+          group: 'phases',
+          status: p.droppedRate > b.maxDroppedRate ? 'fail' : 'pass',
+          expected: `dropped ≤ ${formatPct(b.maxDroppedRate)}`,
+          actual: `${formatPct(p.droppedRate)} (${p.dropped} of ${p.planned})`,
+          message: `${p.completed} completed at ${p.achievedRate.toFixed(1)} req/s`,
+        });
       }
       if (b.maxP99Ms !== undefined) {
         const l = p.latency;
         out.push(
           l
-            ? { id: `${id}.maxP99Ms`, group: 'phases', status: l.p99Ms > b.maxP99Ms ? 'fail' : 'pass', expected: `p99 ≤ ${b.maxP99Ms} ms`, actual: `p99 ${l.p99Ms.toFixed(1)} ms`, message: `latency from ${l.basis} send time: p50 ${l.p50Ms.toFixed(1)} ms, p99 ${l.p99Ms.toFixed(1)} ms, max ${l.maxMs.toFixed(1)} ms` }
-            : { id: `${id}.maxP99Ms`, group: 'phases', status: 'skip', expected: `p99 ≤ ${b.maxP99Ms} ms`, actual: 'n/a', message: 'no latency recorded for this phase' },
+            ? {
+                id: `${id}.maxP99Ms`,
+                group: 'phases',
+                status: l.p99Ms > b.maxP99Ms ? 'fail' : 'pass',
+                expected: `p99 ≤ ${b.maxP99Ms} ms`,
+                actual: `p99 ${l.p99Ms.toFixed(1)} ms`,
+                message: `latency from ${l.basis} send time: p50 ${l.p50Ms.toFixed(1)} ms, p99 ${l.p99Ms.toFixed(1)} ms, max ${l.maxMs.toFixed(1)} ms`,
+              }
+            : {
+                id: `${id}.maxP99Ms`,
+                group: 'phases',
+                status: 'skip',
+                expected: `p99 ≤ ${b.maxP99Ms} ms`,
+                actual: 'n/a',
+                message: 'no latency recorded for this phase',
+              },
         );
       }
     }
@@ -164,10 +269,26 @@ function phaseChecks(a: Analysis, budget: Budget): GateCheck[] {
 export function evaluateGate(a: Analysis, budget: Budget, budgetName = 'default'): GateResult {
   const checks: GateCheck[] = [];
   const complete = a.run.status === 'complete';
-  checks.push({ id: 'run.status', group: 'run', status: complete ? 'pass' : 'fail', expected: 'run complete', actual: a.run.status, message: complete ? `${a.run.requests} requests, ${a.run.sampleCount} samples` : `the run ended ${a.run.status}${a.run.status === 'target-died' ? ' (the target died under load: out of memory?)' : ''}` });
+  checks.push({
+    id: 'run.status',
+    group: 'run',
+    status: complete ? 'pass' : 'fail',
+    expected: 'run complete',
+    actual: a.run.status,
+    message: complete
+      ? `${a.run.requests} requests, ${a.run.sampleCount} samples`
+      : `the run ended ${a.run.status}${a.run.status === 'target-died' ? ' (the target died under load: out of memory?)' : ''}`,
+  });
   if (budget.requireVerdict) {
     const none = a.overall.verdict === 'INSUFFICIENT_DATA';
-    checks.push({ id: 'run.verdict', group: 'run', status: none ? 'fail' : 'pass', expected: 'enough data for a verdict', actual: a.overall.verdict, message: a.overall.headline });
+    checks.push({
+      id: 'run.verdict',
+      group: 'run',
+      status: none ? 'fail' : 'pass',
+      expected: 'enough data for a verdict',
+      actual: a.overall.verdict,
+      message: a.overall.headline,
+    });
   }
   checks.push(...seriesChecks(a, budget), ...threadChecks(a, budget), ...phaseChecks(a, budget));
   const count = (s: CheckStatus) => checks.filter((c) => c.status === s).length;
@@ -196,13 +317,23 @@ export interface GateOptions extends AnalyzeOptions {
  * Bad budget or unreadable run: LsError with exit code 2.
  * @example const r = await gateRun('runs/soak-patched-20261128T150000'); process.exitCode = r.pass ? 0 : 1;
  */
-export async function gateRun(dir: string, opts: GateOptions = {}): Promise<{ result: GateResult; analysis: Analysis; writeError?: string }> {
+export async function gateRun(
+  dir: string,
+  opts: GateOptions = {},
+): Promise<{ result: GateResult; analysis: Analysis; writeError?: string }> {
   // The budget first: a bad budget should fail before minutes of heap analysis.
   const budget = opts.budgetFile ? loadBudget(opts.budgetFile) : DEFAULT_BUDGET;
   const run = readRun(dir);
   const analysis = await analyzeRun(run, { ...opts, confidence: opts.confidence ?? budget.confidence });
   let writeError: string | undefined;
   // A read-only run directory (e.g. a downloaded artifact) must not stop the gate.
-  if (opts.write !== false) await writeAnalysis(run.dir, analysis).catch((e: NodeJS.ErrnoException) => (writeError = `analysis.json not written into ${run.dir}: ${e.code ?? e.message}`));
-  return { result: evaluateGate(analysis, budget, opts.budgetFile ?? 'default'), analysis, ...(writeError ? { writeError } : {}) };
+  if (opts.write !== false)
+    await writeAnalysis(run.dir, analysis).catch(
+      (e: NodeJS.ErrnoException) => (writeError = `analysis.json not written into ${run.dir}: ${e.code ?? e.message}`),
+    );
+  return {
+    result: evaluateGate(analysis, budget, opts.budgetFile ?? 'default'),
+    analysis,
+    ...(writeError ? { writeError } : {}),
+  };
 }

@@ -41,7 +41,9 @@ export function gateJunit(r: GateResult, timestamp = new Date().toISOString()): 
     }
     lines.push(`${open}>`);
     if (c.status === 'fail') {
-      lines.push(`      <failure message=${a(`expected ${c.expected}, got ${c.actual}`)} type="budget">${xmlEscape(`${c.id}: expected ${c.expected}; measured ${c.actual}\n${c.message}`)}</failure>`);
+      lines.push(
+        `      <failure message=${a(`expected ${c.expected}, got ${c.actual}`)} type="budget">${xmlEscape(`${c.id}: expected ${c.expected}; measured ${c.actual}\n${c.message}`)}</failure>`,
+      );
     } else {
       lines.push(`      <skipped message=${a(c.message)}/>`);
     }

@@ -6,7 +6,15 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { LsError } from '../common/errors.js';
-import { MANIFEST_FILE, RESULTS_FILE, RUN_FORMAT, SAMPLES_FILE, type RunManifest, type RunResults, type Sample } from '../common/run-format.js';
+import {
+  MANIFEST_FILE,
+  RESULTS_FILE,
+  RUN_FORMAT,
+  SAMPLES_FILE,
+  type RunManifest,
+  type RunResults,
+  type Sample,
+} from '../common/run-format.js';
 import { isRecord } from '../common/objects.js';
 
 export interface RunData {
@@ -34,7 +42,6 @@ function readJson(file: string, what: string): unknown {
   }
 }
 
-
 /**
  * Loads and checks a run directory.
  * @example const run = readRun('runs/shuffled-input-leaky-20261128T150000'); run.samples.length
@@ -44,7 +51,10 @@ export function readRun(dirArg: string): RunData {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw badRun(`${dirArg}: not a run directory (no such folder)`);
   const m = readJson(join(dir, MANIFEST_FILE), 'run manifest');
   if (!isRecord(m)) throw badRun(`${join(dir, MANIFEST_FILE)}: expected a JSON object`);
-  if (m.format !== RUN_FORMAT) throw badRun(`${join(dir, MANIFEST_FILE)}: run format ${JSON.stringify(m.format)} is not supported (this leakscope reads format ${RUN_FORMAT})`);
+  if (m.format !== RUN_FORMAT)
+    throw badRun(
+      `${join(dir, MANIFEST_FILE)}: run format ${JSON.stringify(m.format)} is not supported (this leakscope reads format ${RUN_FORMAT})`,
+    );
   for (const k of ['runId', 'scenario', 'target', 'phases', 'startedAt', 'status'] as const) {
     if (m[k] === undefined) throw badRun(`${join(dir, MANIFEST_FILE)}: field '${k}' is missing`);
   }
@@ -55,22 +65,28 @@ export function readRun(dirArg: string): RunData {
   try {
     text = readFileSync(samplesFile, 'utf8');
   } catch (e) {
-    throw badRun(`${samplesFile}: cannot read the samples (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw badRun(
+      `${samplesFile}: cannot read the samples (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
   }
   const lines = text.split('\n').filter((l) => l.trim() !== '');
   const samples: Sample[] = [];
   lines.forEach((l, i) => {
     try {
       const s = JSON.parse(l) as Sample;
-      if (typeof s.t !== 'number' || typeof s.requests !== 'number') throw new Error("fields 't' and 'requests' must be numbers");
+      if (typeof s.t !== 'number' || typeof s.requests !== 'number')
+        throw new Error("fields 't' and 'requests' must be numbers");
       samples.push(s);
     } catch (e) {
-      if (i === lines.length - 1 && !text.endsWith('\n')) warnings.push(`${samplesFile}: last line is truncated and was skipped`);
+      if (i === lines.length - 1 && !text.endsWith('\n'))
+        warnings.push(`${samplesFile}: last line is truncated and was skipped`);
       else throw badRun(`${samplesFile}: line ${i + 1} is not a valid sample (${(e as Error).message})`);
     }
   });
   const resultsFile = join(dir, RESULTS_FILE);
-  const results = existsSync(resultsFile) ? (readJson(resultsFile, 'load results') as RunResults) : ({ format: RUN_FORMAT, phases: [] } as RunResults);
+  const results = existsSync(resultsFile)
+    ? (readJson(resultsFile, 'load results') as RunResults)
+    : ({ format: RUN_FORMAT, phases: [] } as RunResults);
   if (!isRecord(results) || !Array.isArray(results.phases)) throw badRun(`${resultsFile}: expected {"phases": [...]}`);
   if (!existsSync(resultsFile)) warnings.push(`${resultsFile}: missing; no load results`);
   return { dir, manifest: m as unknown as RunManifest, samples, results, warnings };

@@ -7,7 +7,16 @@
  * (a few MB on a 150 MB RSS over a short run is hundreds of B/request), relative growth
  * alone calls a counter going from 1 to 2 a leak.
  */
-import type { Culprit, OverallVerdict, SeriesAnalysis, SeriesKey, SeriesThreshold, SeriesUnit, ThreadAnalysis, Verdict } from '../common/analysis-format.js';
+import type {
+  Culprit,
+  OverallVerdict,
+  SeriesAnalysis,
+  SeriesKey,
+  SeriesThreshold,
+  SeriesUnit,
+  ThreadAnalysis,
+  Verdict,
+} from '../common/analysis-format.js';
 import type { Sample } from '../common/run-format.js';
 import { formatP, formatPct, formatQuantity } from './format-numbers.js';
 import { analyzeTrend, DEFAULT_MAX_SAMPLES, type SeriesPoint } from './series/trend.js';
@@ -37,15 +46,96 @@ const heapUnsettled = (s: Sample) => (s.gcSettled ? undefined : s.heapUsedBytes)
  * the steady window; counters need one unit per thousand requests and 25–50 % growth.
  */
 export const SERIES_SPECS: readonly SeriesSpec[] = [
-  { key: 'rssBytes', label: 'RSS', unit: 'bytes', noun: '', settledOnly: false, pick: (s) => s.rssBytes, minPerRequest: 256, minRelativeGrowth: 0.1 },
-  { key: 'heapUsedSettledBytes', label: 'V8 heap used (GC-settled)', unit: 'bytes', noun: '', settledOnly: true, pick: (s) => (s.gcSettled ? s.heapUsedBytes : undefined), minPerRequest: 64, minRelativeGrowth: 0.05 },
-  { key: 'heapUsedBytes', label: 'V8 heap used', unit: 'bytes', noun: '', settledOnly: false, pick: heapUnsettled, minPerRequest: 128, minRelativeGrowth: 0.1 },
-  { key: 'externalBytes', label: 'external memory', unit: 'bytes', noun: '', settledOnly: false, pick: (s) => s.externalBytes, minPerRequest: 256, minRelativeGrowth: 0.1 },
-  { key: 'cacheEntries', label: 'executor-cache entries', unit: 'count', noun: 'entries', settledOnly: false, pick: (s) => s.cacheEntries, minPerRequest: 0.001, minRelativeGrowth: 0.5 },
-  { key: 'cacheKeyBytes', label: 'executor-cache key bytes', unit: 'bytes', noun: '', settledOnly: false, pick: (s) => s.cacheKeyBytes, minPerRequest: 16, minRelativeGrowth: 0.5 },
-  { key: 'threads', label: 'threads', unit: 'count', noun: 'threads', settledOnly: false, pick: (s) => s.threads, minPerRequest: 0.001, minRelativeGrowth: 0.25 },
-  { key: 'handlerThreads', label: 'handler threads', unit: 'count', noun: 'threads', settledOnly: false, pick: (s) => s.handlerThreads, minPerRequest: 0.001, minRelativeGrowth: 0.25 },
-  { key: 'openFds', label: 'open fds', unit: 'count', noun: 'fds', settledOnly: false, pick: (s) => s.openFds, minPerRequest: 0.001, minRelativeGrowth: 0.25 },
+  {
+    key: 'rssBytes',
+    label: 'RSS',
+    unit: 'bytes',
+    noun: '',
+    settledOnly: false,
+    pick: (s) => s.rssBytes,
+    minPerRequest: 256,
+    minRelativeGrowth: 0.1,
+  },
+  {
+    key: 'heapUsedSettledBytes',
+    label: 'V8 heap used (GC-settled)',
+    unit: 'bytes',
+    noun: '',
+    settledOnly: true,
+    pick: (s) => (s.gcSettled ? s.heapUsedBytes : undefined),
+    minPerRequest: 64,
+    minRelativeGrowth: 0.05,
+  },
+  {
+    key: 'heapUsedBytes',
+    label: 'V8 heap used',
+    unit: 'bytes',
+    noun: '',
+    settledOnly: false,
+    pick: heapUnsettled,
+    minPerRequest: 128,
+    minRelativeGrowth: 0.1,
+  },
+  {
+    key: 'externalBytes',
+    label: 'external memory',
+    unit: 'bytes',
+    noun: '',
+    settledOnly: false,
+    pick: (s) => s.externalBytes,
+    minPerRequest: 256,
+    minRelativeGrowth: 0.1,
+  },
+  {
+    key: 'cacheEntries',
+    label: 'executor-cache entries',
+    unit: 'count',
+    noun: 'entries',
+    settledOnly: false,
+    pick: (s) => s.cacheEntries,
+    minPerRequest: 0.001,
+    minRelativeGrowth: 0.5,
+  },
+  {
+    key: 'cacheKeyBytes',
+    label: 'executor-cache key bytes',
+    unit: 'bytes',
+    noun: '',
+    settledOnly: false,
+    pick: (s) => s.cacheKeyBytes,
+    minPerRequest: 16,
+    minRelativeGrowth: 0.5,
+  },
+  {
+    key: 'threads',
+    label: 'threads',
+    unit: 'count',
+    noun: 'threads',
+    settledOnly: false,
+    pick: (s) => s.threads,
+    minPerRequest: 0.001,
+    minRelativeGrowth: 0.25,
+  },
+  {
+    key: 'handlerThreads',
+    label: 'handler threads',
+    unit: 'count',
+    noun: 'threads',
+    settledOnly: false,
+    pick: (s) => s.handlerThreads,
+    minPerRequest: 0.001,
+    minRelativeGrowth: 0.25,
+  },
+  {
+    key: 'openFds',
+    label: 'open fds',
+    unit: 'count',
+    noun: 'fds',
+    settledOnly: false,
+    pick: (s) => s.openFds,
+    minPerRequest: 0.001,
+    minRelativeGrowth: 0.25,
+  },
 ];
 
 export interface VerdictOptions {
@@ -64,10 +154,18 @@ export interface VerdictOptions {
   /** Series longer than this are subsampled evenly (default 3000). */
   readonly maxSamples?: number;
   /** Per-series overrides of the practical thresholds. */
-  readonly thresholds?: Partial<Record<SeriesKey, Partial<Pick<SeriesThreshold, 'minPerRequest' | 'minRelativeGrowth'>>>>;
+  readonly thresholds?: Partial<
+    Record<SeriesKey, Partial<Pick<SeriesThreshold, 'minPerRequest' | 'minRelativeGrowth'>>>
+  >;
 }
 
-export const VERDICT_DEFAULTS = Object.freeze({ confidence: 0.95, alpha: 0.01, minSamples: 10, minRequests: 100, maxSamples: DEFAULT_MAX_SAMPLES });
+export const VERDICT_DEFAULTS = Object.freeze({
+  confidence: 0.95,
+  alpha: 0.01,
+  minSamples: 10,
+  minRequests: 100,
+  maxSamples: DEFAULT_MAX_SAMPLES,
+});
 
 /** Points of one series from the samples of the given phases (time order kept). */
 export function seriesPoints(samples: readonly Sample[], spec: SeriesSpec, phases: ReadonlySet<string>): SeriesPoint[] {
@@ -84,10 +182,19 @@ export function seriesPoints(samples: readonly Sample[], spec: SeriesSpec, phase
  * Statistics and verdict of one series over the given points.
  * @example judgeSeries(SERIES_SPECS[0], seriesPoints(run.samples, SERIES_SPECS[0], steady), ['steady']).verdict
  */
-export function judgeSeries(spec: SeriesSpec, points: readonly SeriesPoint[], phases: readonly string[], opts: VerdictOptions = {}): SeriesAnalysis {
+export function judgeSeries(
+  spec: SeriesSpec,
+  points: readonly SeriesPoint[],
+  phases: readonly string[],
+  opts: VerdictOptions = {},
+): SeriesAnalysis {
   const o = { ...VERDICT_DEFAULTS, ...withoutUndefined(opts) };
   const override = opts.thresholds?.[spec.key] ?? {};
-  const threshold: SeriesThreshold = { alpha: o.alpha, minPerRequest: override.minPerRequest ?? spec.minPerRequest, minRelativeGrowth: override.minRelativeGrowth ?? spec.minRelativeGrowth };
+  const threshold: SeriesThreshold = {
+    alpha: o.alpha,
+    minPerRequest: override.minPerRequest ?? spec.minPerRequest,
+    minRelativeGrowth: override.minRelativeGrowth ?? spec.minRelativeGrowth,
+  };
   const base = { key: spec.key, label: spec.label, unit: spec.unit, settledOnly: spec.settledOnly, phases, threshold };
   const q = (v: number) => formatQuantity(v, spec.unit, spec.noun);
   const plural = /[a-z]s$/.test(spec.label);
@@ -107,13 +214,19 @@ export function judgeSeries(spec: SeriesSpec, points: readonly SeriesPoint[], ph
       peak: points.length ? maxOf(points.map((p) => p.value)) : null,
       relativeGrowth: null,
       verdict: 'INSUFFICIENT_DATA',
-      reason: phases.length ? `${spec.label}: only ${points.length} sample(s) in the steady phases (need ${o.minSamples})` : `${spec.label}: no steady phase to judge growth over`,
+      reason: phases.length
+        ? `${spec.label}: only ${points.length} sample(s) in the steady phases (need ${o.minSamples})`
+        : `${spec.label}: no steady phase to judge growth over`,
     };
   }
   const r = analyzeTrend(points, { confidence: o.confidence, maxSamples: o.maxSamples });
   const levelBase = Math.max(Math.abs(r.start), 1);
   const growthOf = (perReq: number) => (perReq * r.requestSpan) / levelBase;
-  const relativeGrowth = r.perRequest ? growthOf(r.perRequest.estimate) : r.perSecond ? (r.perSecond.estimate * r.durationMs) / 1000 / levelBase : null;
+  const relativeGrowth = r.perRequest
+    ? growthOf(r.perRequest.estimate)
+    : r.perSecond
+      ? (r.perSecond.estimate * r.durationMs) / 1000 / levelBase
+      : null;
   const common = {
     ...base,
     n: r.n,
@@ -129,7 +242,11 @@ export function judgeSeries(spec: SeriesSpec, points: readonly SeriesPoint[], ph
     relativeGrowth,
   };
   if (r.requestSpan < o.minRequests || !r.perRequest) {
-    return { ...common, verdict: 'INSUFFICIENT_DATA', reason: `${spec.label}: only ${r.requestSpan} request(s) completed over the steady phases (need ${o.minRequests})` };
+    return {
+      ...common,
+      verdict: 'INSUFFICIENT_DATA',
+      reason: `${spec.label}: only ${r.requestSpan} request(s) completed over the steady phases (need ${o.minRequests})`,
+    };
   }
   const pr = r.perRequest;
   const sigUp = r.trend.pValue < o.alpha && r.trend.s > 0;
@@ -165,7 +282,11 @@ export function reconcileHeapSeries(series: readonly SeriesAnalysis[]): SeriesAn
   if (!settled || settled.verdict === 'INSUFFICIENT_DATA' || settled.verdict === 'LEAK') return [...series];
   return series.map((s) =>
     s.key === 'heapUsedBytes' && s.verdict === 'LEAK'
-      ? { ...s, verdict: 'GROWING', reason: `${s.reason}; not counted as a leak: the GC-settled heap is ${settled.verdict.toLowerCase()} (old-space garbage between full GCs)` }
+      ? {
+          ...s,
+          verdict: 'GROWING',
+          reason: `${s.reason}; not counted as a leak: the GC-settled heap is ${settled.verdict.toLowerCase()} (old-space garbage between full GCs)`,
+        }
       : s,
   );
 }
@@ -174,11 +295,22 @@ export function reconcileHeapSeries(series: readonly SeriesAnalysis[]): SeriesAn
  * The run's verdict and headline from its series, threads and culprit.
  * @example overallVerdict(series, threads, culprit).headline
  */
-export function overallVerdict(series: readonly SeriesAnalysis[], threads: ThreadAnalysis | null, culprit: Culprit | null): OverallVerdict {
+export function overallVerdict(
+  series: readonly SeriesAnalysis[],
+  threads: ThreadAnalysis | null,
+  culprit: Culprit | null,
+): OverallVerdict {
   const leaking = series.filter((s) => s.verdict === 'LEAK');
   const threadProblem = threads !== null && (threads.bounded === false || threads.cameBackDown === false);
   const judged = series.filter((s) => s.verdict !== 'INSUFFICIENT_DATA');
-  const verdict: Verdict = leaking.length || threadProblem ? 'LEAK' : judged.some((s) => s.verdict === 'GROWING') ? 'GROWING' : judged.length || threads ? 'STABLE' : 'INSUFFICIENT_DATA';
+  const verdict: Verdict =
+    leaking.length || threadProblem
+      ? 'LEAK'
+      : judged.some((s) => s.verdict === 'GROWING')
+        ? 'GROWING'
+        : judged.length || threads
+          ? 'STABLE'
+          : 'INSUFFICIENT_DATA';
   const parts: string[] = [];
   // Lead with the series that grew most for its size: in a run with both leaks the cache
   // growing 30× says more than RSS growing 60 %.
@@ -187,16 +319,27 @@ export function overallVerdict(series: readonly SeriesAnalysis[], threads: Threa
   const others = leaking.filter((s) => s !== lead).map((s) => s.label);
   if (others.length) parts.push(`also leaking: ${others.join(', ')}`);
   if (culprit && verdict === 'LEAK') {
-    const share = culprit.growthShare !== null ? ` (${formatPct(Math.min(1, culprit.growthShare))} of the heap growth)` : '';
-    parts.push(`${culprit.className} held by ${culprit.heldBy} retains ${formatQuantity(culprit.retainedSize, 'bytes')}${share}`);
+    const share =
+      culprit.growthShare !== null ? ` (${formatPct(Math.min(1, culprit.growthShare))} of the heap growth)` : '';
+    parts.push(
+      `${culprit.className} held by ${culprit.heldBy} retains ${formatQuantity(culprit.retainedSize, 'bytes')}${share}`,
+    );
   }
   if (threadProblem) parts.push(threads!.reason);
   let headline: string;
   if (verdict === 'LEAK') headline = `Leak: ${parts.join('; ')}`;
-  else if (verdict === 'GROWING') headline = `No leak proven, but growing: ${series.find((s) => s.verdict === 'GROWING')!.reason}`;
-  else if (verdict === 'STABLE') headline = `No leak: ${(judged.find((s) => s.key === 'rssBytes') ?? judged[0])?.reason ?? threads!.reason}`;
+  else if (verdict === 'GROWING')
+    headline = `No leak proven, but growing: ${series.find((s) => s.verdict === 'GROWING')!.reason}`;
+  else if (verdict === 'STABLE')
+    headline = `No leak: ${(judged.find((s) => s.key === 'rssBytes') ?? judged[0])?.reason ?? threads!.reason}`;
   else headline = 'Not enough data for a verdict: too few steady samples or requests';
   // Young objects alive at the final snapshot exist in every run; without growth they are
   // not a culprit of anything, so a stable run names none.
-  return { verdict, headline, leaking: leaking.map((s) => s.key), threadProblem, culprit: verdict === 'LEAK' || verdict === 'GROWING' ? culprit : null };
+  return {
+    verdict,
+    headline,
+    leaking: leaking.map((s) => s.key),
+    threadProblem,
+    culprit: verdict === 'LEAK' || verdict === 'GROWING' ? culprit : null,
+  };
 }

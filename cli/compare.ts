@@ -16,7 +16,11 @@ export const compareCommand: Command = {
     'Exit 0 when every patched run passes its gate, 1 when one fails, 2 on bad input.',
   options: {
     out: runOptions.out,
-    budget: { type: 'string', description: 'Budget JSON for the gates (see docs/gate.md); default: the built-in budget', arg: 'FILE' },
+    budget: {
+      type: 'string',
+      description: 'Budget JSON for the gates (see docs/gate.md); default: the built-in budget',
+      arg: 'FILE',
+    },
     requests: runOptions.requests,
     duration: runOptions.duration,
     rate: runOptions.rate,
@@ -24,7 +28,11 @@ export const compareCommand: Command = {
     transport: runOptions.transport,
     interval: runOptions.interval,
   },
-  examples: ['leakscope compare', 'leakscope compare shuffled-input --duration 10', 'leakscope compare soak hot-reload --budget budget.json'],
+  examples: [
+    'leakscope compare',
+    'leakscope compare shuffled-input --duration 10',
+    'leakscope compare soak hot-reload --budget budget.json',
+  ],
   async run(args, io) {
     const { loadBudget } = await import('../analyzer/budget.js');
     const { compareScenarios } = await import('../scenarios/compare.js');
@@ -49,15 +57,31 @@ export const compareCommand: Command = {
       });
       io.stdout.write(`\nleakscope compare — ${out.comparisons.length} scenario(s), ${Math.round(out.seconds)} s\n`);
       for (const c of out.comparisons) {
-        for (const [mode, m] of [['leaky', c.leaky], ['patched', c.patched]] as const) {
-          io.stdout.write(`  ${c.scenario.padEnd(16)} ${mode.padEnd(8)} ${(m.analysis?.overall.verdict ?? m.status).padEnd(17)} gate ${m.gate ? (m.gate.pass ? 'PASS' : 'FAIL') : '–'}  ${m.analysis?.overall.headline ?? ''}\n`);
+        for (const [mode, m] of [
+          ['leaky', c.leaky],
+          ['patched', c.patched],
+        ] as const) {
+          io.stdout.write(
+            `  ${c.scenario.padEnd(16)} ${mode.padEnd(8)} ${(m.analysis?.overall.verdict ?? m.status).padEnd(17)} gate ${m.gate ? (m.gate.pass ? 'PASS' : 'FAIL') : '–'}  ${m.analysis?.overall.headline ?? ''}\n`,
+          );
         }
       }
       io.stdout.write(`\nreport: ${out.index}\n`);
       const caught = out.comparisons.filter((c) => c.leaky.gate?.pass === false).map((c) => c.scenario);
       const held = out.comparisons.filter((c) => c.patched.gate?.pass === true).map((c) => c.scenario);
-      io.stdout.write(`gate on leaky: fails in ${caught.length ? caught.join(', ') : 'no scenario'}${caught.length < out.comparisons.length ? ' (a scenario that does not trigger a leak passes on either server)' : ''}\n`);
-      io.stdout.write(`gate on patched: ${out.patchedPass ? 'passes in every scenario — the fixes hold' : `FAILS in ${out.comparisons.filter((c) => !held.includes(c.scenario)).map((c) => c.scenario).join(', ')}`}\n`);
+      io.stdout.write(
+        `gate on leaky: fails in ${caught.length ? caught.join(', ') : 'no scenario'}${caught.length < out.comparisons.length ? ' (a scenario that does not trigger a leak passes on either server)' : ''}\n`,
+      );
+      io.stdout.write(
+        `gate on patched: ${
+          out.patchedPass
+            ? 'passes in every scenario — the fixes hold'
+            : `FAILS in ${out.comparisons
+                .filter((c) => !held.includes(c.scenario))
+                .map((c) => c.scenario)
+                .join(', ')}`
+        }\n`,
+      );
       return out.patchedPass ? 0 : 1;
     } finally {
       process.off('SIGINT', onInt);

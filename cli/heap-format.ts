@@ -15,7 +15,11 @@ const NUMERIC = /^(?:[+-]?[\d.,]+(?: [KMGT]?B|%)?|-)$/;
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const w = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
   const right = header.map((_, c) => rows.length > 0 && rows.every((r) => NUMERIC.test(r[c]!)));
-  const line = (r: readonly string[]): string => r.map((cell, c) => (right[c] ? cell.padStart(w[c]!) : cell.padEnd(w[c]!))).join('  ').trimEnd();
+  const line = (r: readonly string[]): string =>
+    r
+      .map((cell, c) => (right[c] ? cell.padStart(w[c]!) : cell.padEnd(w[c]!)))
+      .join('  ')
+      .trimEnd();
   return [line(header), line(w.map((x) => '-'.repeat(x))), ...rows.map(line)].join('\n') + '\n';
 }
 
@@ -27,12 +31,19 @@ export function renderSummary(s: HeapSummary): string {
     '',
     table(
       ['Class', 'Count', 'Self size', 'Retained size', '% heap'],
-      s.classes.map((r) => [clip(r.className), formatCount(r.count), formatBytes(r.selfSize), formatBytes(r.retainedSize), pct(r.retainedSize, s.totalSize)]),
+      s.classes.map((r) => [
+        clip(r.className),
+        formatCount(r.count),
+        formatBytes(r.selfSize),
+        formatBytes(r.retainedSize),
+        pct(r.retainedSize, s.totalSize),
+      ]),
     ),
   ];
   if (s.topObjects.length) {
     out.push('Objects retaining most (shortest path from the GC roots):');
-    for (const o of s.topObjects) out.push(`  ${formatBytes(o.retainedSize).padStart(10)}  ${o.path || `${o.className}@${o.id} (unreachable)`}`);
+    for (const o of s.topObjects)
+      out.push(`  ${formatBytes(o.retainedSize).padStart(10)}  ${o.path || `${o.className}@${o.id} (unreachable)`}`);
     out.push('');
   }
   return out.join('\n');
@@ -47,7 +58,15 @@ export function renderDiff(d: HeapDiff): string {
     '',
     table(
       ['Class', '# New', '# Deleted', '# Delta', 'Alloc size', 'Freed size', 'Size delta'],
-      d.rows.map((r) => [clip(r.className), formatCount(r.newCount), formatCount(r.deletedCount), formatCount(r.deltaCount, true), formatBytes(r.allocSize), formatBytes(r.freedSize), formatBytes(r.deltaSize, true)]),
+      d.rows.map((r) => [
+        clip(r.className),
+        formatCount(r.newCount),
+        formatCount(r.deletedCount),
+        formatCount(r.deltaCount, true),
+        formatBytes(r.allocSize),
+        formatBytes(r.freedSize),
+        formatBytes(r.deltaSize, true),
+      ]),
     ),
   ].join('\n');
 }
@@ -65,11 +84,30 @@ export function renderLeaks(r: LeakReport): string {
     'By retainer (class held through the owner alive since the baseline):',
     table(
       ['#', 'Class', 'Count', 'Self size', 'Retained size', 'Held by'],
-      r.groups.map((g, k) => [String(k + 1), clip(g.className, 32), formatCount(g.count), formatBytes(g.selfSize), formatBytes(g.retainedSize), clip(g.heldBy, 40)]),
+      r.groups.map((g, k) => [
+        String(k + 1),
+        clip(g.className, 32),
+        formatCount(g.count),
+        formatBytes(g.selfSize),
+        formatBytes(g.retainedSize),
+        clip(g.heldBy, 40),
+      ]),
     ),
     'Retainer paths:',
   );
   r.groups.forEach((g, k) => out.push(`  ${k + 1}. ${g.path}`));
-  out.push('', 'By class:', table(['Class', 'Count', 'Self size', 'Retained size'], r.byClass.map((c) => [clip(c.className), formatCount(c.count), formatBytes(c.selfSize), formatBytes(c.retainedSize)])));
+  out.push(
+    '',
+    'By class:',
+    table(
+      ['Class', 'Count', 'Self size', 'Retained size'],
+      r.byClass.map((c) => [
+        clip(c.className),
+        formatCount(c.count),
+        formatBytes(c.selfSize),
+        formatBytes(c.retainedSize),
+      ]),
+    ),
+  );
   return out.join('\n');
 }

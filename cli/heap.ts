@@ -14,13 +14,17 @@ const COMMON: Record<string, OptionSpec> = {
 function topOption(a: ParsedArgs): number {
   const v = str(a, 'top') ?? '20';
   const n = Number(v);
-  if (!/^\d+$/.test(v) || n < 1) throw new LsError('LS_ERR_INVALID_OPTION', `--top must be a positive integer, got '${v}'`);
+  if (!/^\d+$/.test(v) || n < 1)
+    throw new LsError('LS_ERR_INVALID_OPTION', `--top must be a positive integer, got '${v}'`);
   return n;
 }
 
 function positionals(a: ParsedArgs, cmd: string, names: readonly string[]): string[] {
   if (a.positionals.length !== names.length) {
-    throw new LsError('LS_ERR_USAGE', `expected ${names.join(' ')}, got ${a.positionals.length} argument(s) (see: leakscope heap ${cmd} --help)`);
+    throw new LsError(
+      'LS_ERR_USAGE',
+      `expected ${names.join(' ')}, got ${a.positionals.length} argument(s) (see: leakscope heap ${cmd} --help)`,
+    );
   }
   return a.positionals;
 }
@@ -62,16 +66,27 @@ export const heapSummaryCommand: Command = {
   name: 'heap summary',
   summary: 'classes of a heap snapshot by count, self and retained size',
   usage: 'heap summary SNAPSHOT [--top N] [--json]',
-  description: 'Parses a V8 .heapsnapshot (streaming, any size), computes dominators and retained sizes, and prints the DevTools Summary view plus the objects retaining most with their retainer paths.',
-  options: { ...COMMON, objects: { type: 'string', arg: 'N', description: 'single objects to list with paths', default: '10' } },
-  examples: ['leakscope heap summary runs/x/snapshots/final.heapsnapshot', 'leakscope heap summary big.heapsnapshot --top 50 --json'],
+  description:
+    'Parses a V8 .heapsnapshot (streaming, any size), computes dominators and retained sizes, and prints the DevTools Summary view plus the objects retaining most with their retainer paths.',
+  options: {
+    ...COMMON,
+    objects: { type: 'string', arg: 'N', description: 'single objects to list with paths', default: '10' },
+  },
+  examples: [
+    'leakscope heap summary runs/x/snapshots/final.heapsnapshot',
+    'leakscope heap summary big.heapsnapshot --top 50 --json',
+  ],
   async run(a, io) {
     const { analyzeSnapshot } = await import('../analyzer/heap/heap-analysis.js');
     const { summarizeHeap } = await import('../analyzer/heap/summary.js');
     const [file] = positionals(a, 'summary', ['SNAPSHOT']);
     const top = topOption(a);
     const objects = Number(str(a, 'objects') ?? '10');
-    if (!Number.isInteger(objects) || objects < 0) throw new LsError('LS_ERR_INVALID_OPTION', `--objects must be a non-negative integer, got '${str(a, 'objects')}'`);
+    if (!Number.isInteger(objects) || objects < 0)
+      throw new LsError(
+        'LS_ERR_INVALID_OPTION',
+        `--objects must be a non-negative integer, got '${str(a, 'objects')}'`,
+      );
     const analysis = await analyzeSnapshot(file!, { onProgress: progress(a, io) });
     const s = summarizeHeap(analysis, { top, topObjects: objects });
     print(io, a, s, () => renderSummary(s));
@@ -83,16 +98,24 @@ export const heapDiffCommand: Command = {
   name: 'heap diff',
   summary: 'compare two heap snapshots by class (new, deleted, delta)',
   usage: 'heap diff BEFORE AFTER [--top N] [--json]',
-  description: 'Matches objects of two snapshots of the same process by node id and prints, per class, new and deleted counts and sizes (the DevTools Comparison view), largest size change first.',
+  description:
+    'Matches objects of two snapshots of the same process by node id and prints, per class, new and deleted counts and sizes (the DevTools Comparison view), largest size change first.',
   options: COMMON,
-  examples: ['leakscope heap diff s1.heapsnapshot s2.heapsnapshot', 'leakscope heap diff a.heapsnapshot b.heapsnapshot --top 5 --json'],
+  examples: [
+    'leakscope heap diff s1.heapsnapshot s2.heapsnapshot',
+    'leakscope heap diff a.heapsnapshot b.heapsnapshot --top 5 --json',
+  ],
   async run(a, io) {
     const { diffHeaps } = await import('../analyzer/heap/diff.js');
     const { loadClassifiedHeap } = await import('../analyzer/heap/heap-analysis.js');
     const [before, after] = positionals(a, 'diff', ['BEFORE', 'AFTER']);
     const top = topOption(a);
     const onProgress = progress(a, io);
-    const d = diffHeaps(await loadClassifiedHeap(before!, { onProgress }), await loadClassifiedHeap(after!, { onProgress }), { top });
+    const d = diffHeaps(
+      await loadClassifiedHeap(before!, { onProgress }),
+      await loadClassifiedHeap(after!, { onProgress }),
+      { top },
+    );
     print(io, a, d, () => renderDiff(d));
     return 0;
   },
@@ -104,13 +127,27 @@ export const heapLeaksCommand: Command = {
   usage: 'heap leaks BASELINE TARGET FINAL [--top N] [--json] [--include-internal]',
   description:
     'Objects allocated between BASELINE and TARGET that are still alive in FINAL, grouped by class and by the pre-existing object holding them, ranked by retained size, each with its shortest retainer path from the GC roots. Take BASELINE after warm-up, TARGET after the suspect load, FINAL after the load stopped.',
-  options: { ...COMMON, top: { ...COMMON['top']!, default: '10' }, 'include-internal': { type: 'boolean', description: 'keep V8 internals (system, code, backing arrays) as candidates' } },
-  examples: ['leakscope heap leaks s1.heapsnapshot s2.heapsnapshot s3.heapsnapshot', 'leakscope heap leaks b.heapsnapshot t.heapsnapshot f.heapsnapshot --top 3 --json'],
+  options: {
+    ...COMMON,
+    top: { ...COMMON['top']!, default: '10' },
+    'include-internal': {
+      type: 'boolean',
+      description: 'keep V8 internals (system, code, backing arrays) as candidates',
+    },
+  },
+  examples: [
+    'leakscope heap leaks s1.heapsnapshot s2.heapsnapshot s3.heapsnapshot',
+    'leakscope heap leaks b.heapsnapshot t.heapsnapshot f.heapsnapshot --top 3 --json',
+  ],
   async run(a, io) {
     const { findLeaks } = await import('../analyzer/heap/leaks.js');
     const [b, t, f] = positionals(a, 'leaks', ['BASELINE', 'TARGET', 'FINAL']);
     const top = topOption(a);
-    const r = await findLeaks(b!, t!, f!, { top, includeInternal: bool(a, 'include-internal'), onProgress: progress(a, io) });
+    const r = await findLeaks(b!, t!, f!, {
+      top,
+      includeInternal: bool(a, 'include-internal'),
+      onProgress: progress(a, io),
+    });
     print(io, a, r, () => renderLeaks(r));
     return 0;
   },

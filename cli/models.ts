@@ -32,14 +32,24 @@ export const modelsBuildCommand: Command = {
   summary: 'Write CTR model versions as ONNX files (DIR/<version>/model.onnx)',
   usage: 'models build --out DIR [--features N] [--versions 1,2] [--seed S] [--hidden H]',
   description:
-    'Builds the reference server\'s click-through-rate model: N named features (float32 and int64,\n' +
+    "Builds the reference server's click-through-rate model: N named features (float32 and int64,\n" +
     'each [batch, 1]), a ReLU hidden layer and a sigmoid `prob` output. Weights follow from the\n' +
     'seed and the version, so each version answers differently and rebuilding gives the same files.',
   options: {
     out: { type: 'string', arg: 'DIR', description: 'Model base path to write the version folders into (required)' },
-    features: { type: 'string', arg: 'N', description: 'Number of input features', default: String(CTR_DEFAULTS.features) },
+    features: {
+      type: 'string',
+      arg: 'N',
+      description: 'Number of input features',
+      default: String(CTR_DEFAULTS.features),
+    },
     versions: { type: 'string', arg: 'LIST', description: 'Comma-separated versions to write', default: '1' },
-    seed: { type: 'string', arg: 'S', description: 'Weight seed (mixed with each version)', default: String(CTR_DEFAULTS.seed) },
+    seed: {
+      type: 'string',
+      arg: 'S',
+      description: 'Weight seed (mixed with each version)',
+      default: String(CTR_DEFAULTS.seed),
+    },
     hidden: { type: 'string', arg: 'H', description: 'Hidden-layer width', default: String(CTR_DEFAULTS.hidden) },
   },
   examples: [
@@ -49,7 +59,10 @@ export const modelsBuildCommand: Command = {
   async run(args, io) {
     const { writeModelVersions } = await import('../server/models/write-models.js');
     if (args.positionals.length) {
-      throw new LsError('LS_ERR_USAGE', `unexpected argument '${args.positionals[0]}' (see: leakscope models build --help)`);
+      throw new LsError(
+        'LS_ERR_USAGE',
+        `unexpected argument '${args.positionals[0]}' (see: leakscope models build --help)`,
+      );
     }
     const out = str(args, 'out');
     if (!out) throw new LsError('LS_ERR_INVALID_OPTION', '--out DIR is required');
@@ -58,10 +71,14 @@ export const modelsBuildCommand: Command = {
     const seed = intOption(args, 'seed', 0, 0xffffffff);
     const versions = versionsOption(args);
     const written = await writeModelVersions(out, { features, hidden, seed, versions }).catch((e: Error) => {
-      throw isLsError(e) ? e : new LsError('LS_ERR_BAD_FILE', `cannot write models under --out ${out}: ${e.message}`, { cause: e });
+      throw isLsError(e)
+        ? e
+        : new LsError('LS_ERR_BAD_FILE', `cannot write models under --out ${out}: ${e.message}`, { cause: e });
     });
     for (const w of written) {
-      io.stdout.write(`wrote ${w.path} (version ${w.version}, ${features} features, hidden ${hidden}, ${w.bytes} bytes)\n`);
+      io.stdout.write(
+        `wrote ${w.path} (version ${w.version}, ${features} features, hidden ${hidden}, ${w.bytes} bytes)\n`,
+      );
     }
     return 0;
   },

@@ -14,15 +14,23 @@ export const reportCommand: Command = {
     out: { type: 'string', short: 'o', arg: 'DIR', description: 'folder to write index.html and the PNGs into' },
     'no-png': { type: 'boolean', description: 'write the HTML only' },
   },
-  examples: ['leakscope report runs/shuffled-input-leaky-20261128T150000', 'leakscope report runs/soak-leaky-1 runs/soak-patched-1 --out /tmp/cmp'],
+  examples: [
+    'leakscope report runs/shuffled-input-leaky-20261128T150000',
+    'leakscope report runs/soak-leaky-1 runs/soak-patched-1 --out /tmp/cmp',
+  ],
   async run(a, io) {
     const { writeReport } = await import('../reports/write-report.js');
     const dirs = a.positionals;
-    if (dirs.length < 1 || dirs.length > 2) throw new LsError('LS_ERR_USAGE', `expected RUN_DIR [RUN_DIR_B], got ${dirs.length} argument(s) (see: leakscope report --help)`);
+    if (dirs.length < 1 || dirs.length > 2)
+      throw new LsError(
+        'LS_ERR_USAGE',
+        `expected RUN_DIR [RUN_DIR_B], got ${dirs.length} argument(s) (see: leakscope report --help)`,
+      );
     const out = str(a, 'out') ?? (dirs.length === 1 ? join(dirs[0]!, 'report') : join('reports', `compare-${stamp()}`));
     const r = await writeReport(dirs, out, { png: !bool(a, 'no-png') });
     r.analyses.forEach((an, i) => {
-      if (an) io.stdout.write(`${dirs.length > 1 ? `${'AB'[i]}: ` : ''}${an.overall.verdict}: ${an.overall.headline}\n`);
+      if (an)
+        io.stdout.write(`${dirs.length > 1 ? `${'AB'[i]}: ` : ''}${an.overall.verdict}: ${an.overall.headline}\n`);
     });
     io.stdout.write(`report: ${r.html}\n${r.pngs.length ? `charts: ${r.pngs.length} PNG files in ${r.outDir}\n` : ''}`);
     return 0;

@@ -10,7 +10,11 @@ function positiveNumber(a: ParsedArgs, k: string, integer: boolean): number | un
   const raw = str(a, k);
   if (raw === undefined) return undefined;
   const v = Number(raw);
-  if (!Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) throw new LsError('LS_ERR_INVALID_OPTION', `--${k}: expected a positive ${integer ? 'integer' : 'number'}, got '${raw}'`);
+  if (!Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v)))
+    throw new LsError(
+      'LS_ERR_INVALID_OPTION',
+      `--${k}: expected a positive ${integer ? 'integer' : 'number'}, got '${raw}'`,
+    );
   return v;
 }
 
@@ -18,22 +22,40 @@ function positiveNumber(a: ParsedArgs, k: string, integer: boolean): number | un
 export function targetChoice(a: ParsedArgs): TargetChoice {
   const external = ['target', 'http', 'inspect', 'prometheus', 'pid'].filter((k) => str(a, k) !== undefined);
   const spawnFlags = ['mode', 'fixes'].filter((k) => str(a, k) !== undefined);
-  if (external.length && spawnFlags.length) throw new LsError('LS_ERR_INVALID_OPTION', `--${spawnFlags[0]} chooses a spawned reference server and cannot be combined with --${external[0]} (an external target)`);
+  if (external.length && spawnFlags.length)
+    throw new LsError(
+      'LS_ERR_INVALID_OPTION',
+      `--${spawnFlags[0]} chooses a spawned reference server and cannot be combined with --${external[0]} (an external target)`,
+    );
   if (!external.length) {
     const mode = str(a, 'mode');
-    if (mode !== undefined && mode !== 'leaky' && mode !== 'patched') throw new LsError('LS_ERR_INVALID_OPTION', `--mode: expected leaky or patched, got '${mode}'`);
-    return { kind: 'spawn', ...(mode ? { mode } : {}), ...(str(a, 'fixes') !== undefined ? { fixes: str(a, 'fixes')! } : {}) };
+    if (mode !== undefined && mode !== 'leaky' && mode !== 'patched')
+      throw new LsError('LS_ERR_INVALID_OPTION', `--mode: expected leaky or patched, got '${mode}'`);
+    return {
+      kind: 'spawn',
+      ...(mode ? { mode } : {}),
+      ...(str(a, 'fixes') !== undefined ? { fixes: str(a, 'fixes')! } : {}),
+    };
   }
   const pidRaw = str(a, 'pid');
   const pid = pidRaw === undefined ? undefined : Number(pidRaw);
-  if (pid !== undefined && (!Number.isInteger(pid) || pid <= 0)) throw new LsError('LS_ERR_INVALID_OPTION', `--pid: expected a process id, got '${pidRaw}'`);
+  if (pid !== undefined && (!Number.isInteger(pid) || pid <= 0))
+    throw new LsError('LS_ERR_INVALID_OPTION', `--pid: expected a process id, got '${pidRaw}'`);
   const target = str(a, 'target');
   let grpc: string | undefined;
   let http = str(a, 'http');
   if (target?.startsWith('grpc://')) grpc = target;
   else if (target?.startsWith('http://') || target?.startsWith('https://')) http ??= target;
-  else if (target !== undefined) throw new LsError('LS_ERR_INVALID_OPTION', `--target: expected grpc://host:port or http://host:port, got '${target}'`);
-  if (!grpc && !http && !str(a, 'inspect')) throw new LsError('LS_ERR_INVALID_OPTION', '--pid/--prometheus need a target to load: --target grpc://host:port and/or --http http://host:port');
+  else if (target !== undefined)
+    throw new LsError(
+      'LS_ERR_INVALID_OPTION',
+      `--target: expected grpc://host:port or http://host:port, got '${target}'`,
+    );
+  if (!grpc && !http && !str(a, 'inspect'))
+    throw new LsError(
+      'LS_ERR_INVALID_OPTION',
+      '--pid/--prometheus need a target to load: --target grpc://host:port and/or --http http://host:port',
+    );
   return {
     kind: 'external',
     ...(grpc ? { grpc } : {}),
@@ -47,10 +69,12 @@ export function targetChoice(a: ParsedArgs): TargetChoice {
 
 export function overridesFrom(a: ParsedArgs): ScenarioOverrides {
   const transport = str(a, 'transport');
-  if (transport !== undefined && transport !== 'grpc' && transport !== 'rest') throw new LsError('LS_ERR_INVALID_OPTION', `--transport: expected grpc or rest, got '${transport}'`);
+  if (transport !== undefined && transport !== 'grpc' && transport !== 'rest')
+    throw new LsError('LS_ERR_INVALID_OPTION', `--transport: expected grpc or rest, got '${transport}'`);
   const requests = positiveNumber(a, 'requests', true);
   const durationS = positiveNumber(a, 'duration', false);
-  if (requests !== undefined && durationS !== undefined) throw new LsError('LS_ERR_INVALID_OPTION', '--requests and --duration both size the run; give one');
+  if (requests !== undefined && durationS !== undefined)
+    throw new LsError('LS_ERR_INVALID_OPTION', '--requests and --duration both size the run; give one');
   const rate = positiveNumber(a, 'rate', false);
   const permutations = positiveNumber(a, 'permutations', true);
   const interval = positiveNumber(a, 'interval', true);
@@ -83,7 +107,7 @@ export const runOptions = {
   mode: s('Spawn the reference server: leaky or patched (default patched)', 'MODE'),
   fixes: s('Spawn the reference server with these fixes only (comma-separated)', 'LIST'),
   target: s('External target: grpc://host:port (TF Serving API) or http://host:port', 'URL'),
-  http: s('External target\'s HTTP/REST address, http://host:port', 'URL'),
+  http: s("External target's HTTP/REST address, http://host:port", 'URL'),
   pid: s('Process id of the external target, sampled from /proc', 'PID'),
   prometheus: s('Prometheus metrics URL of the external target', 'URL'),
   inspect: s('host:port of a Node.js --inspect endpoint to sample and snapshot', 'HOST:PORT'),
@@ -96,16 +120,23 @@ export const runOptions = {
   interval: s('Sample interval in ms (default 250)', 'MS'),
   'gc-settled': s('Force a GC before every Nth sample (spawned targets start with --expose-gc)', 'N'),
   'no-snapshots': { type: 'boolean' as const, description: 'Skip heap snapshots' },
-  'allocation-sampling': { type: 'boolean' as const, description: 'Record V8 allocation sampling over the steady phases (.heapprofile)' },
+  'allocation-sampling': {
+    type: 'boolean' as const,
+    description: 'Record V8 allocation sampling over the steady phases (.heapprofile)',
+  },
   out: s('Run directory (default runs/<scenario>-<mode>-<time>)', 'DIR'),
-  clinic: s('Run the spawned server under Clinic.js (doctor or heapprofiler) when it is installed; its HTML is linked from the run', 'TOOL'),
+  clinic: s(
+    'Run the spawned server under Clinic.js (doctor or heapprofiler) when it is installed; its HTML is linked from the run',
+    'TOOL',
+  ),
   seed: s('Seed for input orders, values and Poisson arrivals (default 1)', 'N'),
 } as const;
 
 export const runCommand: Command = {
   name: 'run',
   summary: 'Replay a scenario against a server while sampling memory and threads',
-  usage: 'run SCENARIO [--mode leaky|patched | --fixes LIST | --target URL [--pid PID] | --inspect HOST:PORT] [options]',
+  usage:
+    'run SCENARIO [--mode leaky|patched | --fixes LIST | --target URL [--pid PID] | --inspect HOST:PORT] [options]',
   description:
     `SCENARIO is a built-in (${builtinScenarios().join(', ')}) or a scenario file (.yaml/.json).\n` +
     'Without a target, the reference server is started on free loopback ports and stopped at the end.\n' +
@@ -122,13 +153,19 @@ export const runCommand: Command = {
   async run(args, io) {
     // Loaded when the command runs, so other commands (serve above all) do not carry it.
     const { runScenario } = await import('../scenarios/runner.js');
-    if (args.positionals.length !== 1) throw new LsError('LS_ERR_USAGE', `expected one scenario (built-in: ${builtinScenarios().join(', ')}) or a scenario file`);
+    if (args.positionals.length !== 1)
+      throw new LsError(
+        'LS_ERR_USAGE',
+        `expected one scenario (built-in: ${builtinScenarios().join(', ')}) or a scenario file`,
+      );
     const gc = str(args, 'gc-settled');
     const gcEvery = gc === undefined ? undefined : Number(gc);
-    if (gcEvery !== undefined && (!Number.isInteger(gcEvery) || gcEvery < 0)) throw new LsError('LS_ERR_INVALID_OPTION', `--gc-settled: expected an integer ≥ 0, got '${gc}'`);
+    if (gcEvery !== undefined && (!Number.isInteger(gcEvery) || gcEvery < 0))
+      throw new LsError('LS_ERR_INVALID_OPTION', `--gc-settled: expected an integer ≥ 0, got '${gc}'`);
     const seedRaw = str(args, 'seed');
     const seed = seedRaw === undefined ? undefined : Number(seedRaw);
-    if (seed !== undefined && !Number.isInteger(seed)) throw new LsError('LS_ERR_INVALID_OPTION', `--seed: expected an integer, got '${seedRaw}'`);
+    if (seed !== undefined && !Number.isInteger(seed))
+      throw new LsError('LS_ERR_INVALID_OPTION', `--seed: expected an integer, got '${seedRaw}'`);
     const abort = new AbortController();
     const tty = (io.stderr as NodeJS.WriteStream).isTTY === true;
     let interrupts = 0;
@@ -157,7 +194,13 @@ export const runCommand: Command = {
       const m = out.manifest;
       io.stdout.write(`${tty ? '\n' : ''}run ${m.status}: ${out.dir}\n`);
       for (const r of out.results) {
-        io.stdout.write(`  ${r.name}: ${r.completed}/${r.planned} completed, ${r.dropped} dropped, ${r.errors} errors, p99 ${r.latencyFromIntended?.p99Ms.toFixed(1) ?? '–'} ms (from intended) · ${Object.entries(r.statusCounts).map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
+        io.stdout.write(
+          `  ${r.name}: ${r.completed}/${r.planned} completed, ${r.dropped} dropped, ${r.errors} errors, p99 ${r.latencyFromIntended?.p99Ms.toFixed(1) ?? '–'} ms (from intended) · ${Object.entries(
+            r.statusCounts,
+          )
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')}\n`,
+        );
       }
       io.stdout.write(`  ${out.sampleCount} samples, ${m.snapshots.length} heap snapshots\n`);
       if (m.status === 'interrupted') return 130;

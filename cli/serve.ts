@@ -9,7 +9,8 @@ const s = stringOption;
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'Run the reference model server (TF Serving gRPC + REST APIs on onnxruntime)',
-  usage: 'serve [--model_name NAME --model_base_path DIR | --model_config_file FILE] [--mode leaky|patched | --fixes LIST] [options]',
+  usage:
+    'serve [--model_name NAME --model_base_path DIR | --model_config_file FILE] [--mode leaky|patched | --fixes LIST] [options]',
   description:
     'Serves ONNX models from TF Serving-style base paths (numeric version folders, polled for new\n' +
     'versions). Without a model, builds and serves the built-in CTR model (10 features).\n' +
@@ -21,9 +22,15 @@ export const serveCommand: Command = {
     port: s('gRPC port (default 8500)', 'PORT'),
     rest_api_port: s('REST port (default 8501)', 'PORT'),
     model_name: s('Name of the single served model (default "default")', 'NAME'),
-    model_base_path: s('Folder holding the model\'s numeric version folders', 'DIR'),
-    model_config_file: s('JSON model config: {"model_config_list": [{"name", "base_path", "model_version_policy"?}]}', 'FILE'),
-    file_system_poll_wait_seconds: s('Seconds between scans of the base paths for new versions (default 1; 0 = never)', 'S'),
+    model_base_path: s("Folder holding the model's numeric version folders", 'DIR'),
+    model_config_file: s(
+      'JSON model config: {"model_config_list": [{"name", "base_path", "model_version_policy"?}]}',
+      'FILE',
+    ),
+    file_system_poll_wait_seconds: s(
+      'Seconds between scans of the base paths for new versions (default 1; 0 = never)',
+      'S',
+    ),
     mode: s('leaky (no fixes) or patched (all fixes; default)', 'MODE'),
     fixes: s(`Comma-separated fixes to turn on (instead of --mode): ${ALL_FIXES.join(',')}`, 'LIST'),
     grpc_max_threads: s('Handler thread cap with the thread-cap fix (default 4 x CPUs)', 'N'),
@@ -31,10 +38,16 @@ export const serveCommand: Command = {
     max_message_bytes: s('Largest request accepted on either transport (default 4 MiB)', 'BYTES'),
     'executor-cache-size': s('LRU bound of the executor cache with the bounded-cache fix (default 64)', 'N'),
     'min-idle-threads': s('Idle handler threads kept, like gRPC min pollers (default 1)', 'N'),
-    'idle-thread-grace-ms': s('How long a surplus idle handler thread waits for work before exiting (default 1000; 0 = at once, as upstream, which thrashes)', 'MS'),
+    'idle-thread-grace-ms': s(
+      'How long a surplus idle handler thread waits for work before exiting (default 1000; 0 = at once, as upstream, which thrashes)',
+      'MS',
+    ),
     diagnostics: { type: 'boolean', description: 'Serve the diagnostics interface (loopback only)' },
     'diagnostics-port': s('Diagnostics port, always bound on 127.0.0.1 (default 0: a free port, logged)', 'PORT'),
-    'diagnostics-dir': s('Folder heap snapshots are written into (default: a leakscope folder under the temp dir)', 'DIR'),
+    'diagnostics-dir': s(
+      'Folder heap snapshots are written into (default: a leakscope folder under the temp dir)',
+      'DIR',
+    ),
     'log-level': s('fatal|error|warn|info|debug|trace|silent (default info)', 'LEVEL'),
   },
   examples: [
@@ -69,7 +82,9 @@ export const serveCommand: Command = {
     if (args.positionals.length) throw new LsError('LS_ERR_USAGE', `unexpected argument '${args.positionals[0]}'`);
     const server = await startServer(raw);
     // Always printed, whatever the log level: scripts and the scenario runner read the ports here.
-    io.stdout.write(`${JSON.stringify({ event: 'listening', grpc: `${server.host}:${server.grpcPort}`, rest: `${server.host}:${server.restPort}`, diagnostics: server.diagnosticsPort === undefined ? null : `127.0.0.1:${server.diagnosticsPort}`, mode: server.options.fixes.mode, fixes: [...server.options.fixes.fixes], pid: process.pid })}\n`);
+    io.stdout.write(
+      `${JSON.stringify({ event: 'listening', grpc: `${server.host}:${server.grpcPort}`, rest: `${server.host}:${server.restPort}`, diagnostics: server.diagnosticsPort === undefined ? null : `127.0.0.1:${server.diagnosticsPort}`, mode: server.options.fixes.mode, fixes: [...server.options.fixes.fixes], pid: process.pid })}\n`,
+    );
     await new Promise<void>((resolve) => {
       const stop = (sig: string) => {
         server.log.info({ signal: sig }, 'signal received');

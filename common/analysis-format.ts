@@ -184,7 +184,12 @@ export interface HeapSection {
     readonly candidateCount: number;
     readonly candidateRetainedSize: number;
     readonly groups: readonly LeakGroupRow[];
-    readonly byClass: readonly { readonly className: string; readonly count: number; readonly selfSize: number; readonly retainedSize: number }[];
+    readonly byClass: readonly {
+      readonly className: string;
+      readonly count: number;
+      readonly selfSize: number;
+      readonly retainedSize: number;
+    }[];
   } | null;
   /** Heap size (sum of self sizes) of the target snapshot, when there is one. */
   readonly targetTotalSize?: number;
@@ -234,7 +239,15 @@ export interface PhaseLoadSummary {
   readonly achievedRate: number;
   readonly statusCounts: Readonly<Record<string, number>>;
   /** Latency from intended send time when present, else from sent time. */
-  readonly latency: { readonly basis: 'intended' | 'sent'; readonly p50Ms: number; readonly p90Ms: number; readonly p99Ms: number; readonly p999Ms: number; readonly maxMs: number; readonly meanMs: number } | null;
+  readonly latency: {
+    readonly basis: 'intended' | 'sent';
+    readonly p50Ms: number;
+    readonly p90Ms: number;
+    readonly p99Ms: number;
+    readonly p999Ms: number;
+    readonly maxMs: number;
+    readonly meanMs: number;
+  } | null;
 }
 
 export interface Analysis {

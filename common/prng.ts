@@ -57,7 +57,12 @@ export function shuffleInPlace<T>(a: { length: number; [i: number]: T }, rand: (
  * `k` distinct shuffles of `items`, none equal to an order in `exclude`. The caller keeps `k`
  * below the number of orders left (this draws until it has them).
  */
-export function distinctShuffles<T>(items: readonly T[], k: number, rand: () => number, exclude: Iterable<readonly T[]> = []): T[][] {
+export function distinctShuffles<T>(
+  items: readonly T[],
+  k: number,
+  rand: () => number,
+  exclude: Iterable<readonly T[]> = [],
+): T[][] {
   const key = (p: readonly T[]) => p.join('\u0000');
   const seen = new Set<string>(Array.from(exclude, key));
   const out: T[][] = [];

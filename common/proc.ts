@@ -72,7 +72,8 @@ export function readProcStats(pid: number): ProcStats {
     status = readFileSync(`/proc/${pid}/status`, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ESRCH') throw new LsError('LS_ERR_TARGET', `process ${pid} does not exist (no /proc/${pid}); did the target exit?`);
+    if (code === 'ENOENT' || code === 'ESRCH')
+      throw new LsError('LS_ERR_TARGET', `process ${pid} does not exist (no /proc/${pid}); did the target exit?`);
     throw new LsError('LS_ERR_TARGET', `cannot read /proc/${pid}/status: ${(e as Error).message}`, { cause: e });
   }
   const byName = threadNames(pid);

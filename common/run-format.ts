@@ -83,7 +83,13 @@ export interface RunManifest {
     readonly parameters: Readonly<Record<string, unknown>>;
   };
   readonly target: TargetInfo;
-  readonly host: { readonly cpus: number; readonly memBytes: number; readonly platform: string; readonly node: string; readonly hostname: string };
+  readonly host: {
+    readonly cpus: number;
+    readonly memBytes: number;
+    readonly platform: string;
+    readonly node: string;
+    readonly hostname: string;
+  };
   readonly startedAt: string;
   readonly endedAt: string;
   readonly status: RunStatus;

@@ -7,7 +7,12 @@ import { readFileSync } from 'node:fs';
 import { LsError } from '../common/errors.js';
 
 interface ProfileNode {
-  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number; readonly columnNumber?: number };
+  readonly callFrame: {
+    readonly functionName: string;
+    readonly url: string;
+    readonly lineNumber: number;
+    readonly columnNumber?: number;
+  };
   readonly selfSize: number;
   readonly children?: readonly ProfileNode[];
 }
@@ -31,7 +36,8 @@ export interface AllocationProfileSummary {
   readonly sites: readonly AllocationSite[];
 }
 
-const frameName = (f: ProfileNode['callFrame']): string => `${f.functionName || '(anonymous)'} ${f.url || '(native)'}:${f.lineNumber + 1}`;
+const frameName = (f: ProfileNode['callFrame']): string =>
+  `${f.functionName || '(anonymous)'} ${f.url || '(native)'}:${f.lineNumber + 1}`;
 
 /**
  * Aggregates a parsed profile by call site, largest self size first.
@@ -39,7 +45,8 @@ const frameName = (f: ProfileNode['callFrame']): string => `${f.functionName || 
  */
 export function topAllocationSites(profile: unknown, file: string, top = 15): AllocationProfileSummary {
   const head = (profile as { head?: ProfileNode } | null)?.head;
-  if (!head || typeof head !== 'object' || !head.callFrame) throw new LsError('LS_ERR_BAD_FILE', `${file}: not a V8 sampling heap profile (no head.callFrame)`);
+  if (!head || typeof head !== 'object' || !head.callFrame)
+    throw new LsError('LS_ERR_BAD_FILE', `${file}: not a V8 sampling heap profile (no head.callFrame)`);
   const sites = new Map<string, { frame: ProfileNode['callFrame']; size: number; callers: Map<string, number> }>();
   let total = 0;
   const stack: { node: ProfileNode; parent: ProfileNode | null }[] = [{ node: head, parent: null }];
@@ -82,7 +89,10 @@ export function readAllocationProfile(file: string, top = 15): AllocationProfile
   try {
     profile = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new LsError('LS_ERR_BAD_FILE', `${file}: cannot read the heap profile (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new LsError(
+      'LS_ERR_BAD_FILE',
+      `${file}: cannot read the heap profile (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
   }
   return topAllocationSites(profile, file, top);
 }

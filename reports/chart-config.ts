@@ -48,7 +48,12 @@ export function chartConfig(spec: ChartSpec, opts: ChartConfigOptions): Record<s
       layout: { padding: { left: 4, right: 8, top: 2, bottom: 2 } },
       interaction: { mode: 'nearest', axis: 'x', intersect: false },
       scales: {
-        x: { type: 'linear', ...xRange(spec), title: { display: true, text: spec.xLabel }, ticks: { maxTicksLimit: 8, includeBounds: false } },
+        x: {
+          type: 'linear',
+          ...xRange(spec),
+          title: { display: true, text: spec.xLabel },
+          ticks: { maxTicksLimit: 8, includeBounds: false },
+        },
         y: { type: 'linear', title: { display: spec.yLabel !== '', text: spec.yLabel }, ticks: { maxTicksLimit: 6 } },
       },
       plugins: {
@@ -94,7 +99,11 @@ export interface MarkerChart {
  * paints the canvas white first (PNG copies are otherwise transparent).
  * Must stay self-contained: the HTML inlines its source text.
  */
-export function drawPhaseMarkers(chart: MarkerChart, markers: readonly PhaseMarkers[], when: 'background' | 'bands'): void {
+export function drawPhaseMarkers(
+  chart: MarkerChart,
+  markers: readonly PhaseMarkers[],
+  when: 'background' | 'bands',
+): void {
   const ctx = chart.ctx;
   const area = chart.chartArea;
   ctx.save();

@@ -108,7 +108,11 @@ function decimate(points: (readonly [number, number])[]): (readonly [number, num
 }
 
 /** A series' points of one run on one axis, in display units. */
-export function seriesPoints(samples: readonly Sample[], def: SeriesDef, axis: ChartAxis): (readonly [number, number])[] {
+export function seriesPoints(
+  samples: readonly Sample[],
+  def: SeriesDef,
+  axis: ChartAxis,
+): (readonly [number, number])[] {
   const pts: (readonly [number, number])[] = [];
   for (const s of samples) {
     const v = def.get(s);
@@ -151,7 +155,9 @@ export function presentSeries(runs: readonly RunData[]): SeriesDef[] {
 /** Names of /proc thread groups seen in a run (threadsByName), most threads first. */
 export function threadNames(runs: readonly RunData[]): string[] {
   const peak = new Map<string, number>();
-  for (const r of runs) for (const s of r.samples) for (const [n, c] of Object.entries(s.threadsByName ?? {})) peak.set(n, Math.max(peak.get(n) ?? 0, c));
+  for (const r of runs)
+    for (const s of r.samples)
+      for (const [n, c] of Object.entries(s.threadsByName ?? {})) peak.set(n, Math.max(peak.get(n) ?? 0, c));
   return [...peak.entries()].sort((a, b) => b[1] - a[1]).map(([n]) => n);
 }
 
@@ -183,14 +189,24 @@ function fitLine(r: RunLabel, def: SeriesDef, axis: ChartAxis, color: string): D
   const pts: [number, number][] = [];
   for (const s of r.run.samples) {
     const v = def.get(s);
-    if (steady.has(s.phase) && v !== undefined && Number.isFinite(v)) pts.push([axis === 'time' ? s.t / 1000 : s.requests, v]);
+    if (steady.has(s.phase) && v !== undefined && Number.isFinite(v))
+      pts.push([axis === 'time' ? s.t / 1000 : s.requests, v]);
   }
   if (pts.length < 2) return undefined;
   const b = median(pts.map(([x, y]) => y - slope * x))!;
   const scale = def.unit === 'bytes' ? MB : 1;
   const x0 = pts[0]![0];
   const x1 = pts[pts.length - 1]![0];
-  return { label: `${r.label === def.label ? '' : `${r.label}: `}trend (${a.verdict})`, color, dashed: true, showLine: true, points: [[round(x0), round((b + slope * x0) / scale)], [round(x1), round((b + slope * x1) / scale)]] };
+  return {
+    label: `${r.label === def.label ? '' : `${r.label}: `}trend (${a.verdict})`,
+    color,
+    dashed: true,
+    showLine: true,
+    points: [
+      [round(x0), round((b + slope * x0) / scale)],
+      [round(x1), round((b + slope * x1) / scale)],
+    ],
+  };
 }
 
 /**
@@ -202,7 +218,12 @@ export function chartSpecs(runs: readonly RunLabel[]): ChartSpec[] {
   const data = runs.map((r) => r.run);
   const specs: ChartSpec[] = [];
   const markers = (axis: ChartAxis): PhaseMarkers[] =>
-    runs.map((r, i) => ({ color: runs.length > 1 ? RUN_COLORS[i % 2]! : '#475569', dashed: i > 0, labels: i === 0, bands: phaseBands(r.run, axis) }));
+    runs.map((r, i) => ({
+      color: runs.length > 1 ? RUN_COLORS[i % 2]! : '#475569',
+      dashed: i > 0,
+      labels: i === 0,
+      bands: phaseBands(r.run, axis),
+    }));
   for (const def of presentSeries(data)) {
     for (const axis of ['time', 'requests'] as const) {
       specs.push({
@@ -219,7 +240,9 @@ export function chartSpecs(runs: readonly RunLabel[]): ChartSpec[] {
             points: seriesPoints(r.run.samples, def, axis),
             showLine: !def.sparse,
           })),
-          ...runs.flatMap((r, i) => fitLine(runs.length > 1 ? r : { ...r, label: def.label }, def, axis, FIT_COLORS[i % 2]!) ?? []),
+          ...runs.flatMap(
+            (r, i) => fitLine(runs.length > 1 ? r : { ...r, label: def.label }, def, axis, FIT_COLORS[i % 2]!) ?? [],
+          ),
         ],
         markers: markers(axis),
       });
@@ -241,7 +264,9 @@ export function chartSpecs(runs: readonly RunLabel[]): ChartSpec[] {
           color: NAME_COLORS[i]!,
           dashed: ri > 0,
           showLine: true,
-          points: r.run.samples.filter((s) => s.threadsByName).map((s) => [round(s.t / 1000), s.threadsByName![n] ?? 0] as const),
+          points: r.run.samples
+            .filter((s) => s.threadsByName)
+            .map((s) => [round(s.t / 1000), s.threadsByName![n] ?? 0] as const),
         })),
       ),
       markers: markers(axis),

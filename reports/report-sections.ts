@@ -3,7 +3,15 @@
  * markup goes through `html` (reports/html-escape.ts), so any text from a snapshot or a
  * target is escaped wherever it appears.
  */
-import type { Analysis, Estimate, HeapSection, SeriesAnalysis, SeriesUnit, ThreadAnalysis, Verdict } from '../common/analysis-format.js';
+import type {
+  Analysis,
+  Estimate,
+  HeapSection,
+  SeriesAnalysis,
+  SeriesUnit,
+  ThreadAnalysis,
+  Verdict,
+} from '../common/analysis-format.js';
 import type { LatencySummary, PhaseResult, RunManifest } from '../common/run-format.js';
 import type { RunData } from '../analyzer/run-reader.js';
 import { formatBytes } from '../common/format-bytes.js';
@@ -13,12 +21,16 @@ import { html, type HtmlValue, SafeHtml } from './html-escape.js';
 
 // ---- number formatting ----
 
-export const fmtCount = (n: number | null | undefined): string => (n === null || n === undefined || !Number.isFinite(n) ? '–' : Math.round(n).toLocaleString('en-US'));
-const sig = (n: number): string => (Math.abs(n) >= 100 ? Math.round(n).toLocaleString('en-US') : Number(n.toPrecision(3)).toString());
+export const fmtCount = (n: number | null | undefined): string =>
+  n === null || n === undefined || !Number.isFinite(n) ? '–' : Math.round(n).toLocaleString('en-US');
+const sig = (n: number): string =>
+  Math.abs(n) >= 100 ? Math.round(n).toLocaleString('en-US') : Number(n.toPrecision(3)).toString();
 export const fmtValue = (n: number | null | undefined, unit: SeriesUnit): string =>
   n === null || n === undefined || !Number.isFinite(n) ? '–' : unit === 'bytes' ? formatBytes(n) : sig(n);
-const fmtMs = (n: number | undefined): string => (n === undefined || !Number.isFinite(n) ? '–' : n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
-const fmtPct = (n: number | null | undefined): string => (n === null || n === undefined || !Number.isFinite(n) ? '–' : `${(100 * n).toFixed(n < 0.1 ? 1 : 0)}%`);
+const fmtMs = (n: number | undefined): string =>
+  n === undefined || !Number.isFinite(n) ? '–' : n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2);
+const fmtPct = (n: number | null | undefined): string =>
+  n === null || n === undefined || !Number.isFinite(n) ? '–' : `${(100 * n).toFixed(n < 0.1 ? 1 : 0)}%`;
 const fmtP = (p: number): string => (p < 0.001 ? 'p<0.001' : `p=${p.toFixed(3)}`);
 
 /** "412 B ±30 /request" style: estimate and the half-width of its interval. */
@@ -29,8 +41,18 @@ export function fmtRate(e: Estimate | null | undefined, unit: SeriesUnit, per: s
   return `${v(e.estimate)} ±${unit === 'bytes' ? formatBytes(half) : sig(half)} /${per}`;
 }
 
-const VERDICT_CLASS: Readonly<Record<Verdict, string>> = { LEAK: 'leak', GROWING: 'growing', STABLE: 'stable', INSUFFICIENT_DATA: 'nodata' };
-const VERDICT_WORDS: Readonly<Record<Verdict, string>> = { LEAK: 'Leak', GROWING: 'Growing', STABLE: 'Stable', INSUFFICIENT_DATA: 'Not enough data' };
+const VERDICT_CLASS: Readonly<Record<Verdict, string>> = {
+  LEAK: 'leak',
+  GROWING: 'growing',
+  STABLE: 'stable',
+  INSUFFICIENT_DATA: 'nodata',
+};
+const VERDICT_WORDS: Readonly<Record<Verdict, string>> = {
+  LEAK: 'Leak',
+  GROWING: 'Growing',
+  STABLE: 'Stable',
+  INSUFFICIENT_DATA: 'Not enough data',
+};
 
 /** A verdict as a coloured badge; unknown values (a hand-edited analysis.json) show as text. */
 export function verdictBadge(v: Verdict | string | undefined): SafeHtml {
@@ -53,12 +75,13 @@ function table(head: readonly HtmlValue[], rows: readonly (readonly HtmlValue[])
   return html`<div class="tw"><table class="${cls}"><thead><tr>${head.map((h, c) => (numeric[c] ? html`<th class="n">${h}</th>` : html`<th>${h}</th>`))}</tr></thead><tbody>${rows.map((r) => html`<tr>${r.map(td)}</tr>`)}</tbody></table></div>`;
 }
 
-const kvTable = (kv: readonly (readonly [string, HtmlValue])[]): SafeHtml => html`<div class="tw"><table class="kv"><tbody>${kv.map(([k, v]) => html`<tr><th>${k}</th><td>${v}</td></tr>`)}</tbody></table></div>`;
+const kvTable = (kv: readonly (readonly [string, HtmlValue])[]): SafeHtml =>
+  html`<div class="tw"><table class="kv"><tbody>${kv.map(([k, v]) => html`<tr><th>${k}</th><td>${v}</td></tr>`)}</tbody></table></div>`;
 
 // ---- verdict ----
 
 /** The plain-words verdict at the top of a report. */
-export function verdictSection(run: RunData, analysis: Analysis | undefined, title = 'Verdict'): SafeHtml {
+export function verdictSection(_run: RunData, analysis: Analysis | undefined, title = 'Verdict'): SafeHtml {
   if (!analysis) {
     return html`<section class="verdict nodata"><h2>${title}</h2><p class="headline">${verdictBadge(undefined)} This run was not analysed: the report shows its samples and load results only.</p></section>`;
   }
@@ -107,7 +130,10 @@ export function threadSection(t: ThreadAnalysis | null | undefined): SafeHtml {
   const kv: [string, HtmlValue][] = [
     ['Source', t.source === 'threads' ? 'OS threads (/proc)' : 'handler-thread gauge'],
     ['Spike phase', t.spikePhase ?? '–'],
-    ['Baseline → peak → plateau → after recovery', `${fmtValue(t.baseline, 'count')} → ${fmtValue(t.peak, 'count')} (at ${(t.peakTMs / 1000).toFixed(1)} s) → ${fmtValue(t.plateau, 'count')} → ${fmtValue(t.afterRecovery, 'count')}`],
+    [
+      'Baseline → peak → plateau → after recovery',
+      `${fmtValue(t.baseline, 'count')} → ${fmtValue(t.peak, 'count')} (at ${(t.peakTMs / 1000).toFixed(1)} s) → ${fmtValue(t.plateau, 'count')} → ${fmtValue(t.afterRecovery, 'count')}`,
+    ],
     ['Peak in-flight requests', fmtValue(t.peakInflight, 'count')],
     ['Threads per in-flight request', t.threadsPerInflight ? fmtRate(t.threadsPerInflight, 'count', 'in-flight') : '–'],
     ['Came back down', t.cameBackDown === null ? '–' : t.cameBackDown ? 'yes' : 'no'],
@@ -115,7 +141,21 @@ export function threadSection(t: ThreadAnalysis | null | undefined): SafeHtml {
   ];
   return html`<section><h2>Threads</h2><p>${t.reason}</p>
 ${kvTable(kv)}
-${t.groups.length ? table(['Thread group', 'Baseline', 'Peak', 'After', 'Grew', 'Came back down'], t.groups.map((g) => [g.name, num(fmtValue(g.baseline, 'count')), num(fmtValue(g.peak, 'count')), num(fmtValue(g.after, 'count')), g.grew ? 'yes' : 'no', g.cameBackDown === null ? '–' : g.cameBackDown ? 'yes' : 'no'])) : ''}
+${
+  t.groups.length
+    ? table(
+        ['Thread group', 'Baseline', 'Peak', 'After', 'Grew', 'Came back down'],
+        t.groups.map((g) => [
+          g.name,
+          num(fmtValue(g.baseline, 'count')),
+          num(fmtValue(g.peak, 'count')),
+          num(fmtValue(g.after, 'count')),
+          g.grew ? 'yes' : 'no',
+          g.cameBackDown === null ? '–' : g.cameBackDown ? 'yes' : 'no',
+        ]),
+      )
+    : ''
+}
 </section>`;
 }
 
@@ -131,12 +171,14 @@ export function chartsSection(specs: readonly ChartSpec[], note: HtmlValue = '')
 
 // ---- load results ----
 
-const lat = (l: LatencySummary | undefined): string[] => (l ? [l.p50Ms, l.p90Ms, l.p99Ms, l.maxMs].map(fmtMs) : ['–', '–', '–', '–']);
+const lat = (l: LatencySummary | undefined): string[] =>
+  l ? [l.p50Ms, l.p90Ms, l.p99Ms, l.maxMs].map(fmtMs) : ['–', '–', '–', '–'];
 
 /** Load, latency and status codes per phase, from results.json. */
 export function loadSection(run: RunData, heading = 'Load and latency per phase'): SafeHtml {
   const phases = run.results.phases;
-  if (phases.length === 0) return html`<section><h2>${heading}</h2><p class="note">No load results (results.json missing or empty).</p></section>`;
+  if (phases.length === 0)
+    return html`<section><h2>${heading}</h2><p class="note">No load results (results.json missing or empty).</p></section>`;
   const steady = new Set(run.manifest.phases.filter((p) => p.steady).map((p) => p.name));
   const load = phases.map((p: PhaseResult) => [
     html`${p.name}${steady.has(p.name) ? html` <span class="tag">steady</span>` : ''}`,
@@ -152,8 +194,15 @@ export function loadSection(run: RunData, heading = 'Load and latency per phase'
 <tr><th rowspan="2">Phase</th><th colspan="4" class="group">From intended send time (ms)</th><th colspan="4" class="group">From actual send time (ms)</th></tr>
 <tr>${['p50', 'p90', 'p99', 'max', 'p50', 'p90', 'p99', 'max'].map((h) => html`<th class="n">${h}</th>`)}</tr></thead>
 <tbody>${phases.map((p) => html`<tr><td>${p.name}</td>${[...lat(p.latencyFromIntended), ...lat(p.latencyFromSent)].map((c) => html`<td class="n">${c}</td>`)}</tr>`)}</tbody></table></div>`;
-  const codes = [...new Set(phases.flatMap((p) => Object.keys(p.statusCounts ?? {})))].sort((a, b) => (a === 'OK' || a === '200' ? -1 : b === 'OK' || b === '200' ? 1 : a.localeCompare(b)));
-  const status = codes.length ? table(['Phase', ...codes], phases.map((p) => [p.name, ...codes.map((c) => num(fmtCount(p.statusCounts?.[c] ?? 0)))])) : html`<p class="note">No status codes recorded.</p>`;
+  const codes = [...new Set(phases.flatMap((p) => Object.keys(p.statusCounts ?? {})))].sort((a, b) =>
+    a === 'OK' || a === '200' ? -1 : b === 'OK' || b === '200' ? 1 : a.localeCompare(b),
+  );
+  const status = codes.length
+    ? table(
+        ['Phase', ...codes],
+        phases.map((p) => [p.name, ...codes.map((c) => num(fmtCount(p.statusCounts?.[c] ?? 0)))]),
+      )
+    : html`<p class="note">No status codes recorded.</p>`;
   return html`<section><h2>${heading}</h2>
 ${table(['Phase', 'Transport', 'Planned', 'Sent', 'Completed', 'Dropped', 'Errors', 'Rate (req/s)'], load)}
 <h3>Latency</h3><p class="note">From the intended send time includes queueing behind a slow server (no coordinated omission); from the actual send time is what the client saw per request.</p>${latency}
@@ -171,26 +220,53 @@ export function heapSection(h: HeapSection | null | undefined, heading = 'Heap s
   if (!h) return html``;
   const parts: SafeHtml[] = [];
   if (h.note) parts.push(html`<p class="note">${h.note}</p>`);
-  if (h.snapshots) parts.push(html`<p class="note">Baseline <code>${h.snapshots.baseline}</code>, target <code>${h.snapshots.target}</code>, final <code>${h.snapshots.final}</code>.</p>`);
+  if (h.snapshots)
+    parts.push(
+      html`<p class="note">Baseline <code>${h.snapshots.baseline}</code>, target <code>${h.snapshots.target}</code>, final <code>${h.snapshots.final}</code>.</p>`,
+    );
   if (h.leaks) {
     const l = h.leaks;
-    parts.push(html`<h3>Leak candidates</h3><p class="note">${fmtCount(l.candidateCount)} objects allocated between baseline and target and still alive in the final snapshot, retaining ${formatBytes(l.candidateRetainedSize)}; grouped by class and by the object holding them${l.groups.length > MAX_LEAK_GROUPS ? `, largest ${MAX_LEAK_GROUPS} of ${l.groups.length} groups` : ''}.</p>`);
+    parts.push(
+      html`<h3>Leak candidates</h3><p class="note">${fmtCount(l.candidateCount)} objects allocated between baseline and target and still alive in the final snapshot, retaining ${formatBytes(l.candidateRetainedSize)}; grouped by class and by the object holding them${l.groups.length > MAX_LEAK_GROUPS ? `, largest ${MAX_LEAK_GROUPS} of ${l.groups.length} groups` : ''}.</p>`,
+    );
     parts.push(
       table(
         ['#', 'Class', 'Count', 'Self size', 'Retained', 'Held by', 'Retainer path (from the GC roots)'],
-        l.groups.slice(0, MAX_LEAK_GROUPS).map((g, i) => [num(i + 1), html`<b>${g.className}</b>`, num(fmtCount(g.count)), num(formatBytes(g.selfSize)), num(formatBytes(g.retainedSize)), html`<code>${g.heldBy}</code>`, html`<code class="path">${g.path}</code>`]),
+        l.groups
+          .slice(0, MAX_LEAK_GROUPS)
+          .map((g, i) => [
+            num(i + 1),
+            html`<b>${g.className}</b>`,
+            num(fmtCount(g.count)),
+            num(formatBytes(g.selfSize)),
+            num(formatBytes(g.retainedSize)),
+            html`<code>${g.heldBy}</code>`,
+            html`<code class="path">${g.path}</code>`,
+          ]),
         'wide',
       ),
     );
   }
   if (h.diff) {
     const d = h.diff;
-    parts.push(html`<h3>Heap diff by class</h3><p class="note"><code>${d.before.file}</code> (${formatBytes(d.before.totalSize)}, ${fmtCount(d.before.nodeCount)} nodes) → <code>${d.after.file}</code> (${formatBytes(d.after.totalSize)}, ${fmtCount(d.after.nodeCount)} nodes); ${fmtCount(d.changedClassCount)} classes changed, largest size change first${d.changedClassCount > MAX_DIFF_ROWS ? ` (top ${Math.min(MAX_DIFF_ROWS, d.rows.length)})` : ''}.</p>`);
+    parts.push(
+      html`<h3>Heap diff by class</h3><p class="note"><code>${d.before.file}</code> (${formatBytes(d.before.totalSize)}, ${fmtCount(d.before.nodeCount)} nodes) → <code>${d.after.file}</code> (${formatBytes(d.after.totalSize)}, ${fmtCount(d.after.nodeCount)} nodes); ${fmtCount(d.changedClassCount)} classes changed, largest size change first${d.changedClassCount > MAX_DIFF_ROWS ? ` (top ${Math.min(MAX_DIFF_ROWS, d.rows.length)})` : ''}.</p>`,
+    );
     const signed = (n: number): string => `${n > 0 ? '+' : ''}${fmtCount(n)}`;
     parts.push(
       table(
         ['Class', 'New', 'Deleted', 'Δ count', 'Allocated', 'Freed', 'Δ size'],
-        d.rows.slice(0, MAX_DIFF_ROWS).map((r) => [r.className, num(fmtCount(r.newCount)), num(fmtCount(r.deletedCount)), num(signed(r.deltaCount)), num(formatBytes(r.allocSize)), num(formatBytes(r.freedSize)), num(formatBytes(r.deltaSize, true))]),
+        d.rows
+          .slice(0, MAX_DIFF_ROWS)
+          .map((r) => [
+            r.className,
+            num(fmtCount(r.newCount)),
+            num(fmtCount(r.deletedCount)),
+            num(signed(r.deltaCount)),
+            num(formatBytes(r.allocSize)),
+            num(formatBytes(r.freedSize)),
+            num(formatBytes(r.deltaSize, true)),
+          ]),
       ),
     );
   }
@@ -199,21 +275,32 @@ export function heapSection(h: HeapSection | null | undefined, heading = 'Heap s
 
 // ---- allocation sites ----
 
-export function allocationSection(profiles: readonly (AllocationProfileSummary | { file: string; error: string })[], heading = 'Top allocation sites'): SafeHtml {
+export function allocationSection(
+  profiles: readonly (AllocationProfileSummary | { file: string; error: string })[],
+  heading = 'Top allocation sites',
+): SafeHtml {
   if (profiles.length === 0) return html``;
-  return html`<section><h2>${heading}</h2><p class="note">Sampled allocations still alive when the profile was taken, summed per call site.</p>${profiles.map((p) =>
-    'error' in p
-      ? html`<p class="note">${p.error}</p>`
-      : html`<h3><code>${p.file}</code>: ${formatBytes(p.totalSize)} sampled over ${fmtCount(p.siteCount)} sites</h3>${table(
-          ['Function', 'Location', 'Self size', 'Share', 'Mostly called from'],
-          p.sites.map((s) => [html`<b>${s.functionName}</b>`, html`<code>${s.url ? `${s.url}:${s.line}` : '(native)'}</code>`, num(formatBytes(s.selfSize)), num(fmtPct(s.share)), html`<code>${s.topCaller ?? '–'}</code>`]),
-        )}`,
+  return html`<section><h2>${heading}</h2><p class="note">Sampled allocations still alive when the profile was taken, summed per call site.</p>${profiles.map(
+    (p) =>
+      'error' in p
+        ? html`<p class="note">${p.error}</p>`
+        : html`<h3><code>${p.file}</code>: ${formatBytes(p.totalSize)} sampled over ${fmtCount(p.siteCount)} sites</h3>${table(
+            ['Function', 'Location', 'Self size', 'Share', 'Mostly called from'],
+            p.sites.map((s) => [
+              html`<b>${s.functionName}</b>`,
+              html`<code>${s.url ? `${s.url}:${s.line}` : '(native)'}</code>`,
+              num(formatBytes(s.selfSize)),
+              num(fmtPct(s.share)),
+              html`<code>${s.topCaller ?? '–'}</code>`,
+            ]),
+          )}`,
   )}</section>`;
 }
 
 // ---- parameters ----
 
-const json = (v: unknown): SafeHtml => html`<code class="json">${JSON.stringify(v, null, 1)?.replace(/\n\s*/g, ' ') ?? ''}</code>`;
+const json = (v: unknown): SafeHtml =>
+  html`<code class="json">${JSON.stringify(v, null, 1)?.replace(/\n\s*/g, ' ') ?? ''}</code>`;
 /** Only relative paths without a scheme become links (a manifest is data, not a source of javascript: URLs). */
 const SAFE_LINK = /^(?![a-z][a-z0-9+.-]*:)(?!\/\/)[\w./ -]+$/i;
 
@@ -233,18 +320,47 @@ export function parametersSection(run: RunData, analysis: Analysis | undefined, 
         ? html`spawned reference server, mode <b>${t.mode}</b>, fixes: ${t.fixes.join(', ') || 'none'}; pid ${t.pid}, gRPC <code>${t.grpc}</code>, REST <code>${t.rest}</code>${t.options ? html`<br>${json(t.options)}` : ''}`
         : html`external: ${json(t)}`,
     ],
-    ['Host', `${m.host.cpus} CPUs, ${formatBytes(m.host.memBytes)}, ${m.host.platform}, Node ${m.host.node}, ${m.host.hostname}`],
+    [
+      'Host',
+      `${m.host.cpus} CPUs, ${formatBytes(m.host.memBytes)}, ${m.host.platform}, Node ${m.host.node}, ${m.host.hostname}`,
+    ],
     ['Tool', `${m.tool.name} ${m.tool.version}`],
   ];
   for (const [k, v] of Object.entries(m.scenario.parameters ?? {})) kv.push([`parameter ${k}`, json(v)]);
   if (analysis) kv.push(['Analysis settings', json(analysis.settings)]);
-  for (const [k, f] of Object.entries(m.artifacts ?? {})) kv.push([`artifact ${k}`, SAFE_LINK.test(f) ? html`<a href="${f}">${f}</a>` : html`<code>${f}</code>`]);
+  for (const [k, f] of Object.entries(m.artifacts ?? {}))
+    kv.push([`artifact ${k}`, SAFE_LINK.test(f) ? html`<a href="${f}">${f}</a>` : html`<code>${f}</code>`]);
   // The analysis repeats the reader's warnings and adds its own.
   const warnings = analysis ? analysis.warnings : run.warnings;
   return html`<section class="params"><h2>${heading}</h2>
 ${kvTable(kv)}
-<h3>Phases</h3>${table(['Phase', 'Start (s)', 'End (s)', 'Steady', 'Transport', 'Load'], m.phases.map((p) => [p.name, num((p.startMs / 1000).toFixed(1)), num((p.endMs / 1000).toFixed(1)), p.steady ? 'yes' : 'no', p.transport, json(p.load)]))}
-${m.snapshots.length ? html`<h3>Heap snapshots</h3>${table(['Label', 'File', 'Phase', 'At (s)', 'Size', 'Capture (ms)', 'Isolate'], m.snapshots.map((s) => [s.label, html`<code>${s.file}</code>`, s.phase, num((s.tMs / 1000).toFixed(1)), num(formatBytes(s.bytes)), num(fmtCount(s.captureMs)), s.isolate]))}` : ''}
+<h3>Phases</h3>${table(
+    ['Phase', 'Start (s)', 'End (s)', 'Steady', 'Transport', 'Load'],
+    m.phases.map((p) => [
+      p.name,
+      num((p.startMs / 1000).toFixed(1)),
+      num((p.endMs / 1000).toFixed(1)),
+      p.steady ? 'yes' : 'no',
+      p.transport,
+      json(p.load),
+    ]),
+  )}
+${
+  m.snapshots.length
+    ? html`<h3>Heap snapshots</h3>${table(
+        ['Label', 'File', 'Phase', 'At (s)', 'Size', 'Capture (ms)', 'Isolate'],
+        m.snapshots.map((s) => [
+          s.label,
+          html`<code>${s.file}</code>`,
+          s.phase,
+          num((s.tMs / 1000).toFixed(1)),
+          num(formatBytes(s.bytes)),
+          num(fmtCount(s.captureMs)),
+          s.isolate,
+        ]),
+      )}`
+    : ''
+}
 ${warnings.length ? html`<h3>Warnings</h3><ul>${warnings.map((w) => html`<li>${w}</li>`)}</ul>` : ''}
 </section>`;
 }
@@ -261,14 +377,22 @@ export interface ComparedRun {
 
 /** Per series: growth per request A vs B, peak A vs B, verdict A → B. */
 export function whatChangedSection(a: ComparedRun, b: ComparedRun): SafeHtml {
-  const keys = [...new Set([...(a.analysis?.series ?? []).map((s) => s.key as string), ...(b.analysis?.series ?? []).map((s) => s.key as string), ...a.peaks.keys(), ...b.peaks.keys()])];
+  const keys = [
+    ...new Set([
+      ...(a.analysis?.series ?? []).map((s) => s.key as string),
+      ...(b.analysis?.series ?? []).map((s) => s.key as string),
+      ...a.peaks.keys(),
+      ...b.peaks.keys(),
+    ]),
+  ];
   const find = (r: ComparedRun, k: string): SeriesAnalysis | undefined => r.analysis?.series.find((s) => s.key === k);
   const rows = keys.map((k) => {
     const sa = find(a, k);
     const sb = find(b, k);
     const unit: SeriesUnit = sa?.unit ?? sb?.unit ?? a.peaks.get(k)?.unit ?? b.peaks.get(k)?.unit ?? 'count';
     const label = capitalize(sa?.label ?? sb?.label ?? a.peaks.get(k)?.label ?? b.peaks.get(k)?.label ?? k);
-    const peak = (r: ComparedRun, s: SeriesAnalysis | undefined): string => fmtValue(s?.peak ?? r.peaks.get(k)?.value, unit);
+    const peak = (r: ComparedRun, s: SeriesAnalysis | undefined): string =>
+      fmtValue(s?.peak ?? r.peaks.get(k)?.value, unit);
     const changed = sa && sb && sa.verdict !== sb.verdict;
     return html`<tr class="${changed ? 'changed' : ''}"><td>${label}</td><td class="n">${fmtRate(sa?.perRequest, unit, 'request')}</td><td class="n">${fmtRate(sb?.perRequest, unit, 'request')}</td><td class="n">${peak(a, sa)}</td><td class="n">${peak(b, sb)}</td><td>${sa || sb ? html`${verdictBadge(sa?.verdict)} → ${verdictBadge(sb?.verdict)}` : html`<span class="note">not analysed</span>`}</td></tr>`;
   });

@@ -49,12 +49,20 @@ export const analyzeAndSave: AnalyzeFn = async (run) => {
  * Equals `leakscope report RUN_DIR [RUN_DIR_B] --out DIR`.
  * @example const r = await writeReport(['runs/soak-leaky-1'], 'runs/soak-leaky-1/report'); r.html
  */
-export async function writeReport(runDirs: readonly string[], outDir: string, opts: WriteReportOptions = {}): Promise<WrittenReport> {
-  if (runDirs.length < 1 || runDirs.length > 2) throw new LsError('LS_ERR_USAGE', `a report takes one or two run directories, got ${runDirs.length}`);
+export async function writeReport(
+  runDirs: readonly string[],
+  outDir: string,
+  opts: WriteReportOptions = {},
+): Promise<WrittenReport> {
+  if (runDirs.length < 1 || runDirs.length > 2)
+    throw new LsError('LS_ERR_USAGE', `a report takes one or two run directories, got ${runDirs.length}`);
   const analyze = opts.analyze ?? analyzeAndSave;
   const runs = runDirs.map((d) => readRun(d));
   const analyses = await Promise.all(runs.map(async (r) => await analyze(r)));
-  const built = runs.length === 1 ? buildRunReport(runs[0]!, analyses[0]) : buildComparisonReport(runs[0]!, analyses[0], runs[1]!, analyses[1]);
+  const built =
+    runs.length === 1
+      ? buildRunReport(runs[0]!, analyses[0])
+      : buildComparisonReport(runs[0]!, analyses[0], runs[1]!, analyses[1]);
   const out = resolve(outDir);
   await mkdir(out, { recursive: true });
   const htmlFile = join(out, 'index.html');

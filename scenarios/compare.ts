@@ -55,15 +55,18 @@ export interface CompareOutcome {
   readonly leakyFail: boolean;
 }
 
-
 function indexPage(cmp: readonly ScenarioComparison[], seconds: number, budget: string): string {
   const cell = (m: ModeOutcome): SafeHtml =>
     html`<td class="${m.gate?.pass ? 'pass' : 'fail'}"><b>${m.analysis?.overall.verdict ?? m.status}</b> · gate ${m.gate ? (m.gate.pass ? 'PASS' : 'FAIL') : '–'}<br><small>${m.analysis?.overall.headline ?? ''}</small></td>`;
-  const rows = cmp.map((c) => html`<tr><th><a href="${`${encodeURIComponent(c.scenario)}/index.html`}">${c.scenario}</a></th>${cell(c.leaky)}${cell(c.patched)}</tr>`);
+  const rows = cmp.map(
+    (c) =>
+      html`<tr><th><a href="${`${encodeURIComponent(c.scenario)}/index.html`}">${c.scenario}</a></th>${cell(c.leaky)}${cell(c.patched)}</tr>`,
+  );
   return html`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'"><title>leakscope — leaky vs patched</title>
 <style>body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:70rem;color:#1d2330}table{border-collapse:collapse;width:100%}th,td{border:1px solid #d6dbe4;padding:.6rem;text-align:left;vertical-align:top}td.pass{background:#eaf7ee}td.fail{background:#fdecec}small{color:#4a5568}</style></head>
 <body><h1>leakscope: leaky vs patched</h1><p>Each scenario ran against the reference server twice: with both production leaks (leaky) and with every upstream fix (patched). Gate: ${budget} budget. Total ${Math.round(seconds)} s. Open a scenario for its side-by-side report: charts on shared axes, verdicts, heap culprits.</p>
-<table><thead><tr><th>scenario</th><th>leaky</th><th>patched</th></tr></thead><tbody>${rows}</tbody></table></body></html>`.value;
+<table><thead><tr><th>scenario</th><th>leaky</th><th>patched</th></tr></thead><tbody>${rows}</tbody></table></body></html>`
+    .value;
 }
 
 /**
@@ -100,7 +103,11 @@ export async function compareScenarios(o: CompareOptions = {}): Promise<CompareO
     const written = await writeReport([modes.leaky.runDir, modes.patched.runDir], reportDir);
     for (const [i, mode] of (['leaky', 'patched'] as const).entries()) {
       const analysis = written.analyses[i];
-      modes[mode] = { ...modes[mode], analysis, gate: analysis ? evaluateGate(analysis, budget, o.budgetName ?? 'default') : undefined };
+      modes[mode] = {
+        ...modes[mode],
+        analysis,
+        gate: analysis ? evaluateGate(analysis, budget, o.budgetName ?? 'default') : undefined,
+      };
     }
     comparisons.push({ scenario, leaky: modes.leaky, patched: modes.patched, reportDir });
     if (o.signal?.aborted) break;

@@ -6,7 +6,13 @@
 import * as grpc from '@grpc/grpc-js';
 import { grpcCodeName, LsError } from '../common/errors.js';
 import type { Transport } from '../common/run-format.js';
-import { checkOpenLoopOptions, newLiveCounters, runOpenLoop, type OpenLoopOptions, type RunningPhase } from './open-loop.js';
+import {
+  checkOpenLoopOptions,
+  newLiveCounters,
+  runOpenLoop,
+  type OpenLoopOptions,
+  type RunningPhase,
+} from './open-loop.js';
 
 export { newLiveCounters, type LiveCounters, type RunningPhase } from './open-loop.js';
 
@@ -39,7 +45,11 @@ const identity = (b: Buffer) => b;
 export function openGrpcChannels(address: string, n: number): grpc.Client[] {
   return Array.from(
     { length: n },
-    () => new grpc.Client(address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1, 'grpc.max_receive_message_length': 64 * 1024 * 1024 }),
+    () =>
+      new grpc.Client(address, grpc.credentials.createInsecure(), {
+        'grpc.use_local_subchannel_pool': 1,
+        'grpc.max_receive_message_length': 64 * 1024 * 1024,
+      }),
   );
 }
 
@@ -49,10 +59,14 @@ function checkOptions(o: GrpcPhaseOptions): void {
   if (typeof o.request !== 'function') throw fail('request', 'must be a function (i) => Buffer');
   if (!o.clients && !o.address) throw fail('address', 'is required when no clients are given');
   if (o.clients && o.clients.length === 0) throw fail('clients', 'must not be empty');
-  for (const [field, v] of [['channels', o.channels], ['deadlineMs', o.deadlineMs]] as const) {
+  for (const [field, v] of [
+    ['channels', o.channels],
+    ['deadlineMs', o.deadlineMs],
+  ] as const) {
     if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw fail(field, `must be an integer >= 1, got ${v}`);
   }
-  if (o.path !== undefined && !/^\/[^/]+\/[^/]+$/.test(o.path)) throw fail('path', `must look like /package.Service/Method, got ${o.path}`);
+  if (o.path !== undefined && !/^\/[^/]+\/[^/]+$/.test(o.path))
+    throw fail('path', `must look like /package.Service/Method, got ${o.path}`);
 }
 
 /**
@@ -74,8 +88,13 @@ export function startGrpcPhase(o: GrpcPhaseOptions): RunningPhase {
   const deadlineMs = o.deadlineMs ?? 30_000;
   const send = (i: number, finish: (status: string, isError: boolean) => void) => {
     const body = o.request(i);
-    const call = clients[i % clients.length]!.makeUnaryRequest(path, identity, identity, body, { deadline: Date.now() + deadlineMs }, (err) =>
-      err ? finish(grpcCodeName(err.code ?? 2), true) : finish('OK', false),
+    const call = clients[i % clients.length]!.makeUnaryRequest(
+      path,
+      identity,
+      identity,
+      body,
+      { deadline: Date.now() + deadlineMs },
+      (err) => (err ? finish(grpcCodeName(err.code ?? 2), true) : finish('OK', false)),
     );
     return () => call.cancel();
   };

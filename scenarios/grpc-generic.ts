@@ -37,17 +37,20 @@ const LONG = new Set(['int64', 'uint64', 'sint64', 'fixed64', 'sfixed64']);
 
 function leaf(field: protobuf.Field, v: unknown, where: string): Build {
   if (field.resolvedType instanceof protobuf.Type) {
-    if (!v || typeof v !== 'object' || Array.isArray(v)) throw bad(where, `must be an object (message ${field.resolvedType.fullName.slice(1)})`);
+    if (!v || typeof v !== 'object' || Array.isArray(v))
+      throw bad(where, `must be an object (message ${field.resolvedType.fullName.slice(1)})`);
     return compileMessage(field.resolvedType, v as Record<string, unknown>, where);
   }
   if (typeof v !== 'string') {
-    if (v === null || typeof v === 'object') throw bad(where, `must be a ${field.type} value, got ${JSON.stringify(v)}`);
+    if (v === null || typeof v === 'object')
+      throw bad(where, `must be a ${field.type} value, got ${JSON.stringify(v)}`);
     return () => v;
   }
   const t = compileTemplate(v, where);
   if (field.resolvedType instanceof protobuf.Enum) {
     const en = field.resolvedType;
-    if (!v.includes('{{') && !(v in en.values)) throw bad(where, `'${v}' is not a value of enum ${en.fullName.slice(1)} (${Object.keys(en.values).join(', ')})`);
+    if (!v.includes('{{') && !(v in en.values))
+      throw bad(where, `'${v}' is not a value of enum ${en.fullName.slice(1)} (${Object.keys(en.values).join(', ')})`);
     return t;
   }
   if (NUMERIC.has(field.type)) {
@@ -66,7 +69,11 @@ function leaf(field: protobuf.Field, v: unknown, where: string): Build {
 function compileMessage(type: protobuf.Type, obj: Record<string, unknown>, where: string): Build {
   const parts = Object.entries(obj).map(([key, v]) => {
     const field = type.fields[key] ?? type.fields[key.replace(/_([a-z])/g, (_, ch: string) => ch.toUpperCase())];
-    if (!field) throw bad(`${where}.${key}`, `no such field in ${type.fullName.slice(1)} (fields: ${Object.keys(type.fields).join(', ')})`);
+    if (!field)
+      throw bad(
+        `${where}.${key}`,
+        `no such field in ${type.fullName.slice(1)} (fields: ${Object.keys(type.fields).join(', ')})`,
+      );
     field.resolve();
     const at = `${where}.${key}`;
     let build: Build;
@@ -93,7 +100,8 @@ function compileMessage(type: protobuf.Type, obj: Record<string, unknown>, where
  * startGrpcPhase({ name: 'echo', address, schedule, path: m.path, request: m.request, transport: 'grpc-generic' });
  */
 export async function loadGrpcMethod(spec: GrpcMethodSpec, where = 'grpc'): Promise<GrpcMethodTarget> {
-  if (!spec || typeof spec.protoFile !== 'string') throw bad(`${where}.protoFile`, 'is required (path of a .proto file)');
+  if (!spec || typeof spec.protoFile !== 'string')
+    throw bad(`${where}.protoFile`, 'is required (path of a .proto file)');
   if (typeof spec.method !== 'string') throw bad(`${where}.method`, 'is required ("package.Service/Method")');
   const root = new protobuf.Root();
   const dirs = spec.includeDirs ?? [];
@@ -118,16 +126,25 @@ export async function loadGrpcMethod(spec: GrpcMethodSpec, where = 'grpc'): Prom
   const service = root.lookup(m[1]!);
   if (!(service instanceof protobuf.Service)) throw bad(`${where}.method`, `no service '${m[1]}' in ${spec.protoFile}`);
   const method = service.methods[m[2]!];
-  if (!method) throw bad(`${where}.method`, `service ${m[1]} has no method '${m[2]}' (methods: ${Object.keys(service.methods).join(', ')})`);
-  if (method.requestStream || method.responseStream) throw bad(`${where}.method`, `${spec.method} is streaming; only unary methods are driven`);
+  if (!method)
+    throw bad(
+      `${where}.method`,
+      `service ${m[1]} has no method '${m[2]}' (methods: ${Object.keys(service.methods).join(', ')})`,
+    );
+  if (method.requestStream || method.responseStream)
+    throw bad(`${where}.method`, `${spec.method} is streaming; only unary methods are driven`);
   method.resolve();
   const requestType = method.resolvedRequestType!;
   const responseType = method.resolvedResponseType!;
-  if (!spec.request || typeof spec.request !== 'object' || Array.isArray(spec.request)) throw bad(`${where}.request`, `must be a JSON object (${requestType.fullName.slice(1)})`);
+  if (!spec.request || typeof spec.request !== 'object' || Array.isArray(spec.request))
+    throw bad(`${where}.request`, `must be a JSON object (${requestType.fullName.slice(1)})`);
   const build = compileMessage(requestType, spec.request as Record<string, unknown>, `${where}.request`);
   const seed = spec.seed ?? 1;
   // protobufjs's writer yields a Buffer on Node already: no copy.
-  const request = (i: number) => requestType.encode(requestType.fromObject(build(templateContext(i, seed)) as Record<string, unknown>)).finish() as Buffer;
+  const request = (i: number) =>
+    requestType
+      .encode(requestType.fromObject(build(templateContext(i, seed)) as Record<string, unknown>))
+      .finish() as Buffer;
   // Fail now, not at the first send, on values fromObject cannot take.
   try {
     request(0);

@@ -9,7 +9,13 @@ import http from 'node:http';
 import { LsError } from '../common/errors.js';
 import type { Transport } from '../common/run-format.js';
 import type { HttpRequestSpec } from './http-templates.js';
-import { checkOpenLoopOptions, newLiveCounters, runOpenLoop, type OpenLoopOptions, type RunningPhase } from './open-loop.js';
+import {
+  checkOpenLoopOptions,
+  newLiveCounters,
+  runOpenLoop,
+  type OpenLoopOptions,
+  type RunningPhase,
+} from './open-loop.js';
 
 export interface HttpPhaseOptions extends OpenLoopOptions {
   /** Base URL, e.g. http://127.0.0.1:8501 */
@@ -57,7 +63,8 @@ export function startHttpPhase(o: HttpPhaseOptions): RunningPhase {
   checkOpenLoopOptions(o, 'http driver');
   const base = checkHttpTarget(o.url, o.request, 'http driver');
   const fail = (field: string, msg: string) => new LsError('LS_ERR_INVALID_OPTION', `http driver: ${field} ${msg}`);
-  if (o.timeoutMs !== undefined && (!Number.isInteger(o.timeoutMs) || o.timeoutMs < 1)) throw fail('timeoutMs', `must be an integer >= 1, got ${o.timeoutMs}`);
+  if (o.timeoutMs !== undefined && (!Number.isInteger(o.timeoutMs) || o.timeoutMs < 1))
+    throw fail('timeoutMs', `must be an integer >= 1, got ${o.timeoutMs}`);
   const live = o.live ?? newLiveCounters();
   const agent = new http.Agent({ keepAlive: true, maxSockets: o.maxInflight ?? 1000 });
   const timeoutMs = o.timeoutMs ?? 30_000;
@@ -67,15 +74,18 @@ export function startHttpPhase(o: HttpPhaseOptions): RunningPhase {
     const r = o.request(i);
     const body = r.body === undefined ? undefined : Buffer.from(r.body);
     const headers = body ? { ...r.headers, 'content-length': String(body.length) } : r.headers;
-    const req = http.request({ agent, host, port, method: r.method, path: r.path, headers, timeout: timeoutMs }, (res) => {
-      const code = res.statusCode ?? 0;
-      const bad = code < 200 || code > 299;
-      res.on('end', () => finish(String(code), bad));
-      // A connection cut mid-body ends in 'close' without 'end' (and maybe no 'error').
-      res.on('close', () => finish(res.complete ? String(code) : 'ERROR', bad || !res.complete));
-      res.on('error', () => finish('ERROR', true));
-      res.resume();
-    });
+    const req = http.request(
+      { agent, host, port, method: r.method, path: r.path, headers, timeout: timeoutMs },
+      (res) => {
+        const code = res.statusCode ?? 0;
+        const bad = code < 200 || code > 299;
+        res.on('end', () => finish(String(code), bad));
+        // A connection cut mid-body ends in 'close' without 'end' (and maybe no 'error').
+        res.on('close', () => finish(res.complete ? String(code) : 'ERROR', bad || !res.complete));
+        res.on('error', () => finish('ERROR', true));
+        res.resume();
+      },
+    );
     req.on('timeout', () => {
       finish('TIMEOUT', true);
       req.destroy();

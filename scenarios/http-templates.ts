@@ -18,23 +18,35 @@ export type Template = (ctx: TemplateContext) => string;
 
 type Helper = (args: readonly string[], ctx: TemplateContext) => string;
 
-const hex = (rand: () => number, n: number) => Array.from({ length: n }, () => Math.floor(rand() * 16).toString(16)).join('');
+const hex = (rand: () => number, n: number) =>
+  Array.from({ length: n }, () => Math.floor(rand() * 16).toString(16)).join('');
 
-const HELPERS: Readonly<Record<string, { readonly arity: (n: number) => boolean; readonly usage: string; readonly fn: Helper }>> = {
+const HELPERS: Readonly<
+  Record<string, { readonly arity: (n: number) => boolean; readonly usage: string; readonly fn: Helper }>
+> = {
   i: { arity: (n) => n === 0, usage: '{{i}}', fn: (_, c) => String(c.i) },
   now: { arity: (n) => n === 0, usage: '{{now}}', fn: () => String(Date.now()) },
   uuid: {
     arity: (n) => n === 0,
     usage: '{{uuid}}',
-    fn: (_, c) => `${hex(c.rand, 8)}-${hex(c.rand, 4)}-4${hex(c.rand, 3)}-${'89ab'[Math.floor(c.rand() * 4)]}${hex(c.rand, 3)}-${hex(c.rand, 12)}`,
+    fn: (_, c) =>
+      `${hex(c.rand, 8)}-${hex(c.rand, 4)}-4${hex(c.rand, 3)}-${'89ab'[Math.floor(c.rand() * 4)]}${hex(c.rand, 3)}-${hex(c.rand, 12)}`,
   },
   randInt: {
     arity: (n) => n === 2,
     usage: '{{randInt MIN MAX}}',
     fn: ([a, b], c) => String(Number(a) + Math.floor(c.rand() * (Number(b) - Number(a) + 1))),
   },
-  randFloat: { arity: (n) => n === 2, usage: '{{randFloat MIN MAX}}', fn: ([a, b], c) => String(Number(a) + c.rand() * (Number(b) - Number(a))) },
-  choice: { arity: (n) => n >= 1, usage: '{{choice A B ...}}', fn: (args, c) => args[Math.floor(c.rand() * args.length)]! },
+  randFloat: {
+    arity: (n) => n === 2,
+    usage: '{{randFloat MIN MAX}}',
+    fn: ([a, b], c) => String(Number(a) + c.rand() * (Number(b) - Number(a))),
+  },
+  choice: {
+    arity: (n) => n >= 1,
+    usage: '{{choice A B ...}}',
+    fn: (args, c) => args[Math.floor(c.rand() * args.length)]!,
+  },
 };
 
 const bad = (where: string, msg: string) => new LsError('LS_ERR_BAD_SCENARIO', `${where}: ${msg}`);
@@ -56,12 +68,27 @@ export function compileTemplate(src: string, where: string): Template {
     if (open > pos) parts.push(src.slice(pos, open));
     const close = src.indexOf('}}', open + 2);
     if (close < 0) throw bad(where, `unclosed '{{' at offset ${open}`);
-    const words = src.slice(open + 2, close).trim().split(/\s+/).filter(Boolean);
+    const words = src
+      .slice(open + 2, close)
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean);
     const [name, ...args] = words;
     const h = name ? HELPERS[name] : undefined;
-    if (!h) throw bad(where, `unknown template variable '{{${src.slice(open + 2, close).trim()}}}' at offset ${open}; known: ${Object.values(HELPERS).map((x) => x.usage).join(', ')}`);
+    if (!h)
+      throw bad(
+        where,
+        `unknown template variable '{{${src.slice(open + 2, close).trim()}}}' at offset ${open}; known: ${Object.values(
+          HELPERS,
+        )
+          .map((x) => x.usage)
+          .join(', ')}`,
+      );
     if (!h.arity(args.length)) throw bad(where, `'{{${words.join(' ')}}}' takes the form ${h.usage}`);
-    if ((name === 'randInt' || name === 'randFloat') && (args.some((a) => !Number.isFinite(Number(a))) || Number(args[0]) > Number(args[1]))) {
+    if (
+      (name === 'randInt' || name === 'randFloat') &&
+      (args.some((a) => !Number.isFinite(Number(a))) || Number(args[0]) > Number(args[1]))
+    ) {
       throw bad(where, `'{{${words.join(' ')}}}' needs numbers MIN <= MAX`);
     }
     parts.push((c) => h.fn(args, c));
@@ -79,7 +106,10 @@ export function compileTemplate(src: string, where: string): Template {
 }
 
 /** The context of request i: its own seeded generator, independent of call order. */
-export const templateContext = (i: number, seed = 1): TemplateContext => ({ i, rand: mulberry32(mixSeed(seed, 0x7e3b, i)) });
+export const templateContext = (i: number, seed = 1): TemplateContext => ({
+  i,
+  rand: mulberry32(mixSeed(seed, 0x7e3b, i)),
+});
 
 export interface HttpTargetSpec {
   readonly method?: string;
@@ -130,10 +160,15 @@ function compileJson(v: unknown, where: string): (c: TemplateContext) => string 
 export function httpRequestFactory(spec: HttpTargetSpec, where = 'http'): (i: number) => HttpRequestSpec {
   if (!spec || typeof spec !== 'object') throw bad(where, 'must be an object with method, path, headers, body');
   const method = (spec.method ?? (spec.body === undefined ? 'GET' : 'POST')).toUpperCase();
-  if (!METHODS.has(method)) throw bad(`${where}.method`, `must be one of ${[...METHODS].join(', ')}, got ${JSON.stringify(spec.method)}`);
-  if (typeof spec.path !== 'string' || !spec.path.startsWith('/')) throw bad(`${where}.path`, `must be a string starting with '/', got ${JSON.stringify(spec.path)}`);
+  if (!METHODS.has(method))
+    throw bad(`${where}.method`, `must be one of ${[...METHODS].join(', ')}, got ${JSON.stringify(spec.method)}`);
+  if (typeof spec.path !== 'string' || !spec.path.startsWith('/'))
+    throw bad(`${where}.path`, `must be a string starting with '/', got ${JSON.stringify(spec.path)}`);
   const path = compileTemplate(spec.path, `${where}.path`);
-  if (spec.headers !== undefined && (typeof spec.headers !== 'object' || spec.headers === null || Array.isArray(spec.headers))) {
+  if (
+    spec.headers !== undefined &&
+    (typeof spec.headers !== 'object' || spec.headers === null || Array.isArray(spec.headers))
+  ) {
     throw bad(`${where}.headers`, 'must be an object of header name to string value');
   }
   const headers = Object.entries(spec.headers ?? {}).map(([k, v]) => {
@@ -141,7 +176,12 @@ export function httpRequestFactory(spec: HttpTargetSpec, where = 'http'): (i: nu
     return [k.toLowerCase(), compileTemplate(v, `${where}.headers.${k}`)] as const;
   });
   const jsonBody = spec.body !== undefined && typeof spec.body !== 'string';
-  const body = spec.body === undefined ? undefined : jsonBody ? compileJson(spec.body, `${where}.body`) : compileTemplate(spec.body as string, `${where}.body`);
+  const body =
+    spec.body === undefined
+      ? undefined
+      : jsonBody
+        ? compileJson(spec.body, `${where}.body`)
+        : compileTemplate(spec.body as string, `${where}.body`);
   const hasType = headers.some(([k]) => k === 'content-type');
   const seed = spec.seed ?? 1;
   return (i) => {

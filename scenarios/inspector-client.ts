@@ -18,10 +18,16 @@ interface CdpMessage {
 
 export class InspectorClient {
   private seq = 0;
-  private readonly pending = new Map<number, { resolve: (r: Record<string, unknown>) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<
+    number,
+    { resolve: (r: Record<string, unknown>) => void; reject: (e: Error) => void }
+  >();
   private readonly listeners = new Map<string, Set<(p: Record<string, unknown>) => void>>();
 
-  private constructor(private readonly ws: WebSocket, readonly address: string) {
+  private constructor(
+    private readonly ws: WebSocket,
+    readonly address: string,
+  ) {
     ws.on('message', (data) => {
       const msg = JSON.parse(String(data)) as CdpMessage;
       if (msg.id !== undefined) {
@@ -35,7 +41,8 @@ export class InspectorClient {
       }
     });
     ws.on('close', () => {
-      for (const p of this.pending.values()) p.reject(new LsError('LS_ERR_TARGET', `inspector ${address}: the connection closed (did the process exit?)`));
+      for (const p of this.pending.values())
+        p.reject(new LsError('LS_ERR_TARGET', `inspector ${address}: the connection closed (did the process exit?)`));
       this.pending.clear();
     });
   }
@@ -45,16 +52,24 @@ export class InspectorClient {
    * @example const c = await InspectorClient.connect('127.0.0.1:9229'); await c.heapUsage();
    */
   static async connect(address: string): Promise<InspectorClient> {
-    if (!/^[\w.-]+:\d+$/.test(address) && !/^\[[\d:a-f]+\]:\d+$/i.test(address)) throw new LsError('LS_ERR_INVALID_OPTION', `--inspect: expected host:port, got '${address}'`);
+    if (!/^[\w.-]+:\d+$/.test(address) && !/^\[[\d:a-f]+\]:\d+$/i.test(address))
+      throw new LsError('LS_ERR_INVALID_OPTION', `--inspect: expected host:port, got '${address}'`);
     let list: Array<{ webSocketDebuggerUrl?: string }>;
     try {
       const r = await fetch(`http://${address}/json/list`, { signal: AbortSignal.timeout(5000) });
       list = (await r.json()) as Array<{ webSocketDebuggerUrl?: string }>;
     } catch (e) {
-      throw new LsError('LS_ERR_TARGET', `--inspect ${address}: no Node.js inspector answers there (${(e as Error).message}); start the process with --inspect=${address}`);
+      throw new LsError(
+        'LS_ERR_TARGET',
+        `--inspect ${address}: no Node.js inspector answers there (${(e as Error).message}); start the process with --inspect=${address}`,
+      );
     }
     const url = list.find((t) => t.webSocketDebuggerUrl)?.webSocketDebuggerUrl;
-    if (!url) throw new LsError('LS_ERR_TARGET', `--inspect ${address}: the inspector lists no debuggable target (is another debugger attached?)`);
+    if (!url)
+      throw new LsError(
+        'LS_ERR_TARGET',
+        `--inspect ${address}: the inspector lists no debuggable target (is another debugger attached?)`,
+      );
     const ws = new WebSocket(url, { maxPayload: 1 << 30, perMessageDeflate: false });
     try {
       await Promise.race([once(ws, 'open'), once(ws, 'error').then(([e]) => Promise.reject(e))]);
@@ -65,7 +80,8 @@ export class InspectorClient {
   }
 
   send(method: string, params: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
-    if (this.ws.readyState !== WebSocket.OPEN) return Promise.reject(new LsError('LS_ERR_TARGET', `inspector ${this.address}: not connected`));
+    if (this.ws.readyState !== WebSocket.OPEN)
+      return Promise.reject(new LsError('LS_ERR_TARGET', `inspector ${this.address}: not connected`));
     const id = ++this.seq;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });

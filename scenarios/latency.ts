@@ -24,7 +24,11 @@ export interface LatencyRecorder {
  * const r = latencyRecorder(); r.recordMs(1.5); const s = r.summary(); r.free();
  */
 export function latencyRecorder(): LatencyRecorder {
-  const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: HIGHEST_US, numberOfSignificantValueDigits: 3 });
+  const h = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: HIGHEST_US,
+    numberOfSignificantValueDigits: 3,
+  });
   return {
     recordMs(ms) {
       h.recordValue(Math.min(HIGHEST_US, Math.max(1, Math.round(ms * 1000))));

@@ -51,14 +51,21 @@ export function checkOpenLoopOptions(o: OpenLoopOptions, who: string): void {
   const fail = (field: string, msg: string) => new LsError('LS_ERR_INVALID_OPTION', `${who}: ${field} ${msg}`);
   if (!(o.schedule instanceof Float64Array)) throw fail('schedule', 'must be a Float64Array of ms offsets');
   const int = (field: string, v: number | undefined, min: number) => {
-    if (v !== undefined && (!Number.isInteger(v) || v < min)) throw fail(field, `must be an integer >= ${min}, got ${v}`);
+    if (v !== undefined && (!Number.isInteger(v) || v < min))
+      throw fail(field, `must be an integer >= ${min}, got ${v}`);
   };
   int('maxInflight', o.maxInflight, 1);
   int('drainMs', o.drainMs, 0);
 }
 
 /** Runs the loop to the end of the schedule (or the abort), drains, and summarises. */
-export async function runOpenLoop(o: OpenLoopOptions, live: LiveCounters, transport: Transport, send: SendFn, who: string): Promise<PhaseResult> {
+export async function runOpenLoop(
+  o: OpenLoopOptions,
+  live: LiveCounters,
+  transport: Transport,
+  send: SendFn,
+  who: string,
+): Promise<PhaseResult> {
   const maxInflight = o.maxInflight ?? 1000;
   const drainMs = o.drainMs ?? 10_000;
   const schedule = o.schedule;

@@ -35,8 +35,16 @@ export interface RunningLoad {
 }
 
 function shapeOf(p: PhaseDef): ArrivalShape {
-  if (p.rateTo !== undefined) return { kind: 'ramp', fromRate: p.rate, toRate: p.rateTo, durationS: p.durationS ?? p.requests! / ((p.rate + p.rateTo) / 2) };
-  return p.requests !== undefined ? { kind: 'constant', rate: p.rate, requests: p.requests } : { kind: 'constant', rate: p.rate, durationS: p.durationS! };
+  if (p.rateTo !== undefined)
+    return {
+      kind: 'ramp',
+      fromRate: p.rate,
+      toRate: p.rateTo,
+      durationS: p.durationS ?? p.requests! / ((p.rate + p.rateTo) / 2),
+    };
+  return p.requests !== undefined
+    ? { kind: 'constant', rate: p.rate, requests: p.requests }
+    : { kind: 'constant', rate: p.rate, durationS: p.durationS! };
 }
 
 function orderOf(p: PhaseDef): OrderPolicy {
@@ -49,7 +57,14 @@ function orderOf(p: PhaseDef): OrderPolicy {
  * connections (closed loop per connection) rather than by planned send times: the phase's
  * in-flight bound becomes the connection count.
  */
-function restLoad(p: PhaseDef, url: string, transport: 'rest' | 'http', request: (i: number) => HttpRequestSpec, signal: AbortSignal, live: ReturnType<typeof newLiveCounters>): Promise<PhaseResult> {
+function restLoad(
+  p: PhaseDef,
+  url: string,
+  transport: 'rest' | 'http',
+  request: (i: number) => HttpRequestSpec,
+  signal: AbortSignal,
+  live: ReturnType<typeof newLiveCounters>,
+): Promise<PhaseResult> {
   return startRestPhase({
     url,
     name: p.name,
@@ -64,7 +79,12 @@ function restLoad(p: PhaseDef, url: string, transport: 'rest' | 'http', request:
 }
 
 /** Starts the load of one phase; `done` resolves with its PhaseResult (also after an abort). */
-export async function startPhaseLoad(p: PhaseDef, t: PhaseTarget, signal: AbortSignal, seed: number): Promise<RunningLoad> {
+export async function startPhaseLoad(
+  p: PhaseDef,
+  t: PhaseTarget,
+  signal: AbortSignal,
+  seed: number,
+): Promise<RunningLoad> {
   const where = `phase '${p.name}'`;
   const schedule = planArrivals(shapeOf(p), { arrivals: p.arrivals, seed, where });
   const live = newLiveCounters();
@@ -73,31 +93,83 @@ export async function startPhaseLoad(p: PhaseDef, t: PhaseTarget, signal: AbortS
   switch (p.transport) {
     case 'grpc':
     case 'rest': {
-      if (!t.inputs) throw new LsError('LS_ERR_BAD_SCENARIO', `${where}: a TF Serving phase needs the model's metadata (is the target a TF Serving API?)`);
-      const reqs = predictRequests({ model: { name: t.model }, inputs: t.inputs, order: orderOf(p), batch: p.batch, seed, where });
+      if (!t.inputs)
+        throw new LsError(
+          'LS_ERR_BAD_SCENARIO',
+          `${where}: a TF Serving phase needs the model's metadata (is the target a TF Serving API?)`,
+        );
+      const reqs = predictRequests({
+        model: { name: t.model },
+        inputs: t.inputs,
+        order: orderOf(p),
+        batch: p.batch,
+        seed,
+        where,
+      });
       if (p.transport === 'grpc') {
-        if (!t.grpc) throw new LsError('LS_ERR_BAD_SCENARIO', `${where}: transport grpc needs a gRPC target (--target grpc://host:port)`);
-        done = startGrpcPhase({ ...common, ...(t.grpcClients ? { clients: t.grpcClients } : { address: t.grpc }), request: reqs.grpc }).done;
+        if (!t.grpc)
+          throw new LsError(
+            'LS_ERR_BAD_SCENARIO',
+            `${where}: transport grpc needs a gRPC target (--target grpc://host:port)`,
+          );
+        done = startGrpcPhase({
+          ...common,
+          ...(t.grpcClients ? { clients: t.grpcClients } : { address: t.grpc }),
+          request: reqs.grpc,
+        }).done;
       } else {
-        if (!t.http) throw new LsError('LS_ERR_BAD_SCENARIO', `${where}: transport rest needs an HTTP target (--http http://host:port)`);
+        if (!t.http)
+          throw new LsError(
+            'LS_ERR_BAD_SCENARIO',
+            `${where}: transport rest needs an HTTP target (--http http://host:port)`,
+          );
         const path = restPredictPath({ name: t.model });
         done = restLoad(p, t.http, 'rest', tfRestRequest(path, reqs.rest), signal, live);
       }
       break;
     }
     case 'http': {
-      if (!t.http) throw new LsError('LS_ERR_BAD_SCENARIO', `${where}: transport http needs an HTTP target (--http http://host:port)`);
-      const factory = httpRequestFactory({ method: p.http!.method, path: p.http!.path, headers: p.http!.headers, ...(p.http!.body !== undefined ? { body: p.http!.body } : {}) }, `${where}.http`);
+      if (!t.http)
+        throw new LsError(
+          'LS_ERR_BAD_SCENARIO',
+          `${where}: transport http needs an HTTP target (--http http://host:port)`,
+        );
+      const factory = httpRequestFactory(
+        {
+          method: p.http!.method,
+          path: p.http!.path,
+          headers: p.http!.headers,
+          ...(p.http!.body !== undefined ? { body: p.http!.body } : {}),
+        },
+        `${where}.http`,
+      );
       done = restLoad(p, t.http, 'http', factory, signal, live);
       break;
     }
     case 'grpc-generic': {
-      if (!t.grpc) throw new LsError('LS_ERR_BAD_SCENARIO', `${where}: transport grpc-generic needs a gRPC target (--target grpc://host:port)`);
+      if (!t.grpc)
+        throw new LsError(
+          'LS_ERR_BAD_SCENARIO',
+          `${where}: transport grpc-generic needs a gRPC target (--target grpc://host:port)`,
+        );
       const g = p.grpc!;
-      const factory = await loadGrpcMethod({ protoFile: join(t.baseDir, g.proto), method: g.method, request: g.request, seed }, `${where}.grpc`);
-      done = startGrpcPhase({ ...common, address: t.grpc, path: factory.path, request: factory.request, transport: 'grpc-generic' }).done;
+      const factory = await loadGrpcMethod(
+        { protoFile: join(t.baseDir, g.proto), method: g.method, request: g.request, seed },
+        `${where}.grpc`,
+      );
+      done = startGrpcPhase({
+        ...common,
+        address: t.grpc,
+        path: factory.path,
+        request: factory.request,
+        transport: 'grpc-generic',
+      }).done;
       break;
     }
   }
-  return { live, planned: p.transport === 'grpc' || p.transport === 'grpc-generic' ? schedule.length : plannedRequests(p), done };
+  return {
+    live,
+    planned: p.transport === 'grpc' || p.transport === 'grpc-generic' ? schedule.length : plannedRequests(p),
+    done,
+  };
 }

@@ -68,12 +68,22 @@ const DT_NAMES: Readonly<Record<string, DType>> = {
 export function inputSpecsFromMetadata(meta: unknown, signature = 'serving_default'): InputSpec[] {
   const m = meta as MetadataLike;
   const defs = m?.signatureDefs ?? m?.metadata?.signature_def?.signature_def;
-  if (!defs || typeof defs !== 'object') throw bad('metadata', ': no signature_def map (expected TfServingClient.metadata() or the REST metadata JSON)');
-  const sig = defs[signature] as { inputs?: Record<string, { name?: string; dtype?: number | string; tensor_shape?: { dim?: Array<{ size?: number | string }> } }> } | undefined;
-  if (!sig?.inputs) throw bad('metadata', `: no signature '${signature}' with inputs (have ${Object.keys(defs).join(', ') || 'none'})`);
+  if (!defs || typeof defs !== 'object')
+    throw bad('metadata', ': no signature_def map (expected TfServingClient.metadata() or the REST metadata JSON)');
+  const sig = defs[signature] as
+    | {
+        inputs?: Record<
+          string,
+          { name?: string; dtype?: number | string; tensor_shape?: { dim?: Array<{ size?: number | string }> } }
+        >;
+      }
+    | undefined;
+  if (!sig?.inputs)
+    throw bad('metadata', `: no signature '${signature}' with inputs (have ${Object.keys(defs).join(', ') || 'none'})`);
   return Object.entries(sig.inputs).map(([key, info]) => {
     const dtype = typeof info.dtype === 'number' ? dtypeFromTf(info.dtype) : DT_NAMES[String(info.dtype)];
-    if (!dtype) throw bad('metadata', `: input '${key}' has dtype ${info.dtype}, which the request builder does not generate`);
+    if (!dtype)
+      throw bad('metadata', `: input '${key}' has dtype ${info.dtype}, which the request builder does not generate`);
     return { name: key, dtype, dims: (info.tensor_shape?.dim ?? []).map((d) => Number(d.size ?? -1)) };
   });
 }
@@ -151,7 +161,10 @@ export function planInputOrders(names: readonly string[], policy: OrderPolicy, s
       return { count: k, order: (j) => perms[j % k]! };
     }
     default:
-      throw bad(where, `.kind must be fixed, sorted or permutations, got ${JSON.stringify((policy as { kind?: unknown })?.kind)}`);
+      throw bad(
+        where,
+        `.kind must be fixed, sorted or permutations, got ${JSON.stringify((policy as { kind?: unknown })?.kind)}`,
+      );
   }
 }
 
@@ -201,7 +214,14 @@ function makeData(dtype: DType, n: number, rand: () => number): { data: TensorDa
       return { data, json };
     }
     default: {
-      const data = dtype === 'int32' ? new Int32Array(n) : dtype === 'int16' ? new Int16Array(n) : dtype === 'int8' ? new Int8Array(n) : new Uint8Array(n);
+      const data =
+        dtype === 'int32'
+          ? new Int32Array(n)
+          : dtype === 'int16'
+            ? new Int16Array(n)
+            : dtype === 'int8'
+              ? new Int8Array(n)
+              : new Uint8Array(n);
       for (let i = 0; i < n; i++) data[i] = intIn(0, 99);
       return { data, json: Array.from(data) };
     }
@@ -240,7 +260,8 @@ export interface PredictRequestSet {
 export function predictRequests(o: PredictRequestOptions): PredictRequestSet {
   const where = o.where ?? 'request';
   const batch = o.batch ?? 1;
-  if (!Number.isInteger(batch) || batch < 1 || batch > 100_000) throw bad(where, `.batch must be an integer in 1..100000, got ${JSON.stringify(batch)}`);
+  if (!Number.isInteger(batch) || batch < 1 || batch > 100_000)
+    throw bad(where, `.batch must be an integer in 1..100000, got ${JSON.stringify(batch)}`);
   if (!o.inputs.length) throw bad(where, '.inputs: the signature has no inputs');
   const seed = o.seed ?? 1;
   const policy = o.order ?? { kind: 'fixed' };
@@ -260,13 +281,21 @@ export function predictRequests(o: PredictRequestOptions): PredictRequestSet {
     // Row form: one entry per row of the first dimension.
     const rows = dims.length === 0 ? 1 : dims[0]!;
     const per = rows ? n / rows : 0;
-    jsonRows.push(Array.from({ length: rows }, (_, r) => (dims.length <= 1 ? json[r] : nest(json.slice(r * per, (r + 1) * per), dims.slice(1)))));
+    jsonRows.push(
+      Array.from({ length: rows }, (_, r) =>
+        dims.length <= 1 ? json[r] : nest(json.slice(r * per, (r + 1) * per), dims.slice(1)),
+      ),
+    );
   }
   const quoted = names.map((n) => JSON.stringify(n));
   const restHead = o.model.signatureName ? `{"signature_name":${JSON.stringify(o.model.signatureName)},` : '{';
   const orderOf = (i: number) => orderIndexFor(i, plan.count, pick, seed);
   // Each input's map entry is encoded once; a request is their concatenation in its order.
-  const { head, entries } = encodePredictParts(o.model, names.map((name, k) => [name, tensors[k]!] as const), o.encoding ?? 'typed');
+  const { head, entries } = encodePredictParts(
+    o.model,
+    names.map((name, k) => [name, tensors[k]!] as const),
+    o.encoding ?? 'typed',
+  );
   const grpcBytes = head.length + entries.reduce((a, e) => a + e.length, 0);
   return {
     orders: plan,
@@ -281,9 +310,13 @@ export function predictRequests(o: PredictRequestOptions): PredictRequestSet {
     rest: (i) => {
       const ord = plan.order(orderOf(i));
       // Built by hand: JSON.stringify would move integer-like keys to the front.
-      if ((o.restForm ?? 'columnar') === 'columnar') return `${restHead}"inputs":{${ord.map((k) => `${quoted[k]}:${jsonCols[k]}`).join(',')}}}`;
+      if ((o.restForm ?? 'columnar') === 'columnar')
+        return `${restHead}"inputs":{${ord.map((k) => `${quoted[k]}:${jsonCols[k]}`).join(',')}}}`;
       const rows = jsonRows[0]!.length;
-      const inst = Array.from({ length: rows }, (_, r) => `{${ord.map((k) => `${quoted[k]}:${JSON.stringify(jsonRows[k]![r])}`).join(',')}}`);
+      const inst = Array.from(
+        { length: rows },
+        (_, r) => `{${ord.map((k) => `${quoted[k]}:${JSON.stringify(jsonRows[k]![r])}`).join(',')}}`,
+      );
       return `${restHead}"instances":[${inst.join(',')}]}`;
     },
   };

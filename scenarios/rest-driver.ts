@@ -43,7 +43,8 @@ function checkOptions(o: RestPhaseOptions): void {
   checkHttpTarget(o.url, o.request, 'rest driver');
   const fail = (field: string, msg: string) => new LsError('LS_ERR_INVALID_OPTION', `rest driver: ${field} ${msg}`);
   const pos = (field: string, v: number | undefined, int: boolean) => {
-    if (v !== undefined && (!Number.isFinite(v) || v <= 0 || (int && !Number.isInteger(v)))) throw fail(field, `must be ${int ? 'an integer' : 'a number'} > 0, got ${v}`);
+    if (v !== undefined && (!Number.isFinite(v) || v <= 0 || (int && !Number.isInteger(v))))
+      throw fail(field, `must be ${int ? 'an integer' : 'a number'} > 0, got ${v}`);
   };
   pos('rate', o.rate, false);
   pos('durationS', o.durationS, false);
@@ -122,7 +123,11 @@ function runPhase(o: RestPhaseOptions, live: LiveCounters): Promise<PhaseResult>
         const cpu = process.cpuUsage(cpu0);
         if (err || factoryError) {
           fromSent.free();
-          return reject(factoryError ? new LsError('LS_ERR_INVALID_OPTION', `rest driver: request() threw: ${factoryError.message}`) : err);
+          return reject(
+            factoryError
+              ? new LsError('LS_ERR_INVALID_OPTION', `rest driver: request() threw: ${factoryError.message}`)
+              : err,
+          );
         }
         if (res.timeouts) statusCounts['TIMEOUT'] = res.timeouts;
         if (res.errors - res.timeouts > 0) statusCounts['ERROR'] = res.errors - res.timeouts;

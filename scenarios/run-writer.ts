@@ -6,7 +6,17 @@
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { writeJsonAtomic } from '../common/json-file.js';
 import { join } from 'node:path';
-import { MANIFEST_FILE, PROFILE_DIR, RESULTS_FILE, RUN_FORMAT, SAMPLES_FILE, SNAPSHOT_DIR, type PhaseResult, type RunManifest, type Sample } from '../common/run-format.js';
+import {
+  MANIFEST_FILE,
+  PROFILE_DIR,
+  RESULTS_FILE,
+  RUN_FORMAT,
+  SAMPLES_FILE,
+  SNAPSHOT_DIR,
+  type PhaseResult,
+  type RunManifest,
+  type Sample,
+} from '../common/run-format.js';
 
 export class RunWriter {
   readonly snapshotsDir: string;

@@ -18,7 +18,14 @@ import { openGrpcChannels } from './grpc-driver.js';
 import { inputSpecsFromMetadata, type InputSpec } from './predict-requests.js';
 import { startPhaseLoad, type RunningLoad } from './phase-load.js';
 import { RunWriter } from './run-writer.js';
-import { diagnosticsSource, inspectorSource, procSource, prometheusSource, Sampler, type SampleSource } from './samplers.js';
+import {
+  diagnosticsSource,
+  inspectorSource,
+  procSource,
+  prometheusSource,
+  Sampler,
+  type SampleSource,
+} from './samplers.js';
 import { applyOverrides, loadScenario, plannedRequests, type ScenarioDef, type ScenarioOverrides } from './scenario.js';
 import { clinicWrapper, connectExternal, spawnReferenceServer, type ExternalOptions, type Target } from './targets.js';
 import { TfServingClient } from './tf-client.js';
@@ -67,7 +74,6 @@ export interface RunOutcome {
   readonly sampleCount: number;
 }
 
-
 function modeLabel(t: TargetChoice): string {
   if (t.kind === 'external') return t.inspect ? 'inspect' : 'external';
   if (t.fixes !== undefined) return `fixes-${t.fixes.replace(/[^a-z0-9]+/gi, '+') || 'none'}`;
@@ -80,7 +86,10 @@ async function modelInputs(target: Target, model: string): Promise<InputSpec[] |
     try {
       return inputSpecsFromMetadata(await c.metadata({ name: model }));
     } catch (e) {
-      throw new LsError('LS_ERR_TARGET', `cannot read the metadata of model '${model}' at grpc://${target.grpc}: ${(e as { details?: string }).details ?? (e as Error).message}`);
+      throw new LsError(
+        'LS_ERR_TARGET',
+        `cannot read the metadata of model '${model}' at grpc://${target.grpc}: ${(e as { details?: string }).details ?? (e as Error).message}`,
+      );
     } finally {
       c.close();
     }
@@ -93,9 +102,16 @@ async function modelInputs(target: Target, model: string): Promise<InputSpec[] |
 }
 
 /** Takes a heap snapshot of the target's main isolate into the run's snapshots folder. */
-async function snapshot(target: Target, writer: RunWriter, label: string): Promise<{ file: string; bytes: number; ms: number } | undefined> {
+async function snapshot(
+  target: Target,
+  writer: RunWriter,
+  label: string,
+): Promise<{ file: string; bytes: number; ms: number } | undefined> {
   if (target.diagnostics) {
-    const r = await fetch(`${target.diagnostics}/diagnostics/heap-snapshot?label=${encodeURIComponent(label)}`, { method: 'POST', signal: AbortSignal.timeout(300_000) });
+    const r = await fetch(`${target.diagnostics}/diagnostics/heap-snapshot?label=${encodeURIComponent(label)}`, {
+      method: 'POST',
+      signal: AbortSignal.timeout(300_000),
+    });
     const body = (await r.json()) as { file?: string; bytes?: number; ms?: number; error?: string };
     if (!r.ok) throw new LsError('LS_ERR_TARGET', `heap snapshot '${label}' failed: ${body.error ?? r.status}`);
     return { file: body.file!, bytes: body.bytes!, ms: body.ms! };
@@ -113,11 +129,19 @@ async function snapshot(target: Target, writer: RunWriter, label: string): Promi
  */
 export async function runScenario(o: RunOptions): Promise<RunOutcome> {
   const def: ScenarioDef & { file: string } = applyOverrides(loadScenario(o.scenario), o.overrides ?? {});
-  if (o.clinic && o.target.kind !== 'spawn') throw new LsError('LS_ERR_INVALID_OPTION', '--clinic runs a spawned reference server under Clinic.js; it cannot wrap an external target');
+  if (o.clinic && o.target.kind !== 'spawn')
+    throw new LsError(
+      'LS_ERR_INVALID_OPTION',
+      '--clinic runs a spawned reference server under Clinic.js; it cannot wrap an external target',
+    );
   const started = new Date();
   const runId = `${def.name}-${modeLabel(o.target)}-${stamp(started)}`;
   const dir = resolve(o.out ?? join(o.runsRoot ?? 'runs', runId));
-  if (existsSync(dir) && readdirSync(dir).length > 0) throw new LsError('LS_ERR_INVALID_OPTION', `--out ${dir}: the folder exists and is not empty; a run never overwrites another`);
+  if (existsSync(dir) && readdirSync(dir).length > 0)
+    throw new LsError(
+      'LS_ERR_INVALID_OPTION',
+      `--out ${dir}: the folder exists and is not empty; a run never overwrites another`,
+    );
   const writer = new RunWriter(dir);
   const emit = o.onEvent ?? (() => undefined);
   const gcEvery = o.gcSettledEvery ?? def.gcSettledEvery;
@@ -140,9 +164,24 @@ export async function runScenario(o: RunOptions): Promise<RunOutcome> {
     format: RUN_FORMAT,
     tool: { name: 'leakscope', version: VERSION },
     runId,
-    scenario: { name: def.name, file: def.file, definition: { ...def, baseDir: undefined, file: undefined } as unknown as Record<string, unknown>, parameters: { ...(o.overrides ?? {}), seed: o.seed ?? 1, gcSettledEvery: gcEvery } },
-    target: target?.info ?? (o.target.kind === 'spawn' ? { kind: 'spawned', mode: o.target.mode ?? 'patched', fixes: [], pid: 0, grpc: '', rest: '' } : { kind: 'external' }),
-    host: { cpus: cpus().length, memBytes: totalmem(), platform: process.platform, node: process.version, hostname: hostname() },
+    scenario: {
+      name: def.name,
+      file: def.file,
+      definition: { ...def, baseDir: undefined, file: undefined } as unknown as Record<string, unknown>,
+      parameters: { ...(o.overrides ?? {}), seed: o.seed ?? 1, gcSettledEvery: gcEvery },
+    },
+    target:
+      target?.info ??
+      (o.target.kind === 'spawn'
+        ? { kind: 'spawned', mode: o.target.mode ?? 'patched', fixes: [], pid: 0, grpc: '', rest: '' }
+        : { kind: 'external' }),
+    host: {
+      cpus: cpus().length,
+      memBytes: totalmem(),
+      platform: process.platform,
+      node: process.version,
+      hostname: hostname(),
+    },
     startedAt: started.toISOString(),
     endedAt: new Date().toISOString(),
     status,
@@ -154,7 +193,11 @@ export async function runScenario(o: RunOptions): Promise<RunOutcome> {
     ...(Object.keys(artifacts).length ? { artifacts } : {}),
   });
 
-  writer.manifest({ ...manifest(), status: 'interrupted', error: 'the run has not finished (still running, or the runner was killed)' });
+  writer.manifest({
+    ...manifest(),
+    status: 'interrupted',
+    error: 'the run has not finished (still running, or the runner was killed)',
+  });
   let sampler: Sampler | undefined;
   try {
     const wantSnapshots = o.snapshots ?? true;
@@ -169,11 +212,19 @@ export async function runScenario(o: RunOptions): Promise<RunOutcome> {
         ...(clinic ? { wrapper: clinic.wrapper, env: clinic.env } : {}),
       });
     } else {
-      target = await connectExternal({ ...o.target, modelName: o.target.modelName ?? def.model, expectTfServing: def.phases.some((p) => p.transport === 'grpc') });
+      target = await connectExternal({
+        ...o.target,
+        modelName: o.target.modelName ?? def.model,
+        expectTfServing: def.phases.some((p) => p.transport === 'grpc'),
+      });
     }
     const tgt = target;
     emit(`target: ${JSON.stringify(tgt.info)}`);
-    writer.manifest({ ...manifest(), status: 'interrupted', error: 'the run has not finished (still running, or the runner was killed)' });
+    writer.manifest({
+      ...manifest(),
+      status: 'interrupted',
+      error: 'the run has not finished (still running, or the runner was killed)',
+    });
 
     const needsModel = def.phases.some((p) => p.transport === 'grpc' || p.transport === 'rest');
     const inputs = needsModel ? await modelInputs(tgt, tgt.modelName) : undefined;
@@ -196,7 +247,16 @@ export async function runScenario(o: RunOptions): Promise<RunOutcome> {
     const clients = tgt.grpc ? openGrpcChannels(tgt.grpc, 4) : undefined;
     const progressTimer = setInterval(() => {
       if (!load) return;
-      o.onProgress?.({ phase: currentPhase, phaseIndex: phases.length, phases: def.phases.length, completed: load.live.completed, planned: load.planned, dropped: load.live.dropped, errors: load.live.errors, elapsedS: now() / 1000 });
+      o.onProgress?.({
+        phase: currentPhase,
+        phaseIndex: phases.length,
+        phases: def.phases.length,
+        completed: load.live.completed,
+        planned: load.planned,
+        dropped: load.live.dropped,
+        errors: load.live.errors,
+        elapsedS: now() / 1000,
+      });
     }, 500);
     progressTimer.unref();
     // A target that exits mid-phase ends that phase's load at once.
@@ -211,7 +271,9 @@ export async function runScenario(o: RunOptions): Promise<RunOutcome> {
         if (!tgt.alive()) break;
         currentPhase = p.name;
         const startMs = now();
-        emit(`phase ${p.name}: ${plannedRequests(p)} requests at ${p.rate}${p.rateTo ? `→${p.rateTo}` : ''}/s over ${p.transport}`);
+        emit(
+          `phase ${p.name}: ${plannedRequests(p)} requests at ${p.rate}${p.rateTo ? `→${p.rateTo}` : ''}/s over ${p.transport}`,
+        );
         if (sampling && i === steadyIdx[0]) await startAllocationSampling(tgt);
         const abort = new AbortController();
         phaseAbort = abort;
@@ -219,15 +281,48 @@ export async function runScenario(o: RunOptions): Promise<RunOutcome> {
         o.signal?.addEventListener('abort', onAbort);
         let reloader: NodeJS.Timeout | undefined;
         if (p.reloadEveryS && tgt.modelDir) reloader = startReloader(tgt.modelDir, p.reloadEveryS, emit);
-        load = await startPhaseLoad(p, { ...(tgt.grpc ? { grpc: tgt.grpc } : {}), ...(tgt.http ? { http: tgt.http } : {}), ...(clients ? { grpcClients: clients } : {}), model: tgt.modelName, ...(inputs ? { inputs } : {}), baseDir: def.baseDir }, abort.signal, (o.seed ?? 1) + i);
+        load = await startPhaseLoad(
+          p,
+          {
+            ...(tgt.grpc ? { grpc: tgt.grpc } : {}),
+            ...(tgt.http ? { http: tgt.http } : {}),
+            ...(clients ? { grpcClients: clients } : {}),
+            model: tgt.modelName,
+            ...(inputs ? { inputs } : {}),
+            baseDir: def.baseDir,
+          },
+          abort.signal,
+          (o.seed ?? 1) + i,
+        );
         const result = await load.done;
         if (reloader) clearInterval(reloader);
         o.signal?.removeEventListener('abort', onAbort);
         results.push(result);
         completedBefore += result.completed;
         load = undefined;
-        phases.push({ name: p.name, startMs: Math.round(startMs), endMs: Math.round(now()), steady: p.steady, transport: p.transport, load: { rate: p.rate, ...(p.rateTo ? { rateTo: p.rateTo } : {}), ...(p.requests ? { requests: p.requests } : { durationS: p.durationS }), maxInflight: p.maxInflight, order: p.order, ...(p.permutations ? { permutations: p.permutations } : {}), batch: p.batch } });
-        emit(`phase ${p.name} done: ${result.completed} completed, ${result.dropped} dropped, ${result.errors} errors; ${Object.entries(result.statusCounts).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+        phases.push({
+          name: p.name,
+          startMs: Math.round(startMs),
+          endMs: Math.round(now()),
+          steady: p.steady,
+          transport: p.transport,
+          load: {
+            rate: p.rate,
+            ...(p.rateTo ? { rateTo: p.rateTo } : {}),
+            ...(p.requests ? { requests: p.requests } : { durationS: p.durationS }),
+            maxInflight: p.maxInflight,
+            order: p.order,
+            ...(p.permutations ? { permutations: p.permutations } : {}),
+            batch: p.batch,
+          },
+        });
+        emit(
+          `phase ${p.name} done: ${result.completed} completed, ${result.dropped} dropped, ${result.errors} errors; ${Object.entries(
+            result.statusCounts,
+          )
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')}`,
+        );
         if (!tgt.alive()) {
           const x = await tgt.exited;
           status = 'target-died';
@@ -250,7 +345,15 @@ export async function runScenario(o: RunOptions): Promise<RunOutcome> {
           const tMs = now();
           const s = await snapshot(tgt, writer, p.snapshot);
           if (s) {
-            snapshots.push({ label: p.snapshot, file: relative(dir, s.file), phase: p.name, tMs: Math.round(tMs), captureMs: s.ms, bytes: s.bytes, isolate: 'main' });
+            snapshots.push({
+              label: p.snapshot,
+              file: relative(dir, s.file),
+              phase: p.name,
+              tMs: Math.round(tMs),
+              captureMs: s.ms,
+              bytes: s.bytes,
+              isolate: 'main',
+            });
             emit(`heap snapshot '${p.snapshot}': ${(s.bytes / 1e6).toFixed(1)} MB in ${s.ms} ms`);
           }
         }
@@ -292,13 +395,19 @@ export async function runScenario(o: RunOptions): Promise<RunOutcome> {
 async function startAllocationSampling(t: Target): Promise<void> {
   if (t.diagnostics) {
     const r = await fetch(`${t.diagnostics}/diagnostics/allocation-sampling/start`, { method: 'POST' });
-    if (!r.ok) throw new LsError('LS_ERR_TARGET', `allocation sampling could not start: ${((await r.json()) as { error?: string }).error}`);
+    if (!r.ok)
+      throw new LsError(
+        'LS_ERR_TARGET',
+        `allocation sampling could not start: ${((await r.json()) as { error?: string }).error}`,
+      );
   } else if (t.inspector) await t.inspector.startSampling();
 }
 
 async function stopAllocationSampling(t: Target, w: RunWriter, phase: string): Promise<string | undefined> {
   if (t.diagnostics) {
-    const r = await fetch(`${t.diagnostics}/diagnostics/allocation-sampling/stop?label=${encodeURIComponent(phase)}`, { method: 'POST' });
+    const r = await fetch(`${t.diagnostics}/diagnostics/allocation-sampling/stop?label=${encodeURIComponent(phase)}`, {
+      method: 'POST',
+    });
     const body = (await r.json()) as { file?: string; error?: string };
     if (!r.ok || !body.file) throw new LsError('LS_ERR_TARGET', `allocation sampling could not stop: ${body.error}`);
     const dest = join(w.profilesDir, basename(body.file));
@@ -317,7 +426,10 @@ async function stopAllocationSampling(t: Target, w: RunWriter, phase: string): P
 /** The hot-reload scenario: a new version every few seconds; older ones retired from disk. */
 function startReloader(modelDir: string, everyS: number, emit: (l: string) => void): NodeJS.Timeout {
   const timer = setInterval(() => {
-    const versions = readdirSync(modelDir).filter((n) => /^\d+$/.test(n)).map(Number).sort((a, b) => a - b);
+    const versions = readdirSync(modelDir)
+      .filter((n) => /^\d+$/.test(n))
+      .map(Number)
+      .sort((a, b) => a - b);
     const next = (versions[versions.length - 1] ?? 0) + 1;
     void writeModelVersions(modelDir, { features: 10, versions: [next] }).then(async () => {
       emit(`hot-reload: wrote version ${next}`);

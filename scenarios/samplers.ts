@@ -22,7 +22,12 @@ export function procSource(pid: number): SampleSource {
     name: 'proc',
     async collect() {
       const p = readProcStats(pid);
-      return { rssBytes: p.rssBytes, threads: p.threads, threadsByName: p.threadsByName, ...(p.openFds !== null ? { openFds: p.openFds } : {}) };
+      return {
+        rssBytes: p.rssBytes,
+        threads: p.threads,
+        threadsByName: p.threadsByName,
+        ...(p.openFds !== null ? { openFds: p.openFds } : {}),
+      };
     },
   };
 }
@@ -57,7 +62,14 @@ export function diagnosticsSource(base: string, withProc: boolean): SampleSource
         cacheKeyBytes: s.executorCache.reduce((a, c) => a + c.keyBytes, 0),
         ...(s.handlerThreads ? { handlerThreads: s.handlerThreads.current } : {}),
         inflight: s.inflight,
-        ...(withProc && s.proc ? { rssBytes: s.memory.rss, threads: s.proc.threads, threadsByName: s.proc.threadsByName, ...(s.proc.openFds !== null ? { openFds: s.proc.openFds } : {}) } : {}),
+        ...(withProc && s.proc
+          ? {
+              rssBytes: s.memory.rss,
+              threads: s.proc.threads,
+              threadsByName: s.proc.threadsByName,
+              ...(s.proc.openFds !== null ? { openFds: s.proc.openFds } : {}),
+            }
+          : {}),
       };
     },
     async gc() {
@@ -192,7 +204,9 @@ export class Sampler {
         }
       }),
     );
-    this.o.onSample(Object.assign({ t: Math.round(t), phase, requests }, ...parts, settled ? { gcSettled: true } : {}) as Sample);
+    this.o.onSample(
+      Object.assign({ t: Math.round(t), phase, requests }, ...parts, settled ? { gcSettled: true } : {}) as Sample,
+    );
   }
 
   private fail(name: string, e: unknown): void {

@@ -80,55 +80,109 @@ const BUILTIN_DIR = () => join(packageRoot(), 'scenarios', 'builtin');
 
 const bad = (where: string, msg: string) => new LsError('LS_ERR_BAD_SCENARIO', `${where}: ${msg}`);
 
-function num(o: Record<string, unknown>, k: string, where: string, opts: { min: number; max: number; int?: boolean; dflt?: number }): number | undefined {
+function num(
+  o: Record<string, unknown>,
+  k: string,
+  where: string,
+  opts: { min: number; max: number; int?: boolean; dflt?: number },
+): number | undefined {
   const v = o[k];
   if (v === undefined) return opts.dflt;
-  if (typeof v !== 'number' || !Number.isFinite(v) || (opts.int && !Number.isInteger(v)) || v < opts.min || v > opts.max) {
-    throw bad(`${where}.${k}`, `expected ${opts.int ? 'an integer' : 'a number'} from ${opts.min} to ${opts.max}, got ${JSON.stringify(v)}`);
+  if (
+    typeof v !== 'number' ||
+    !Number.isFinite(v) ||
+    (opts.int && !Number.isInteger(v)) ||
+    v < opts.min ||
+    v > opts.max
+  ) {
+    throw bad(
+      `${where}.${k}`,
+      `expected ${opts.int ? 'an integer' : 'a number'} from ${opts.min} to ${opts.max}, got ${JSON.stringify(v)}`,
+    );
   }
   return v;
 }
 
-function oneOf<T extends string>(o: Record<string, unknown>, k: string, where: string, allowed: readonly T[], dflt: T): T {
+function oneOf<T extends string>(
+  o: Record<string, unknown>,
+  k: string,
+  where: string,
+  allowed: readonly T[],
+  dflt: T,
+): T {
   const v = o[k] ?? dflt;
-  if (typeof v !== 'string' || !allowed.includes(v as T)) throw bad(`${where}.${k}`, `expected one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'string' || !allowed.includes(v as T))
+    throw bad(`${where}.${k}`, `expected one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
   return v as T;
 }
 
 function checkKeys(o: Record<string, unknown>, where: string, allowed: readonly string[]): void {
-  for (const k of Object.keys(o)) if (!allowed.includes(k)) throw bad(where, `unknown field '${k}' (allowed: ${allowed.join(', ')})`);
+  for (const k of Object.keys(o))
+    if (!allowed.includes(k)) throw bad(where, `unknown field '${k}' (allowed: ${allowed.join(', ')})`);
 }
 
-const PHASE_KEYS = ['name', 'requests', 'durationS', 'rate', 'rateTo', 'arrivals', 'maxInflight', 'transport', 'order', 'permutations', 'batch', 'steady', 'snapshot', 'reloadEveryS', 'http', 'grpc'] as const;
+const PHASE_KEYS = [
+  'name',
+  'requests',
+  'durationS',
+  'rate',
+  'rateTo',
+  'arrivals',
+  'maxInflight',
+  'transport',
+  'order',
+  'permutations',
+  'batch',
+  'steady',
+  'snapshot',
+  'reloadEveryS',
+  'http',
+  'grpc',
+] as const;
 
 function parsePhase(p: unknown, i: number, seen: Set<string>): PhaseDef {
   const where = `phases[${i}]`;
   if (!isRecord(p)) throw bad(where, 'expected an object');
   checkKeys(p, where, PHASE_KEYS);
   const name = p.name;
-  if (typeof name !== 'string' || !/^[a-z0-9][a-z0-9_-]*$/i.test(name)) throw bad(`${where}.name`, `expected a name of letters, digits, - and _, got ${JSON.stringify(name)}`);
+  if (typeof name !== 'string' || !/^[a-z0-9][a-z0-9_-]*$/i.test(name))
+    throw bad(`${where}.name`, `expected a name of letters, digits, - and _, got ${JSON.stringify(name)}`);
   if (seen.has(name)) throw bad(`${where}.name`, `phase '${name}' appears twice`);
   seen.add(name);
   const requests = num(p, 'requests', where, { min: 1, max: 100_000_000, int: true });
   const durationS = num(p, 'durationS', where, { min: 0.1, max: 86_400 });
-  if ((requests === undefined) === (durationS === undefined)) throw bad(where, "give exactly one of 'requests' or 'durationS'");
+  if ((requests === undefined) === (durationS === undefined))
+    throw bad(where, "give exactly one of 'requests' or 'durationS'");
   const rate = num(p, 'rate', where, { min: 0.1, max: 1_000_000 });
   if (rate === undefined) throw bad(`${where}.rate`, 'is required (requests per second)');
   const transport = oneOf(p, 'transport', where, ['grpc', 'rest', 'http', 'grpc-generic'] as const, 'grpc');
   const order = oneOf(p, 'order', where, ['fixed', 'sorted', 'permutations'] as const, 'fixed');
   const permutations = num(p, 'permutations', where, { min: 1, max: 1e12, int: true });
-  if (order === 'permutations' && permutations === undefined) throw bad(`${where}.permutations`, "is required with order: permutations (how many distinct input orders, K)");
+  if (order === 'permutations' && permutations === undefined)
+    throw bad(`${where}.permutations`, 'is required with order: permutations (how many distinct input orders, K)');
   const snapshot = p.snapshot;
-  if (snapshot !== undefined && (typeof snapshot !== 'string' || !/^[a-z0-9][a-z0-9_-]{0,40}$/i.test(snapshot))) throw bad(`${where}.snapshot`, `expected a short label such as baseline, got ${JSON.stringify(snapshot)}`);
+  if (snapshot !== undefined && (typeof snapshot !== 'string' || !/^[a-z0-9][a-z0-9_-]{0,40}$/i.test(snapshot)))
+    throw bad(`${where}.snapshot`, `expected a short label such as baseline, got ${JSON.stringify(snapshot)}`);
   let http: HttpRequestTemplate | undefined;
   if (transport === 'http') {
     const h = p.http;
     if (!isRecord(h)) throw bad(`${where}.http`, 'is required with transport: http ({method, path, headers?, body?})');
     checkKeys(h, `${where}.http`, ['method', 'path', 'headers', 'body']);
-    if (typeof h.path !== 'string' || !h.path.startsWith('/')) throw bad(`${where}.http.path`, 'expected a path starting with /');
-    if (h.headers !== undefined && (!isRecord(h.headers) || Object.values(h.headers).some((v) => typeof v !== 'string'))) throw bad(`${where}.http.headers`, 'expected an object of strings');
-    if (h.body !== undefined && typeof h.body !== 'string') throw bad(`${where}.http.body`, 'expected a string template');
-    http = Object.freeze({ method: typeof h.method === 'string' ? h.method.toUpperCase() : 'POST', path: h.path, headers: Object.freeze({ ...((h.headers as Record<string, string>) ?? {}) }), ...(h.body !== undefined ? { body: h.body as string } : {}) });
+    if (typeof h.path !== 'string' || !h.path.startsWith('/'))
+      throw bad(`${where}.http.path`, 'expected a path starting with /');
+    if (
+      h.headers !== undefined &&
+      (!isRecord(h.headers) || Object.values(h.headers).some((v) => typeof v !== 'string'))
+    )
+      throw bad(`${where}.http.headers`, 'expected an object of strings');
+    if (h.body !== undefined && typeof h.body !== 'string')
+      throw bad(`${where}.http.body`, 'expected a string template');
+    http = Object.freeze({
+      method: typeof h.method === 'string' ? h.method.toUpperCase() : 'POST',
+      path: h.path,
+      headers: Object.freeze({ ...((h.headers as Record<string, string>) ?? {}) }),
+      ...(h.body !== undefined ? { body: h.body as string } : {}),
+    });
   }
   let grpc: GrpcRequestTemplate | undefined;
   if (transport === 'grpc-generic') {
@@ -136,8 +190,10 @@ function parsePhase(p: unknown, i: number, seen: Set<string>): PhaseDef {
     if (!isRecord(g)) throw bad(`${where}.grpc`, 'is required with transport: grpc-generic ({proto, method, request})');
     checkKeys(g, `${where}.grpc`, ['proto', 'method', 'request']);
     if (typeof g.proto !== 'string') throw bad(`${where}.grpc.proto`, 'expected the path of a .proto file');
-    if (typeof g.method !== 'string' || !/^[\w.]+\/\w+$/.test(g.method)) throw bad(`${where}.grpc.method`, 'expected "package.Service/Method"');
-    if (!isRecord(g.request)) throw bad(`${where}.grpc.request`, 'expected a JSON object template of the request message');
+    if (typeof g.method !== 'string' || !/^[\w.]+\/\w+$/.test(g.method))
+      throw bad(`${where}.grpc.method`, 'expected "package.Service/Method"');
+    if (!isRecord(g.request))
+      throw bad(`${where}.grpc.request`, 'expected a JSON object template of the request message');
     grpc = Object.freeze({ proto: g.proto, method: g.method, request: g.request });
   }
   if (p.steady !== undefined && typeof p.steady !== 'boolean') throw bad(`${where}.steady`, 'expected true or false');
@@ -165,15 +221,26 @@ function parsePhase(p: unknown, i: number, seen: Set<string>): PhaseDef {
 export function parseScenario(doc: unknown, source: string, baseDir: string): ScenarioDef {
   try {
     if (!isRecord(doc)) throw bad('scenario', 'expected an object with name and phases');
-    checkKeys(doc, 'scenario', ['name', 'description', 'model', 'sampleIntervalMs', 'gcSettledEvery', 'allocationSampling', 'target', 'phases']);
+    checkKeys(doc, 'scenario', [
+      'name',
+      'description',
+      'model',
+      'sampleIntervalMs',
+      'gcSettledEvery',
+      'allocationSampling',
+      'target',
+      'phases',
+    ]);
     if (typeof doc.name !== 'string' || doc.name === '') throw bad('name', 'expected a scenario name');
-    if (!Array.isArray(doc.phases) || doc.phases.length === 0) throw bad('phases', 'expected a non-empty list of phases');
+    if (!Array.isArray(doc.phases) || doc.phases.length === 0)
+      throw bad('phases', 'expected a non-empty list of phases');
     const seen = new Set<string>();
     const phases = Object.freeze(doc.phases.map((p, i) => parsePhase(p, i, seen)));
     const t = doc.target ?? {};
     if (!isRecord(t)) throw bad('target', 'expected an object');
     checkKeys(t, 'target', ['modelDelayMs', 'grpcMaxThreads', 'pollWaitSeconds']);
-    if (doc.allocationSampling !== undefined && typeof doc.allocationSampling !== 'boolean') throw bad('allocationSampling', 'expected true or false');
+    if (doc.allocationSampling !== undefined && typeof doc.allocationSampling !== 'boolean')
+      throw bad('allocationSampling', 'expected true or false');
     return Object.freeze({
       name: doc.name,
       description: typeof doc.description === 'string' ? doc.description : '',
@@ -182,9 +249,15 @@ export function parseScenario(doc: unknown, source: string, baseDir: string): Sc
       gcSettledEvery: num(doc, 'gcSettledEvery', 'scenario', { min: 0, max: 10_000, int: true, dflt: 0 })!,
       allocationSampling: doc.allocationSampling === true,
       target: Object.freeze({
-        ...(t.modelDelayMs !== undefined ? { modelDelayMs: num(t, 'modelDelayMs', 'target', { min: 0, max: 600_000 })! } : {}),
-        ...(t.grpcMaxThreads !== undefined ? { grpcMaxThreads: num(t, 'grpcMaxThreads', 'target', { min: 1, max: 100_000, int: true })! } : {}),
-        ...(t.pollWaitSeconds !== undefined ? { pollWaitSeconds: num(t, 'pollWaitSeconds', 'target', { min: 0, max: 3600 })! } : {}),
+        ...(t.modelDelayMs !== undefined
+          ? { modelDelayMs: num(t, 'modelDelayMs', 'target', { min: 0, max: 600_000 })! }
+          : {}),
+        ...(t.grpcMaxThreads !== undefined
+          ? { grpcMaxThreads: num(t, 'grpcMaxThreads', 'target', { min: 1, max: 100_000, int: true })! }
+          : {}),
+        ...(t.pollWaitSeconds !== undefined
+          ? { pollWaitSeconds: num(t, 'pollWaitSeconds', 'target', { min: 0, max: 3600 })! }
+          : {}),
       }),
       phases,
       baseDir,
@@ -212,19 +285,29 @@ export function loadScenario(nameOrFile: string): ScenarioDef & { readonly file:
   if (!existsSync(file)) {
     const builtin = join(BUILTIN_DIR(), `${nameOrFile}.yaml`);
     if (!/[/\\.]/.test(nameOrFile) && existsSync(builtin)) file = builtin;
-    else throw new LsError('LS_ERR_BAD_SCENARIO', `unknown scenario '${nameOrFile}': not a built-in (${builtinScenarios().join(', ')}) and no such file`);
+    else
+      throw new LsError(
+        'LS_ERR_BAD_SCENARIO',
+        `unknown scenario '${nameOrFile}': not a built-in (${builtinScenarios().join(', ')}) and no such file`,
+      );
   }
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new LsError('LS_ERR_BAD_SCENARIO', `${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new LsError(
+      'LS_ERR_BAD_SCENARIO',
+      `${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
   }
   let doc: unknown;
   try {
     doc = extname(file) === '.json' ? JSON.parse(text) : YAML.parse(text);
   } catch (e) {
-    throw new LsError('LS_ERR_BAD_SCENARIO', `${file}: not valid ${extname(file) === '.json' ? 'JSON' : 'YAML'} (${(e as Error).message.split('\n')[0]})`);
+    throw new LsError(
+      'LS_ERR_BAD_SCENARIO',
+      `${file}: not valid ${extname(file) === '.json' ? 'JSON' : 'YAML'} (${(e as Error).message.split('\n')[0]})`,
+    );
   }
   return Object.freeze({ ...parseScenario(doc, file, join(file, '..')), file });
 }
@@ -243,7 +326,8 @@ export interface ScenarioOverrides {
 }
 
 /** How many requests a phase plans. */
-export const plannedRequests = (p: PhaseDef): number => p.requests ?? Math.max(1, Math.round(((p.rate + (p.rateTo ?? p.rate)) / 2) * p.durationS!));
+export const plannedRequests = (p: PhaseDef): number =>
+  p.requests ?? Math.max(1, Math.round(((p.rate + (p.rateTo ?? p.rate)) / 2) * p.durationS!));
 
 /** Applies --requests/--duration/--rate/--permutations/--transport to a scenario. */
 export function applyOverrides<T extends ScenarioDef>(s: T, o: ScenarioOverrides): T {
@@ -252,7 +336,8 @@ export function applyOverrides<T extends ScenarioDef>(s: T, o: ScenarioOverrides
   const totalPlanned = scaled.reduce((a, p) => a + plannedRequests(p), 0);
   const totalDuration = scaled.reduce((a, p) => a + plannedRequests(p) / ((p.rate + (p.rateTo ?? p.rate)) / 2), 0);
   const phases = s.phases.map((p) => {
-    if (!scaled.includes(p)) return o.transport && (p.transport === 'grpc' || p.transport === 'rest') ? { ...p, transport: o.transport } : p;
+    if (!scaled.includes(p))
+      return o.transport && (p.transport === 'grpc' || p.transport === 'rest') ? { ...p, transport: o.transport } : p;
     let q: PhaseDef = { ...p };
     if (o.rate !== undefined) q = { ...q, rate: o.rate, ...(q.rateTo !== undefined ? { rateTo: o.rate } : {}) };
     const share = plannedRequests(p) / totalPlanned;
@@ -261,11 +346,15 @@ export function applyOverrides<T extends ScenarioDef>(s: T, o: ScenarioOverrides
       q = { ...rest, requests: Math.max(1, Math.round(o.requests * share)) };
     } else if (o.durationS !== undefined) {
       const { requests: _r, ...rest } = q;
-      q = { ...rest, durationS: Math.max(0.1, o.durationS * ((plannedRequests(p) / p.rate) / totalDuration)) };
+      q = { ...rest, durationS: Math.max(0.1, o.durationS * (plannedRequests(p) / p.rate / totalDuration)) };
     }
     if (o.permutations !== undefined && q.order === 'permutations') q = { ...q, permutations: o.permutations };
     if (o.transport && (q.transport === 'grpc' || q.transport === 'rest')) q = { ...q, transport: o.transport };
     return Object.freeze(q);
   });
-  return Object.freeze({ ...s, phases: Object.freeze(phases), ...(o.sampleIntervalMs ? { sampleIntervalMs: o.sampleIntervalMs } : {}) });
+  return Object.freeze({
+    ...s,
+    phases: Object.freeze(phases),
+    ...(o.sampleIntervalMs ? { sampleIntervalMs: o.sampleIntervalMs } : {}),
+  });
 }

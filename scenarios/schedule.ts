@@ -54,7 +54,8 @@ interface Segment {
   readonly to: number;
 }
 
-const bad = (where: string, field: string, msg: string): LsError => new LsError('LS_ERR_BAD_SCENARIO', `${where}.${field} ${msg}`);
+const bad = (where: string, field: string, msg: string): LsError =>
+  new LsError('LS_ERR_BAD_SCENARIO', `${where}.${field} ${msg}`);
 
 function num(where: string, field: string, v: unknown, min: number, allowMin: boolean): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || (allowMin ? v < min : v <= min)) {
@@ -98,7 +99,11 @@ function segmentsOf(shape: ArrivalShape, where: string): { segments: Segment[]; 
       };
     }
     default:
-      throw bad(where, 'kind', `must be constant, ramp or spike, got ${JSON.stringify((shape as { kind?: unknown })?.kind)}`);
+      throw bad(
+        where,
+        'kind',
+        `must be constant, ramp or spike, got ${JSON.stringify((shape as { kind?: unknown })?.kind)}`,
+      );
   }
 }
 
@@ -129,12 +134,18 @@ function invertLinear(x: number, a: number, b: number, d: number): number {
 export function planArrivals(shape: ArrivalShape, opts: ArrivalOptions = {}): Float64Array {
   const where = opts.where ?? 'load';
   const arrivals = opts.arrivals ?? 'uniform';
-  if (arrivals !== 'uniform' && arrivals !== 'poisson') throw bad(where, 'arrivals', `must be uniform or poisson, got ${JSON.stringify(arrivals)}`);
+  if (arrivals !== 'uniform' && arrivals !== 'poisson')
+    throw bad(where, 'arrivals', `must be uniform or poisson, got ${JSON.stringify(arrivals)}`);
   const { segments, count } = segmentsOf(shape, where);
   const expected = count ?? segments.reduce((s, g) => s + (g.durationS * (g.from + g.to)) / 2, 0);
   // Poisson counts exceed the mean by a few sigma at most.
   const cap = Math.ceil(count ?? expected + 10 * Math.sqrt(expected) + 10);
-  if (expected > MAX_PLANNED_REQUESTS) throw bad(where, 'rate', `plans ${Math.round(expected)} requests, more than the ${MAX_PLANNED_REQUESTS} one phase may hold`);
+  if (expected > MAX_PLANNED_REQUESTS)
+    throw bad(
+      where,
+      'rate',
+      `plans ${Math.round(expected)} requests, more than the ${MAX_PLANNED_REQUESTS} one phase may hold`,
+    );
   const out = new Float64Array(cap);
   const rand = mulberry32(mixSeed(opts.seed ?? 1, 0xa771));
   let n = 0;

@@ -82,13 +82,19 @@ export async function spawnReferenceServer(o: SpawnOptions): Promise<Target> {
     ...(o.exposeGc ? ['--expose-gc'] : []),
     join(packageRoot(), 'bin', 'leakscope.js'),
     'serve',
-    '--port', '0',
-    '--rest_api_port', '0',
-    '--model_name', BUILTIN_MODEL_NAME,
-    '--model_base_path', modelDir,
+    '--port',
+    '0',
+    '--rest_api_port',
+    '0',
+    '--model_name',
+    BUILTIN_MODEL_NAME,
+    '--model_base_path',
+    modelDir,
     '--diagnostics',
-    '--diagnostics-dir', o.diagnosticsDir,
-    '--log-level', 'warn',
+    '--diagnostics-dir',
+    o.diagnosticsDir,
+    '--log-level',
+    'warn',
     ...(o.fixes !== undefined ? ['--fixes', o.fixes] : ['--mode', o.mode ?? 'patched']),
     ...(o.modelDelayMs !== undefined ? ['--model-delay-ms', String(o.modelDelayMs)] : []),
     ...(o.grpcMaxThreads !== undefined ? ['--grpc_max_threads', String(o.grpcMaxThreads)] : []),
@@ -116,10 +122,24 @@ export async function spawnReferenceServer(o: SpawnOptions): Promise<Target> {
   let ready: { grpc: string; rest: string; diagnostics: string | null; pid: number; mode: string; fixes: string[] };
   try {
     ready = await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new LsError('LS_ERR_TARGET', `the reference server did not start within ${(o.startTimeoutMs ?? 60_000) / 1000} s: ${stderr.join('').slice(-500)}`)), o.startTimeoutMs ?? 60_000);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new LsError(
+              'LS_ERR_TARGET',
+              `the reference server did not start within ${(o.startTimeoutMs ?? 60_000) / 1000} s: ${stderr.join('').slice(-500)}`,
+            ),
+          ),
+        o.startTimeoutMs ?? 60_000,
+      );
       void exited.then(({ code, signal }) => {
         clearTimeout(timer);
-        reject(new LsError('LS_ERR_TARGET', `the reference server exited during start-up (code ${code}, signal ${signal}): ${stderr.join('').slice(-800)}`));
+        reject(
+          new LsError(
+            'LS_ERR_TARGET',
+            `the reference server exited during start-up (code ${code}, signal ${signal}): ${stderr.join('').slice(-800)}`,
+          ),
+        );
       });
       createInterface({ input: child.stdout! }).on('line', (line) => {
         if (!line.startsWith('{"event":"listening"')) return;
@@ -133,15 +153,34 @@ export async function spawnReferenceServer(o: SpawnOptions): Promise<Target> {
   }
   // The server loads its models before it listens; check the model is AVAILABLE anyway.
   const http = `http://${ready.rest}`;
-  const st = (await (await fetch(`${http}/v1/models/${BUILTIN_MODEL_NAME}`)).json()) as { model_version_status?: Array<{ state: string }> };
+  const st = (await (await fetch(`${http}/v1/models/${BUILTIN_MODEL_NAME}`)).json()) as {
+    model_version_status?: Array<{ state: string }>;
+  };
   if (!st.model_version_status?.some((v) => v.state === 'AVAILABLE')) {
     await cleanup();
-    throw new LsError('LS_ERR_TARGET', `the reference server started but model '${BUILTIN_MODEL_NAME}' is not AVAILABLE: ${JSON.stringify(st)}`);
+    throw new LsError(
+      'LS_ERR_TARGET',
+      `the reference server started but model '${BUILTIN_MODEL_NAME}' is not AVAILABLE: ${JSON.stringify(st)}`,
+    );
   }
   let stopping: Promise<void> | undefined;
   return {
     // The server's own pid (under a wrapper, the child is the wrapper).
-    info: { kind: 'spawned', mode: ready.mode, fixes: ready.fixes, pid: ready.pid, grpc: ready.grpc, rest: ready.rest, ...(ready.diagnostics ? { diagnostics: ready.diagnostics } : {}), options: { modelDelayMs: o.modelDelayMs, grpcMaxThreads: o.grpcMaxThreads, pollWaitSeconds: o.pollWaitSeconds, exposeGc: o.exposeGc ?? false } },
+    info: {
+      kind: 'spawned',
+      mode: ready.mode,
+      fixes: ready.fixes,
+      pid: ready.pid,
+      grpc: ready.grpc,
+      rest: ready.rest,
+      ...(ready.diagnostics ? { diagnostics: ready.diagnostics } : {}),
+      options: {
+        modelDelayMs: o.modelDelayMs,
+        grpcMaxThreads: o.grpcMaxThreads,
+        pollWaitSeconds: o.pollWaitSeconds,
+        exposeGc: o.exposeGc ?? false,
+      },
+    },
     grpc: ready.grpc,
     http,
     pid: ready.pid,
@@ -178,10 +217,18 @@ function processExists(pid: number): boolean {
  * (unmaintained and heavy), so it must be on PATH. Its telemetry is turned off.
  */
 export function clinicWrapper(tool: string, dest: string): { wrapper: string[]; env: NodeJS.ProcessEnv } {
-  if (tool !== 'doctor' && tool !== 'heapprofiler') throw new LsError('LS_ERR_INVALID_OPTION', `--clinic: expected doctor or heapprofiler, got '${tool}'`);
+  if (tool !== 'doctor' && tool !== 'heapprofiler')
+    throw new LsError('LS_ERR_INVALID_OPTION', `--clinic: expected doctor or heapprofiler, got '${tool}'`);
   const onPath = (process.env.PATH ?? '').split(':').some((d) => d && existsSync(join(d, 'clinic')));
-  if (!onPath) throw new LsError('LS_ERR_INVALID_OPTION', '--clinic: Clinic.js is not installed (it is optional: npm install -g clinic), or not on PATH');
-  return { wrapper: ['clinic', tool, '--open=false', '--dest', dest, '--'], env: { ...process.env, NO_INSIGHT: 'true' } };
+  if (!onPath)
+    throw new LsError(
+      'LS_ERR_INVALID_OPTION',
+      '--clinic: Clinic.js is not installed (it is optional: npm install -g clinic), or not on PATH',
+    );
+  return {
+    wrapper: ['clinic', tool, '--open=false', '--dest', dest, '--'],
+    env: { ...process.env, NO_INSIGHT: 'true' },
+  };
 }
 
 export interface ExternalOptions {
@@ -211,7 +258,11 @@ function stripScheme(url: string, scheme: string, flag: string): string {
 export async function connectExternal(o: ExternalOptions): Promise<Target> {
   const grpc = o.grpc ? stripScheme(o.grpc, 'grpc', '--target') : undefined;
   const http = o.http ? `http://${stripScheme(o.http, 'https?', '--http')}` : undefined;
-  if (!grpc && !http && !o.inspect) throw new LsError('LS_ERR_INVALID_OPTION', '--target: give grpc://host:port and/or http://host:port (or --inspect host:port)');
+  if (!grpc && !http && !o.inspect)
+    throw new LsError(
+      'LS_ERR_INVALID_OPTION',
+      '--target: give grpc://host:port and/or http://host:port (or --inspect host:port)',
+    );
   if (o.pid !== undefined) readProcStats(o.pid); // throws LS_ERR_TARGET naming the pid
   const modelName = o.modelName ?? BUILTIN_MODEL_NAME;
   if (grpc && o.expectTfServing !== false) {
@@ -222,7 +273,10 @@ export async function connectExternal(o: ExternalOptions): Promise<Target> {
         if (e.code === GrpcCode.UNAVAILABLE || e.code === GrpcCode.DEADLINE_EXCEEDED || e.code === undefined) throw e;
       });
     } catch (e) {
-      throw new LsError('LS_ERR_TARGET', `cannot reach a TF Serving gRPC API at grpc://${grpc}: ${(e as { details?: string }).details ?? (e as Error).message}`);
+      throw new LsError(
+        'LS_ERR_TARGET',
+        `cannot reach a TF Serving gRPC API at grpc://${grpc}: ${(e as { details?: string }).details ?? (e as Error).message}`,
+      );
     } finally {
       c.close();
     }
@@ -231,7 +285,10 @@ export async function connectExternal(o: ExternalOptions): Promise<Target> {
     try {
       await fetch(http, { signal: AbortSignal.timeout(5000) });
     } catch (e) {
-      throw new LsError('LS_ERR_TARGET', `cannot reach ${http}: ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}`);
+      throw new LsError(
+        'LS_ERR_TARGET',
+        `cannot reach ${http}: ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}`,
+      );
     }
   }
   let inspector: InspectorClient | undefined;
@@ -241,7 +298,14 @@ export async function connectExternal(o: ExternalOptions): Promise<Target> {
     pid ??= await inspector.pid();
   }
   return {
-    info: { kind: 'external', ...(grpc ? { grpc } : {}), ...(http ? { http } : {}), ...(pid !== undefined ? { pid } : {}), ...(o.prometheus ? { prometheus: o.prometheus } : {}), ...(o.inspect ? { inspect: o.inspect } : {}) },
+    info: {
+      kind: 'external',
+      ...(grpc ? { grpc } : {}),
+      ...(http ? { http } : {}),
+      ...(pid !== undefined ? { pid } : {}),
+      ...(o.prometheus ? { prometheus: o.prometheus } : {}),
+      ...(o.inspect ? { inspect: o.inspect } : {}),
+    },
     ...(grpc ? { grpc } : {}),
     ...(http ? { http } : {}),
     ...(pid !== undefined ? { pid } : {}),

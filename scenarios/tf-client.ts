@@ -71,7 +71,10 @@ export function encodePredictParts(
 
 export interface PredictOutput {
   readonly model_spec?: { name?: string; version?: { value?: number }; signature_name?: string };
-  readonly outputs: Record<string, TensorProtoLike & { dtype?: number; tensor_shape?: { dim?: Array<{ size?: number }> } }>;
+  readonly outputs: Record<
+    string,
+    TensorProtoLike & { dtype?: number; tensor_shape?: { dim?: Array<{ size?: number }> } }
+  >;
 }
 
 export class TfServingClient {
@@ -83,7 +86,9 @@ export class TfServingClient {
   /** Sends raw request bytes to a method path, resolving the raw response bytes. */
   raw(path: string, body: Buffer, deadlineMs = 30_000): Promise<Buffer> {
     return new Promise((resolve, reject) => {
-      this.client.makeUnaryRequest(path, identity, identity, body, { deadline: Date.now() + deadlineMs }, (err, res) => (err ? reject(err) : resolve(res!)));
+      this.client.makeUnaryRequest(path, identity, identity, body, { deadline: Date.now() + deadlineMs }, (err, res) =>
+        err ? reject(err) : resolve(res!),
+      );
     });
   }
 
@@ -92,28 +97,53 @@ export class TfServingClient {
     return decodeMessage<PredictOutput>(tfTypes().PredictResponse, res);
   }
 
-  predict(spec: ModelSpecInput, inputs: ReadonlyArray<readonly [string, HostTensor | TensorProtoLike]>, outputFilter: readonly string[] = [], encoding: 'typed' | 'content' = 'typed') {
+  predict(
+    spec: ModelSpecInput,
+    inputs: ReadonlyArray<readonly [string, HostTensor | TensorProtoLike]>,
+    outputFilter: readonly string[] = [],
+    encoding: 'typed' | 'content' = 'typed',
+  ) {
     return this.predictRaw(encodePredictRequest(spec, inputs, outputFilter, encoding));
   }
 
   async metadata(spec: ModelSpecInput, fields: string[] = ['signature_def']) {
     const t = tfTypes();
-    const res = await this.raw('/tensorflow.serving.PredictionService/GetModelMetadata', encodeMessage(t.GetModelMetadataRequest, { model_spec: specObject(spec), metadata_field: fields }));
-    const msg = decodeMessage<{ model_spec?: { name?: string; version?: { value?: number } }; metadata?: Record<string, { type_url?: string; value?: Uint8Array }> }>(t.GetModelMetadataResponse, res);
+    const res = await this.raw(
+      '/tensorflow.serving.PredictionService/GetModelMetadata',
+      encodeMessage(t.GetModelMetadataRequest, { model_spec: specObject(spec), metadata_field: fields }),
+    );
+    const msg = decodeMessage<{
+      model_spec?: { name?: string; version?: { value?: number } };
+      metadata?: Record<string, { type_url?: string; value?: Uint8Array }>;
+    }>(t.GetModelMetadataResponse, res);
     const any = msg.metadata?.signature_def;
-    const sigs = any?.value ? decodeMessage<{ signature_def?: Record<string, unknown> }>(t.SignatureDefMap, any.value) : {};
+    const sigs = any?.value
+      ? decodeMessage<{ signature_def?: Record<string, unknown> }>(t.SignatureDefMap, any.value)
+      : {};
     return { modelSpec: msg.model_spec, typeUrl: any?.type_url, signatureDefs: sigs.signature_def ?? {} };
   }
 
   async status(spec: ModelSpecInput) {
     const t = tfTypes();
-    const res = await this.raw('/tensorflow.serving.ModelService/GetModelStatus', encodeMessage(t.GetModelStatusRequest, { model_spec: specObject(spec) }));
-    return decodeMessage<{ model_version_status?: Array<{ version?: number; state?: number; status?: { error_code?: number; error_message?: string } }> }>(t.GetModelStatusResponse, res);
+    const res = await this.raw(
+      '/tensorflow.serving.ModelService/GetModelStatus',
+      encodeMessage(t.GetModelStatusRequest, { model_spec: specObject(spec) }),
+    );
+    return decodeMessage<{
+      model_version_status?: Array<{
+        version?: number;
+        state?: number;
+        status?: { error_code?: number; error_message?: string };
+      }>;
+    }>(t.GetModelStatusResponse, res);
   }
 
   async reloadConfig(configs: Array<Record<string, unknown>>) {
     const t = tfTypes();
-    const res = await this.raw('/tensorflow.serving.ModelService/HandleReloadConfigRequest', encodeMessage(t.ReloadConfigRequest, { config: { model_config_list: { config: configs } } }));
+    const res = await this.raw(
+      '/tensorflow.serving.ModelService/HandleReloadConfigRequest',
+      encodeMessage(t.ReloadConfigRequest, { config: { model_config_list: { config: configs } } }),
+    );
     return decodeMessage<{ status?: { error_code?: number; error_message?: string } }>(t.ReloadConfigResponse, res);
   }
 

@@ -19,12 +19,14 @@ export interface ServiceContext {
 /** Parses a REST version path segment or a gRPC Int64Value into a version number. */
 export function parseVersion(v: unknown, where: string): number {
   const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : typeof v === 'number' ? v : NaN;
-  if (!Number.isSafeInteger(n) || n < 0) throw new LsError('LS_ERR_INVALID_REQUEST', `${where}: '${String(v)}' is not a version number`);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new LsError('LS_ERR_INVALID_REQUEST', `${where}: '${String(v)}' is not a version number`);
   return n;
 }
 
 export function versionSpec(name: unknown, version: unknown, label: unknown, where: string): VersionSpec {
-  if (typeof name !== 'string' || name === '') throw new LsError('LS_ERR_INVALID_REQUEST', `${where}: model name is missing`);
+  if (typeof name !== 'string' || name === '')
+    throw new LsError('LS_ERR_INVALID_REQUEST', `${where}: model name is missing`);
   return {
     name,
     version: version === undefined || version === null ? undefined : parseVersion(version, `${where} version`),

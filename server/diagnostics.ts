@@ -57,7 +57,10 @@ const LABEL_MAX = 40;
  */
 export function sanitizeLabel(label: string | null): string {
   if (label === null) return '';
-  return label.replace(/[^A-Za-z0-9_-]+/g, '_').replace(/^_+|_+$/g, '').slice(0, LABEL_MAX);
+  return label
+    .replace(/[^A-Za-z0-9_-]+/g, '_')
+    .replace(/^_+|_+$/g, '')
+    .slice(0, LABEL_MAX);
 }
 
 type Query = URLSearchParams;
@@ -86,7 +89,8 @@ export async function startDiagnostics(deps: DiagnosticsDeps): Promise<Diagnosti
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     const name = `${kind}${label ? `-${label}` : ''}-${stamp}-${process.pid}-${++seq}${ext}`;
     const path = resolve(dir, name);
-    if (dirname(path) !== dir || basename(path) !== name) throw badRequest('refused: the file name would leave the diagnostics folder');
+    if (dirname(path) !== dir || basename(path) !== name)
+      throw badRequest('refused: the file name would leave the diagnostics folder');
     return path;
   };
 
@@ -120,10 +124,12 @@ export async function startDiagnostics(deps: DiagnosticsDeps): Promise<Diagnosti
 
   const threadId = (raw: string): number => {
     const id = Number(raw);
-    if (!/^\d{1,9}$/.test(raw) || !Number.isSafeInteger(id)) throw badRequest(`'${raw}' is not a thread id (GET ${DIAGNOSTICS_PREFIX}/threads lists them)`);
+    if (!/^\d{1,9}$/.test(raw) || !Number.isSafeInteger(id))
+      throw badRequest(`'${raw}' is not a thread id (GET ${DIAGNOSTICS_PREFIX}/threads lists them)`);
     const threads = threadsOrFail();
     const ids = threads.listThreads().map((t) => t.id);
-    if (!ids.includes(id)) throw notFound(`no handler thread ${id} (threads now: ${ids.length ? ids.join(', ') : 'none'})`);
+    if (!ids.includes(id))
+      throw notFound(`no handler thread ${id} (threads now: ${ids.length ? ids.join(', ') : 'none'})`);
     return id;
   };
 
@@ -167,20 +173,32 @@ export async function startDiagnostics(deps: DiagnosticsDeps): Promise<Diagnosti
       params: [],
       handler: async () => {
         const gc = (globalThis as { gc?: () => void }).gc;
-        if (typeof gc !== 'function') throw precondition('forced GC needs the server started with node --expose-gc (e.g. node --expose-gc bin/leakscope.js serve --diagnostics ...)');
+        if (typeof gc !== 'function')
+          throw precondition(
+            'forced GC needs the server started with node --expose-gc (e.g. node --expose-gc bin/leakscope.js serve --diagnostics ...)',
+          );
         const before = process.memoryUsage();
         const t0 = performance.now();
         gc();
         const ms = Math.round((performance.now() - t0) * 10) / 10;
         const after = process.memoryUsage();
-        return { ms, heapUsedBefore: before.heapUsed, heapUsedAfter: after.heapUsed, rssBefore: before.rss, rssAfter: after.rss };
+        return {
+          ms,
+          heapUsedBefore: before.heapUsed,
+          heapUsedAfter: after.heapUsed,
+          rssBefore: before.rss,
+          rssAfter: after.rss,
+        };
       },
     },
     {
       method: 'POST',
       pattern: /^\/heap-snapshot$/,
       params: ['label'],
-      handler: async (q) => ({ isolate: 'main', ...(await writeSnapshot('main', sanitizeLabel(q.get('label')), async () => v8.getHeapSnapshot())) }),
+      handler: async (q) => ({
+        isolate: 'main',
+        ...(await writeSnapshot('main', sanitizeLabel(q.get('label')), async () => v8.getHeapSnapshot())),
+      }),
     },
     {
       method: 'POST',
@@ -189,7 +207,11 @@ export async function startDiagnostics(deps: DiagnosticsDeps): Promise<Diagnosti
       handler: async (q, [raw]) => {
         const id = threadId(raw!);
         const threads = threadsOrFail();
-        return { isolate: 'handler-thread', thread: id, ...(await writeSnapshot(`thread-${id}`, sanitizeLabel(q.get('label')), () => threads.heapSnapshot(id))) };
+        return {
+          isolate: 'handler-thread',
+          thread: id,
+          ...(await writeSnapshot(`thread-${id}`, sanitizeLabel(q.get('label')), () => threads.heapSnapshot(id))),
+        };
       },
     },
     {
@@ -200,7 +222,10 @@ export async function startDiagnostics(deps: DiagnosticsDeps): Promise<Diagnosti
         if (sampler) throw precondition('allocation sampling is already running; stop it first');
         const rawInterval = q.get('interval');
         const interval = rawInterval === null ? 32768 : Number(rawInterval);
-        if (!Number.isInteger(interval) || interval < 1 || interval > 1 << 30) throw badRequest(`interval: expected bytes between samples, an integer from 1 to ${1 << 30}, got '${rawInterval}'`);
+        if (!Number.isInteger(interval) || interval < 1 || interval > 1 << 30)
+          throw badRequest(
+            `interval: expected bytes between samples, an integer from 1 to ${1 << 30}, got '${rawInterval}'`,
+          );
         const s = new Session();
         s.connect();
         try {
@@ -220,7 +245,10 @@ export async function startDiagnostics(deps: DiagnosticsDeps): Promise<Diagnosti
       params: ['label'],
       handler: async (q) => {
         const s = sampler;
-        if (!s) throw precondition(`allocation sampling is not running (POST ${DIAGNOSTICS_PREFIX}/allocation-sampling/start first)`);
+        if (!s)
+          throw precondition(
+            `allocation sampling is not running (POST ${DIAGNOSTICS_PREFIX}/allocation-sampling/start first)`,
+          );
         sampler = undefined;
         const label = sanitizeLabel(q.get('label'));
         return exclusive('allocation profile', async () => {
@@ -242,18 +270,24 @@ export async function startDiagnostics(deps: DiagnosticsDeps): Promise<Diagnosti
 
   const handle = async (req: IncomingMessage): Promise<unknown> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (!url.pathname.startsWith(`${DIAGNOSTICS_PREFIX}/`)) throw notFound(`no such endpoint: ${url.pathname} (endpoints are under ${DIAGNOSTICS_PREFIX}/)`);
+    if (!url.pathname.startsWith(`${DIAGNOSTICS_PREFIX}/`))
+      throw notFound(`no such endpoint: ${url.pathname} (endpoints are under ${DIAGNOSTICS_PREFIX}/)`);
     const sub = url.pathname.slice(DIAGNOSTICS_PREFIX.length);
     const matching = routes.map((r) => [r, r.pattern.exec(sub)] as const).filter(([, m]) => m !== null);
     if (matching.length === 0) throw notFound(`no such endpoint: ${url.pathname}`);
     const hit = matching.find(([r]) => r.method === req.method);
     if (!hit) {
-      throw new LsError('LS_ERR_METHOD_NOT_ALLOWED', `${url.pathname} takes ${matching.map(([r]) => r.method).join(' or ')}, not ${req.method}`);
+      throw new LsError(
+        'LS_ERR_METHOD_NOT_ALLOWED',
+        `${url.pathname} takes ${matching.map(([r]) => r.method).join(' or ')}, not ${req.method}`,
+      );
     }
     const [route, m] = hit;
     for (const k of url.searchParams.keys()) {
       if (!route.params.includes(k)) {
-        throw badRequest(`unknown parameter '${k}'${route.params.length ? ` (accepted: ${route.params.join(', ')})` : ''}; files are always written into the diagnostics folder under generated names`);
+        throw badRequest(
+          `unknown parameter '${k}'${route.params.length ? ` (accepted: ${route.params.join(', ')})` : ''}; files are always written into the diagnostics folder under generated names`,
+        );
       }
     }
     return route.handler(url.searchParams, m!.slice(1));
@@ -271,14 +305,23 @@ export async function startDiagnostics(deps: DiagnosticsDeps): Promise<Diagnosti
     );
   });
   const port = await new Promise<number>((ok, fail) => {
-    const onError = (e: Error) => fail(new LsError('LS_ERR_INVALID_OPTION', `--diagnostics-port ${deps.port}: cannot listen on ${DIAGNOSTICS_HOST}:${deps.port}: ${e.message}`));
+    const onError = (e: Error) =>
+      fail(
+        new LsError(
+          'LS_ERR_INVALID_OPTION',
+          `--diagnostics-port ${deps.port}: cannot listen on ${DIAGNOSTICS_HOST}:${deps.port}: ${e.message}`,
+        ),
+      );
     server.once('error', onError);
     server.listen(deps.port, DIAGNOSTICS_HOST, () => {
       server.off('error', onError);
       ok((server.address() as AddressInfo).port);
     });
   });
-  deps.log.info({ diagnostics: `http://${DIAGNOSTICS_HOST}:${port}${DIAGNOSTICS_PREFIX}/summary`, dir }, 'diagnostics interface up (loopback only)');
+  deps.log.info(
+    { diagnostics: `http://${DIAGNOSTICS_HOST}:${port}${DIAGNOSTICS_PREFIX}/summary`, dir },
+    'diagnostics interface up (loopback only)',
+  );
 
   return {
     port,

@@ -29,11 +29,18 @@ export interface FixSet {
 export function resolveFixes(mode: string | undefined, fixes?: string): FixSet {
   if (fixes !== undefined) {
     if (mode !== undefined && mode !== 'custom') {
-      throw new LsError('LS_ERR_INVALID_OPTION', `--fixes cannot be combined with --mode ${mode}; give one or the other`);
+      throw new LsError(
+        'LS_ERR_INVALID_OPTION',
+        `--fixes cannot be combined with --mode ${mode}; give one or the other`,
+      );
     }
-    const names = fixes.split(',').map((s) => s.trim()).filter(Boolean);
+    const names = fixes
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     for (const n of names) {
-      if (!(n in FIXES)) throw new LsError('LS_ERR_INVALID_OPTION', `--fixes: unknown fix '${n}' (known: ${ALL_FIXES.join(', ')})`);
+      if (!(n in FIXES))
+        throw new LsError('LS_ERR_INVALID_OPTION', `--fixes: unknown fix '${n}' (known: ${ALL_FIXES.join(', ')})`);
     }
     return Object.freeze({ mode: 'custom', fixes: new Set(names as FixName[]) });
   }

@@ -15,7 +15,17 @@
 import { receiveMessageOnPort } from 'node:worker_threads';
 import { DirectSession } from './ort-direct.js';
 import { ORT_SESSION_OPTIONS } from './repository.js';
-import { decodeRequest, encodeReply, SIGNAL_SEQ, SIGNAL_YIELD, type HandlerThreadData, type ThreadControl, type WireReply, type WireRequest, type WireTensor } from './thread-wire.js';
+import {
+  decodeRequest,
+  encodeReply,
+  SIGNAL_SEQ,
+  SIGNAL_YIELD,
+  type HandlerThreadData,
+  type ThreadControl,
+  type WireReply,
+  type WireRequest,
+  type WireTensor,
+} from './thread-wire.js';
 import type { TensorData } from './tensors.js';
 
 /** Idle this long, the thread gives its event loop a turn (heap snapshots, timers). */
@@ -41,7 +51,8 @@ export function serveHandlerThread(data: HandlerThreadData, hooks: HandlerThread
   const blocker = new Int32Array(new SharedArrayBuffer(4));
 
   /** The version's session, loaded on first need; a failed load is retried by the next request. */
-  const sessionOf = (v: Version): DirectSession => (v.session ??= DirectSession.load(v.path, { ...ORT_SESSION_OPTIONS }));
+  const sessionOf = (v: Version): DirectSession =>
+    (v.session ??= DirectSession.load(v.path, { ...ORT_SESSION_OPTIONS }));
 
   const run = (bytes: Uint8Array): Uint8Array => {
     const req = decodeRequest(bytes);
@@ -54,7 +65,8 @@ export function serveHandlerThread(data: HandlerThreadData, hooks: HandlerThread
       if (req.delayMs > 0) Atomics.wait(blocker, 0, 0, req.delayMs);
       // Plain tensor records: the native session reads location, type, dims and data.
       const feeds: Record<string, { location: 'cpu'; type: string; dims: readonly number[]; data: TensorData }> = {};
-      for (const f of req.feeds) feeds[v.inputs[f.index]!] = { location: 'cpu', type: f.dtype, dims: f.dims, data: f.data };
+      for (const f of req.feeds)
+        feeds[v.inputs[f.index]!] = { location: 'cpu', type: f.dtype, dims: f.dims, data: f.data };
       const names = req.fetches.map((i) => v.outputs[i]!);
       const out = session.run(feeds as never, names);
       const outputs: WireTensor[] = req.fetches.map((index, k) => {

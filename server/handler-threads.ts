@@ -16,7 +16,14 @@ import type { InferenceRunner } from './inference.js';
 import type { Servable } from './repository.js';
 import type { TensorSpec } from './signature.js';
 import type { HostTensor } from './tensors.js';
-import { decodeReply, encodeRequest, SIGNAL_SEQ, SIGNAL_YIELD, type HandlerThreadData, type ThreadControl } from './thread-wire.js';
+import {
+  decodeReply,
+  encodeRequest,
+  SIGNAL_SEQ,
+  SIGNAL_YIELD,
+  type HandlerThreadData,
+  type ThreadControl,
+} from './thread-wire.js';
 
 /** Whether a request that finds no idle thread may start one. */
 export interface ThreadAdmission {
@@ -43,12 +50,23 @@ function admission(cap: number | null, refusal: () => LsError): ThreadAdmission 
 }
 
 /** Leaky: upstream's ResourceQuota default max threads is INT_MAX, so no cap at all. */
-export const UNCAPPED_ADMISSION: ThreadAdmission = admission(null, () => new LsError('LS_ERR_THREADS_EXHAUSTED', 'no handler thread could be started'));
+export const UNCAPPED_ADMISSION: ThreadAdmission = admission(
+  null,
+  () => new LsError('LS_ERR_THREADS_EXHAUSTED', 'no handler thread could be started'),
+);
 
 /** The `thread-cap` fix: at most `max` handler threads; past it, reject at once. */
 export function cappedAdmission(max: number): ThreadAdmission {
-  if (!Number.isInteger(max) || max < 1) throw new LsError('LS_ERR_INVALID_OPTION', `--grpc_max_threads: expected an integer ≥ 1, got ${max}`);
-  return admission(max, () => new LsError('LS_ERR_THREADS_EXHAUSTED', `all ${max} handler threads are busy (--grpc_max_threads ${max}); request rejected, retry later`));
+  if (!Number.isInteger(max) || max < 1)
+    throw new LsError('LS_ERR_INVALID_OPTION', `--grpc_max_threads: expected an integer ≥ 1, got ${max}`);
+  return admission(
+    max,
+    () =>
+      new LsError(
+        'LS_ERR_THREADS_EXHAUSTED',
+        `all ${max} handler threads are busy (--grpc_max_threads ${max}); request rejected, retry later`,
+      ),
+  );
 }
 
 /** Picks the admission strategy for a fix set, once, at start-up. */
@@ -176,7 +194,11 @@ export class HandlerThreadRunner implements InferenceRunner {
     return this.opts.admission.cap;
   }
 
-  async run(servable: Servable, feeds: Readonly<Record<string, HostTensor>>, fetches: readonly string[]): Promise<Record<string, HostTensor>> {
+  async run(
+    servable: Servable,
+    feeds: Readonly<Record<string, HostTensor>>,
+    fetches: readonly string[],
+  ): Promise<Record<string, HostTensor>> {
     if (this.closed) throw new LsError('LS_ERR_SHUTTING_DOWN', 'the server is shutting down');
     const cap = this.opts.admission.cap;
     // The fix promises no unbounded queue: past `cap` waiting requests, refuse at once.
@@ -184,16 +206,24 @@ export class HandlerThreadRunner implements InferenceRunner {
     const { inputIndex, outputIndex, outputs } = servable.signature;
     const fetchIndices = fetches.map((f) => {
       const i = outputIndex.get(f);
-      if (i === undefined) throw new LsError('LS_ERR_INFERENCE', `output '${f}' is not an output of model '${servable.model}'`);
+      if (i === undefined)
+        throw new LsError('LS_ERR_INFERENCE', `output '${f}' is not an output of model '${servable.model}'`);
       return i;
     });
     const wire = Object.keys(feeds).map((name) => {
       const index = inputIndex.get(name);
-      if (index === undefined) throw new LsError('LS_ERR_INFERENCE', `input '${name}' is not an input of model '${servable.model}'`);
+      if (index === undefined)
+        throw new LsError('LS_ERR_INFERENCE', `input '${name}' is not an input of model '${servable.model}'`);
       const t = feeds[name]!;
       return { index, dtype: t.dtype, dims: t.dims, data: t.data };
     });
-    const bytes = encodeRequest({ id: ++this.requestSeq, slot: this.slotOf(servable), delayMs: this.opts.modelDelayMs, fetches: fetchIndices, feeds: wire });
+    const bytes = encodeRequest({
+      id: ++this.requestSeq,
+      slot: this.slotOf(servable),
+      delayMs: this.opts.modelDelayMs,
+      fetches: fetchIndices,
+      feeds: wire,
+    });
     return new Promise((resolve, reject) => {
       this.cq.push({ bytes, resolve, reject, outputs });
       // Nobody left to poll (all threads exited, or none started yet): start one.
@@ -223,12 +253,22 @@ export class HandlerThreadRunner implements InferenceRunner {
   }
 
   threadStats(): ThreadStats {
-    return { current: this.threads.size, idle: this.polling.length, peak: this.peak, created: this.created, exited: this.exited, cap: this.opts.admission.cap, queued: this.cq.length };
+    return {
+      current: this.threads.size,
+      idle: this.polling.length,
+      peak: this.peak,
+      created: this.created,
+      exited: this.exited,
+      cap: this.opts.admission.cap,
+      queued: this.cq.length,
+    };
   }
 
   /** Handler threads alive now, by worker threadId. */
   listThreads(): HandlerThreadInfo[] {
-    return [...this.threads.values()].filter((t) => t.state !== 'exiting').map((t) => ({ id: t.id, busy: t.state === 'working' }));
+    return [...this.threads.values()]
+      .filter((t) => t.state !== 'exiting')
+      .map((t) => ({ id: t.id, busy: t.state === 'working' }));
   }
 
   /**
@@ -239,7 +279,12 @@ export class HandlerThreadRunner implements InferenceRunner {
     const t = this.threads.get(id);
     if (!t || t.state === 'exiting') {
       const ids = this.listThreads().map((x) => x.id);
-      return Promise.reject(new LsError('LS_ERR_DIAGNOSTICS', `no handler thread ${id} (threads now: ${ids.length ? ids.join(', ') : 'none'})`));
+      return Promise.reject(
+        new LsError(
+          'LS_ERR_DIAGNOSTICS',
+          `no handler thread ${id} (threads now: ${ids.length ? ids.join(', ') : 'none'})`,
+        ),
+      );
     }
     const snapshot = t.worker.getHeapSnapshot();
     // An idle thread blocks on its queue; the snapshot is taken on its next event-loop turn.
@@ -252,7 +297,8 @@ export class HandlerThreadRunner implements InferenceRunner {
   async close(): Promise<void> {
     this.closed = true;
     if (this.reaper) clearTimeout(this.reaper);
-    for (const j of this.cq.splice(0)) j.reject(new LsError('LS_ERR_SHUTTING_DOWN', 'the server shut down before the request ran'));
+    for (const j of this.cq.splice(0))
+      j.reject(new LsError('LS_ERR_SHUTTING_DOWN', 'the server shut down before the request ran'));
     this.polling.length = 0;
     for (const t of this.threads.values()) this.retire(t);
     await Promise.all([...this.exits]);
@@ -262,7 +308,13 @@ export class HandlerThreadRunner implements InferenceRunner {
   private slotOf(s: Servable): number {
     let load = this.loaded.get(s);
     if (!load) {
-      load = { type: 'load', slot: ++this.slotSeq, path: s.path, inputs: s.signature.inputs.map((x) => x.name), outputs: s.signature.outputs.map((x) => x.name) };
+      load = {
+        type: 'load',
+        slot: ++this.slotSeq,
+        path: s.path,
+        inputs: s.signature.inputs.map((x) => x.name),
+        outputs: s.signature.outputs.map((x) => x.name),
+      };
       this.loaded.set(s, load);
       for (const t of this.threads.values()) if (t.state !== 'exiting') send(t, load);
     }
@@ -276,7 +328,16 @@ export class HandlerThreadRunner implements InferenceRunner {
     const signal = new SharedArrayBuffer(8);
     const data: HandlerThreadData = { port: port2, signal };
     const worker = new Worker(this.workerUrl, { workerData: data, transferList: [port2] });
-    const t: HandlerThread = { id: worker.threadId, worker, port: port1, signal: new Int32Array(signal), state: 'starting', busy: undefined, idleSince: 0, lastError: undefined };
+    const t: HandlerThread = {
+      id: worker.threadId,
+      worker,
+      port: port1,
+      signal: new Int32Array(signal),
+      state: 'starting',
+      busy: undefined,
+      idleSince: 0,
+      lastError: undefined,
+    };
     this.threads.set(t.id, t);
     this.holding++;
     this.created++;
@@ -354,7 +415,10 @@ export class HandlerThreadRunner implements InferenceRunner {
     if (this.reaper || this.closed || this.polling.length === 0) return;
     const grace = this.opts.idleGraceMs ?? 0;
     const oldest = this.polling[this.polling.length - 1]!;
-    this.reaper = setTimeout(() => this.reap(), Math.max(0, Math.max(this.lastFull, oldest.idleSince) + grace - performance.now()));
+    this.reaper = setTimeout(
+      () => this.reap(),
+      Math.max(0, Math.max(this.lastFull, oldest.idleSince) + grace - performance.now()),
+    );
     this.reaper.unref();
   }
 
@@ -426,8 +490,15 @@ export class HandlerThreadRunner implements InferenceRunner {
     const p = t.busy;
     t.busy = undefined;
     if (p) {
-      if (this.closed) p.reject(new LsError('LS_ERR_SHUTTING_DOWN', 'the server shut down while the request was running'));
-      else p.reject(new LsError('LS_ERR_INFERENCE', `handler thread ${t.id} died while running the request (exit code ${code}${t.lastError ? `: ${t.lastError}` : ''})`));
+      if (this.closed)
+        p.reject(new LsError('LS_ERR_SHUTTING_DOWN', 'the server shut down while the request was running'));
+      else
+        p.reject(
+          new LsError(
+            'LS_ERR_INFERENCE',
+            `handler thread ${t.id} died while running the request (exit code ${code}${t.lastError ? `: ${t.lastError}` : ''})`,
+          ),
+        );
     }
     // Requests still queued need a poller.
     if (!this.closed && this.cq.length > 0 && this.numPollers === 0) {

@@ -9,7 +9,11 @@ import type { Servable } from './repository.js';
 import type { DType, HostTensor, TensorData } from './tensors.js';
 
 export interface InferenceRunner {
-  run(servable: Servable, feeds: Readonly<Record<string, HostTensor>>, fetches: readonly string[]): Promise<Record<string, HostTensor>>;
+  run(
+    servable: Servable,
+    feeds: Readonly<Record<string, HostTensor>>,
+    fetches: readonly string[],
+  ): Promise<Record<string, HostTensor>>;
   close(): Promise<void>;
 }
 

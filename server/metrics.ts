@@ -41,7 +41,12 @@ export class ServerMetrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
-    this.inflightGauge = new client.Gauge({ name: 'leakscope_inflight_requests', help: 'Requests being handled now.', labelNames: ['transport'], registers });
+    this.inflightGauge = new client.Gauge({
+      name: 'leakscope_inflight_requests',
+      help: 'Requests being handled now.',
+      labelNames: ['transport'],
+      registers,
+    });
     this.rejected = new client.Counter({
       name: 'leakscope_rejected_requests_total',
       help: 'Requests refused before running (thread cap reached, shutting down).',
@@ -74,7 +79,14 @@ export class ServerMetrics {
     const threads = sources.threads;
     if (threads) {
       const g = (name: string, help: string, pick: (t: ReturnType<ThreadGaugeSource['threadStats']>) => number) =>
-        new client.Gauge({ name, help, registers, collect() { this.set(pick(threads.threadStats())); } });
+        new client.Gauge({
+          name,
+          help,
+          registers,
+          collect() {
+            this.set(pick(threads.threadStats()));
+          },
+        });
       g('leakscope_handler_threads', 'Handler threads alive now.', (t) => t.current);
       g('leakscope_handler_threads_idle', 'Handler threads waiting for work.', (t) => t.idle);
       g('leakscope_handler_threads_peak', 'Most handler threads alive at once.', (t) => t.peak);

@@ -30,7 +30,8 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 function toInt(v: unknown, where: string, min: number): number {
   const n = typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < min) throw invalid(where, `expected an integer ≥ ${min}, got ${JSON.stringify(v)}`);
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < min)
+    throw invalid(where, `expected an integer ≥ ${min}, got ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -39,18 +40,29 @@ export function parseVersionPolicy(v: unknown, where: string): VersionPolicy {
   if (v === undefined || v === null) return DEFAULT_POLICY;
   if (!isRecord(v)) throw invalid(where, 'expected an object with one of latest, all, specific');
   const keys = Object.keys(v);
-  if (keys.length !== 1) throw invalid(where, `expected exactly one of latest, all, specific; got ${keys.length ? keys.join(', ') : 'none'}`);
+  if (keys.length !== 1)
+    throw invalid(
+      where,
+      `expected exactly one of latest, all, specific; got ${keys.length ? keys.join(', ') : 'none'}`,
+    );
   const [k] = keys as [string];
   const body = v[k];
   if (k === 'all') return Object.freeze({ kind: 'all' });
   if (k === 'latest') {
-    const n = isRecord(body) && body.num_versions !== undefined ? toInt(body.num_versions, `${where}.latest.num_versions`, 1) : 1;
+    const n =
+      isRecord(body) && body.num_versions !== undefined
+        ? toInt(body.num_versions, `${where}.latest.num_versions`, 1)
+        : 1;
     return Object.freeze({ kind: 'latest', numVersions: n });
   }
   if (k === 'specific') {
     const vs = isRecord(body) ? body.versions : undefined;
-    if (!Array.isArray(vs) || vs.length === 0) throw invalid(`${where}.specific.versions`, 'expected a non-empty list of version numbers');
-    return Object.freeze({ kind: 'specific', versions: Object.freeze(vs.map((x, i) => toInt(x, `${where}.specific.versions[${i}]`, 0))) });
+    if (!Array.isArray(vs) || vs.length === 0)
+      throw invalid(`${where}.specific.versions`, 'expected a non-empty list of version numbers');
+    return Object.freeze({
+      kind: 'specific',
+      versions: Object.freeze(vs.map((x, i) => toInt(x, `${where}.specific.versions[${i}]`, 0))),
+    });
   }
   throw invalid(where, `unknown policy '${k}' (expected latest, all or specific)`);
 }
@@ -69,7 +81,8 @@ export function parseModelConfigList(list: unknown, where: string, baseDir: stri
     const w = `${where}[${i}]`;
     if (!isRecord(c)) throw invalid(w, 'expected an object with name and base_path');
     const name = c.name;
-    if (typeof name !== 'string' || !NAME_RE.test(name)) throw invalid(`${w}.name`, `expected a model name of letters, digits, _ . -; got ${JSON.stringify(name)}`);
+    if (typeof name !== 'string' || !NAME_RE.test(name))
+      throw invalid(`${w}.name`, `expected a model name of letters, digits, _ . -; got ${JSON.stringify(name)}`);
     if (seen.has(name)) throw invalid(`${w}.name`, `model '${name}' is listed twice`);
     seen.add(name);
     const bp = c.base_path;
@@ -104,7 +117,10 @@ export function readModelConfigFile(file: string): readonly ModelSource[] {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new LsError('LS_ERR_BAD_FILE', `--model_config_file ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new LsError(
+      'LS_ERR_BAD_FILE',
+      `--model_config_file ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
   }
   let json: unknown;
   try {

@@ -7,9 +7,19 @@ import type { Servable, VersionState, VersionStatus } from './repository.js';
 import type { Signature, TensorSpec } from './signature.js';
 import { tfDtypeName, tfDtypeOf } from './tensors.js';
 
-export const STATE_NUMBER: Readonly<Record<VersionState, number>> = { START: 10, LOADING: 20, AVAILABLE: 30, UNLOADING: 40, END: 50 };
+export const STATE_NUMBER: Readonly<Record<VersionState, number>> = {
+  START: 10,
+  LOADING: 20,
+  AVAILABLE: 30,
+  UNLOADING: 40,
+  END: 50,
+};
 
-const tensorInfo = (s: TensorSpec) => ({ name: s.name, dtype: tfDtypeOf(s.dtype), tensor_shape: { dim: s.dims.map((size) => ({ size })) } });
+const tensorInfo = (s: TensorSpec) => ({
+  name: s.name,
+  dtype: tfDtypeOf(s.dtype),
+  tensor_shape: { dim: s.dims.map((size) => ({ size })) },
+});
 
 /** SignatureDef as a protobufjs object (dtype numbers). */
 export function signatureDefProto(sig: Signature) {

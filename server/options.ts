@@ -60,7 +60,14 @@ export interface RawServerOptions {
 
 const opt = (name: string, msg: string) => new LsError('LS_ERR_INVALID_OPTION', `--${name}: ${msg}`);
 
-function num(v: string | number | undefined, name: string, dflt: number, min: number, max = Number.MAX_SAFE_INTEGER, integer = true): number {
+function num(
+  v: string | number | undefined,
+  name: string,
+  dflt: number,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+  integer = true,
+): number {
   if (v === undefined || v === '') return dflt;
   const n = typeof v === 'number' ? v : Number(v);
   if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min || n > max) {
@@ -83,8 +90,11 @@ export function validateServerOptions(raw: RawServerOptions = {}): ServerOptions
     models = readModelConfigFile(raw.model_config_file);
   } else if (raw.model_base_path !== undefined) {
     const name = raw.model_name ?? 'default';
-    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) throw opt('model_name', `'${name}' is not a valid model name (letters, digits, _ . -)`);
-    models = Object.freeze([Object.freeze({ name, basePath: raw.model_base_path, policy: DEFAULT_POLICY, labels: Object.freeze({}) })]);
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name))
+      throw opt('model_name', `'${name}' is not a valid model name (letters, digits, _ . -)`);
+    models = Object.freeze([
+      Object.freeze({ name, basePath: raw.model_base_path, policy: DEFAULT_POLICY, labels: Object.freeze({}) }),
+    ]);
   } else if (raw.model_name !== undefined) {
     throw opt('model_name', 'needs --model_base_path (the folder holding numeric version folders)');
   }

@@ -8,7 +8,7 @@
  * backend wraps; the package version is pinned by the lockfile, and `DirectSession.load`
  * fails with a clear error if its shape ever changes.
  */
-import ort from 'onnxruntime-node';
+import type ort from 'onnxruntime-node';
 import { binding, initOrt, type Binding } from 'onnxruntime-node/dist/binding.js';
 
 export class DirectSession {
@@ -25,7 +25,9 @@ export class DirectSession {
   /** Loads a model file synchronously (the calling thread blocks, as upstream's loader does). */
   static load(path: string, options: ort.InferenceSession.SessionOptions): DirectSession {
     if (typeof binding?.InferenceSession !== 'function' || typeof initOrt !== 'function') {
-      throw new Error('onnxruntime-node/dist/binding does not export InferenceSession and initOrt (unsupported onnxruntime-node version)');
+      throw new Error(
+        'onnxruntime-node/dist/binding does not export InferenceSession and initOrt (unsupported onnxruntime-node version)',
+      );
     }
     initOrt();
     const native = new binding.InferenceSession();
@@ -36,11 +38,13 @@ export class DirectSession {
   /** Runs the model on the calling thread: every input fed, at least one output asked for. */
   run(feeds: Readonly<Record<string, ort.Tensor>>, fetches: readonly string[]): Record<string, ort.Tensor> {
     // The checks the public run makes, which the native one would answer less clearly.
-    for (const name of this.inputNames) if (feeds[name] === undefined) throw new Error(`input '${name}' is missing in the feeds`);
+    for (const name of this.inputNames)
+      if (feeds[name] === undefined) throw new Error(`input '${name}' is missing in the feeds`);
     if (fetches.length === 0) throw new Error('no output requested');
     const want: Record<string, null> = {};
     for (const f of fetches) {
-      if (!this.outputSet.has(f)) throw new Error(`'${f}' is not an output of this model (outputs: ${this.outputNames.join(', ')})`);
+      if (!this.outputSet.has(f))
+        throw new Error(`'${f}' is not an output of this model (outputs: ${this.outputNames.join(', ')})`);
       want[f] = null;
     }
     return this.native.run(feeds, want, {}) as Record<string, ort.Tensor>;

@@ -30,26 +30,50 @@ export interface PredictResult {
 
 export function checkSignatureName(name: string | undefined, model: string): void {
   if (name && name !== DEFAULT_SIGNATURE) {
-    throw new LsError('LS_ERR_INVALID_REQUEST', `Serving signature key '${name}' not found; model '${model}' has: ${DEFAULT_SIGNATURE}`);
+    throw new LsError(
+      'LS_ERR_INVALID_REQUEST',
+      `Serving signature key '${name}' not found; model '${model}' has: ${DEFAULT_SIGNATURE}`,
+    );
   }
 }
 
 /** Checks names only: no inputs, unknown inputs, duplicates, missing inputs, bad filter. */
-export function checkNames(sig: Signature, model: string, inputs: ReadonlyArray<readonly [string, unknown]>, outputFilter: readonly string[]): string[] {
+export function checkNames(
+  sig: Signature,
+  model: string,
+  inputs: ReadonlyArray<readonly [string, unknown]>,
+  outputFilter: readonly string[],
+): string[] {
   const expected = sig.inputs.map((s) => s.name);
-  if (inputs.length === 0) throw new LsError('LS_ERR_INVALID_REQUEST', `request has no inputs; model '${model}' expects: ${expected.join(', ')}`);
+  if (inputs.length === 0)
+    throw new LsError(
+      'LS_ERR_INVALID_REQUEST',
+      `request has no inputs; model '${model}' expects: ${expected.join(', ')}`,
+    );
   const seen = new Set<string>();
   for (const [n] of inputs) {
-    if (!sig.inputIndex.has(n)) throw new LsError('LS_ERR_INVALID_REQUEST', `input '${n}' is not an input of model '${model}' (expected: ${expected.join(', ')})`);
+    if (!sig.inputIndex.has(n))
+      throw new LsError(
+        'LS_ERR_INVALID_REQUEST',
+        `input '${n}' is not an input of model '${model}' (expected: ${expected.join(', ')})`,
+      );
     if (seen.has(n)) throw new LsError('LS_ERR_INVALID_REQUEST', `input '${n}' is given more than once`);
     seen.add(n);
   }
   const missing = expected.filter((n) => !seen.has(n));
-  if (missing.length) throw new LsError('LS_ERR_INVALID_REQUEST', `missing input(s) ${missing.map((m) => `'${m}'`).join(', ')} for model '${model}'`);
+  if (missing.length)
+    throw new LsError(
+      'LS_ERR_INVALID_REQUEST',
+      `missing input(s) ${missing.map((m) => `'${m}'`).join(', ')} for model '${model}'`,
+    );
   if (outputFilter.length === 0) return sig.outputs.map((o) => o.name);
   const outs = new Set<string>();
   for (const o of outputFilter) {
-    if (!sig.outputIndex.has(o)) throw new LsError('LS_ERR_INVALID_REQUEST', `output_filter names '${o}', which is not an output of model '${model}' (outputs: ${sig.outputs.map((x) => x.name).join(', ')})`);
+    if (!sig.outputIndex.has(o))
+      throw new LsError(
+        'LS_ERR_INVALID_REQUEST',
+        `output_filter names '${o}', which is not an output of model '${model}' (outputs: ${sig.outputs.map((x) => x.name).join(', ')})`,
+      );
     if (outs.has(o)) throw new LsError('LS_ERR_INVALID_REQUEST', `output_filter names '${o}' more than once`);
     outs.add(o);
   }
@@ -91,7 +115,10 @@ export class Predictor {
       const inputs = call.inputs(s.signature);
       const outputNames = checkNames(s.signature, s.model, inputs, call.outputFilter);
       const ordered = this.opts.inputOrder(inputs);
-      const ex = this.sessionFor(s).getOrCreateExecutor(ordered.map((e) => e[0]), outputNames);
+      const ex = this.sessionFor(s).getOrCreateExecutor(
+        ordered.map((e) => e[0]),
+        outputNames,
+      );
       const feeds = ex.prepareFeeds(ordered);
       const out = await this.opts.runner.run(s, feeds, ex.fetchNames);
       return {

@@ -52,7 +52,10 @@ export const onnxLoader: ServableLoader = {
     try {
       session = await ort.InferenceSession.create(path, { ...ORT_SESSION_OPTIONS });
     } catch (e) {
-      throw new LsError('LS_ERR_MODEL_LOAD', `model '${model}' version ${version}: onnxruntime cannot load ${path}: ${(e as Error).message}`);
+      throw new LsError(
+        'LS_ERR_MODEL_LOAD',
+        `model '${model}' version ${version}: onnxruntime cannot load ${path}: ${(e as Error).message}`,
+      );
     }
     try {
       return Object.freeze({ model, version, path, signature: signatureOf(session), session });
@@ -104,7 +107,9 @@ class ModelEntry {
   available: VersionEntry[] = [];
   constructor(public source: ModelSource) {}
   refreshAvailable(): void {
-    this.available = [...this.versions.values()].filter((v) => v.state === 'AVAILABLE').sort((a, b) => b.version - a.version);
+    this.available = [...this.versions.values()]
+      .filter((v) => v.state === 'AVAILABLE')
+      .sort((a, b) => b.version - a.version);
   }
 }
 
@@ -206,9 +211,11 @@ export class ModelRepository {
     if (this.pollIntervalMs <= 0 || this.stopped) return;
     const tick = () => {
       this.timer = setTimeout(() => {
-        this.pollOnce().catch((e) => this.log.error({ err: e }, 'model discovery failed')).finally(() => {
-          if (!this.stopped) tick();
-        });
+        this.pollOnce()
+          .catch((e) => this.log.error({ err: e }, 'model discovery failed'))
+          .finally(() => {
+            if (!this.stopped) tick();
+          });
       }, this.pollIntervalMs);
       this.timer.unref();
     };
@@ -253,23 +260,42 @@ export class ModelRepository {
 
   private resolve(spec: VersionSpec): VersionEntry {
     const m = this.models.get(spec.name);
-    if (!m) throw new LsError('LS_ERR_MODEL_NOT_FOUND', `Servable not found for request: model '${spec.name}' is not served here${this.models.size ? ` (served: ${this.modelNames().join(', ')})` : ''}`);
+    if (!m)
+      throw new LsError(
+        'LS_ERR_MODEL_NOT_FOUND',
+        `Servable not found for request: model '${spec.name}' is not served here${this.models.size ? ` (served: ${this.modelNames().join(', ')})` : ''}`,
+      );
     if (spec.label !== undefined) {
       const v = m.source.labels[spec.label];
-      if (v === undefined) throw new LsError('LS_ERR_MODEL_NOT_FOUND', `model '${spec.name}' has no version label '${spec.label}'${Object.keys(m.source.labels).length ? ` (labels: ${Object.keys(m.source.labels).join(', ')})` : ''}`);
+      if (v === undefined)
+        throw new LsError(
+          'LS_ERR_MODEL_NOT_FOUND',
+          `model '${spec.name}' has no version label '${spec.label}'${Object.keys(m.source.labels).length ? ` (labels: ${Object.keys(m.source.labels).join(', ')})` : ''}`,
+        );
       const e = m.versions.get(v);
-      if (!e || e.state !== 'AVAILABLE') throw new LsError('LS_ERR_MODEL_NOT_FOUND', `model '${spec.name}' label '${spec.label}' points at version ${v}, which is not available`);
+      if (e?.state !== 'AVAILABLE')
+        throw new LsError(
+          'LS_ERR_MODEL_NOT_FOUND',
+          `model '${spec.name}' label '${spec.label}' points at version ${v}, which is not available`,
+        );
       return e;
     }
     if (spec.version !== undefined) {
       const e = m.versions.get(spec.version);
-      if (!e || e.state !== 'AVAILABLE') {
-        throw new LsError('LS_ERR_MODEL_NOT_FOUND', `Servable not found for request: model '${spec.name}' version ${spec.version} is not available${m.available.length ? ` (available: ${m.available.map((x) => x.version).join(', ')})` : ''}`);
+      if (e?.state !== 'AVAILABLE') {
+        throw new LsError(
+          'LS_ERR_MODEL_NOT_FOUND',
+          `Servable not found for request: model '${spec.name}' version ${spec.version} is not available${m.available.length ? ` (available: ${m.available.map((x) => x.version).join(', ')})` : ''}`,
+        );
       }
       return e;
     }
     const latest = m.available[0];
-    if (!latest) throw new LsError('LS_ERR_MODEL_UNAVAILABLE', `model '${spec.name}' has no available version yet (base path ${m.source.basePath})`);
+    if (!latest)
+      throw new LsError(
+        'LS_ERR_MODEL_UNAVAILABLE',
+        `model '${spec.name}' has no available version yet (base path ${m.source.basePath})`,
+      );
     return latest;
   }
 
@@ -280,14 +306,25 @@ export class ModelRepository {
     let version = spec.version;
     if (spec.label !== undefined) {
       version = m.source.labels[spec.label];
-      if (version === undefined) throw new LsError('LS_ERR_MODEL_NOT_FOUND', `model '${spec.name}' has no version label '${spec.label}'`);
+      if (version === undefined)
+        throw new LsError('LS_ERR_MODEL_NOT_FOUND', `model '${spec.name}' has no version label '${spec.label}'`);
     }
     const all = [...m.versions.values()].sort((a, b) => b.version - a.version);
     const picked = version === undefined ? all : all.filter((v) => v.version === version);
     if (picked.length === 0) {
-      throw new LsError('LS_ERR_MODEL_NOT_FOUND', version === undefined ? `Could not find any versions of model '${spec.name}'` : `Could not find version ${version} of model '${spec.name}'`);
+      throw new LsError(
+        'LS_ERR_MODEL_NOT_FOUND',
+        version === undefined
+          ? `Could not find any versions of model '${spec.name}'`
+          : `Could not find version ${version} of model '${spec.name}'`,
+      );
     }
-    return picked.map((v) => ({ version: v.version, state: v.state, errorCode: v.errorCode, errorMessage: v.errorMessage }));
+    return picked.map((v) => ({
+      version: v.version,
+      state: v.state,
+      errorCode: v.errorCode,
+      errorMessage: v.errorMessage,
+    }));
   }
 
   /** All currently AVAILABLE servables (diagnostics, handler threads). */
@@ -333,7 +370,8 @@ export class ModelRepository {
       const file = modelFileIn(join(basePath, String(v)));
       const fp = fingerprintOf(file);
       const existing = m.versions.get(v);
-      if (existing && !(existing.state === 'END' && existing.errorCode !== 'OK' && existing.fingerprint !== fp)) continue;
+      if (existing && !(existing.state === 'END' && existing.errorCode !== 'OK' && existing.fingerprint !== fp))
+        continue;
       const e = existing ?? new VersionEntry(v);
       m.versions.set(v, e);
       await this.load(m, e, file, fp);
@@ -344,7 +382,11 @@ export class ModelRepository {
       if (aspiredSet.has(e.version)) continue;
       if (e.state === 'AVAILABLE') {
         if (aspiredAvailable) await this.unload(m, e);
-        else this.log.warn({ model: name, version: e.version }, 'version no longer aspired, but kept serving: no aspired version is available');
+        else
+          this.log.warn(
+            { model: name, version: e.version },
+            'version no longer aspired, but kept serving: no aspired version is available',
+          );
       } else if (e.state === 'END' && e.errorCode !== 'OK' && !fingerprintExists(basePath, e.version)) {
         m.versions.delete(e.version); // a failed version whose folder is gone is forgotten
       }
@@ -359,11 +401,15 @@ export class ModelRepository {
     e.errorMessage = '';
     const t0 = performance.now();
     try {
-      if (fp === 'missing') throw new LsError('LS_ERR_MODEL_LOAD', `model '${name}' version ${e.version}: no model file at ${file}`);
+      if (fp === 'missing')
+        throw new LsError('LS_ERR_MODEL_LOAD', `model '${name}' version ${e.version}: no model file at ${file}`);
       e.servable = await this.loader.load(name, e.version, file);
       e.state = 'AVAILABLE';
       for (const l of this.loadListeners) l(e.servable);
-      this.log.info({ model: name, version: e.version, ms: Math.round(performance.now() - t0) }, 'model version available');
+      this.log.info(
+        { model: name, version: e.version, ms: Math.round(performance.now() - t0) },
+        'model version available',
+      );
     } catch (err) {
       e.state = 'END';
       e.errorCode = fp === 'missing' ? 'NOT_FOUND' : 'INVALID_ARGUMENT';

@@ -49,15 +49,25 @@ export interface StartDeps {
  * Starts the reference server.
  * @example const s = await startServer({ port: 0, rest_api_port: 0, mode: 'leaky' }); await s.close();
  */
-export async function startServer(raw: RawServerOptions | ServerOptions = {}, deps: StartDeps = {}): Promise<ServerHandle> {
-  const options = 'fixes' in raw && typeof raw.fixes === 'object' ? (raw as ServerOptions) : validateServerOptions(raw as RawServerOptions);
+export async function startServer(
+  raw: RawServerOptions | ServerOptions = {},
+  deps: StartDeps = {},
+): Promise<ServerHandle> {
+  const options =
+    'fixes' in raw && typeof raw.fixes === 'object'
+      ? (raw as ServerOptions)
+      : validateServerOptions(raw as RawServerOptions);
   const log = deps.logger ?? pino({ level: options.logLevel, base: { svc: 'leakscope-server' } });
   let models: readonly ModelSource[] | undefined = options.models;
   if (!models) {
     const basePath = await ensureBuiltinModel();
     models = [{ name: BUILTIN_MODEL_NAME, basePath, policy: DEFAULT_POLICY, labels: {} }];
   }
-  const repository = new ModelRepository({ logger: log, loader: deps.loader, pollIntervalMs: options.pollWaitSeconds * 1000 });
+  const repository = new ModelRepository({
+    logger: log,
+    loader: deps.loader,
+    pollIntervalMs: options.pollWaitSeconds * 1000,
+  });
   // Predict runs on handler threads in both modes; only their admission differs (thread-cap).
   const threads = deps.runner
     ? undefined
@@ -81,7 +91,12 @@ export async function startServer(raw: RawServerOptions | ServerOptions = {}, de
   const metrics = new ServerMetrics({
     cache: {
       cacheStats: () =>
-        [...predictor.modelSessions()].map(([s, ms]) => ({ model: s.model, version: s.version, entries: ms.store.size, keyBytes: ms.store.keyBytes })),
+        [...predictor.modelSessions()].map(([s, ms]) => ({
+          model: s.model,
+          version: s.version,
+          entries: ms.store.size,
+          keyBytes: ms.store.keyBytes,
+        })),
     },
     threads,
   });
@@ -105,7 +120,14 @@ export async function startServer(raw: RawServerOptions | ServerOptions = {}, de
     grpcPort = await bindGrpc(grpcServer, options.host, options.grpcPort);
     restPort = await listenRest(rest, options.host, options.restPort);
     if (options.diagnostics) {
-      diagnostics = await startDiagnostics({ port: options.diagnosticsPort, dir: options.diagnosticsDir, predictor, metrics, threads, log });
+      diagnostics = await startDiagnostics({
+        port: options.diagnosticsPort,
+        dir: options.diagnosticsDir,
+        predictor,
+        metrics,
+        threads,
+        log,
+      });
     }
   } catch (e) {
     grpcServer.forceShutdown();
@@ -119,7 +141,14 @@ export async function startServer(raw: RawServerOptions | ServerOptions = {}, de
     {
       mode: options.fixes.mode,
       fixes: fixesOn,
-      handlerThreads: threads ? { cap: threads.cap ?? 'none (uncapped, like upstream INT_MAX)', minIdle: options.minIdleThreads, idleGraceMs: options.idleThreadGraceMs, modelDelayMs: options.modelDelayMs } : 'inline runner',
+      handlerThreads: threads
+        ? {
+            cap: threads.cap ?? 'none (uncapped, like upstream INT_MAX)',
+            minIdle: options.minIdleThreads,
+            idleGraceMs: options.idleThreadGraceMs,
+            modelDelayMs: options.modelDelayMs,
+          }
+        : 'inline runner',
       diagnosticsPort: diagnostics?.port,
       fixDescriptions: fixesOn.map((f) => FIXES[f]),
       grpc: `${options.host}:${grpcPort}`,
@@ -155,6 +184,17 @@ export async function startServer(raw: RawServerOptions | ServerOptions = {}, de
       log.info('shut down');
     })());
 
-  return { options, host: options.host, grpcPort, restPort, diagnosticsPort: diagnostics?.port, threads, repository, predictor, metrics, log, close };
+  return {
+    options,
+    host: options.host,
+    grpcPort,
+    restPort,
+    diagnosticsPort: diagnostics?.port,
+    threads,
+    repository,
+    predictor,
+    metrics,
+    log,
+    close,
+  };
 }
-

@@ -28,7 +28,12 @@ export class Executor {
   readonly fetchNames: readonly string[];
   private readonly feedIndex: ReadonlyMap<string, number>;
 
-  constructor(readonly sortedKey: string, sortedInputs: readonly string[], sortedOutputs: readonly string[], signature: Signature) {
+  constructor(
+    readonly sortedKey: string,
+    sortedInputs: readonly string[],
+    sortedOutputs: readonly string[],
+    signature: Signature,
+  ) {
     this.feedSpecs = Object.freeze(
       sortedInputs.map((n) => {
         const i = signature.inputIndex.get(n);
@@ -38,7 +43,8 @@ export class Executor {
     );
     this.fetchNames = Object.freeze(
       sortedOutputs.map((n) => {
-        if (!signature.outputIndex.has(n)) throw new LsError('LS_ERR_INVALID_REQUEST', `output '${n}' is not an output of the model`);
+        if (!signature.outputIndex.has(n))
+          throw new LsError('LS_ERR_INVALID_REQUEST', `output '${n}' is not an output of the model`);
         return n;
       }),
     );
@@ -61,12 +67,18 @@ export class Executor {
         throw new LsError('LS_ERR_INVALID_REQUEST', `input '${name}' must be ${spec.dtype} but ${t.dtype} was given`);
       }
       if (t.dims.length !== spec.dims.length) {
-        throw new LsError('LS_ERR_INVALID_REQUEST', `input '${name}' must have rank ${spec.dims.length} (shape ${shapeStr(spec.dims)}) but has rank ${t.dims.length} (shape ${shapeStr(t.dims)})`);
+        throw new LsError(
+          'LS_ERR_INVALID_REQUEST',
+          `input '${name}' must have rank ${spec.dims.length} (shape ${shapeStr(spec.dims)}) but has rank ${t.dims.length} (shape ${shapeStr(t.dims)})`,
+        );
       }
       for (let d = 0; d < spec.dims.length; d++) {
         const want = spec.dims[d]!;
         if (want >= 0 && t.dims[d] !== want) {
-          throw new LsError('LS_ERR_INVALID_REQUEST', `input '${name}' has shape ${shapeStr(t.dims)} but the model expects ${shapeStr(spec.dims)} (dimension ${d} must be ${want})`);
+          throw new LsError(
+            'LS_ERR_INVALID_REQUEST',
+            `input '${name}' has shape ${shapeStr(t.dims)} but the model expects ${shapeStr(spec.dims)} (dimension ${d} must be ${want})`,
+          );
         }
       }
       const b = t.dims[0] ?? 1;
@@ -75,7 +87,10 @@ export class Executor {
         batch = b;
         batchFrom = name;
       } else if (b !== batch) {
-        throw new LsError('LS_ERR_INVALID_REQUEST', `inputs disagree on the batch size: '${batchFrom}' has ${batch} but '${name}' has ${b}`);
+        throw new LsError(
+          'LS_ERR_INVALID_REQUEST',
+          `inputs disagree on the batch size: '${batchFrom}' has ${batch} but '${name}' has ${b}`,
+        );
       }
       feeds[name] = t;
     }
@@ -120,7 +135,8 @@ export class LruStore implements ExecutorStore {
   keyBytes = 0;
   evictions = 0;
   constructor(readonly bound: number) {
-    if (!Number.isInteger(bound) || bound < 1) throw new LsError('LS_ERR_INVALID_OPTION', `--executor-cache-size: expected an integer ≥ 1, got ${bound}`);
+    if (!Number.isInteger(bound) || bound < 1)
+      throw new LsError('LS_ERR_INVALID_OPTION', `--executor-cache-size: expected an integer ≥ 1, got ${bound}`);
   }
   get(key: string) {
     const ex = this.executors.get(key);
@@ -163,7 +179,13 @@ export interface CacheCounters {
 }
 
 /** Upstream's key, byte for byte: "a,b->out//0/" for no targets, no partial run, no debug. */
-export function executorKey(inputs: readonly string[], outputs: readonly string[], targets: readonly string[] = [], partialRun = false, debugSummary = ''): string {
+export function executorKey(
+  inputs: readonly string[],
+  outputs: readonly string[],
+  targets: readonly string[] = [],
+  partialRun = false,
+  debugSummary = '',
+): string {
   return `${inputs.join(',')}->${outputs.join(',')}/${targets.join(',')}/${partialRun ? 1 : 0}/${debugSummary}`;
 }
 
@@ -188,7 +210,10 @@ export class ModelSession {
   readonly counters: CacheCounters = { lookups: 0, unsortedHits: 0, sortedHits: 0, misses: 0 };
   private readonly onSortedHit: SortedHitPolicy;
 
-  constructor(readonly signature: Signature, strategies: SessionStrategies) {
+  constructor(
+    readonly signature: Signature,
+    strategies: SessionStrategies,
+  ) {
     this.store = strategies.newStore();
     this.onSortedHit = strategies.onSortedHit;
   }
@@ -220,9 +245,12 @@ export class ModelSession {
 }
 
 /** `sort-inputs` (TF Serving PR #1638): the order inputs reach the session in. */
-export type InputOrderStrategy = <T>(inputs: ReadonlyArray<readonly [string, T]>) => ReadonlyArray<readonly [string, T]>;
+export type InputOrderStrategy = <T>(
+  inputs: ReadonlyArray<readonly [string, T]>,
+) => ReadonlyArray<readonly [string, T]>;
 const asSent: InputOrderStrategy = (inputs) => inputs;
-const sortedByName: InputOrderStrategy = (inputs) => [...inputs].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+const sortedByName: InputOrderStrategy = (inputs) =>
+  [...inputs].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
 
 export function inputOrderStrategy(fixes: FixSet): InputOrderStrategy {
   return fixes.fixes.has('sort-inputs') ? sortedByName : asSent;

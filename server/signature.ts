@@ -26,11 +26,26 @@ export interface Signature {
 export const DEFAULT_SIGNATURE = 'serving_default';
 export const PREDICT_METHOD = 'tensorflow/serving/predict';
 
-const SUPPORTED = new Set<string>(['float32', 'float64', 'int32', 'int64', 'int16', 'int8', 'uint8', 'bool', 'float16']);
+const SUPPORTED = new Set<string>([
+  'float32',
+  'float64',
+  'int32',
+  'int64',
+  'int16',
+  'int8',
+  'uint8',
+  'bool',
+  'float16',
+]);
 
 function specOf(m: InferenceSession.ValueMetadata, where: string): TensorSpec {
-  if (!m.isTensor) throw new LsError('LS_ERR_MODEL_LOAD', `${where} '${m.name}' is not a tensor; only tensor inputs and outputs are served`);
-  if (!SUPPORTED.has(m.type)) throw new LsError('LS_ERR_MODEL_LOAD', `${where} '${m.name}' has element type ${m.type}, which is not served`);
+  if (!m.isTensor)
+    throw new LsError(
+      'LS_ERR_MODEL_LOAD',
+      `${where} '${m.name}' is not a tensor; only tensor inputs and outputs are served`,
+    );
+  if (!SUPPORTED.has(m.type))
+    throw new LsError('LS_ERR_MODEL_LOAD', `${where} '${m.name}' has element type ${m.type}, which is not served`);
   return Object.freeze({
     name: m.name,
     dtype: m.type as DType,

@@ -31,25 +31,65 @@ interface DTypeInfo {
   readonly bytes: number;
   readonly make: (n: number) => TensorData;
   /** The typed array class: views of shared bytes (`new ctor(buffer, byteOffset, length)`). */
-  readonly ctor: new (buffer: ArrayBufferLike, byteOffset: number, length: number) => TensorData;
+  readonly ctor: new (
+    buffer: ArrayBufferLike,
+    byteOffset: number,
+    length: number,
+  ) => TensorData;
   /** Which TensorProto repeated field carries values of this dtype. */
   readonly valField: 'float_val' | 'double_val' | 'int_val' | 'int64_val' | 'bool_val' | 'half_val';
 }
 
 const DTYPES: Readonly<Record<DType, DTypeInfo>> = {
-  float32: { tf: 1, tfName: 'DT_FLOAT', bytes: 4, make: (n) => new Float32Array(n), ctor: Float32Array, valField: 'float_val' },
-  float64: { tf: 2, tfName: 'DT_DOUBLE', bytes: 8, make: (n) => new Float64Array(n), ctor: Float64Array, valField: 'double_val' },
+  float32: {
+    tf: 1,
+    tfName: 'DT_FLOAT',
+    bytes: 4,
+    make: (n) => new Float32Array(n),
+    ctor: Float32Array,
+    valField: 'float_val',
+  },
+  float64: {
+    tf: 2,
+    tfName: 'DT_DOUBLE',
+    bytes: 8,
+    make: (n) => new Float64Array(n),
+    ctor: Float64Array,
+    valField: 'double_val',
+  },
   int32: { tf: 3, tfName: 'DT_INT32', bytes: 4, make: (n) => new Int32Array(n), ctor: Int32Array, valField: 'int_val' },
   uint8: { tf: 4, tfName: 'DT_UINT8', bytes: 1, make: (n) => new Uint8Array(n), ctor: Uint8Array, valField: 'int_val' },
   int16: { tf: 5, tfName: 'DT_INT16', bytes: 2, make: (n) => new Int16Array(n), ctor: Int16Array, valField: 'int_val' },
   int8: { tf: 6, tfName: 'DT_INT8', bytes: 1, make: (n) => new Int8Array(n), ctor: Int8Array, valField: 'int_val' },
-  int64: { tf: 9, tfName: 'DT_INT64', bytes: 8, make: (n) => new BigInt64Array(n), ctor: BigInt64Array, valField: 'int64_val' },
+  int64: {
+    tf: 9,
+    tfName: 'DT_INT64',
+    bytes: 8,
+    make: (n) => new BigInt64Array(n),
+    ctor: BigInt64Array,
+    valField: 'int64_val',
+  },
   bool: { tf: 10, tfName: 'DT_BOOL', bytes: 1, make: (n) => new Uint8Array(n), ctor: Uint8Array, valField: 'bool_val' },
-  float16: { tf: 19, tfName: 'DT_HALF', bytes: 2, make: (n) => new Uint16Array(n), ctor: Uint16Array, valField: 'half_val' },
+  float16: {
+    tf: 19,
+    tfName: 'DT_HALF',
+    bytes: 2,
+    make: (n) => new Uint16Array(n),
+    ctor: Uint16Array,
+    valField: 'half_val',
+  },
 };
 
 const BY_TF = new Map<number, DType>(Object.entries(DTYPES).map(([k, v]) => [v.tf, k as DType]));
-const TF_NAMES: Record<number, string> = { 0: 'DT_INVALID', 7: 'DT_STRING', 8: 'DT_COMPLEX64', 14: 'DT_BFLOAT16', 17: 'DT_UINT16', 22: 'DT_UINT32', 23: 'DT_UINT64' };
+const TF_NAMES: Record<number, string> = {
+  0: 'DT_INVALID',
+  7: 'DT_STRING',
+  8: 'DT_COMPLEX64',
+  14: 'DT_BFLOAT16',
+  17: 'DT_UINT16',
+  22: 'DT_UINT32',
+  23: 'DT_UINT64',
+};
 
 export const tfDtypeOf = (d: DType): number => DTYPES[d].tf;
 export const tfDtypeName = (tf: number): string => {
@@ -59,7 +99,8 @@ export const tfDtypeName = (tf: number): string => {
 export const dtypeFromTf = (tf: number): DType | undefined => BY_TF.get(tf);
 export const dtypeBytes = (d: DType): number => DTYPES[d].bytes;
 /** `length` elements of dtype `d` over `buffer` from `byteOffset`, not copied. */
-export const tensorView = (d: DType, buffer: ArrayBufferLike, byteOffset: number, length: number): TensorData => new DTYPES[d].ctor(buffer, byteOffset, length);
+export const tensorView = (d: DType, buffer: ArrayBufferLike, byteOffset: number, length: number): TensorData =>
+  new DTYPES[d].ctor(buffer, byteOffset, length);
 
 /**
  * A request tensor may not hold more elements than this, whatever its encoding: a single
@@ -87,7 +128,8 @@ function toBigInt(v: Int64Like): bigint {
 
 function toSafeNumber(v: Int64Like, what: string): number {
   const b = toBigInt(v);
-  if (b > BigInt(Number.MAX_SAFE_INTEGER) || b < BigInt(Number.MIN_SAFE_INTEGER)) throw bad(`${what} is out of range: ${b}`);
+  if (b > BigInt(Number.MAX_SAFE_INTEGER) || b < BigInt(Number.MIN_SAFE_INTEGER))
+    throw bad(`${what} is out of range: ${b}`);
   return Number(b);
 }
 
@@ -112,7 +154,14 @@ export interface TensorProtoLike {
 export function fromTensorProto(tp: TensorProtoLike, name: string): HostTensor {
   const tf = tp.dtype ?? 0;
   const dtype = BY_TF.get(tf);
-  if (!dtype) throw bad(`input '${name}' has dtype ${tfDtypeName(tf)}, which this server does not support (supported: ${Object.values(DTYPES).map((d) => d.tfName).join(', ')})`);
+  if (!dtype)
+    throw bad(
+      `input '${name}' has dtype ${tfDtypeName(tf)}, which this server does not support (supported: ${Object.values(
+        DTYPES,
+      )
+        .map((d) => d.tfName)
+        .join(', ')})`,
+    );
   const shape = tp.tensor_shape;
   if (shape?.unknown_rank) throw bad(`input '${name}' has unknown rank; a request tensor needs a concrete shape`);
   const dims = (shape?.dim ?? []).map((d, i) => {
@@ -122,13 +171,17 @@ export function fromTensorProto(tp: TensorProtoLike, name: string): HostTensor {
   });
   const n = elementCount(dims);
   if (n > MAX_TENSOR_ELEMENTS) {
-    throw bad(`input '${name}' has shape ${shapeStr(dims)} (${n} elements), over the limit of ${MAX_TENSOR_ELEMENTS} elements per tensor`);
+    throw bad(
+      `input '${name}' has shape ${shapeStr(dims)} (${n} elements), over the limit of ${MAX_TENSOR_ELEMENTS} elements per tensor`,
+    );
   }
   const info = DTYPES[dtype];
   const content = tp.tensor_content;
   if (content && content.length > 0) {
     if (content.length !== n * info.bytes) {
-      throw bad(`input '${name}': tensor_content has ${content.length} bytes but shape ${shapeStr(dims)} of ${info.tfName} needs ${n * info.bytes}`);
+      throw bad(
+        `input '${name}': tensor_content has ${content.length} bytes but shape ${shapeStr(dims)} of ${info.tfName} needs ${n * info.bytes}`,
+      );
     }
     const data = info.make(n);
     // Copy: the wire buffer is not aligned for the typed array, and may be reused.
@@ -137,7 +190,10 @@ export function fromTensorProto(tp: TensorProtoLike, name: string): HostTensor {
   }
   const vals = (tp[info.valField] ?? []) as unknown[];
   if (n === 0) return { dtype, dims, data: info.make(0) };
-  if (vals.length === 0) throw bad(`input '${name}' has no values: shape ${shapeStr(dims)} needs ${n} ${info.valField} value(s) or tensor_content`);
+  if (vals.length === 0)
+    throw bad(
+      `input '${name}' has no values: shape ${shapeStr(dims)} needs ${n} ${info.valField} value(s) or tensor_content`,
+    );
   if (vals.length !== n && vals.length !== 1) {
     throw bad(`input '${name}' has ${vals.length} ${info.valField} value(s) but shape ${shapeStr(dims)} needs ${n}`);
   }
@@ -187,11 +243,14 @@ function jsonShape(v: unknown, name: string): number[] {
   }
   const check = (x: unknown, depth: number, path: string): void => {
     if (depth === dims.length) {
-      if (Array.isArray(x)) throw bad(`input '${name}' is ragged: ${path || 'value'} is a list where ${shapeStr(dims)} needs a scalar`);
+      if (Array.isArray(x))
+        throw bad(`input '${name}' is ragged: ${path || 'value'} is a list where ${shapeStr(dims)} needs a scalar`);
       return;
     }
     if (!Array.isArray(x) || x.length !== dims[depth]) {
-      throw bad(`input '${name}' is ragged: ${path || 'value'} should be a list of ${dims[depth]} element(s) to fit shape ${shapeStr(dims)}`);
+      throw bad(
+        `input '${name}' is ragged: ${path || 'value'} should be a list of ${dims[depth]} element(s) to fit shape ${shapeStr(dims)}`,
+      );
     }
     for (let i = 0; i < x.length; i++) check(x[i], depth + 1, `${path}[${i}]`);
   };
@@ -205,17 +264,20 @@ function fillFromJson(flat: unknown[], dtype: DType, name: string): TensorData {
   for (let i = 0; i < flat.length; i++) {
     const x = flat[i];
     if (dtype === 'bool') {
-      if (typeof x !== 'boolean') throw bad(`input '${name}' expects booleans (${info.tfName}) but element ${i} is ${JSON.stringify(x)}`);
+      if (typeof x !== 'boolean')
+        throw bad(`input '${name}' expects booleans (${info.tfName}) but element ${i} is ${JSON.stringify(x)}`);
       (data as Uint8Array)[i] = x ? 1 : 0;
       continue;
     }
-    if (typeof x !== 'number') throw bad(`input '${name}' expects numbers (${info.tfName}) but element ${i} is ${JSON.stringify(x)}`);
+    if (typeof x !== 'number')
+      throw bad(`input '${name}' expects numbers (${info.tfName}) but element ${i} is ${JSON.stringify(x)}`);
     if (dtype === 'float32' || dtype === 'float64') {
       (data as Float64Array)[i] = x;
     } else if (dtype === 'float16') {
       throw bad(`input '${name}' is ${info.tfName}, which the REST API of this server does not accept`);
     } else {
-      if (!Number.isSafeInteger(x)) throw bad(`input '${name}' expects integers (${info.tfName}) but element ${i} is ${x}`);
+      if (!Number.isSafeInteger(x))
+        throw bad(`input '${name}' expects integers (${info.tfName}) but element ${i} is ${x}`);
       if (dtype === 'int64') (data as BigInt64Array)[i] = BigInt(x);
       else {
         const min = dtype === 'int32' ? -2147483648 : dtype === 'int16' ? -32768 : dtype === 'int8' ? -128 : 0;
@@ -254,7 +316,9 @@ export function jsonRowsToTensor(rows: readonly unknown[], dtype: DType, name: s
   if (!first) throw bad(`input '${name}' has no instances`);
   parts.forEach((p, i) => {
     if (shapeStr(p.dims) !== shapeStr(first.dims)) {
-      throw bad(`input '${name}': instance ${i} has shape ${shapeStr(p.dims)} but instance 0 has ${shapeStr(first.dims)}; instances must agree`);
+      throw bad(
+        `input '${name}': instance ${i} has shape ${shapeStr(p.dims)} but instance 0 has ${shapeStr(first.dims)}; instances must agree`,
+      );
     }
   });
   const per = elementCount(first.dims);

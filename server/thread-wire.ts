@@ -100,10 +100,18 @@ export function decodeRequest(bytes: Uint8Array): WireRequest {
   const fetches: number[] = [];
   for (let i = 0; i < nFetches; i++) fetches.push(view.getUint16(20 + 2 * i, true));
   const head = align8(20 + 2 * nFetches);
-  return { id: view.getUint32(0, true), slot: view.getUint32(4, true), delayMs: view.getFloat64(8, true), fetches, feeds: readTensors(view, bytes.buffer, bytes.byteOffset, head, nFeeds) };
+  return {
+    id: view.getUint32(0, true),
+    slot: view.getUint32(4, true),
+    delayMs: view.getFloat64(8, true),
+    fetches,
+    feeds: readTensors(view, bytes.buffer, bytes.byteOffset, head, nFeeds),
+  };
 }
 
-export type WireReply = { readonly id: number; readonly ok: true; readonly outputs: readonly WireTensor[] } | { readonly id: number; readonly ok: false; readonly message: string };
+export type WireReply =
+  | { readonly id: number; readonly ok: true; readonly outputs: readonly WireTensor[] }
+  | { readonly id: number; readonly ok: false; readonly message: string };
 
 export function encodeReply(r: WireReply): Uint8Array {
   if (!r.ok) {
@@ -127,7 +135,12 @@ export function encodeReply(r: WireReply): Uint8Array {
 export function decodeReply(bytes: Uint8Array): WireReply {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const id = view.getUint32(0, true);
-  if (view.getUint8(4) !== 0) return { id, ok: false, message: Buffer.from(bytes.buffer, bytes.byteOffset + 8, bytes.byteLength - 8).toString('utf8') };
+  if (view.getUint8(4) !== 0)
+    return {
+      id,
+      ok: false,
+      message: Buffer.from(bytes.buffer, bytes.byteOffset + 8, bytes.byteLength - 8).toString('utf8'),
+    };
   return { id, ok: true, outputs: readTensors(view, bytes.buffer, bytes.byteOffset, 8, view.getUint16(6, true)) };
 }
 
@@ -136,7 +149,13 @@ export function decodeReply(bytes: Uint8Array): WireReply {
  * channel: a model version's slot with its file and names, its removal, the end.
  */
 export type ThreadControl =
-  | { readonly type: 'load'; readonly slot: number; readonly path: string; readonly inputs: readonly string[]; readonly outputs: readonly string[] }
+  | {
+      readonly type: 'load';
+      readonly slot: number;
+      readonly path: string;
+      readonly inputs: readonly string[];
+      readonly outputs: readonly string[];
+    }
   | { readonly type: 'drop'; readonly slot: number }
   /** Release the sessions and end the thread (after what was queued before it). */
   | { readonly type: 'exit' };

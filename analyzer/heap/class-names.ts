@@ -34,7 +34,8 @@ export function classify(g: HeapGraph): Classes {
   // Object classes keyed by name string index: one lookup per distinct name, not per node.
   // Sized by the largest index objects use, not by all strings (tens of millions).
   let maxName = 0;
-  for (let i = 0; i < g.nodeCount; i++) if (byType[g.nodeType[i]!] === -1 && g.nodeName[i]! > maxName) maxName = g.nodeName[i]!;
+  for (let i = 0; i < g.nodeCount; i++)
+    if (byType[g.nodeType[i]!] === -1 && g.nodeName[i]! > maxName) maxName = g.nodeName[i]!;
   const byString = new Int32Array(maxName + 1).fill(-1);
   const classOf = new Int32Array(g.nodeCount);
   for (let i = 0; i < g.nodeCount; i++) {

@@ -66,7 +66,12 @@ export function diffHeaps(before: ClassifiedHeap, after: ClassifiedHeap, opts: {
       deltaSize: a.size - r.size,
     };
   });
-  rows.sort((x, y) => Math.abs(y.deltaSize) - Math.abs(x.deltaSize) || Math.abs(y.deltaCount) - Math.abs(x.deltaCount) || x.className.localeCompare(y.className));
+  rows.sort(
+    (x, y) =>
+      Math.abs(y.deltaSize) - Math.abs(x.deltaSize) ||
+      Math.abs(y.deltaCount) - Math.abs(x.deltaCount) ||
+      x.className.localeCompare(y.className),
+  );
   const sum = (k: keyof Omit<DiffRow, 'className'>): number => rows.reduce((s, r) => s + r[k], 0);
   return {
     before: facts(before.graph),

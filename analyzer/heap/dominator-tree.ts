@@ -30,7 +30,13 @@ export function buildDominatorTree(d: Dominators, pool = new Uint32Pool()): Domi
  * Sums `weight` per group over the nodes that have no ancestor of the same group in the
  * dominator tree. group[i] < 0 means "in no group".
  */
-export function sumTopmostByGroup(t: DominatorTree, group: Int32Array, groupCount: number, weight: Float64Array, pool = new Uint32Pool()): Float64Array {
+export function sumTopmostByGroup(
+  t: DominatorTree,
+  group: Int32Array,
+  groupCount: number,
+  weight: Float64Array,
+  pool = new Uint32Pool(),
+): Float64Array {
   const sums = new Float64Array(groupCount);
   const onPath = new Uint32Array(groupCount);
   const n = group.length;

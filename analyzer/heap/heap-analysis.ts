@@ -33,7 +33,11 @@ export async function loadClassifiedHeap(file: string, opts: ParseOptions = {}):
 }
 
 /** Analyses an already parsed snapshot (e.g. one read from a worker's stream). */
-export function analyzeRaw(raw: RawSnapshot, opts: ParseOptions = {}, timings: Record<string, number> = {}): HeapAnalysis {
+export function analyzeRaw(
+  raw: RawSnapshot,
+  opts: ParseOptions = {},
+  timings: Record<string, number> = {},
+): HeapAnalysis {
   let t = performance.now();
   const lap = (phase: string): void => {
     const now = performance.now();

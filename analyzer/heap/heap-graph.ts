@@ -34,12 +34,31 @@ export class HeapGraph {
   /** Edge types whose name_or_index is a number rather than a string index. */
   private readonly indexEdge: Uint8Array;
   /** Type index by name, -1 when the snapshot has no such type. */
-  readonly T: Readonly<Record<'hidden' | 'array' | 'string' | 'object' | 'code' | 'closure' | 'native' | 'synthetic' | 'number' | 'objectShape' | 'concatString' | 'slicedString', number>>;
-  readonly E: Readonly<Record<'context' | 'element' | 'property' | 'internal' | 'hidden' | 'shortcut' | 'weak', number>>;
+  readonly T: Readonly<
+    Record<
+      | 'hidden'
+      | 'array'
+      | 'string'
+      | 'object'
+      | 'code'
+      | 'closure'
+      | 'native'
+      | 'synthetic'
+      | 'number'
+      | 'objectShape'
+      | 'concatString'
+      | 'slicedString',
+      number
+    >
+  >;
+  readonly E: Readonly<
+    Record<'context' | 'element' | 'property' | 'internal' | 'hidden' | 'shortcut' | 'weak', number>
+  >;
 
   constructor(raw: RawSnapshot) {
     const { nodes, edges, layout } = raw;
-    const bad = (what: string): LsError => new LsError('LS_ERR_BAD_SNAPSHOT', `${raw.file}: corrupt heap snapshot: ${what}`);
+    const bad = (what: string): LsError =>
+      new LsError('LS_ERR_BAD_SNAPSHOT', `${raw.file}: corrupt heap snapshot: ${what}`);
     this.file = raw.file;
     this.nodeCount = nodes.count;
     this.edgeCount = edges.count;
@@ -61,13 +80,27 @@ export class HeapGraph {
     const nt = (n: string): number => layout.nodeTypes.indexOf(n);
     const et = (n: string): number => layout.edgeTypes.indexOf(n);
     this.T = {
-      hidden: nt('hidden'), array: nt('array'), string: nt('string'), object: nt('object'), code: nt('code'),
-      closure: nt('closure'), native: nt('native'), synthetic: nt('synthetic'), number: nt('number'),
-      objectShape: nt('object shape'), concatString: nt('concatenated string'), slicedString: nt('sliced string'),
+      hidden: nt('hidden'),
+      array: nt('array'),
+      string: nt('string'),
+      object: nt('object'),
+      code: nt('code'),
+      closure: nt('closure'),
+      native: nt('native'),
+      synthetic: nt('synthetic'),
+      number: nt('number'),
+      objectShape: nt('object shape'),
+      concatString: nt('concatenated string'),
+      slicedString: nt('sliced string'),
     };
     this.E = {
-      context: et('context'), element: et('element'), property: et('property'), internal: et('internal'),
-      hidden: et('hidden'), shortcut: et('shortcut'), weak: et('weak'),
+      context: et('context'),
+      element: et('element'),
+      property: et('property'),
+      internal: et('internal'),
+      hidden: et('hidden'),
+      shortcut: et('shortcut'),
+      weak: et('weak'),
     };
     this.indexEdge = new Uint8Array(layout.edgeTypes.length);
     if (this.E.element >= 0) this.indexEdge[this.E.element] = 1;
@@ -80,7 +113,8 @@ export class HeapGraph {
     for (let i = 0; i < this.nodeCount; i++) {
       first[i] = sum;
       sum += counts[i]!;
-      if (this.nodeName[i]! >= stringCount) throw bad(`node ${i} names string ${this.nodeName[i]}, but there are ${stringCount} strings`);
+      if (this.nodeName[i]! >= stringCount)
+        throw bad(`node ${i} names string ${this.nodeName[i]}, but there are ${stringCount} strings`);
     }
     first[this.nodeCount] = sum;
     if (sum !== this.edgeCount) throw bad(`nodes declare ${sum} edges but "edges" holds ${this.edgeCount}`);
@@ -88,7 +122,8 @@ export class HeapGraph {
     // firstEdge replaces the per-node counts; drop them so they do not stay resident.
     nodes.edgeCount = new Uint32Array(0);
     for (let e = 0; e < this.edgeCount; e++) {
-      if (this.edgeTo[e]! >= this.nodeCount) throw bad(`edge ${e} points to node ${this.edgeTo[e]}, past the ${this.nodeCount} nodes`);
+      if (this.edgeTo[e]! >= this.nodeCount)
+        throw bad(`edge ${e} points to node ${this.edgeTo[e]}, past the ${this.nodeCount} nodes`);
       if (this.indexEdge[this.edgeType[e]!] === 0 && this.edgeNameOrIndex[e]! >= stringCount) {
         throw bad(`edge ${e} names string ${this.edgeNameOrIndex[e]}, but there are ${stringCount} strings`);
       }

@@ -8,9 +8,18 @@
  */
 import { sumTopmostByGroup } from './dominator-tree.js';
 import { analyzeSnapshot, type HeapAnalysis } from './heap-analysis.js';
-import { HeapGraph, ROOT } from './heap-graph.js';
+import { type HeapGraph, ROOT } from './heap-graph.js';
 import { IdSet } from './id-set.js';
-import { computeShortestPaths, isInternalType, NONE, nodeLabel, pathSteps, pathTo, renderPath, type PathStep } from './paths.js';
+import {
+  computeShortestPaths,
+  isInternalType,
+  NONE,
+  nodeLabel,
+  pathSteps,
+  pathTo,
+  renderPath,
+  type PathStep,
+} from './paths.js';
 import { parseSnapshotFile, type ParseOptions } from './snapshot-parser.js';
 
 export interface LeakClassRow {
@@ -75,7 +84,13 @@ export async function snapshotIds(file: string, opts: ParseOptions = {}): Promis
 }
 
 /** Leak candidates in an analysed final snapshot, given the ids of baseline and target. */
-export function findLeaksIn(baseline: IdSet, target: IdSet, final: HeapAnalysis, files: LeakReport['files'], opts: LeakOptions = {}): LeakReport {
+export function findLeaksIn(
+  baseline: IdSet,
+  target: IdSet,
+  final: HeapAnalysis,
+  files: LeakReport['files'],
+  opts: LeakOptions = {},
+): LeakReport {
   const g = final.graph;
   const { classOf, names } = final.classes;
   const n = g.nodeCount;
@@ -179,7 +194,10 @@ export function findLeaksIn(baseline: IdSet, target: IdSet, final: HeapAnalysis,
     const steps = pathSteps(g, final.classes, paths, pathTo(paths, gBest[gi]!));
     const edgeName = ownerEdgeName(g, e);
     const ownerIn = paths.parentEdge[owner]!;
-    const ownerText = owner === ROOT || ownerIn === NONE || g.nodeType[owner] === g.T.synthetic ? nodeLabel(g, final.classes, owner) : `${names[classOf[paths.parentNode[owner]!]!]}.${ownerEdgeName(g, ownerIn)}`;
+    const ownerText =
+      owner === ROOT || ownerIn === NONE || g.nodeType[owner] === g.T.synthetic
+        ? nodeLabel(g, final.classes, owner)
+        : `${names[classOf[paths.parentNode[owner]!]!]}.${ownerEdgeName(g, ownerIn)}`;
     return {
       className: names[groupClass[gi]!]!,
       count: gCount[gi]!,
@@ -213,7 +231,12 @@ export function findLeaksIn(baseline: IdSet, target: IdSet, final: HeapAnalysis,
  * Baseline and target are read for their ids only, one at a time, to bound memory.
  * @example (await findLeaks('s1.heapsnapshot', 's2.heapsnapshot', 's3.heapsnapshot')).groups[0].path
  */
-export async function findLeaks(baselineFile: string, targetFile: string, finalFile: string, opts: LeakOptions = {}): Promise<LeakReport> {
+export async function findLeaks(
+  baselineFile: string,
+  targetFile: string,
+  finalFile: string,
+  opts: LeakOptions = {},
+): Promise<LeakReport> {
   const baseline = await snapshotIds(baselineFile, opts);
   const target = await snapshotIds(targetFile, opts);
   const final = await analyzeSnapshot(finalFile, opts);

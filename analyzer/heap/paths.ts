@@ -77,7 +77,14 @@ export function computeShortestPaths(g: HeapGraph, pool = new Uint32Pool()): Sho
 export interface PathStep {
   /** Edge from the previous step's node; absent for the first step. */
   readonly edge?: { readonly type: string; readonly name: string };
-  readonly node: { readonly index: number; readonly id: number; readonly type: string; readonly className: string; readonly name: string; readonly text: string };
+  readonly node: {
+    readonly index: number;
+    readonly id: number;
+    readonly type: string;
+    readonly className: string;
+    readonly name: string;
+    readonly text: string;
+  };
 }
 
 /** Nodes from the first node below the root down to `node`, or [] if unreachable. */
@@ -97,7 +104,13 @@ function quote(s: string): string {
 
 /** Node types that are V8 plumbing rather than something the program named. */
 export function isInternalType(typeName: string): boolean {
-  return typeName === 'hidden' || typeName === 'array' || typeName === 'code' || typeName === 'object shape' || typeName === 'synthetic';
+  return (
+    typeName === 'hidden' ||
+    typeName === 'array' ||
+    typeName === 'code' ||
+    typeName === 'object shape' ||
+    typeName === 'synthetic'
+  );
 }
 
 /** Text of a string node; V8 names concatenated strings generically, so rebuild them from their parts. */
@@ -117,7 +130,8 @@ function stringText(g: HeapGraph, node: number, budget: number): string {
 export function nodeLabel(g: HeapGraph, c: Classes, node: number): string {
   const type = g.typeName(node);
   const name = g.name(node);
-  if (type === 'string' || type === 'concatenated string' || type === 'sliced string') return quote(stringText(g, node, MAX_TEXT + 1));
+  if (type === 'string' || type === 'concatenated string' || type === 'sliced string')
+    return quote(stringText(g, node, MAX_TEXT + 1));
   if (type === 'closure') return `${name || '(anonymous)'}()`;
   if (type === 'synthetic') return name || '(root)';
   if (type === 'number') return name;
@@ -132,7 +146,14 @@ function edgeText(g: HeapGraph, e: number): string {
 /** Structured steps for `pathTo`. */
 export function pathSteps(g: HeapGraph, c: Classes, p: ShortestPaths, nodes: readonly number[]): PathStep[] {
   return nodes.map((v, k) => {
-    const node = { index: v, id: g.nodeId[v]!, type: g.typeName(v), className: c.names[c.classOf[v]!]!, name: g.name(v), text: nodeLabel(g, c, v) };
+    const node = {
+      index: v,
+      id: g.nodeId[v]!,
+      type: g.typeName(v),
+      className: c.names[c.classOf[v]!]!,
+      name: g.name(v),
+      text: nodeLabel(g, c, v),
+    };
     if (k === 0) return { node };
     const e = p.parentEdge[v]!;
     return { edge: { type: g.edgeTypeName(e), name: edgeText(g, e) }, node };
@@ -147,7 +168,8 @@ export function pathSteps(g: HeapGraph, c: Classes, p: ShortestPaths, nodes: rea
  */
 export function renderPath(steps: readonly PathStep[], maxSteps = 12): string {
   const parts: string[] = [];
-  const member = (holder: string, edge: string): string => (edge.startsWith('[') ? `${holder}${edge}` : `${holder}.${edge}`);
+  const member = (holder: string, edge: string): string =>
+    edge.startsWith('[') ? `${holder}${edge}` : `${holder}.${edge}`;
   for (let k = 0; k < steps.length; k++) {
     const s = steps[k]!;
     const last = k === steps.length - 1;
@@ -159,7 +181,9 @@ export function renderPath(steps: readonly PathStep[], maxSteps = 12): string {
     const internalTarget = isInternalType(s.node.type);
     if (last) {
       const text = s.node.type === 'object' || s.node.type === 'native' ? `${s.node.text}@${s.node.id}` : s.node.text;
-      parts.push(internalTarget || isInternalType(holder.type) ? text : `${member(holder.className, s.edge.name)} (${text})`);
+      parts.push(
+        internalTarget || isInternalType(holder.type) ? text : `${member(holder.className, s.edge.name)} (${text})`,
+      );
     } else if (internalTarget) {
       parts.push(s.node.type === 'synthetic' ? s.node.text : s.edge.name);
     } else if (isInternalType(holder.type)) {

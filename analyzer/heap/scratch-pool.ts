@@ -22,6 +22,9 @@ export class Uint32Pool {
   /** Hands arrays back; the caller must not use them afterwards. */
   give(...arrays: Uint32Array[]): void {
     // Whole underlying buffers, so a later take() can use their full length.
-    for (const a of arrays) this.free.push(a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? a : new Uint32Array(a.buffer as ArrayBuffer));
+    for (const a of arrays)
+      this.free.push(
+        a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? a : new Uint32Array(a.buffer as ArrayBuffer),
+      );
   }
 }

@@ -24,14 +24,32 @@ function grown<T extends Uint8Array | Uint32Array | Float64Array>(a: T, size: nu
 
 // Two copies of one loop on purpose: a single function storing into both Uint8Array and
 // Uint32Array goes polymorphic and runs at a fraction of the speed.
-function copyU32(dst: Uint32Array, v: Float64Array, k: number, len: number, step: number, row: number, max: number, what: string): void {
+function copyU32(
+  dst: Uint32Array,
+  v: Float64Array,
+  k: number,
+  len: number,
+  step: number,
+  row: number,
+  max: number,
+  what: string,
+): void {
   for (; k < len; k += step, row++) {
     const x = v[k]!;
     if (x > max) throw new NumberSinkError(`${what} ${x} is out of range`);
     dst[row] = x;
   }
 }
-function copyU8(dst: Uint8Array, v: Float64Array, k: number, len: number, step: number, row: number, max: number, what: string): void {
+function copyU8(
+  dst: Uint8Array,
+  v: Float64Array,
+  k: number,
+  len: number,
+  step: number,
+  row: number,
+  max: number,
+  what: string,
+): void {
   for (; k < len; k += step, row++) {
     const x = v[k]!;
     if (x > max) throw new NumberSinkError(`${what} ${x} is out of range`);
@@ -131,10 +149,12 @@ export class NodeColumns extends RecordColumns {
         }
         return;
       case NodeColumn.TraceNodeId:
-        for (; k < len; k += step, row++) if (v[k] !== 0) (this.traceNodeId ??= new Uint32Array(this.capacity))[row] = v[k]!;
+        for (; k < len; k += step, row++)
+          if (v[k] !== 0) (this.traceNodeId ??= new Uint32Array(this.capacity))[row] = v[k]!;
         return;
       case NodeColumn.Detachedness:
-        for (; k < len; k += step, row++) if (v[k] !== 0) (this.detachedness ??= new Uint8Array(this.capacity))[row] = v[k]!;
+        for (; k < len; k += step, row++)
+          if (v[k] !== 0) (this.detachedness ??= new Uint8Array(this.capacity))[row] = v[k]!;
         return;
       default:
         return;
@@ -177,7 +197,8 @@ export class EdgeColumns extends RecordColumns {
         for (; k < len; k += step, row++) {
           const x = v[k]! / nf;
           // Also rejects negatives and fractions: to_node must be a node's field offset.
-          if (!(x >= 0 && x <= U32_MAX && Math.floor(x) === x)) throw new NumberSinkError(`edge to_node ${v[k]} is not a node offset`);
+          if (!(x >= 0 && x <= U32_MAX && Math.floor(x) === x))
+            throw new NumberSinkError(`edge to_node ${v[k]} is not a node offset`);
           t[row] = x;
         }
         return;
@@ -193,7 +214,8 @@ export class Uint32List implements NumberSink {
   data = new Uint32Array(1024);
   length = 0;
   pushBatch(v: Float64Array, len: number): void {
-    if (this.length + len > this.data.length) this.data = grown(this.data, Math.max(this.length + len, this.data.length * 2));
+    if (this.length + len > this.data.length)
+      this.data = grown(this.data, Math.max(this.length + len, this.data.length * 2));
     for (let k = 0; k < len; k++) this.data[this.length++] = Math.min(Math.max(v[k]!, 0), U32_MAX);
   }
 }

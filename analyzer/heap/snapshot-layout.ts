@@ -6,7 +6,16 @@
 import { LsError } from '../../common/errors.js';
 
 /** Which typed column a node or edge field is stored in. */
-export const NodeColumn = { Type: 0, Name: 1, Id: 2, SelfSize: 3, EdgeCount: 4, TraceNodeId: 5, Detachedness: 6, Ignored: 7 } as const;
+export const NodeColumn = {
+  Type: 0,
+  Name: 1,
+  Id: 2,
+  SelfSize: 3,
+  EdgeCount: 4,
+  TraceNodeId: 5,
+  Detachedness: 6,
+  Ignored: 7,
+} as const;
 export const EdgeColumn = { Type: 0, NameOrIndex: 1, ToNode: 2, Ignored: 3 } as const;
 
 export interface SnapshotLayout {
@@ -76,7 +85,8 @@ export function layoutFromHeader(header: unknown, file: string): SnapshotLayout 
   for (const f of ['type', 'name_or_index', 'to_node']) {
     if (!edgeFields.includes(f)) throw bad(`meta.edge_fields to contain "${f}"`);
   }
-  const count = (k: string): number => (typeof h[k] === 'number' && Number.isInteger(h[k]) && (h[k] as number) >= 0 ? (h[k] as number) : -1);
+  const count = (k: string): number =>
+    typeof h[k] === 'number' && Number.isInteger(h[k]) && (h[k] as number) >= 0 ? (h[k] as number) : -1;
   return {
     nodeFieldCount: nodeFields.length,
     edgeFieldCount: edgeFields.length,

@@ -49,7 +49,11 @@ class SnapshotAssembler implements TokenizerHandler {
   ) {}
 
   private needLayout(key: string): SnapshotLayout {
-    if (!this.layout) throw new LsError('LS_ERR_BAD_SNAPSHOT', `${this.file}: not a V8 heap snapshot: expected the "snapshot" header before "${key}"`);
+    if (!this.layout)
+      throw new LsError(
+        'LS_ERR_BAD_SNAPSHOT',
+        `${this.file}: not a V8 heap snapshot: expected the "snapshot" header before "${key}"`,
+      );
     return this.layout;
   }
 
@@ -81,20 +85,30 @@ class SnapshotAssembler implements TokenizerHandler {
     this.strings.end();
   }
   endValue(key: string): void {
-    if (this.seen.has(key)) throw new LsError('LS_ERR_BAD_SNAPSHOT', `${this.file}: corrupt snapshot: key "${key}" appears twice`);
+    if (this.seen.has(key))
+      throw new LsError('LS_ERR_BAD_SNAPSHOT', `${this.file}: corrupt snapshot: key "${key}" appears twice`);
     this.seen.add(key);
     if (key === 'nodes' && !this.nodes!.complete()) {
-      throw new LsError('LS_ERR_BAD_SNAPSHOT', `${this.file}: corrupt snapshot: "nodes" length is not a multiple of ${this.layout!.nodeFieldCount} fields`);
+      throw new LsError(
+        'LS_ERR_BAD_SNAPSHOT',
+        `${this.file}: corrupt snapshot: "nodes" length is not a multiple of ${this.layout!.nodeFieldCount} fields`,
+      );
     }
     if (key === 'edges' && !this.nodesOnly && !this.edges!.complete()) {
-      throw new LsError('LS_ERR_BAD_SNAPSHOT', `${this.file}: corrupt snapshot: "edges" length is not a multiple of ${this.layout!.edgeFieldCount} fields`);
+      throw new LsError(
+        'LS_ERR_BAD_SNAPSHOT',
+        `${this.file}: corrupt snapshot: "edges" length is not a multiple of ${this.layout!.edgeFieldCount} fields`,
+      );
     }
   }
 
   result(fileBytes: number): RawSnapshot {
     const missing = ['snapshot', 'nodes', 'edges', 'strings'].filter((k) => !this.seen.has(k));
     if (missing.length) {
-      throw new LsError('LS_ERR_BAD_SNAPSHOT', `${this.file}: not a V8 heap snapshot: expected the keys ${missing.map((k) => `"${k}"`).join(', ')}`);
+      throw new LsError(
+        'LS_ERR_BAD_SNAPSHOT',
+        `${this.file}: not a V8 heap snapshot: expected the keys ${missing.map((k) => `"${k}"`).join(', ')}`,
+      );
     }
     return {
       file: this.file,
@@ -110,16 +124,28 @@ class SnapshotAssembler implements TokenizerHandler {
 
 function syntaxError(file: string, e: unknown): unknown {
   if (!(e instanceof JsonSyntaxError)) return e;
-  return new LsError('LS_ERR_BAD_SNAPSHOT', `${file}: truncated or corrupt heap snapshot at byte ${e.offset}: ${e.message}`);
+  return new LsError(
+    'LS_ERR_BAD_SNAPSHOT',
+    `${file}: truncated or corrupt heap snapshot at byte ${e.offset}: ${e.message}`,
+  );
 }
 
 /** Parses a snapshot from any async iterable of byte chunks (a stream). */
-export async function parseSnapshotStream(chunks: AsyncIterable<Buffer | Uint8Array | string>, name: string, opts: ParseOptions = {}): Promise<RawSnapshot> {
+export async function parseSnapshotStream(
+  chunks: AsyncIterable<Buffer | Uint8Array | string>,
+  name: string,
+  opts: ParseOptions = {},
+): Promise<RawSnapshot> {
   const asm = new SnapshotAssembler(name, opts.nodesOnly);
   const tok = new SnapshotTokenizer(asm);
   try {
     for await (const chunk of chunks) {
-      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      const buf =
+        typeof chunk === 'string'
+          ? Buffer.from(chunk)
+          : Buffer.isBuffer(chunk)
+            ? chunk
+            : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
       tok.feed(buf);
       opts.onProgress?.('parse', tok.bytesConsumed(), 0);
     }
@@ -140,11 +166,14 @@ export async function parseSnapshotFile(file: string, opts: ParseOptions = {}): 
   try {
     fh = await open(file, 'r');
   } catch (e) {
-    throw new LsError('LS_ERR_BAD_SNAPSHOT', `${file}: cannot read heap snapshot: ${(e as Error).message}`, { cause: e });
+    throw new LsError('LS_ERR_BAD_SNAPSHOT', `${file}: cannot read heap snapshot: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
   try {
     const total = (await fh.stat()).size;
-    if (total === 0) throw new LsError('LS_ERR_BAD_SNAPSHOT', `${file}: empty file, expected a V8 heap snapshot (JSON)`);
+    if (total === 0)
+      throw new LsError('LS_ERR_BAD_SNAPSHOT', `${file}: empty file, expected a V8 heap snapshot (JSON)`);
     const asm = new SnapshotAssembler(file, opts.nodesOnly);
     const tok = new SnapshotTokenizer(asm);
     const buf = Buffer.allocUnsafe(opts.chunkSize ?? 4 << 20);

@@ -24,7 +24,10 @@ export interface TokenizerHandler {
 }
 
 export class JsonSyntaxError extends Error {
-  constructor(message: string, readonly offset: number) {
+  constructor(
+    message: string,
+    readonly offset: number,
+  ) {
     super(message);
   }
 }
@@ -76,7 +79,9 @@ export class SnapshotTokenizer {
 
   /** Where the tokenizer is, for error messages: "while reading \"nodes\"". */
   where(): string {
-    return this.mode === M_OPEN || this.mode === M_KEY_OR_END || this.mode === M_KEY ? 'at top level' : `in "${this.key}"`;
+    return this.mode === M_OPEN || this.mode === M_KEY_OR_END || this.mode === M_KEY
+      ? 'at top level'
+      : `in "${this.key}"`;
   }
 
   bytesConsumed(): number {
@@ -113,7 +118,8 @@ export class SnapshotTokenizer {
         }
       }
     } catch (e) {
-      if (e instanceof NumberSinkError || e instanceof JsonStringError) throw new JsonSyntaxError(`${e.message} ${this.where()}`, this.offset + i);
+      if (e instanceof NumberSinkError || e instanceof JsonStringError)
+        throw new JsonSyntaxError(`${e.message} ${this.where()}`, this.offset + i);
       throw e;
     }
     this.offset += end;
@@ -162,7 +168,7 @@ export class SnapshotTokenizer {
     }
   }
 
-  private startValue(buf: Buffer, c: number, i: number): number {
+  private startValue(_buf: Buffer, c: number, i: number): number {
     const h = this.handler;
     if (c === 0x5b) {
       if (h.wantsStrings(this.key)) {

@@ -57,7 +57,12 @@ export function classRows(a: HeapAnalysis): ClassRow[] {
     self[c]! += g.selfSize[i]!;
   }
   const retained = sumTopmostByGroup(a.tree, classes.classOf, k, a.retained, a.pool);
-  return classes.names.map((className, c) => ({ className, count: count[c]!, selfSize: self[c]!, retainedSize: retained[c]! }));
+  return classes.names.map((className, c) => ({
+    className,
+    count: count[c]!,
+    selfSize: self[c]!,
+    retainedSize: retained[c]!,
+  }));
 }
 
 /**
@@ -72,7 +77,12 @@ export function summarizeHeap(a: HeapAnalysis, opts: SummaryOptions = {}): HeapS
   const nObjects = opts.topObjects ?? 10;
   let topObjects: TopObject[] = [];
   if (nObjects > 0) {
-    const picked = topK(g.nodeCount, nObjects, (i) => a.retained[i]!, (i) => !isInternalType(g.typeName(i)));
+    const picked = topK(
+      g.nodeCount,
+      nObjects,
+      (i) => a.retained[i]!,
+      (i) => !isInternalType(g.typeName(i)),
+    );
     const paths = computeShortestPaths(g, a.pool);
     topObjects = picked.map((i) => {
       const steps = pathSteps(g, a.classes, paths, pathTo(paths, i));

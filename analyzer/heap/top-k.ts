@@ -1,5 +1,10 @@
 /** Indices of the k largest values among candidates, without sorting everything. */
-export function topK(count: number, k: number, value: (i: number) => number, keep: (i: number) => boolean = () => true): number[] {
+export function topK(
+  count: number,
+  k: number,
+  value: (i: number) => number,
+  keep: (i: number) => boolean = () => true,
+): number[] {
   if (k <= 0) return [];
   const best: number[] = [];
   let floor = -Infinity;

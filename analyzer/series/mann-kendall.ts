@@ -55,7 +55,10 @@ export function varianceInflation(residuals: ArrayLike<number>, lagAlpha = 0.05)
  * autocorrelation-corrected) variance, continuity-corrected z, two-sided p and tau-b.
  * @example mannKendall([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]).pValue // < 0.001
  */
-export function mannKendall(y: ArrayLike<number>, opts: MannKendallOptions = {}): TrendTest & { readonly varianceInflation: number } {
+export function mannKendall(
+  y: ArrayLike<number>,
+  opts: MannKendallOptions = {},
+): TrendTest & { readonly varianceInflation: number } {
   const n = y.length;
   let s = 0;
   for (let i = 0; i < n - 1; i++) {
@@ -69,5 +72,13 @@ export function mannKendall(y: ArrayLike<number>, opts: MannKendallOptions = {})
   const pairs = (n * (n - 1)) / 2;
   const tieY = ties.c / 2;
   const tauDen = Math.sqrt(pairs * (pairs - tieY));
-  return { test: 'mann-kendall', s, variance, z, pValue: variance > 0 ? twoSidedP(z) : 1, tau: tauDen > 0 ? s / tauDen : 0, varianceInflation: inflation };
+  return {
+    test: 'mann-kendall',
+    s,
+    variance,
+    z,
+    pValue: variance > 0 ? twoSidedP(z) : 1,
+    tau: tauDen > 0 ? s / tauDen : 0,
+    varianceInflation: inflation,
+  };
 }

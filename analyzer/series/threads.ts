@@ -21,7 +21,6 @@ export interface ThreadOptions {
  */
 export const capAllowance = (cpus: number): number => 4 * cpus + 4;
 
-
 /** Threads that did not return within this many of the baseline (or 10 % of the rise) stayed up. */
 const SETTLE_SLACK = 2;
 /** A rise below this many threads is never called an explosion. */
@@ -48,13 +47,19 @@ function pickSpike(phases: readonly PhaseRecord[], named?: string): number {
   });
 }
 
-function groupChange(name: string, before: readonly number[], all: readonly number[], after: readonly number[]): ThreadGroupChange {
+function groupChange(
+  name: string,
+  before: readonly number[],
+  all: readonly number[],
+  after: readonly number[],
+): ThreadGroupChange {
   const baseline = median(before);
   const peak = maxOf(all);
   const afterV = median(after);
   const rise = peak - (baseline ?? all[0]!);
   const grew = rise >= Math.max(SETTLE_SLACK, 0.1 * Math.max(1, baseline ?? 0));
-  const cameBackDown = afterV === null || !grew ? null : afterV <= (baseline ?? all[0]!) + Math.max(SETTLE_SLACK, 0.1 * rise);
+  const cameBackDown =
+    afterV === null || !grew ? null : afterV <= (baseline ?? all[0]!) + Math.max(SETTLE_SLACK, 0.1 * rise);
   return { name, baseline, peak, after: afterV, grew, cameBackDown };
 }
 
@@ -62,8 +67,16 @@ function groupChange(name: string, before: readonly number[], all: readonly numb
  * Thread analysis of a run's samples; null when no thread series was sampled.
  * @example analyzeThreads(run.manifest.phases, run.samples)?.cameBackDown
  */
-export function analyzeThreads(phases: readonly PhaseRecord[], samples: readonly Sample[], opts: ThreadOptions = {}): ThreadAnalysis | null {
-  const source = samples.some((s) => s.threads !== undefined) ? 'threads' : samples.some((s) => s.handlerThreads !== undefined) ? 'handlerThreads' : null;
+export function analyzeThreads(
+  phases: readonly PhaseRecord[],
+  samples: readonly Sample[],
+  opts: ThreadOptions = {},
+): ThreadAnalysis | null {
+  const source = samples.some((s) => s.threads !== undefined)
+    ? 'threads'
+    : samples.some((s) => s.handlerThreads !== undefined)
+      ? 'handlerThreads'
+      : null;
   if (!source) return null;
   const value = (s: Sample): number | undefined => s[source];
   const withValue = samples.filter((s) => value(s) !== undefined);
@@ -74,7 +87,9 @@ export function analyzeThreads(phases: readonly PhaseRecord[], samples: readonly
   const recovery = spikeIdx >= 0 ? phases[spikeIdx + 1] : undefined;
   const inPhase = (name: string | undefined) => withValue.filter((s) => s.phase === name);
   const beforeNames = new Set(spikeIdx > 0 ? [phases[spikeIdx - 1]!.name] : []);
-  const before = spike ? withValue.filter((s) => beforeNames.has(s.phase)) : withValue.slice(0, Math.max(1, Math.floor(withValue.length / 10)));
+  const before = spike
+    ? withValue.filter((s) => beforeNames.has(s.phase))
+    : withValue.slice(0, Math.max(1, Math.floor(withValue.length / 10)));
   const spikeSamples = inPhase(spike?.name);
   const recSamples = inPhase(recovery?.name);
   const lastThird = recSamples.slice(Math.floor((recSamples.length * 2) / 3));
@@ -97,24 +112,37 @@ export function analyzeThreads(phases: readonly PhaseRecord[], samples: readonly
   // none (below that both look alike), and a handful of them is not an estimate.
   const allowanceForRatio = opts.cpus ? capAllowance(opts.cpus) : MIN_RISE;
   const loaded = (spike ? spikeSamples : withValue).filter((s) => (s.inflight ?? 0) > allowanceForRatio);
-  const threadsPerInflight: Estimate | null = baseline === null || loaded.length < 3 ? null : medianEstimate(loaded.map((s) => (value(s)! - baseline) / s.inflight!), confidence);
+  const threadsPerInflight: Estimate | null =
+    baseline === null || loaded.length < 3
+      ? null
+      : medianEstimate(
+          loaded.map((s) => (value(s)! - baseline) / s.inflight!),
+          confidence,
+        );
   const extra = peakInflight ? rise / peakInflight : null;
   // A rise no larger than a default cap allows is a pool doing its job, not an explosion
   // that must be undone: whether it shrinks back is only judged past that.
   const judgeReturn = rise > (opts.cpus ? capAllowance(opts.cpus) : MIN_RISE);
-  const cameBackDown = !spike || !recovery || !judgeReturn || afterRecovery === null || baseline === null ? null : afterRecovery <= baseline + Math.max(SETTLE_SLACK, 0.1 * rise);
+  const cameBackDown =
+    !spike || !recovery || !judgeReturn || afterRecovery === null || baseline === null
+      ? null
+      : afterRecovery <= baseline + Math.max(SETTLE_SLACK, 0.1 * rise);
   // Unbounded: threads followed load (a rise of at least half the peak in-flight count,
   // about one thread per request in flight) or rose past what any default cap allows while
   // more requests than that were in flight — on a slow machine thread start-up lags the
   // load, so the ratio alone misses a real explosion.
   const allowance = opts.cpus ? capAllowance(opts.cpus) : Infinity;
-  const followed = rise >= Math.max(MIN_RISE, 0.5 * (peakInflight ?? 0)) && (threadsPerInflight === null || threadsPerInflight.estimate >= 0.5);
+  const followed =
+    rise >= Math.max(MIN_RISE, 0.5 * (peakInflight ?? 0)) &&
+    (threadsPerInflight === null || threadsPerInflight.estimate >= 0.5);
   const pastCap = rise > Math.max(MIN_RISE, allowance) && (peakInflight ?? 0) > allowance;
   const bounded = !spike || peakInflight === null || peakInflight < MIN_RISE ? null : !(followed || pastCap);
 
   // Per-name groups (/proc comm) and the server's handler-thread gauge, over the same windows.
   const groups: ThreadGroupChange[] = [];
-  const gauges = [...new Set(samples.flatMap((s) => Object.keys(s.threadsByName ?? {})))].sort().map((name) => ({ name, read: (s: Sample) => s.threadsByName?.[name] }));
+  const gauges = [...new Set(samples.flatMap((s) => Object.keys(s.threadsByName ?? {})))]
+    .sort()
+    .map((name) => ({ name, read: (s: Sample) => s.threadsByName?.[name] }));
   if (source === 'threads') gauges.push({ name: 'handler threads', read: (s: Sample) => s.handlerThreads });
   for (const { name, read } of gauges) {
     const v = (list: readonly Sample[]) => list.map(read).filter((x): x is number => x !== undefined);
@@ -125,8 +153,16 @@ export function analyzeThreads(phases: readonly PhaseRecord[], samples: readonly
   const label = source === 'threads' ? 'threads' : 'handler threads';
   const parts = [`${label} peaked at ${peak}${baseline !== null ? ` from ${baseline} before the spike` : ''}`];
   if (peakInflight !== null) parts.push(`${peakInflight} requests in flight at most`);
-  if (threadsPerInflight) parts.push(`${threadsPerInflight.estimate.toFixed(2)} threads per in-flight request (${Math.round(confidence * 100)}% CI ${threadsPerInflight.low.toFixed(2)}–${threadsPerInflight.high.toFixed(2)})`);
-  if (bounded === false) parts.push(followed ? 'no cap: threads followed in-flight load' : `no cap: threads rose by ${rise}, past the ${allowance} a 4 × CPUs cap allows`);
+  if (threadsPerInflight)
+    parts.push(
+      `${threadsPerInflight.estimate.toFixed(2)} threads per in-flight request (${Math.round(confidence * 100)}% CI ${threadsPerInflight.low.toFixed(2)}–${threadsPerInflight.high.toFixed(2)})`,
+    );
+  if (bounded === false)
+    parts.push(
+      followed
+        ? 'no cap: threads followed in-flight load'
+        : `no cap: threads rose by ${rise}, past the ${allowance} a 4 × CPUs cap allows`,
+    );
   else if (bounded === true) parts.push('bounded: threads did not follow in-flight load');
   if (cameBackDown === true) parts.push(`came back down to ${afterRecovery}`);
   else if (cameBackDown === false) parts.push(`did not come back down (${afterRecovery} after recovery)`);

@@ -80,7 +80,12 @@ export function analyzeTrend(points: readonly SeriesPoint[], opts: TrendOptions 
   const inflate = { confidence, varianceInflation: trend.varianceInflation };
   const perSecond = trend.varianceInflation > 1 ? senInterval(timeSlopes, n, timeTies, inflate) : plainPerSecond;
   // The request slopes reuse the time slopes' n(n−1)/2 array (36 MB at 3,000 samples).
-  const perRequest = senInterval(pairwiseSlopes(req, y, new Float64Array(timeSlopes.buffer)), n, tieTerms(req), inflate);
+  const perRequest = senInterval(
+    pairwiseSlopes(req, y, new Float64Array(timeSlopes.buffer)),
+    n,
+    tieTerms(req),
+    inflate,
+  );
   const tenth = Math.max(1, Math.floor(n / 10));
   return {
     n,

@@ -50,7 +50,8 @@ export function decodePredictRequest(buf: Uint8Array): DecodedPredictRequest {
         while (r.pos < end) {
           const et = r.uint32();
           if (et >>> 3 === 1 && (et & 7) === 2) key = r.string();
-          else if (et >>> 3 === 2 && (et & 7) === 2) value = t.TensorProto.decode(r, r.uint32()) as unknown as TensorProtoLike;
+          else if (et >>> 3 === 2 && (et & 7) === 2)
+            value = t.TensorProto.decode(r, r.uint32()) as unknown as TensorProtoLike;
           else r.skipType(et & 7);
         }
         if (r.pos !== end) throw new Error('map entry overruns its length');
@@ -82,7 +83,14 @@ export function decodeMessage<T>(type: protobuf.Type, buf: Uint8Array): T {
   } catch (e) {
     throw malformed(type.name, e);
   }
-  return type.toObject(msg, { longs: Number, enums: Number, defaults: false, arrays: true, objects: true, oneofs: false }) as T;
+  return type.toObject(msg, {
+    longs: Number,
+    enums: Number,
+    defaults: false,
+    arrays: true,
+    objects: true,
+    oneofs: false,
+  }) as T;
 }
 
 /** Encodes a plain object as the given message type (after checking it fits). */

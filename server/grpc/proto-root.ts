@@ -6,10 +6,7 @@ import { join } from 'node:path';
 import protobuf from 'protobufjs';
 import { packageRoot } from '../../common/package-root.js';
 
-const FILES = [
-  'tensorflow_serving/apis/prediction_service.proto',
-  'tensorflow_serving/apis/model_service.proto',
-];
+const FILES = ['tensorflow_serving/apis/prediction_service.proto', 'tensorflow_serving/apis/model_service.proto'];
 
 let cached: protobuf.Root | undefined;
 

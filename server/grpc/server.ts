@@ -14,7 +14,6 @@ import { versionSpec, type ServiceContext } from '../context.js';
 import { decodeMessage, decodePredictRequest, encodeMessage, type ModelSpecMsg } from './codec.js';
 import { tfTypes } from './proto-root.js';
 
-
 type Handler = (body: Buffer) => Promise<Buffer>;
 
 const identity = (b: Buffer) => b;
@@ -38,7 +37,12 @@ const MODEL_SERVICE = 'tensorflow.serving.ModelService';
 function specOf(ms: ModelSpecMsg | undefined, where: string) {
   if (!ms) throw new LsError('LS_ERR_INVALID_REQUEST', `${where}: model_spec is missing`);
   const v = ms.version?.value;
-  return versionSpec(ms.name, v === undefined || v === null ? undefined : typeof v === 'object' ? v.toString() : v, ms.version_label, `${where} model_spec`);
+  return versionSpec(
+    ms.name,
+    v === undefined || v === null ? undefined : typeof v === 'object' ? v.toString() : v,
+    ms.version_label,
+    `${where} model_spec`,
+  );
 }
 
 function handlers(ctx: ServiceContext) {
@@ -46,7 +50,9 @@ function handlers(ctx: ServiceContext) {
   const predict: Handler = async (body) => {
     const req = decodePredictRequest(body);
     const spec = specOf(req.model_spec, 'PredictRequest');
-    const inputs: Array<readonly [string, HostTensor]> = req.inputs.map(([n, tp]) => [n, fromTensorProto(tp, n)] as const);
+    const inputs: Array<readonly [string, HostTensor]> = req.inputs.map(
+      ([n, tp]) => [n, fromTensorProto(tp, n)] as const,
+    );
     const res = await ctx.predictor.predict({
       spec: { ...spec, signatureName: req.model_spec?.signature_name },
       inputs: () => inputs,
@@ -60,16 +66,33 @@ function handlers(ctx: ServiceContext) {
     }).finish() as Buffer;
   };
   const getModelMetadata: Handler = async (body) => {
-    const req = decodeMessage<{ model_spec?: ModelSpecMsg; metadata_field?: string[] }>(t.GetModelMetadataRequest, body);
+    const req = decodeMessage<{ model_spec?: ModelSpecMsg; metadata_field?: string[] }>(
+      t.GetModelMetadataRequest,
+      body,
+    );
     const spec = specOf(req.model_spec, 'GetModelMetadataRequest');
     const fields = req.metadata_field ?? [];
-    if (fields.length === 0) throw new LsError('LS_ERR_INVALID_REQUEST', 'GetModelMetadataRequest must specify at least one metadata_field (supported: signature_def)');
+    if (fields.length === 0)
+      throw new LsError(
+        'LS_ERR_INVALID_REQUEST',
+        'GetModelMetadataRequest must specify at least one metadata_field (supported: signature_def)',
+      );
     const unknown = fields.filter((f) => f !== 'signature_def');
-    if (unknown.length) throw new LsError('LS_ERR_INVALID_REQUEST', `metadata_field '${unknown[0]}' is not supported (supported: signature_def)`);
+    if (unknown.length)
+      throw new LsError(
+        'LS_ERR_INVALID_REQUEST',
+        `metadata_field '${unknown[0]}' is not supported (supported: signature_def)`,
+      );
     const s = ctx.repository.peek(spec);
-    const map = t.SignatureDefMap.encode(t.SignatureDefMap.fromObject({ signature_def: { [s.signature.key]: signatureDefProto(s.signature) } })).finish();
+    const map = t.SignatureDefMap.encode(
+      t.SignatureDefMap.fromObject({ signature_def: { [s.signature.key]: signatureDefProto(s.signature) } }),
+    ).finish();
     return encodeMessage(t.GetModelMetadataResponse, {
-      model_spec: { name: s.model, version: { value: s.version }, signature_name: req.model_spec?.signature_name ?? '' },
+      model_spec: {
+        name: s.model,
+        version: { value: s.version },
+        signature_name: req.model_spec?.signature_name ?? '',
+      },
       metadata: { signature_def: { type_url: 'type.googleapis.com/tensorflow.serving.SignatureDefMap', value: map } },
     });
   };
@@ -79,23 +102,40 @@ function handlers(ctx: ServiceContext) {
     return encodeMessage(t.GetModelStatusResponse, statusProto(ctx.repository.status(spec)));
   };
   const reload: Handler = async (body) => {
-    const req = decodeMessage<{ config?: { model_config_list?: { config?: unknown[] }; custom_model_config?: unknown } }>(t.ReloadConfigRequest, body);
+    const req = decodeMessage<{
+      config?: { model_config_list?: { config?: unknown[] }; custom_model_config?: unknown };
+    }>(t.ReloadConfigRequest, body);
     let status = { error_code: 0, error_message: '' };
     try {
       if (!req.config?.model_config_list) {
-        throw new LsError('LS_ERR_INVALID_REQUEST', 'ReloadConfigRequest: config.model_config_list is required (custom_model_config is not supported)');
+        throw new LsError(
+          'LS_ERR_INVALID_REQUEST',
+          'ReloadConfigRequest: config.model_config_list is required (custom_model_config is not supported)',
+        );
       }
-      const sources = parseModelConfigList(req.config.model_config_list.config ?? [], 'config.model_config_list.config', process.cwd());
+      const sources = parseModelConfigList(
+        req.config.model_config_list.config ?? [],
+        'config.model_config_list.config',
+        process.cwd(),
+      );
       await ctx.reloadConfig(sources);
     } catch (e) {
       const err = toLsError(e, 'LS_ERR_INVALID_REQUEST');
-      status = { error_code: err.grpcCode === GrpcCode.INTERNAL ? GrpcCode.INVALID_ARGUMENT : err.grpcCode, error_message: err.message };
+      status = {
+        error_code: err.grpcCode === GrpcCode.INTERNAL ? GrpcCode.INVALID_ARGUMENT : err.grpcCode,
+        error_message: err.message,
+      };
     }
     return encodeMessage(t.ReloadConfigResponse, { status });
   };
-  const unimplemented = (name: string): Handler => async () => {
-    throw new LsError('LS_ERR_UNIMPLEMENTED', `${name} is not implemented by the leakscope reference server; use Predict`);
-  };
+  const unimplemented =
+    (name: string): Handler =>
+    async () => {
+      throw new LsError(
+        'LS_ERR_UNIMPLEMENTED',
+        `${name} is not implemented by the leakscope reference server; use Predict`,
+      );
+    };
   return {
     [PREDICTION_SERVICE]: {
       Predict: predict,
@@ -147,9 +187,16 @@ export function createGrpcServer(ctx: ServiceContext): grpc.Server {
 /** Binds the server; resolves the bound port (port 0 picks a free one). */
 export function bindGrpc(server: grpc.Server, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
-      if (err) reject(new LsError('LS_ERR_INVALID_OPTION', `--port ${port}: cannot listen on ${host}:${port}: ${err.message}`));
-      else resolve(bound);
-    });
+    server.bindAsync(
+      `${host.includes(':') ? `[${host}]` : host}:${port}`,
+      grpc.ServerCredentials.createInsecure(),
+      (err, bound) => {
+        if (err)
+          reject(
+            new LsError('LS_ERR_INVALID_OPTION', `--port ${port}: cannot listen on ${host}:${port}: ${err.message}`),
+          );
+        else resolve(bound);
+      },
+    );
   });
 }

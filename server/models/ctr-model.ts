@@ -122,8 +122,9 @@ export const CTR_FEATURES: readonly CtrFeature[] = [
  */
 export function ctrFeatures(n: number = CTR_DEFAULTS.features): CtrFeature[] {
   checkInt('features', n, 1, CTR_LIMITS.features);
-  return Array.from({ length: n }, (_, i) =>
-    CTR_FEATURES[i] ?? (i % 2 === 0 ? f(`feature_${i}`, 0, 1) : i64(`feature_${i}`, 0, 999)),
+  return Array.from(
+    { length: n },
+    (_, i) => CTR_FEATURES[i] ?? (i % 2 === 0 ? f(`feature_${i}`, 0, 1) : i64(`feature_${i}`, 0, 999)),
   );
 }
 

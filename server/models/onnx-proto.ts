@@ -100,7 +100,8 @@ export function decodeOnnxModel(bytes: Uint8Array): OnnxModel {
  */
 export function floatTensor(name: string, dims: number[], values: Float32Array): OnnxTensor {
   const count = dims.reduce((a, b) => a * b, 1);
-  if (count !== values.length) throw new Error(`tensor ${name}: ${values.length} values for shape [${dims.join(', ')}]`);
+  if (count !== values.length)
+    throw new Error(`tensor ${name}: ${values.length} values for shape [${dims.join(', ')}]`);
   const raw = new Uint8Array(values.length * 4);
   const view = new DataView(raw.buffer);
   values.forEach((v, i) => view.setFloat32(i * 4, v, true));

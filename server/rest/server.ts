@@ -30,7 +30,10 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? -1);
     const tooLarge = (n: number) =>
-      new LsError('LS_ERR_TOO_LARGE', `request body of ${n} bytes exceeds the limit of ${limit} bytes (--max_message_bytes)`);
+      new LsError(
+        'LS_ERR_TOO_LARGE',
+        `request body of ${n} bytes exceeds the limit of ${limit} bytes (--max_message_bytes)`,
+      );
     if (declared > limit) {
       req.resume();
       req.on('end', () => reject(tooLarge(declared)));
@@ -52,15 +55,22 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 
 function dtypeOf(sig: Signature, name: string, model: string) {
   const i = sig.inputIndex.get(name);
-  if (i === undefined) throw bad(`input '${name}' is not an input of model '${model}' (expected: ${sig.inputs.map((s) => s.name).join(', ')})`);
+  if (i === undefined)
+    throw bad(
+      `input '${name}' is not an input of model '${model}' (expected: ${sig.inputs.map((s) => s.name).join(', ')})`,
+    );
   return sig.inputs[i]!.dtype;
 }
 
 /** Builds the input tensors of a REST Predict body, in JSON key order. */
-function restInputs(body: Record<string, unknown>, model: string): { form: 'row' | 'columnar'; build: (sig: Signature) => Array<readonly [string, HostTensor]> } {
+function restInputs(
+  body: Record<string, unknown>,
+  model: string,
+): { form: 'row' | 'columnar'; build: (sig: Signature) => Array<readonly [string, HostTensor]> } {
   const hasInstances = 'instances' in body;
   const hasInputs = 'inputs' in body;
-  if (hasInstances && hasInputs) throw bad("request must contain either 'instances' (row form) or 'inputs' (columnar form), not both");
+  if (hasInstances && hasInputs)
+    throw bad("request must contain either 'instances' (row form) or 'inputs' (columnar form), not both");
   if (!hasInstances && !hasInputs) throw bad("request must contain 'instances' (row form) or 'inputs' (columnar form)");
   if (hasInstances) {
     const inst = body.instances;
@@ -71,7 +81,9 @@ function restInputs(body: Record<string, unknown>, model: string): { form: 'row'
       build: (sig) => {
         if (!isRecord(inst[0])) {
           if (sig.inputs.length !== 1) {
-            throw bad(`'instances' elements must be objects naming each input: model '${model}' has ${sig.inputs.length} inputs (${sig.inputs.map((s) => s.name).join(', ')})`);
+            throw bad(
+              `'instances' elements must be objects naming each input: model '${model}' has ${sig.inputs.length} inputs (${sig.inputs.map((s) => s.name).join(', ')})`,
+            );
           }
           const only = sig.inputs[0]!;
           return [[only.name, jsonRowsToTensor(inst, only.dtype, only.name)]];
@@ -81,10 +93,22 @@ function restInputs(body: Record<string, unknown>, model: string): { form: 'row'
           if (!isRecord(row)) throw bad(`instance ${i} is not an object like instance 0`);
           const keys = Object.keys(row);
           if (keys.length !== names.length || !keys.every((k) => k in (inst[0] as object))) {
-            throw bad(`instance ${i} names inputs {${keys.join(', ')}} but instance 0 names {${names.join(', ')}}; every instance must name the same inputs`);
+            throw bad(
+              `instance ${i} names inputs {${keys.join(', ')}} but instance 0 names {${names.join(', ')}}; every instance must name the same inputs`,
+            );
           }
         });
-        return names.map((n) => [n, jsonRowsToTensor(inst.map((r) => (r as Record<string, unknown>)[n]), dtypeOf(sig, n, model), n)] as const);
+        return names.map(
+          (n) =>
+            [
+              n,
+              jsonRowsToTensor(
+                inst.map((r) => (r as Record<string, unknown>)[n]),
+                dtypeOf(sig, n, model),
+                n,
+              ),
+            ] as const,
+        );
       },
     };
   }
@@ -92,9 +116,12 @@ function restInputs(body: Record<string, unknown>, model: string): { form: 'row'
   return {
     form: 'columnar',
     build: (sig) => {
-      if (isRecord(inputs)) return Object.keys(inputs).map((n) => [n, jsonToTensor(inputs[n], dtypeOf(sig, n, model), n)] as const);
+      if (isRecord(inputs))
+        return Object.keys(inputs).map((n) => [n, jsonToTensor(inputs[n], dtypeOf(sig, n, model), n)] as const);
       if (sig.inputs.length !== 1) {
-        throw bad(`'inputs' must be an object naming each input: model '${model}' has ${sig.inputs.length} inputs (${sig.inputs.map((s) => s.name).join(', ')})`);
+        throw bad(
+          `'inputs' must be an object naming each input: model '${model}' has ${sig.inputs.length} inputs (${sig.inputs.map((s) => s.name).join(', ')})`,
+        );
       }
       const only = sig.inputs[0]!;
       return [[only.name, jsonToTensor(inputs, only.dtype, only.name)]];
@@ -111,7 +138,10 @@ function predictAnswer(form: 'row' | 'columnar', res: PredictResult): unknown {
   const batch = outs[0]?.[1].dims[0] ?? 0;
   const predictions = new Array<unknown>(batch);
   for (let r = 0; r < batch; r++) {
-    predictions[r] = outs.length === 1 ? tensorRowToJson(outs[0]![1], r) : Object.fromEntries(outs.map(([n, t]) => [n, tensorRowToJson(t, r)]));
+    predictions[r] =
+      outs.length === 1
+        ? tensorRowToJson(outs[0]![1], r)
+        : Object.fromEntries(outs.map(([n, t]) => [n, tensorRowToJson(t, r)]));
   }
   return { predictions };
 }
@@ -123,8 +153,13 @@ async function route(ctx: ServiceContext, req: IncomingMessage, res: ServerRespo
   const dec = (s: string | undefined) => (s === undefined ? undefined : decodeURIComponent(s));
   const spec = versionSpec(dec(rawName), dec(rawVersion), dec(rawLabel), 'URL');
   if (verb !== undefined) {
-    if (verb === 'classify' || verb === 'regress') throw new LsError('LS_ERR_UNIMPLEMENTED', `:${verb} is not implemented by the leakscope reference server; use :predict`);
-    if (verb !== 'predict') throw new LsError('LS_ERR_ROUTE_NOT_FOUND', `Malformed request: unknown verb ':${verb}' (expected :predict)`);
+    if (verb === 'classify' || verb === 'regress')
+      throw new LsError(
+        'LS_ERR_UNIMPLEMENTED',
+        `:${verb} is not implemented by the leakscope reference server; use :predict`,
+      );
+    if (verb !== 'predict')
+      throw new LsError('LS_ERR_ROUTE_NOT_FOUND', `Malformed request: unknown verb ':${verb}' (expected :predict)`);
     if (req.method !== 'POST') throw new LsError('LS_ERR_METHOD_NOT_ALLOWED', `:predict takes POST, not ${req.method}`);
     const raw = await readBody(req, ctx.maxMessageBytes);
     let body: unknown;
@@ -134,9 +169,14 @@ async function route(ctx: ServiceContext, req: IncomingMessage, res: ServerRespo
       throw new LsError('LS_ERR_MALFORMED', `malformed JSON body: ${(e as Error).message}`);
     }
     if (!isRecord(body)) throw bad('request body must be a JSON object with "instances" or "inputs"');
-    if (body.signature_name !== undefined && typeof body.signature_name !== 'string') throw bad("'signature_name' must be a string");
+    if (body.signature_name !== undefined && typeof body.signature_name !== 'string')
+      throw bad("'signature_name' must be a string");
     const { form, build } = restInputs(body, spec.name);
-    const result = await ctx.predictor.predict({ spec: { ...spec, signatureName: body.signature_name as string | undefined }, inputs: build, outputFilter: [] });
+    const result = await ctx.predictor.predict({
+      spec: { ...spec, signatureName: body.signature_name as string | undefined },
+      inputs: build,
+      outputFilter: [],
+    });
     send(res, 200, predictAnswer(form, result));
     return;
   }
@@ -162,7 +202,11 @@ export function createRestServer(ctx: ServiceContext): Server {
       );
       return;
     }
-    const methodName = path.endsWith(':predict') ? 'Predict' : path.endsWith('/metadata') ? 'GetModelMetadata' : 'GetModelStatus';
+    const methodName = path.endsWith(':predict')
+      ? 'Predict'
+      : path.endsWith('/metadata')
+        ? 'GetModelMetadata'
+        : 'GetModelStatus';
     const done = ctx.metrics.begin(methodName, 'rest');
     route(ctx, req, res, path).then(
       () => done('200'),
@@ -183,7 +227,10 @@ export function createRestServer(ctx: ServiceContext): Server {
 /** Listens; resolves the bound port (port 0 picks a free one). */
 export function listenRest(server: Server, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const onError = (e: Error) => reject(new LsError('LS_ERR_INVALID_OPTION', `--rest_api_port ${port}: cannot listen on ${host}:${port}: ${e.message}`));
+    const onError = (e: Error) =>
+      reject(
+        new LsError('LS_ERR_INVALID_OPTION', `--rest_api_port ${port}: cannot listen on ${host}:${port}: ${e.message}`),
+      );
     server.once('error', onError);
     server.listen(port, host, () => {
       server.off('error', onError);

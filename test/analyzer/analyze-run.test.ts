@@ -22,8 +22,20 @@ serve(4000, 4100); snap('final');
 test('analyzeRun: verdicts over steady phases only, culprit from three snapshots, analysis.json round trip', async () => {
   await withTmpDir('leakscope-analyze-', async (dir) => {
     await runProgram(dir, LEAKY_PROGRAM);
-    const snap = (label: string) => ({ label, file: `${label}.heapsnapshot`, phase: 'steady', tMs: 0, captureMs: 1, bytes: 0, isolate: 'main' });
-    await writeRunDir(dir, { ...referenceLikeRun(true, 11), mode: 'leaky', snapshots: [snap('baseline'), snap('target'), snap('final')] });
+    const snap = (label: string) => ({
+      label,
+      file: `${label}.heapsnapshot`,
+      phase: 'steady',
+      tMs: 0,
+      captureMs: 1,
+      bytes: 0,
+      isolate: 'main',
+    });
+    await writeRunDir(dir, {
+      ...referenceLikeRun(true, 11),
+      mode: 'leaky',
+      snapshots: [snap('baseline'), snap('target'), snap('final')],
+    });
     const run = readRun(dir);
     const a = await analyzeRun(run, { top: 5 });
     assert.equal(a.format, 1);
@@ -57,11 +69,22 @@ test('analyzeRun: a broken snapshot is a note and a warning, not a failure; unsa
   await withTmpDir('leakscope-analyze-', async (dir) => {
     const spec = referenceLikeRun(false, 12);
     const samples = spec.samples.map(({ openFds: _f, ...s }) => s);
-    const snap = (label: string) => ({ label, file: join('snapshots', `${label}.heapsnapshot`), phase: 'steady', tMs: 0, captureMs: 1, bytes: 0, isolate: 'main' });
+    const snap = (label: string) => ({
+      label,
+      file: join('snapshots', `${label}.heapsnapshot`),
+      phase: 'steady',
+      tMs: 0,
+      captureMs: 1,
+      bytes: 0,
+      isolate: 'main',
+    });
     await writeRunDir(dir, { ...spec, samples, snapshots: [snap('baseline'), snap('final')] });
     const a = await analyzeRun(readRun(dir));
     assert.equal(a.overall.verdict, 'STABLE', a.overall.headline);
-    assert.equal(a.series.find((s) => s.key === 'openFds'), undefined);
+    assert.equal(
+      a.series.find((s) => s.key === 'openFds'),
+      undefined,
+    );
     assert.match(a.heap!.note!, /heap analysis skipped/);
     assert.ok(a.warnings.some((w) => /heap analysis skipped/.test(w)));
   });

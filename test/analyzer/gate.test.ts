@@ -10,7 +10,13 @@ import { captureIo } from '../helpers/capture-io.js';
 import { referenceLikeRun, writeRunDir } from '../helpers/analyzer-series.js';
 import { withTmpDir } from '../helpers/tmp-dir.js';
 
-const unescape = (s: string) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+const xmlUnescape = (s: string) =>
+  s
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&amp;/g, '&');
 
 async function gate(args: string[]): Promise<{ code: number; out: string; err: string }> {
   const c = captureIo();
@@ -51,16 +57,19 @@ test('gate fails a leaky-like run (exit 1) with the numbers, in text, JSON and J
     const doc = await readFile(xml, 'utf8');
     assert.match(doc, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<testsuites /);
     assert.equal((doc.match(/<testsuite /g) ?? []).length, 1);
-    const cases = [...doc.matchAll(/<testcase name="([^"]*)"/g)].map((m) => unescape(m[1]!));
+    const cases = [...doc.matchAll(/<testcase name="([^"]*)"/g)].map((m) => xmlUnescape(m[1]!));
     const failures = [...doc.matchAll(/<failure message="([^"]*)" type="budget">([^<]*)<\/failure>/g)];
     const suite = doc.match(/<testsuite name="[^"]*" tests="(\d+)" failures="(\d+)" skipped="(\d+)"/)!;
     assert.equal(Number(suite[1]), cases.length);
     assert.equal(Number(suite[2]), failures.length);
     assert.ok(failures.length >= 3);
     assert.ok(cases.includes('series.cacheEntries.mustNotLeak') && cases.includes('run.status'));
-    const cache = failures.find((f) => unescape(f[2]!).startsWith('series.cacheEntries.mustNotLeak'))!;
-    assert.match(unescape(cache[2]!), /executor-cache entries grow 0\.9 entries\/request ±[\d.]+ entries \(95% CI\), Mann-Kendall p<0\.001/);
-    assert.match(unescape(cache[1]!), /^expected verdict is not LEAK, got LEAK$/);
+    const cache = failures.find((f) => xmlUnescape(f[2]!).startsWith('series.cacheEntries.mustNotLeak'))!;
+    assert.match(
+      xmlUnescape(cache[2]!),
+      /executor-cache entries grow 0\.9 entries\/request ±[\d.]+ entries \(95% CI\), Mann-Kendall p<0\.001/,
+    );
+    assert.match(xmlUnescape(cache[1]!), /^expected verdict is not LEAK, got LEAK$/);
 
     const j = await gate([dir, '--json']);
     assert.equal(j.code, 1);
@@ -77,10 +86,21 @@ test('a budget file replaces the default; extends keeps it; phase and p99 checks
     const dir = join(root, 'patched');
     await writeRunDir(dir, {
       ...referenceLikeRun(false, 3),
-      results: [{ name: 'warmup' }, { name: 'steady', errors: 30, statusCounts: { OK: 970, UNAVAILABLE: 30 } }, { name: 'spike', dropped: 400 }, { name: 'recovery' }],
+      results: [
+        { name: 'warmup' },
+        { name: 'steady', errors: 30, statusCounts: { OK: 970, UNAVAILABLE: 30 } },
+        { name: 'spike', dropped: 400 },
+        { name: 'recovery' },
+      ],
     });
     const budget = join(root, 'budget.json');
-    await writeFile(budget, JSON.stringify({ threads: { maxPeak: 12 }, phases: { steady: { maxP99Ms: 5 }, '@steady': { maxErrorRate: 0.05 }, spike: { maxDroppedRate: 0.1 } } }));
+    await writeFile(
+      budget,
+      JSON.stringify({
+        threads: { maxPeak: 12 },
+        phases: { steady: { maxP99Ms: 5 }, '@steady': { maxErrorRate: 0.05 }, spike: { maxDroppedRate: 0.1 } },
+      }),
+    );
     const r = await gate([dir, '--budget', budget, '--json']);
     const res = JSON.parse(r.out);
     assert.equal(r.code, 1);
@@ -98,11 +118,19 @@ test('a budget file replaces the default; extends keeps it; phase and p99 checks
     const ids = Object.fromEntries(r2.checks.map((c: { id: string; status: string }) => [c.id, c.status]));
     assert.equal(ids['series.rssBytes.mustNotLeak'], 'pass');
     assert.equal(ids['phases.steady.maxErrorRate'], 'fail');
-    assert.match(r2.checks.find((c: { id: string }) => c.id === 'phases.steady.maxErrorRate').message, /UNAVAILABLE 30/);
+    assert.match(
+      r2.checks.find((c: { id: string }) => c.id === 'phases.steady.maxErrorRate').message,
+      /UNAVAILABLE 30/,
+    );
 
     // Load shedding past the thread cap is not an error under the default budget.
-    await writeRunDir(dir, { ...referenceLikeRun(false, 3), results: [{ name: 'steady', errors: 300, statusCounts: { OK: 700, RESOURCE_EXHAUSTED: 300 } }] });
-    const shed = (await gateRun(dir, { write: false })).result.checks.find((c) => c.id === 'phases.steady.maxErrorRate')!;
+    await writeRunDir(dir, {
+      ...referenceLikeRun(false, 3),
+      results: [{ name: 'steady', errors: 300, statusCounts: { OK: 700, RESOURCE_EXHAUSTED: 300 } }],
+    });
+    const shed = (await gateRun(dir, { write: false })).result.checks.find(
+      (c) => c.id === 'phases.steady.maxErrorRate',
+    )!;
     assert.equal(shed.status, 'pass');
     assert.equal(shed.actual, '0% (0 of 1000)');
     assert.match(shed.message, /RESOURCE_EXHAUSTED 300 \(not counted\)/);
@@ -115,12 +143,24 @@ test('bad budget files: exit 2 with the file and field named', async () => {
     await writeRunDir(dir, referenceLikeRun(false, 4));
     const cases: [unknown, RegExp][] = [
       [{ series: { rss: { maxPerRequest: 1 } } }, /'series\.rss' is not a known series \(known: \*, rssBytes/],
-      [{ series: { rssBytes: { maxPerRequest: '1KB' } } }, /'series\.rssBytes\.maxPerRequest' must be a number from 0 to any, got "1KB"/],
-      [{ threads: { maxpeak: 3 } }, /'threads\.maxpeak' is not a known field \(known: maxPeak, maxPerInflight, mustBeBounded, mustComeBackDown\)/],
-      [{ phases: { steady: { maxErrorRate: 2 } } }, /'phases\.steady\.maxErrorRate' must be a number from 0 to 1, got 2/],
+      [
+        { series: { rssBytes: { maxPerRequest: '1KB' } } },
+        /'series\.rssBytes\.maxPerRequest' must be a number from 0 to any, got "1KB"/,
+      ],
+      [
+        { threads: { maxpeak: 3 } },
+        /'threads\.maxpeak' is not a known field \(known: maxPeak, maxPerInflight, mustBeBounded, mustComeBackDown\)/,
+      ],
+      [
+        { phases: { steady: { maxErrorRate: 2 } } },
+        /'phases\.steady\.maxErrorRate' must be a number from 0 to 1, got 2/,
+      ],
       [{ confidence: 0.2 }, /'confidence' must be above 0\.5/],
       [{ extends: 'strict' }, /'extends' must be "default"/],
-      [{ phases: { '@all': { excludeStatuses: 'RESOURCE_EXHAUSTED' } } }, /'phases\.@all\.excludeStatuses' must be a list of status codes/],
+      [
+        { phases: { '@all': { excludeStatuses: 'RESOURCE_EXHAUSTED' } } },
+        /'phases\.@all\.excludeStatuses' must be a list of status codes/,
+      ],
       [[1, 2], /'\(top level\)' must be an object/],
     ];
     const budget = join(root, 'budget.json');
@@ -138,7 +178,10 @@ test('bad budget files: exit 2 with the file and field named', async () => {
     r = await gate([dir, '--budget', join(root, 'nope.json')]);
     assert.equal(r.code, 2);
     assert.match(r.err, /nope\.json: cannot read the budget \(ENOENT\)/);
-    assert.throws(() => parseBudget({ series: { '*': { mustNotLeak: 1 } } }, 'b.json'), /'series\.\*\.mustNotLeak' must be true or false/);
+    assert.throws(
+      () => parseBudget({ series: { '*': { mustNotLeak: 1 } } }, 'b.json'),
+      /'series\.\*\.mustNotLeak' must be true or false/,
+    );
     assert.ok(Object.isFrozen(DEFAULT_BUDGET.series));
   });
 });
@@ -155,7 +198,10 @@ test('unreadable run directories and bad usage: exit 2 with a clear message', as
     assert.match(r.err, /manifest\.json: cannot read the run manifest \(ENOENT\)/);
     const bad = join(root, 'bad');
     await writeRunDir(bad, referenceLikeRun(false, 5));
-    await writeFile(join(bad, 'samples.ndjson'), '{"t":0,"requests":0,"phase":"steady"}\nnot json\n{"t":1,"requests":1,"phase":"steady"}\n');
+    await writeFile(
+      join(bad, 'samples.ndjson'),
+      '{"t":0,"requests":0,"phase":"steady"}\nnot json\n{"t":1,"requests":1,"phase":"steady"}\n',
+    );
     r = await gate([bad]);
     assert.equal(r.code, 2);
     assert.match(r.err, /samples\.ndjson: line 2 is not a valid sample/);

@@ -17,8 +17,19 @@ function spikeRun(o: { perRequest: number; cap: number; stays: number; seed: num
   for (let t = 0; t < 30_000; t += 250) {
     const phase = t < 10_000 ? 'steady' : t < 20_000 ? 'spike' : 'recovery';
     const inflight = phase === 'spike' ? 40 + Math.round(r() * 20) : Math.round(r() * 3);
-    const handler = phase === 'recovery' ? Math.min(o.stays, o.cap) + Math.round(r()) : Math.min(o.cap, Math.round(inflight * o.perRequest));
-    out.push({ t, phase, requests: t / 5, threads: 11 + handler, handlerThreads: handler, inflight, threadsByName: { node: 11 + handler } });
+    const handler =
+      phase === 'recovery'
+        ? Math.min(o.stays, o.cap) + Math.round(r())
+        : Math.min(o.cap, Math.round(inflight * o.perRequest));
+    out.push({
+      t,
+      phase,
+      requests: t / 5,
+      threads: 11 + handler,
+      handlerThreads: handler,
+      inflight,
+      threadsByName: { node: 11 + handler },
+    });
   }
   return out;
 }
@@ -30,7 +41,10 @@ test('thread-per-request spike that never comes down: unbounded, stuck up', () =
   assert.equal(a.recoveryPhase, 'recovery');
   assert.ok(a.peak >= 11 + 55, `peak ${a.peak}`);
   assert.ok(a.baseline! <= 14);
-  assert.ok(a.threadsPerInflight!.low > 0.8 && a.threadsPerInflight!.high <= 1.05, JSON.stringify(a.threadsPerInflight));
+  assert.ok(
+    a.threadsPerInflight!.low > 0.8 && a.threadsPerInflight!.high <= 1.05,
+    JSON.stringify(a.threadsPerInflight),
+  );
   assert.equal(a.bounded, false);
   assert.equal(a.cameBackDown, false);
   assert.ok(a.afterRecovery! >= 55);
@@ -61,7 +75,9 @@ test('uncapped spike that does come back down: unbounded but recovered', () => {
 
 test('no thread series: null; handler gauge alone is used when /proc is not readable', () => {
   assert.equal(analyzeThreads(PHASES, [{ t: 0, phase: 'steady', requests: 0 }]), null);
-  const only = spikeRun({ perRequest: 1, cap: 8, stays: 0, seed: 4 }).map(({ threads: _t, threadsByName: _n, ...s }) => s);
+  const only = spikeRun({ perRequest: 1, cap: 8, stays: 0, seed: 4 }).map(
+    ({ threads: _t, threadsByName: _n, ...s }) => s,
+  );
   const a = analyzeThreads(PHASES, only)!;
   assert.equal(a.source, 'handlerThreads');
   assert.equal(a.peak, 8);
@@ -73,7 +89,14 @@ test('slow thread start-up: threads lag the load but rise past 4 × CPUs + 4 —
   for (let t = 0; t < 30_000; t += 250) {
     const phase = t < 10_000 ? 'steady' : t < 20_000 ? 'spike' : 'recovery';
     const handler = phase === 'spike' ? 5 + Math.floor((t - 10_000) / 250) : 4;
-    samples.push({ t, phase, requests: t / 5, threads: 14 + handler, handlerThreads: handler, inflight: phase === 'spike' ? 200 : 2 });
+    samples.push({
+      t,
+      phase,
+      requests: t / 5,
+      threads: 14 + handler,
+      handlerThreads: handler,
+      inflight: phase === 'spike' ? 200 : 2,
+    });
   }
   const slow = analyzeThreads(PHASES, samples, { cpus: 2 })!;
   assert.ok(slow.threadsPerInflight!.estimate < 0.5, 'the ratio alone says bounded');

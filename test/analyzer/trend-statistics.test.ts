@@ -52,7 +52,7 @@ test('Sen interval covers the true slope at about the nominal rate', () => {
   const seeds = 60;
   for (let seed = 1; seed <= seeds; seed++) {
     const g = gaussian(seed);
-    const pts = series(150, (i, req) => 1e6 + 250 * req + 40_000 * g());
+    const pts = series(150, (_i, req) => 1e6 + 250 * req + 40_000 * g());
     const est = analyzeTrend(pts, { confidence: 0.95 }).perRequest!;
     if (est.low <= 250 && 250 <= est.high) covered++;
   }

@@ -1,7 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SeriesAnalysis } from '../../common/analysis-format.js';
-import { judgeSeries, overallVerdict, reconcileHeapSeries, SERIES_SPECS, type SeriesSpec } from '../../analyzer/verdicts.js';
+import {
+  judgeSeries,
+  overallVerdict,
+  reconcileHeapSeries,
+  SERIES_SPECS,
+  type SeriesSpec,
+} from '../../analyzer/verdicts.js';
 import { gaussian, gcHeap, series } from '../helpers/analyzer-series.js';
 
 const spec = (key: string): SeriesSpec => SERIES_SPECS.find((s) => s.key === key)!;
@@ -39,13 +45,21 @@ test('a leak too short to clear the relative threshold is not yet a LEAK', () =>
 test('one step change is not a leak', () => {
   for (let seed = 1; seed <= 4; seed++) {
     const g = gaussian(seed);
-    const a = judgeSeries(heap, series(400, (i) => 40e6 + (i < 200 ? 0 : 8e6) + 3e5 * g()), ['steady']);
+    const a = judgeSeries(
+      heap,
+      series(400, (i) => 40e6 + (i < 200 ? 0 : 8e6) + 3e5 * g()),
+      ['steady'],
+    );
     assert.notEqual(a.verdict, 'LEAK', a.reason);
   }
 });
 
 test('a staircase (a step every few hundred requests, the cache-fill shape) is a LEAK', () => {
-  const a = judgeSeries(spec('cacheEntries'), series(300, (i) => 2 + 40 * Math.floor(i / 10)), ['steady']);
+  const a = judgeSeries(
+    spec('cacheEntries'),
+    series(300, (i) => 2 + 40 * Math.floor(i / 10)),
+    ['steady'],
+  );
   assert.equal(a.verdict, 'LEAK', a.reason);
   assert.match(a.reason, /^executor-cache entries grow /);
 });
@@ -54,7 +68,11 @@ test('too few samples or requests is INSUFFICIENT_DATA', () => {
   const few = judgeSeries(heap, gcHeap(6, 1, 300), ['steady']);
   assert.equal(few.verdict, 'INSUFFICIENT_DATA');
   assert.match(few.reason, /only 6 sample\(s\)/);
-  const idle = judgeSeries(heap, gcHeap(50, 1, 300).map((p) => ({ ...p, requests: 7 })), ['steady']);
+  const idle = judgeSeries(
+    heap,
+    gcHeap(50, 1, 300).map((p) => ({ ...p, requests: 7 })),
+    ['steady'],
+  );
   assert.equal(idle.verdict, 'INSUFFICIENT_DATA');
   assert.match(idle.reason, /request\(s\) completed/);
   assert.doesNotThrow(() => JSON.stringify(few));
@@ -62,12 +80,21 @@ test('too few samples or requests is INSUFFICIENT_DATA', () => {
 
 test('thresholds can be overridden per series', () => {
   const pts = gcHeap(1200, 3, 40);
-  assert.equal(judgeSeries(heap, pts, ['steady'], { thresholds: { heapUsedBytes: { minPerRequest: 10, minRelativeGrowth: 0.01 } } }).verdict, 'LEAK');
+  assert.equal(
+    judgeSeries(heap, pts, ['steady'], {
+      thresholds: { heapUsedBytes: { minPerRequest: 10, minRelativeGrowth: 0.01 } },
+    }).verdict,
+    'LEAK',
+  );
 });
 
 test('unsettled heap growth is not a leak when the GC-settled heap is stable', () => {
   const unsettled = judgeSeries(heap, gcHeap(400, 1, 300), ['steady']);
-  const settled = judgeSeries(spec('heapUsedSettledBytes'), series(50, () => 40e6), ['steady']);
+  const settled = judgeSeries(
+    spec('heapUsedSettledBytes'),
+    series(50, () => 40e6),
+    ['steady'],
+  );
   const [u, s] = reconcileHeapSeries([unsettled, settled]);
   assert.equal(s!.verdict, 'STABLE');
   assert.equal(u!.verdict, 'GROWING');
@@ -76,8 +103,20 @@ test('unsettled heap growth is not a leak when the GC-settled heap is stable', (
 
 test('overall verdict: LEAK names the series and the culprit; STABLE and INSUFFICIENT_DATA say so', () => {
   const leak = judgeSeries(spec('rssBytes'), gcHeap(400, 1, 2000, 150e6, 4e6), ['steady']);
-  const flat = judgeSeries(spec('openFds'), series(100, () => 24), ['steady']);
-  const culprit = { className: '(string)', heldBy: 'SessionCache.executors[]', path: '(GC roots) → …', retainedSize: 9e6, count: 30000, growthShare: 0.96, growthBasis: 'x' };
+  const flat = judgeSeries(
+    spec('openFds'),
+    series(100, () => 24),
+    ['steady'],
+  );
+  const culprit = {
+    className: '(string)',
+    heldBy: 'SessionCache.executors[]',
+    path: '(GC roots) → …',
+    retainedSize: 9e6,
+    count: 30000,
+    growthShare: 0.96,
+    growthBasis: 'x',
+  };
   const o = overallVerdict([leak, flat], null, culprit);
   assert.equal(o.verdict, 'LEAK');
   assert.deepEqual(o.leaking, ['rssBytes']);

@@ -18,7 +18,17 @@ const t = tfTypes();
 const id = (b: Buffer) => b;
 const server = new grpc.Server();
 server.addService(
-  { Predict: { path: '/tensorflow.serving.PredictionService/Predict', requestStream: false, responseStream: false, requestSerialize: id, requestDeserialize: id, responseSerialize: id, responseDeserialize: id } },
+  {
+    Predict: {
+      path: '/tensorflow.serving.PredictionService/Predict',
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: id,
+      requestDeserialize: id,
+      responseSerialize: id,
+      responseDeserialize: id,
+    },
+  },
   {
     Predict: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
       const req = t.PredictRequest.decode(call.request) as unknown as { inputs: Record<string, TensorProtoLike> };
@@ -28,7 +38,13 @@ server.addService(
         (out) => {
           const outputs: Record<string, unknown> = {};
           for (const [n, v] of Object.entries(out)) outputs[n] = toTensorProto(fromOrt(v as ort.Tensor));
-          cb(null, t.PredictResponse.encode({ model_spec: { name: 'ctr', version: { value: 1 } }, outputs }).finish() as Buffer);
+          cb(
+            null,
+            t.PredictResponse.encode({
+              model_spec: { name: 'ctr', version: { value: 1 } },
+              outputs,
+            }).finish() as Buffer,
+          );
         },
         (e: Error) => cb({ code: grpc.status.INTERNAL, details: e.message }),
       );

@@ -22,13 +22,21 @@ const CASES = [
 
 const root = await mkdtemp(join(tmpdir(), 'leakscope-detection-'));
 const tally = new Map<string, { flagged: number; runs: number; seconds: number[] }>();
-console.log(`leakscope bench:detection — ${RUNS} default-sized runs per case; a run is "flagged" when its overall verdict is LEAK\n`);
+console.log(
+  `leakscope bench:detection — ${RUNS} default-sized runs per case; a run is "flagged" when its overall verdict is LEAK\n`,
+);
 try {
   for (let i = 1; i <= RUNS; i++) {
     for (const c of CASES) {
       const key = `${c.scenario} ${c.mode}`;
       const t0 = performance.now();
-      const out = await runScenario({ scenario: c.scenario, target: { kind: 'spawn', mode: c.mode }, out: join(root, `${c.scenario}-${c.mode}-${i}`), seed: i, snapshots: false });
+      const out = await runScenario({
+        scenario: c.scenario,
+        target: { kind: 'spawn', mode: c.mode },
+        out: join(root, `${c.scenario}-${c.mode}-${i}`),
+        seed: i,
+        snapshots: false,
+      });
       const a = await analyzeRun(readRun(out.dir));
       const s = (performance.now() - t0) / 1000;
       const flagged = a.overall.verdict === 'LEAK';
@@ -38,14 +46,18 @@ try {
       t.seconds.push(s);
       tally.set(key, t);
       const ok = flagged === c.expectLeak ? 'as expected' : 'WRONG';
-      console.log(`run ${String(i).padStart(2)} ${key.padEnd(24)} ${a.overall.verdict.padEnd(17)} ${ok.padEnd(11)} leaking: ${a.overall.leaking.join(', ') || '–'} (${s.toFixed(0)} s, ${out.manifest.status})`);
+      console.log(
+        `run ${String(i).padStart(2)} ${key.padEnd(24)} ${a.overall.verdict.padEnd(17)} ${ok.padEnd(11)} leaking: ${a.overall.leaking.join(', ') || '–'} (${s.toFixed(0)} s, ${out.manifest.status})`,
+      );
       if (!process.env.BENCH_KEEP) await rm(out.dir, { recursive: true, force: true });
     }
   }
   console.log('\ncase                      flagged   expected');
   for (const c of CASES) {
     const t = tally.get(`${c.scenario} ${c.mode}`)!;
-    console.log(`${`${c.scenario} ${c.mode}`.padEnd(26)}${`${t.flagged}/${t.runs}`.padEnd(10)}${c.expectLeak ? `${t.runs}/${t.runs} (detections)` : `0/${t.runs} (false alarms)`}`);
+    console.log(
+      `${`${c.scenario} ${c.mode}`.padEnd(26)}${`${t.flagged}/${t.runs}`.padEnd(10)}${c.expectLeak ? `${t.runs}/${t.runs} (detections)` : `0/${t.runs} (false alarms)`}`,
+    );
   }
 } finally {
   if (!process.env.BENCH_KEEP) await rm(root, { recursive: true, force: true });

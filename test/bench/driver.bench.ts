@@ -40,12 +40,30 @@ interface Step {
   readonly ok: boolean;
 }
 
-async function step(clients: readonly grpc.Client[], path: string, request: (i: number) => Buffer, rate: number, p99LimitMs: number): Promise<Step> {
+async function step(
+  clients: readonly grpc.Client[],
+  path: string,
+  request: (i: number) => Buffer,
+  rate: number,
+  p99LimitMs: number,
+): Promise<Step> {
   const schedule = planArrivals({ kind: 'constant', rate, durationS: STEP_S });
-  const r = await startGrpcPhase({ name: `rate-${rate}`, clients, path, schedule, request, maxInflight: 2000, drainMs: 5000 }).done;
+  const r = await startGrpcPhase({
+    name: `rate-${rate}`,
+    clients,
+    path,
+    schedule,
+    request,
+    maxInflight: 2000,
+    drainMs: 5000,
+  }).done;
   const fi = r.latencyFromIntended;
   const okCount = r.statusCounts['OK'] ?? 0;
-  const ok = r.dropped <= r.planned * 0.001 && okCount >= r.planned * 0.999 && r.achievedRate >= rate * 0.9 && (fi?.p99Ms ?? Infinity) <= p99LimitMs;
+  const ok =
+    r.dropped <= r.planned * 0.001 &&
+    okCount >= r.planned * 0.999 &&
+    r.achievedRate >= rate * 0.9 &&
+    (fi?.p99Ms ?? Infinity) <= p99LimitMs;
   return {
     rate,
     achieved: r.achievedRate,
@@ -61,18 +79,38 @@ async function step(clients: readonly grpc.Client[], path: string, request: (i: 
 }
 
 /** Doubles the rate from `start` until a step fails; then tries the midpoint once. */
-async function rampUp(label: string, address: string, path: string, request: (i: number) => Buffer, start: number, max: number): Promise<{ best?: Step; steps: Step[] }> {
+async function rampUp(
+  label: string,
+  address: string,
+  path: string,
+  request: (i: number) => Buffer,
+  start: number,
+  max: number,
+): Promise<{ best?: Step; steps: Step[] }> {
   // Channels opened and warmed once, as a runner keeps them across phases.
   const clients = openGrpcChannels(address, 4);
   try {
-    await startGrpcPhase({ name: 'warm', clients, path, schedule: planArrivals({ kind: 'constant', rate: Math.min(start, 200), durationS: 1 }), request }).done;
+    await startGrpcPhase({
+      name: 'warm',
+      clients,
+      path,
+      schedule: planArrivals({ kind: 'constant', rate: Math.min(start, 200), durationS: 1 }),
+      request,
+    }).done;
     return await rampSteps(label, clients, path, request, start, max);
   } finally {
     for (const c of clients) c.close();
   }
 }
 
-async function rampSteps(label: string, clients: readonly grpc.Client[], path: string, request: (i: number) => Buffer, start: number, max: number): Promise<{ best?: Step; steps: Step[] }> {
+async function rampSteps(
+  label: string,
+  clients: readonly grpc.Client[],
+  path: string,
+  request: (i: number) => Buffer,
+  start: number,
+  max: number,
+): Promise<{ best?: Step; steps: Step[] }> {
   const steps: Step[] = [];
   let best: Step | undefined;
   let rate = start;
@@ -109,7 +147,11 @@ async function main(): Promise<void> {
   console.log(
     `bench:driver — open-model gRPC driver, ${STEP_S} s steps doubling the rate, 4 channels; sustained = drops ≤ 0.1%, OK ≥ 99.9%, achieved ≥ 90% of the rate, p99 from intended ≤ max(${P99_FLOOR_MS} ms, 10x the first step's)`,
   );
-  console.log(`host: ${cpus().length} CPUs, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} (other work on the host slows every figure alike)`);
+  console.log(
+    `host: ${cpus().length} CPUs, load average ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')} (other work on the host slows every figure alike)`,
+  );
 
   const trivial = await spawnTarget([fileURLToPath(new URL('./trivial-grpc-child.js', import.meta.url))]);
   const body = Buffer.from([8, 1]);
@@ -118,7 +160,9 @@ async function main(): Promise<void> {
   try {
     // Bare grpc-js calls, closed loop (32 callers): what one call costs without the driver.
     bare = await closedLoop(trivial.grpc, body, 32, STEP_S, TRIVIAL_PATH);
-    console.log(`  bare grpc-js closed loop (32 callers): ${bare.rps.toFixed(0)} calls/s, ${bare.cpuUsPerRequest.toFixed(0)} µs CPU per call, p50 ${(bare.p50us / 1000).toFixed(2)} ms`);
+    console.log(
+      `  bare grpc-js closed loop (32 callers): ${bare.rps.toFixed(0)} calls/s, ${bare.cpuUsPerRequest.toFixed(0)} µs CPU per call, p50 ${(bare.p50us / 1000).toFixed(2)} ms`,
+    );
     driver = await rampUp('trivial', trivial.grpc, TRIVIAL_PATH, () => body, 100, 64_000);
   } finally {
     await trivial.stop();
@@ -130,13 +174,35 @@ async function main(): Promise<void> {
     const modelDir = join(root, 'ctr');
     await writeModelVersions(modelDir, { features: 10, versions: [1] });
     const bin = fileURLToPath(new URL('../../../bin/leakscope.js', import.meta.url));
-    const server = await spawnTarget([bin, 'serve', '--port', '0', '--rest_api_port', '0', '--model_name', 'ctr', '--model_base_path', modelDir, '--mode', 'patched', '--log-level', 'warn']);
+    const server = await spawnTarget([
+      bin,
+      'serve',
+      '--port',
+      '0',
+      '--rest_api_port',
+      '0',
+      '--model_name',
+      'ctr',
+      '--model_base_path',
+      modelDir,
+      '--mode',
+      'patched',
+      '--log-level',
+      'warn',
+    ]);
     try {
       const client = new TfServingClient(server.grpc);
       const inputs = inputSpecsFromMetadata(await client.metadata({ name: 'ctr' }));
       client.close();
       const reqs = predictRequests({ model: { name: 'ctr' }, inputs, order: { kind: 'fixed' } });
-      reference = await rampUp('reference', server.grpc, '/tensorflow.serving.PredictionService/Predict', reqs.grpc, 25, 64_000);
+      reference = await rampUp(
+        'reference',
+        server.grpc,
+        '/tensorflow.serving.PredictionService/Predict',
+        reqs.grpc,
+        25,
+        64_000,
+      );
     } finally {
       await server.stop();
     }
@@ -147,13 +213,21 @@ async function main(): Promise<void> {
   const d = driver.best;
   const ref = reference.best;
   console.log('\nsummary');
-  console.log(`  bare grpc-js client calls (closed loop, no driver): ${bare.rps.toFixed(0)}/s at ${bare.cpuUsPerRequest.toFixed(0)} µs CPU per call`);
+  console.log(
+    `  bare grpc-js client calls (closed loop, no driver): ${bare.rps.toFixed(0)}/s at ${bare.cpuUsPerRequest.toFixed(0)} µs CPU per call`,
+  );
   const cpuOf = (r: { best?: Step; steps: Step[] }) => (r.best ?? r.steps[0])?.cpuUs.toFixed(0) ?? '?';
-  console.log(`  driver vs trivial grpc-js server: max sustained ${d ? d.rate : '< 100'}/s, driver CPU ${cpuOf(driver)} µs per request`);
-  console.log(`  reference server Predict (CTR, 10 inputs, patched): max sustained ${ref ? ref.rate : '< 25'}/s, driver CPU ${cpuOf(reference)} µs per request`);
+  console.log(
+    `  driver vs trivial grpc-js server: max sustained ${d ? d.rate : '< 100'}/s, driver CPU ${cpuOf(driver)} µs per request`,
+  );
+  console.log(
+    `  reference server Predict (CTR, 10 inputs, patched): max sustained ${ref ? ref.rate : '< 25'}/s, driver CPU ${cpuOf(reference)} µs per request`,
+  );
   if (d && ref) {
     console.log(`  headroom: the driver sustains ${(d.rate / ref.rate).toFixed(1)}x the reference server's top rate`);
-    console.log(`  driver load at the reference's top rate: ${((ref.cpuUs * ref.rate) / 1e6 * 100).toFixed(0)}% of one core`);
+    console.log(
+      `  driver load at the reference's top rate: ${(((ref.cpuUs * ref.rate) / 1e6) * 100).toFixed(0)}% of one core`,
+    );
   }
 }
 

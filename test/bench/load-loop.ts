@@ -17,9 +17,22 @@ export interface LoopResult {
   readonly cpuUsPerRequest: number;
 }
 
-export async function closedLoop(address: string, body: Buffer, concurrency: number, seconds: number, path = '/tensorflow.serving.PredictionService/Predict'): Promise<LoopResult> {
-  const clients = [new TfServingClient(address, { 'grpc.use_local_subchannel_pool': 1 }), new TfServingClient(address, { 'grpc.use_local_subchannel_pool': 1 })];
-  const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+export async function closedLoop(
+  address: string,
+  body: Buffer,
+  concurrency: number,
+  seconds: number,
+  path = '/tensorflow.serving.PredictionService/Predict',
+): Promise<LoopResult> {
+  const clients = [
+    new TfServingClient(address, { 'grpc.use_local_subchannel_pool': 1 }),
+    new TfServingClient(address, { 'grpc.use_local_subchannel_pool': 1 }),
+  ];
+  const h = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 60_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
   let completed = 0;
   let errors = 0;
   const end = performance.now() + seconds * 1000;

@@ -43,18 +43,45 @@ const targets: Target[] = [];
 try {
   const modelDir = join(root, 'ctr');
   await writeModelVersions(modelDir, { features: 10, versions: [1] });
-  const bare = await spawnTarget([fileURLToPath(new URL('./bare-grpc-server.js', import.meta.url)), join(modelDir, '1', 'model.onnx')]);
+  const bare = await spawnTarget([
+    fileURLToPath(new URL('./bare-grpc-server.js', import.meta.url)),
+    join(modelDir, '1', 'model.onnx'),
+  ]);
   targets.push(bare);
-  const ref = await spawnTarget([join(packageRoot(), 'bin', 'leakscope.js'), 'serve', '--port', '0', '--rest_api_port', '0', '--model_name', 'ctr', '--model_base_path', modelDir, '--mode', MODE, '--idle-thread-grace-ms', '3600000', '--log-level', 'warn']);
+  const ref = await spawnTarget([
+    join(packageRoot(), 'bin', 'leakscope.js'),
+    'serve',
+    '--port',
+    '0',
+    '--rest_api_port',
+    '0',
+    '--model_name',
+    'ctr',
+    '--model_base_path',
+    modelDir,
+    '--mode',
+    MODE,
+    '--idle-thread-grace-ms',
+    '3600000',
+    '--log-level',
+    'warn',
+  ]);
   targets.push(ref);
   const body = encodePredictRequest({ name: 'ctr' }, ctrTensors(10, BATCH));
-  console.log(`leakscope bench:server — Predict over gRPC, loopback, batch ${BATCH}, ${C} callers in a closed loop, ${ROUNDS} rounds × ${SECONDS} s each, alternating`);
-  console.log(`reference server mode: ${MODE}, idle handler threads kept; ${WARM_SECONDS} s warm-up each; node ${process.version}; ${(await import('node:os')).cpus().length} CPUs\n`);
+  console.log(
+    `leakscope bench:server — Predict over gRPC, loopback, batch ${BATCH}, ${C} callers in a closed loop, ${ROUNDS} rounds × ${SECONDS} s each, alternating`,
+  );
+  console.log(
+    `reference server mode: ${MODE}, idle handler threads kept; ${WARM_SECONDS} s warm-up each; node ${process.version}; ${(await import('node:os')).cpus().length} CPUs\n`,
+  );
   for (const t of [bare, ref]) await closedLoop(t.grpc, body, C, WARM_SECONDS);
   const results: Record<'bare' | 'leakscope', LoopResult[]> = { bare: [], leakscope: [] };
   const serverCpu: Record<'bare' | 'leakscope', number[]> = { bare: [], leakscope: [] };
   for (let r = 0; r < ROUNDS; r++) {
-    for (const [name, t] of [['bare', bare], ['leakscope', ref]] as const) {
+    for (const [name, t] of [
+      ['bare', bare],
+      ['leakscope', ref],
+    ] as const) {
       // A second of load first: connections and pools as under steady traffic.
       await closedLoop(t.grpc, body, C, 1);
       const cpu0 = cpuSeconds(t.child.pid!);
@@ -62,28 +89,45 @@ try {
       const cpuUs = ((cpuSeconds(t.child.pid!) - cpu0) * 1e6) / Math.max(1, res.completed);
       results[name].push(res);
       serverCpu[name].push(cpuUs);
-      console.log(`round ${r + 1} ${name.padEnd(9)} ${res.rps.toFixed(0).padStart(6)} req/s  p50 ${(res.p50us / 1000).toFixed(2)} ms  p99 ${(res.p99us / 1000).toFixed(2)} ms  server CPU ${cpuUs.toFixed(0)} µs/req  errors ${res.errors}`);
+      console.log(
+        `round ${r + 1} ${name.padEnd(9)} ${res.rps.toFixed(0).padStart(6)} req/s  p50 ${(res.p50us / 1000).toFixed(2)} ms  p99 ${(res.p99us / 1000).toFixed(2)} ms  server CPU ${cpuUs.toFixed(0)} µs/req  errors ${res.errors}`,
+      );
     }
   }
   const row = (name: 'bare' | 'leakscope') => {
     const rs = results[name];
-    return { rps: median(rs.map((x) => x.rps)), p50: median(rs.map((x) => x.p50us)) / 1000, p99: median(rs.map((x) => x.p99us)) / 1000, errors: rs.reduce((a, x) => a + x.errors, 0) };
+    return {
+      rps: median(rs.map((x) => x.rps)),
+      p50: median(rs.map((x) => x.p50us)) / 1000,
+      p99: median(rs.map((x) => x.p99us)) / 1000,
+      errors: rs.reduce((a, x) => a + x.errors, 0),
+    };
   };
   const b = row('bare');
   const l = row('leakscope');
   console.log('\nmedians          throughput      p50        p99     errors');
-  console.log(`bare grpc-js     ${b.rps.toFixed(0).padStart(7)} req/s ${b.p50.toFixed(2).padStart(7)} ms ${b.p99.toFixed(2).padStart(7)} ms ${String(b.errors).padStart(6)}`);
-  console.log(`leakscope        ${l.rps.toFixed(0).padStart(7)} req/s ${l.p50.toFixed(2).padStart(7)} ms ${l.p99.toFixed(2).padStart(7)} ms ${String(l.errors).padStart(6)}`);
+  console.log(
+    `bare grpc-js     ${b.rps.toFixed(0).padStart(7)} req/s ${b.p50.toFixed(2).padStart(7)} ms ${b.p99.toFixed(2).padStart(7)} ms ${String(b.errors).padStart(6)}`,
+  );
+  console.log(
+    `leakscope        ${l.rps.toFixed(0).padStart(7)} req/s ${l.p50.toFixed(2).padStart(7)} ms ${l.p99.toFixed(2).padStart(7)} ms ${String(l.errors).padStart(6)}`,
+  );
   const ratio = l.rps / b.rps;
-  console.log(`\nthroughput ratio leakscope/bare: ${(ratio * 100).toFixed(1)}%  (goal ≥ 85%: ${ratio >= 0.85 ? 'met' : 'NOT met'})`);
+  console.log(
+    `\nthroughput ratio leakscope/bare: ${(ratio * 100).toFixed(1)}%  (goal ≥ 85%: ${ratio >= 0.85 ? 'met' : 'NOT met'})`,
+  );
   // Each leakscope round against the bare round just before it: the machine's speed drifts
   // over a run, and adjacent rounds share more of it than the medians do.
   const paired = results.leakscope.map((x, i) => x.rps / results.bare[i]!.rps).sort((x, y) => x - y);
-  console.log(`per-round ratios (each against the bare round before it): median ${(median(paired) * 100).toFixed(1)}%, range ${(paired[0]! * 100).toFixed(0)}–${(paired[paired.length - 1]! * 100).toFixed(0)}%`);
+  console.log(
+    `per-round ratios (each against the bare round before it): median ${(median(paired) * 100).toFixed(1)}%, range ${(paired[0]! * 100).toFixed(0)}–${(paired[paired.length - 1]! * 100).toFixed(0)}%`,
+  );
   console.log(`p50 ratio ${(l.p50 / b.p50).toFixed(2)}×, p99 ratio ${(l.p99 / b.p99).toFixed(2)}×`);
   const cb = median(serverCpu.bare);
   const cl = median(serverCpu.leakscope);
-  console.log(`server CPU per request (all threads, median): bare ${cb.toFixed(0)} µs, leakscope ${cl.toFixed(0)} µs, ratio ${(cl / cb).toFixed(2)}×`);
+  console.log(
+    `server CPU per request (all threads, median): bare ${cb.toFixed(0)} µs, leakscope ${cl.toFixed(0)} µs, ratio ${(cl / cb).toFixed(2)}×`,
+  );
 } finally {
   await Promise.all(targets.map((t) => t.stop()));
   await rm(root, { recursive: true, force: true });

@@ -43,8 +43,17 @@ const stringSize = (len: number): number => Math.ceil((16 + len) / 8) * 8;
  * Streams the snapshot to `file`; returns its size in bytes. `header` is the `snapshot`
  * object of a real V8 snapshot (for meta).
  */
-export async function writeCacheSnapshot(file: string, header: Record<string, unknown>, shape: CacheShape): Promise<number> {
-  const meta = header['meta'] as { node_fields: string[]; node_types: string[][]; edge_fields: string[]; edge_types: string[][] };
+export async function writeCacheSnapshot(
+  file: string,
+  header: Record<string, unknown>,
+  shape: CacheShape,
+): Promise<number> {
+  const meta = header['meta'] as {
+    node_fields: string[];
+    node_types: string[][];
+    edge_fields: string[];
+    edge_types: string[][];
+  };
   const nodeTypes = meta.node_types[meta.node_fields.indexOf('type')]!;
   const edgeTypes = meta.edge_types[meta.edge_fields.indexOf('type')]!;
   const nt = (t: string): number => nodeTypes.indexOf(t);
@@ -73,7 +82,22 @@ export async function writeCacheSnapshot(file: string, header: Record<string, un
   };
 
   // Strings: fixed ones first, then per entry: key text, key slot name, value slot name.
-  const fixed = ['', '(GC roots)', 'global', 'session', 'SessionCache', 'executors', 'Map', 'table', 'system / Map', 'ctr', 'ExecutorEntry', 'key', 'model', 'map'];
+  const fixed = [
+    '',
+    '(GC roots)',
+    'global',
+    'session',
+    'SessionCache',
+    'executors',
+    'Map',
+    'table',
+    'system / Map',
+    'ctr',
+    'ExecutorEntry',
+    'key',
+    'model',
+    'map',
+  ];
   const S = (s: string): number => fixed.indexOf(s);
   const F = fixed.length;
   const keyString = (i: number): number => F + 3 * i;
@@ -84,7 +108,9 @@ export async function writeCacheSnapshot(file: string, header: Record<string, un
   const BASE = 8;
   // Unknown fields (trace_node_id, detachedness, future ones) stay 0.
   const nodeVals = new Array<number>(nf).fill(0);
-  const [iType, iName, iId, iSelf, iEdges] = ['type', 'name', 'id', 'self_size', 'edge_count'].map((f) => meta.node_fields.indexOf(f)) as [number, number, number, number, number];
+  const [iType, iName, iId, iSelf, iEdges] = ['type', 'name', 'id', 'self_size', 'edge_count'].map((f) =>
+    meta.node_fields.indexOf(f),
+  ) as [number, number, number, number, number];
   const nodeValues = (type: number, name: number, index: number, self: number, edges: number): string => {
     nodeVals[iType] = type;
     nodeVals[iName] = name;
@@ -104,31 +130,47 @@ export async function writeCacheSnapshot(file: string, header: Record<string, un
     [nt('string'), S('ctr'), stringSize(3), 0],
   ];
   const edgeCount = 2 + 1 + 1 + 1 + 2 * n + 3 * n;
-  put(`{"snapshot":${JSON.stringify({ ...header, node_count: BASE + 2 * n, edge_count: edgeCount, trace_function_count: 0 })},\n"nodes":[`);
+  put(
+    `{"snapshot":${JSON.stringify({ ...header, node_count: BASE + 2 * n, edge_count: edgeCount, trace_function_count: 0 })},\n"nodes":[`,
+  );
   for (const [k, v] of fixedNodes.entries()) put(`${k ? '\n,' : ''}${nodeValues(v[0], v[1], k, v[2], v[3])}`);
   for (let i = 0; i < n; i++) {
-    put(`\n,${nodeValues(nt('string'), keyString(i), BASE + 2 * i, stringSize(cacheKey(i).length), 0)}\n,${nodeValues(nt('object'), S('ExecutorEntry'), BASE + 2 * i + 1, shape.entrySelf, 3)}`);
+    put(
+      `\n,${nodeValues(nt('string'), keyString(i), BASE + 2 * i, stringSize(cacheKey(i).length), 0)}\n,${nodeValues(nt('object'), S('ExecutorEntry'), BASE + 2 * i + 1, shape.entrySelf, 3)}`,
+    );
     if ((i & 4095) === 0) await spill();
   }
   // Edges, in node order. to_node is a field offset: node index × node field count.
   const edgeVals = new Array<number>(meta.edge_fields.length).fill(0);
-  const [jType, jName, jTo] = ['type', 'name_or_index', 'to_node'].map((f) => meta.edge_fields.indexOf(f)) as [number, number, number];
+  const [jType, jName, jTo] = ['type', 'name_or_index', 'to_node'].map((f) => meta.edge_fields.indexOf(f)) as [
+    number,
+    number,
+    number,
+  ];
   const edge = (type: string, nameOrIndex: number, to: number): string => {
     edgeVals[jType] = et(type);
     edgeVals[jName] = nameOrIndex;
     edgeVals[jTo] = to * nf;
     return edgeVals.join(',');
   };
-  put(`],\n"edges":[${edge('element', 1, 1)}\n,${edge('shortcut', S('global'), 2)}\n,${edge('property', S('session'), 3)}\n,${edge('property', S('executors'), 4)}\n,${edge('internal', S('table'), 5)}`);
+  put(
+    `],\n"edges":[${edge('element', 1, 1)}\n,${edge('shortcut', S('global'), 2)}\n,${edge('property', S('session'), 3)}\n,${edge('property', S('executors'), 4)}\n,${edge('internal', S('table'), 5)}`,
+  );
   for (let i = 0; i < n; i++) {
-    put(`\n,${edge('internal', slotString(i, 1), BASE + 2 * i)}\n,${edge('internal', slotString(i, 2), BASE + 2 * i + 1)}`);
+    put(
+      `\n,${edge('internal', slotString(i, 1), BASE + 2 * i)}\n,${edge('internal', slotString(i, 2), BASE + 2 * i + 1)}`,
+    );
     if ((i & 4095) === 0) await spill();
   }
   for (let i = 0; i < n; i++) {
-    put(`\n,${edge('property', S('key'), BASE + 2 * i)}\n,${edge('property', S('model'), 7)}\n,${edge('internal', S('map'), 6)}`);
+    put(
+      `\n,${edge('property', S('key'), BASE + 2 * i)}\n,${edge('property', S('model'), 7)}\n,${edge('internal', S('map'), 6)}`,
+    );
     if ((i & 4095) === 0) await spill();
   }
-  put(`],\n"trace_function_infos":[],\n"trace_tree":[],\n"samples":[],\n"locations":[],\n"strings":[${fixed.map((s) => JSON.stringify(s)).join(',')}`);
+  put(
+    `],\n"trace_function_infos":[],\n"trace_tree":[],\n"samples":[],\n"locations":[],\n"strings":[${fixed.map((s) => JSON.stringify(s)).join(',')}`,
+  );
   // OrderedHashMap slots: 3 + buckets + 3 per entry; names as V8 writes them, as strings.
   const buckets = Math.max(1, 2 ** Math.ceil(Math.log2(Math.max(1, n) / 2)));
   for (let i = 0; i < n; i++) {

@@ -17,8 +17,10 @@ function sources(dir: string): string[] {
 function importsOf(file: string): string[] {
   const text = readFileSync(file, 'utf8');
   const out: string[] = [];
-  for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s+['"](\.[^'"]+)['"]/g)) out.push(resolve(dirname(file), m[1]!.replace(/\.js$/, '.ts')));
-  for (const m of text.matchAll(/import\(\s*['"](\.[^'"]+)['"]\s*\)/g)) out.push(resolve(dirname(file), m[1]!.replace(/\.js$/, '.ts')));
+  for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s+['"](\.[^'"]+)['"]/g))
+    out.push(resolve(dirname(file), m[1]!.replace(/\.js$/, '.ts')));
+  for (const m of text.matchAll(/import\(\s*['"](\.[^'"]+)['"]\s*\)/g))
+    out.push(resolve(dirname(file), m[1]!.replace(/\.js$/, '.ts')));
   return out;
 }
 
@@ -34,7 +36,8 @@ test('the source tree has no import cycles', () => {
     state.set(f, 'open');
     stack.push(f);
     for (const g of graph.get(f) ?? []) {
-      if (state.get(g) === 'open') cycles.push([...stack.slice(stack.indexOf(g)), g].map((x) => relative(root, x)).join(' → '));
+      if (state.get(g) === 'open')
+        cycles.push([...stack.slice(stack.indexOf(g)), g].map((x) => relative(root, x)).join(' → '));
       else if (!state.has(g)) visit(g);
     }
     stack.pop();
@@ -51,7 +54,8 @@ test('data flows one way: the analyzer and reports never import the server or th
     for (const f of sources(join(root, folder))) {
       for (const i of importsOf(f)) {
         const rel = relative(root, i);
-        if (rel.startsWith('server/') || rel.startsWith('scenarios/') || rel.startsWith('cli/')) offenders.push(`${relative(root, f)} imports ${rel}`);
+        if (rel.startsWith('server/') || rel.startsWith('scenarios/') || rel.startsWith('cli/'))
+          offenders.push(`${relative(root, f)} imports ${rel}`);
       }
     }
   }

@@ -16,7 +16,10 @@ test('shuffleInPlace permutes typed and plain arrays; distinctShuffles gives k d
   const a = Float64Array.from({ length: 100 }, (_, i) => i);
   shuffleInPlace(a, mulberry32(1));
   assert.notDeepEqual([...a], [...Array(100).keys()]);
-  assert.deepEqual([...a].sort((x, y) => x - y), [...Array(100).keys()]);
+  assert.deepEqual(
+    [...a].sort((x, y) => x - y),
+    [...Array(100).keys()],
+  );
   const items = ['a', 'b', 'c', 'd'];
   // 24 orders, 2 excluded: asking for all 22 others must return exactly them.
   const got = distinctShuffles(items, 22, mulberry32(9), [items, [...items].reverse()]);
@@ -24,5 +27,9 @@ test('shuffleInPlace permutes typed and plain arrays; distinctShuffles gives k d
   assert.equal(keys.size, 22);
   assert.ok(!keys.has('abcd') && !keys.has('dcba'));
   for (const p of got) assert.deepEqual([...p].sort(), items);
-  assert.deepEqual(distinctShuffles(items, 5, mulberry32(9)), distinctShuffles(items, 5, mulberry32(9)), 'same seed, same orders');
+  assert.deepEqual(
+    distinctShuffles(items, 5, mulberry32(9)),
+    distinctShuffles(items, 5, mulberry32(9)),
+    'same seed, same orders',
+  );
 });

@@ -12,7 +12,10 @@ describe('readProcStats', () => {
     assert.equal(p.pid, process.pid);
     assert.ok(p.rssBytes > 10 * 1024 * 1024, `rss ${p.rssBytes}`);
     assert.ok(p.vmHwmBytes >= p.rssBytes);
-    assert.ok(Math.abs(p.rssBytes - process.memoryUsage().rss) < 16 * 1024 * 1024, 'rss agrees with process.memoryUsage()');
+    assert.ok(
+      Math.abs(p.rssBytes - process.memoryUsage().rss) < 16 * 1024 * 1024,
+      'rss agrees with process.memoryUsage()',
+    );
     assert.ok(p.threads >= 2);
     const named = Object.values(p.threadsByName).reduce((a, b) => a + b, 0);
     assert.equal(named, p.threads);
@@ -43,9 +46,15 @@ describe('readProcStats', () => {
 
   it('refuses a pid that does not exist or is not a pid with LS_ERR_TARGET', () => {
     // Above Linux's largest pid_max (2^22), so never a live process.
-    assert.throws(() => readProcStats(4_194_305), (e: unknown) => e instanceof LsError && e.code === 'LS_ERR_TARGET' && /does not exist/.test(e.message));
+    assert.throws(
+      () => readProcStats(4_194_305),
+      (e: unknown) => e instanceof LsError && e.code === 'LS_ERR_TARGET' && /does not exist/.test(e.message),
+    );
     for (const bad of [0, -1, 1.5, Number.NaN]) {
-      assert.throws(() => readProcStats(bad), (e: unknown) => e instanceof LsError && e.code === 'LS_ERR_TARGET');
+      assert.throws(
+        () => readProcStats(bad),
+        (e: unknown) => e instanceof LsError && e.code === 'LS_ERR_TARGET',
+      );
     }
   });
 

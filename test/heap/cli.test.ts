@@ -9,7 +9,13 @@ import { plant, PLANTED, withTempDir } from './fixtures.js';
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const sink = (f: (s: string) => void): Writable => new Writable({ write(c, _e, cb) { f(String(c)); cb(); } });
+  const sink = (f: (s: string) => void): Writable =>
+    new Writable({
+      write(c, _e, cb) {
+        f(String(c));
+        cb();
+      },
+    });
   const code = await main(argv, { stdout: sink((s) => (out += s)), stderr: sink((s) => (err += s)) });
   return { code, out, err };
 }
@@ -24,30 +30,48 @@ test('leakscope heap summary|diff|leaks print tables, JSON, and exit 2 on bad in
     assert.equal(summary.out.split('\n').filter((l) => /\d+(\.\d)? (B|KB|MB)\s+\d/.test(l)).length >= 5, true);
     assert.match(summary.out, /SessionCache\.executors \(Map@\d+\)/);
     const withProgress = await run(['heap', 'summary', s2, '--top', '1', '--progress']);
-    assert.match(withProgress.err, /parse: 100% \(\d+(\.\d)? MB of \d+(\.\d)? MB\)\ngraph: done\ndominators: done\nretained: done\n$/);
+    assert.match(
+      withProgress.err,
+      /parse: 100% \(\d+(\.\d)? MB of \d+(\.\d)? MB\)\ngraph: done\ndominators: done\nretained: done\n$/,
+    );
     assert.equal(summary.err, '', 'small files print no progress by default');
-    const sj = JSON.parse((await run(['heap', 'summary', s2, '--top', '3', '--json'])).out) as { classes: unknown[]; nodeCount: number };
+    const sj = JSON.parse((await run(['heap', 'summary', s2, '--top', '3', '--json'])).out) as {
+      classes: unknown[];
+      nodeCount: number;
+    };
     assert.equal(sj.classes.length, 3);
     assert.ok(sj.nodeCount > 1000);
 
     const diff = await run(['heap', 'diff', s1, s2]);
     assert.equal(diff.code, 0, diff.err);
     assert.match(diff.out, /ExecutorEntry\s+2,000\s+50\s+\+1,950/);
-    const dj = JSON.parse((await run(['heap', 'diff', s1, s2, '--json'])).out) as { rows: { className: string; newCount: number }[] };
+    const dj = JSON.parse((await run(['heap', 'diff', s1, s2, '--json'])).out) as {
+      rows: { className: string; newCount: number }[];
+    };
     assert.equal(dj.rows.find((r) => r.className === 'ExecutorEntry')?.newCount, PLANTED.executorCache.leaked);
 
     const leaks = await run(['heap', 'leaks', s1, s2, s3, '--top', '3']);
     assert.equal(leaks.code, 0, leaks.err);
     assert.match(leaks.out, /1\s+\(string\)\s+2,000 .* SessionCache\.executors\.table/);
-    assert.match(leaks.out, /1\. global → global\.session \(Object\) → Object\.cache \(SessionCache\) → SessionCache\.executors \(Map\) → table → "/);
-    const lj = JSON.parse((await run(['heap', 'leaks', s1, s2, s3, '--json'])).out) as { groups: { className: string; count: number }[] };
+    assert.match(
+      leaks.out,
+      /1\. global → global\.session \(Object\) → Object\.cache \(SessionCache\) → SessionCache\.executors \(Map\) → table → "/,
+    );
+    const lj = JSON.parse((await run(['heap', 'leaks', s1, s2, s3, '--json'])).out) as {
+      groups: { className: string; count: number }[];
+    };
     assert.equal(lj.groups[0]!.count, PLANTED.executorCache.leaked);
 
     const truncated = join(dir, 'cut.heapsnapshot');
     await writeFile(truncated, (await readFile(s1)).subarray(0, 5000));
     const bad = await run(['heap', 'summary', truncated]);
     assert.equal(bad.code, 2);
-    assert.match(bad.err, new RegExp(`${truncated.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: truncated or corrupt heap snapshot at byte 5000`));
+    assert.match(
+      bad.err,
+      new RegExp(
+        `${truncated.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: truncated or corrupt heap snapshot at byte 5000`,
+      ),
+    );
     const notSnap = join(dir, 'notes.txt');
     await writeFile(notSnap, 'hello');
     const ns = await run(['heap', 'diff', s1, notSnap]);

@@ -37,7 +37,13 @@ test('diff by class matches an independent id-set diff and shows the planted gro
     assert.equal(entry.newCount, PLANTED.executorCache.leaked);
     assert.equal(entry.deletedCount, 50);
     // Sorted by |size delta|: the planted growth is near the top.
-    assert.ok(d.rows.slice(0, 5).some((r) => r.className === 'ExecutorEntry'), d.rows.slice(0, 5).map((r) => r.className).join(', '));
+    assert.ok(
+      d.rows.slice(0, 5).some((r) => r.className === 'ExecutorEntry'),
+      d.rows
+        .slice(0, 5)
+        .map((r) => r.className)
+        .join(', '),
+    );
     const top = diffHeaps(await loadClassifiedHeap(baseline), await loadClassifiedHeap(target), { top: 3 });
     assert.equal(top.rows.length, 3);
     assert.deepEqual(top.totals, d.totals);

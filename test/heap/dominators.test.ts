@@ -3,7 +3,16 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { analyzeRaw, analyzeSnapshot } from '../../analyzer/heap/heap-analysis.js';
 import { parseSnapshotStream } from '../../analyzer/heap/snapshot-parser.js';
-import { pieces, plainGraph, readJson, runProgram, snapshotJson, withTempDir, type PlainGraph, type SpecNode } from './fixtures.js';
+import {
+  pieces,
+  plainGraph,
+  readJson,
+  runProgram,
+  snapshotJson,
+  withTempDir,
+  type PlainGraph,
+  type SpecNode,
+} from './fixtures.js';
 
 /** Retaining predecessors, by the DevTools rule restated: no weak edges, shortcuts only from the root. */
 function retainingPreds(pg: PlainGraph): number[][] {
@@ -97,7 +106,11 @@ test('Lengauer–Tarjan idoms and retained sizes match dominator sets on random 
       let retained = 0;
       for (let u = 0; u < pg.n; u++) if (reach[u] && dom[u]!.has(v)) retained += pg.size[u]!;
       // Unreachable nodes dominated (via virtual root edges) add nothing to reachable ones.
-      assert.equal(a.retained[v], retained + unreachableUnder(a.dominators.idom, v, reach, pg), `seed ${seed}: retained size of ${v}`);
+      assert.equal(
+        a.retained[v],
+        retained + unreachableUnder(a.dominators.idom, v, reach, pg),
+        `seed ${seed}: retained size of ${v}`,
+      );
     }
   }
 });
@@ -169,9 +182,12 @@ function chkIdoms(pg: PlainGraph): Int32Array {
 
 test('dominators of a real Node heap agree with Cooper–Harvey–Kennedy', async () => {
   await withTempDir(async (dir) => {
-    await runProgram(dir, `class Holder { constructor() { this.items = new Map(); } }
+    await runProgram(
+      dir,
+      `class Holder { constructor() { this.items = new Map(); } }
       globalThis.h = new Holder(); for (let i = 0; i < 500; i++) h.items.set('k' + i, { i, tag: 'v' + i });
-      const ws = new WeakSet(); ws.add(h); globalThis.ws = ws; snap('d');`);
+      const ws = new WeakSet(); ws.add(h); globalThis.ws = ws; snap('d');`,
+    );
     const file = join(dir, 'd.heapsnapshot');
     const a = await analyzeSnapshot(file);
     const pg = plainGraph(await readJson(file));
@@ -179,7 +195,8 @@ test('dominators of a real Node heap agree with Cooper–Harvey–Kennedy', asyn
     let compared = 0;
     for (let v = 1; v < pg.n; v++) {
       if (expected[v] === -1) continue;
-      if (a.dominators.idom[v] !== expected[v]) assert.fail(`idom of node ${v} (${pg.type[v]} ${pg.name[v]}): ${a.dominators.idom[v]} != ${expected[v]}`);
+      if (a.dominators.idom[v] !== expected[v])
+        assert.fail(`idom of node ${v} (${pg.type[v]} ${pg.name[v]}): ${a.dominators.idom[v]} != ${expected[v]}`);
       compared++;
     }
     assert.ok(compared > 10000, `compared ${compared} nodes`);

@@ -35,7 +35,16 @@ export async function runProgram(dir: string, source: string, nodeArgs: readonly
 }
 
 export interface RawJson {
-  snapshot: { meta: { node_fields: string[]; edge_fields: string[]; node_types: [string[], ...unknown[]]; edge_types: [string[], ...unknown[]] }; node_count: number; edge_count: number };
+  snapshot: {
+    meta: {
+      node_fields: string[];
+      edge_fields: string[];
+      node_types: [string[], ...unknown[]];
+      edge_types: [string[], ...unknown[]];
+    };
+    node_count: number;
+    edge_count: number;
+  };
   nodes: number[];
   edges: number[];
   strings: string[];
@@ -97,7 +106,23 @@ export function plainClass(type: string, name: string): string {
   }
 }
 
-export const V8_NODE_TYPES = ['hidden', 'array', 'string', 'object', 'code', 'closure', 'regexp', 'number', 'native', 'synthetic', 'concatenated string', 'sliced string', 'symbol', 'bigint', 'object shape'];
+export const V8_NODE_TYPES = [
+  'hidden',
+  'array',
+  'string',
+  'object',
+  'code',
+  'closure',
+  'regexp',
+  'number',
+  'native',
+  'synthetic',
+  'concatenated string',
+  'sliced string',
+  'symbol',
+  'bigint',
+  'object shape',
+];
 export const V8_EDGE_TYPES = ['context', 'element', 'property', 'internal', 'hidden', 'shortcut', 'weak'];
 
 export interface SpecNode {
@@ -111,7 +136,11 @@ export interface SpecNode {
  * Writes snapshot JSON for a hand-made graph, with node fields in the given order
  * (unknown field names get 0), so layout handling can be tested.
  */
-export function snapshotJson(nodes: SpecNode[], nodeFields = ['type', 'name', 'id', 'self_size', 'edge_count', 'trace_node_id', 'detachedness'], extraStrings: string[] = []): string {
+export function snapshotJson(
+  nodes: SpecNode[],
+  nodeFields = ['type', 'name', 'id', 'self_size', 'edge_count', 'trace_node_id', 'detachedness'],
+  extraStrings: string[] = [],
+): string {
   const strings: string[] = [''];
   const sid = (s: string): number => {
     let k = strings.indexOf(s);
@@ -123,7 +152,13 @@ export function snapshotJson(nodes: SpecNode[], nodeFields = ['type', 'name', 'i
   const flatEdges: number[] = [];
   nodes.forEach((nd, i) => {
     for (const f of nodeFields) {
-      const v: Record<string, number> = { type: V8_NODE_TYPES.indexOf(nd.type), name: sid(nd.name), id: 2 * i + 1, self_size: nd.size, edge_count: nd.edges.length };
+      const v: Record<string, number> = {
+        type: V8_NODE_TYPES.indexOf(nd.type),
+        name: sid(nd.name),
+        id: 2 * i + 1,
+        self_size: nd.size,
+        edge_count: nd.edges.length,
+      };
       flatNodes.push(v[f] ?? 0);
     }
     for (const e of nd.edges) {

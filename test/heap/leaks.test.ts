@@ -8,7 +8,10 @@ test('executor cache leak: keys held by SessionCache.executors are the top candi
     const r = await findLeaks(...(await plant(dir, 'executorCache')), { top: 5 });
     const top = r.groups[0]!;
     assert.equal(top.heldBy, 'SessionCache.executors.table');
-    assert.match(top.path, /^global → global\.session \(Object\) → Object\.cache \(SessionCache\) → SessionCache\.executors \(Map\) → table → /);
+    assert.match(
+      top.path,
+      /^global → global\.session \(Object\) → Object\.cache \(SessionCache\) → SessionCache\.executors \(Map\) → table → /,
+    );
     // Exactly the entries made between baseline and target: not the 100 from before the
     // baseline (50 of which were evicted), nor the 100 added after the target.
     const entries = r.groups.find((g) => g.className === 'ExecutorEntry')!;
@@ -29,7 +32,10 @@ test('listener leak: closures registered on the emitter, named through _events',
     const top = r.groups[0]!;
     assert.equal(top.className, '(closure)');
     assert.equal(top.count, PLANTED.listeners.leaked);
-    assert.match(top.path, /global\.registry \(ModelRegistry\) → ModelRegistry\._events \(Object\) → Object\.reload \(Array\) → Array\[\d+\] \(onModelReload\(\)\)$/);
+    assert.match(
+      top.path,
+      /global\.registry \(ModelRegistry\) → ModelRegistry\._events \(Object\) → Object\.reload \(Array\) → Array\[\d+\] \(onModelReload\(\)\)$/,
+    );
     assert.equal(r.groups.find((g) => g.className === 'RequestContext')?.count, PLANTED.listeners.leaked);
   });
 });
@@ -55,7 +61,10 @@ test('retained array of buffers: Buffers in UploadSpool.pending retain their 16 
     assert.equal(top.count, PLANTED.buffers.leaked);
     assert.equal(top.heldBy, 'UploadSpool.pending[]');
     assert.ok(top.retainedSize >= PLANTED.buffers.leaked * 16384, `retained ${top.retainedSize}`);
-    assert.match(top.path, /global\.spool \(UploadSpool\) → UploadSpool\.pending \(Array\) → Array\[\d+\] \(Buffer@\d+\)$/);
+    assert.match(
+      top.path,
+      /global\.spool \(UploadSpool\) → UploadSpool\.pending \(Array\) → Array\[\d+\] \(Buffer@\d+\)$/,
+    );
   });
 });
 
@@ -64,7 +73,10 @@ test('control: objects released before the final snapshot are not candidates', a
     const r = await findLeaks(...(await plant(dir, 'released')), { top: 5 });
     // At most the last object made may linger in a stack slot of the program.
     const entries = r.groups.filter((g) => g.className === 'ExecutorEntry');
-    assert.ok(entries.every((g) => g.count === 1 && g.heldBy.startsWith('(Stack roots)')), JSON.stringify(entries.map((g) => g.heldBy)));
+    assert.ok(
+      entries.every((g) => g.count === 1 && g.heldBy.startsWith('(Stack roots)')),
+      JSON.stringify(entries.map((g) => g.heldBy)),
+    );
     assert.ok(r.candidateCount < 100, `only incidental candidates, got ${r.candidateCount}`);
   });
 });

@@ -17,16 +17,30 @@ function assertSameAsJson(raw: RawSnapshot, j: RawJson): void {
   assert.equal(raw.nodes.count, j.nodes.length / nf);
   assert.equal(raw.edges.count, j.edges.length / ef);
   assert.equal(raw.strings.count, j.strings.length);
-  for (let i = 0; i < j.strings.length; i++) if (raw.strings.get(i) !== j.strings[i]) assert.fail(`string ${i}: ${JSON.stringify(raw.strings.get(i))} != ${JSON.stringify(j.strings[i])}`);
-  const cols: [string, ArrayLike<number>][] = [['type', raw.nodes.type], ['name', raw.nodes.name], ['id', raw.nodes.id], ['self_size', raw.nodes.selfSize], ['edge_count', raw.nodes.edgeCount]];
+  for (let i = 0; i < j.strings.length; i++)
+    if (raw.strings.get(i) !== j.strings[i])
+      assert.fail(`string ${i}: ${JSON.stringify(raw.strings.get(i))} != ${JSON.stringify(j.strings[i])}`);
+  const cols: [string, ArrayLike<number>][] = [
+    ['type', raw.nodes.type],
+    ['name', raw.nodes.name],
+    ['id', raw.nodes.id],
+    ['self_size', raw.nodes.selfSize],
+    ['edge_count', raw.nodes.edgeCount],
+  ];
   for (const [field, col] of cols) {
     const f = m.node_fields.indexOf(field);
-    for (let i = 0; i < raw.nodes.count; i++) if (col[i] !== j.nodes[i * nf + f]) assert.fail(`node ${i} ${field}: ${col[i]} != ${j.nodes[i * nf + f]}`);
+    for (let i = 0; i < raw.nodes.count; i++)
+      if (col[i] !== j.nodes[i * nf + f]) assert.fail(`node ${i} ${field}: ${col[i]} != ${j.nodes[i * nf + f]}`);
   }
-  const ecols: [string, ArrayLike<number>, number][] = [['type', raw.edges.type, 1], ['name_or_index', raw.edges.nameOrIndex, 1], ['to_node', raw.edges.toNode, nf]];
+  const ecols: [string, ArrayLike<number>, number][] = [
+    ['type', raw.edges.type, 1],
+    ['name_or_index', raw.edges.nameOrIndex, 1],
+    ['to_node', raw.edges.toNode, nf],
+  ];
   for (const [field, col, scale] of ecols) {
     const f = m.edge_fields.indexOf(field);
-    for (let e = 0; e < raw.edges.count; e++) if (col[e]! * scale !== j.edges[e * ef + f]) assert.fail(`edge ${e} ${field}`);
+    for (let e = 0; e < raw.edges.count; e++)
+      if (col[e]! * scale !== j.edges[e * ef + f]) assert.fail(`edge ${e} ${field}`);
   }
 }
 
@@ -47,7 +61,11 @@ test('parses a real V8 snapshot identically to JSON.parse, at any chunk size', a
     const j = await readJson(file);
     // V8 writes non-ASCII as \u escapes (and mangles astral characters itself); the
     // hand-made snapshot below covers raw UTF-8, escaped pairs and lone surrogates.
-    for (const s of ['héllo wörld', '中文字', 'backslash \\ slash']) assert.ok(j.strings.some((x) => x.includes(s)), `fixture should hold ${JSON.stringify(s)}`);
+    for (const s of ['héllo wörld', '中文字', 'backslash \\ slash'])
+      assert.ok(
+        j.strings.some((x) => x.includes(s)),
+        `fixture should hold ${JSON.stringify(s)}`,
+      );
     // Tiny pieces through the stream entry (file reads that small would only test I/O).
     const tiny = await parseSnapshotStream(pieces(await readFile(file), 7), file);
     for (const raw of [tiny, await parseSnapshotFile(file, { chunkSize: 1021 }), await parseSnapshotFile(file)]) {
@@ -65,13 +83,30 @@ test('parses a real V8 snapshot identically to JSON.parse, at any chunk size', a
 
 test('takes the layout from meta: permuted and unknown node fields, no optional sections', async () => {
   const nodes = [
-    { type: 'synthetic', name: '', size: 0, edges: [{ type: 'element', name: 1, to: 1 }, { type: 'shortcut', name: 'g', to: 2 }] },
+    {
+      type: 'synthetic',
+      name: '',
+      size: 0,
+      edges: [
+        { type: 'element', name: 1, to: 1 },
+        { type: 'shortcut', name: 'g', to: 2 },
+      ],
+    },
     { type: 'synthetic', name: '(GC roots)', size: 0, edges: [{ type: 'element', name: 1, to: 2 }] },
     // Over 4 GB: a huge backing store must not wrap around 32 bits.
-    { type: 'object', name: 'Thing "q" \u00e9 😀', size: 6_000_000_000, edges: [{ type: 'property', name: 'p\\q', to: 3 }] },
+    {
+      type: 'object',
+      name: 'Thing "q" \u00e9 😀',
+      size: 6_000_000_000,
+      edges: [{ type: 'property', name: 'p\\q', to: 3 }],
+    },
     { type: 'string', name: 'value', size: 24, edges: [] },
   ];
-  const json = snapshotJson(nodes, ['edge_count', 'future_field', 'self_size', 'id', 'name', 'type'], ['pair:😀', 'lone:\uD800!', '0', '007', '123456789', '1234567890', '-5', '4294967295']).replace('pair:😀', 'pair:\\ud83d\\ude00');
+  const json = snapshotJson(
+    nodes,
+    ['edge_count', 'future_field', 'self_size', 'id', 'name', 'type'],
+    ['pair:😀', 'lone:\uD800!', '0', '007', '123456789', '1234567890', '-5', '4294967295'],
+  ).replace('pair:😀', 'pair:\\ud83d\\ude00');
   assert.ok(json.includes('pair:\\ud83d\\ude00') && json.includes('lone:\\ud800!'));
   for (const size of [1, 3, 64]) {
     const raw = await parseSnapshotStream(pieces(Buffer.from(json), size), 'hand.heapsnapshot');
@@ -98,7 +133,9 @@ test('takes the layout from meta: permuted and unknown node fields, no optional 
 
 test('parses snapshots with allocation traces and samples (--track-heap-objects)', async () => {
   await withTempDir(async (dir) => {
-    await runProgram(dir, `globalThis.a = []; for (let i = 0; i < 2000; i++) a.push({ i }); snap('t');`, ['--track-heap-objects']);
+    await runProgram(dir, `globalThis.a = []; for (let i = 0; i < 2000; i++) a.push({ i }); snap('t');`, [
+      '--track-heap-objects',
+    ]);
     const file = join(dir, 't.heapsnapshot');
     const j = (await readJson(file)) as RawJson & { trace_function_infos: number[]; trace_tree: unknown[] };
     assert.ok(j.trace_function_infos.length > 0, 'fixture should carry trace function infos');
@@ -110,10 +147,13 @@ test('parses snapshots with allocation traces and samples (--track-heap-objects)
 });
 
 test("parses a worker isolate's getHeapSnapshot() stream", async () => {
-  const worker = new Worker(`class WorkerMarker { constructor() { this.payload = 'w'.repeat(64); } }
+  const worker = new Worker(
+    `class WorkerMarker { constructor() { this.payload = 'w'.repeat(64); } }
     globalThis.markers = Array.from({ length: 321 }, () => new WorkerMarker());
     require('worker_threads').parentPort.postMessage('ready');
-    setInterval(() => {}, 1000); // stay alive: Node 20 segfaults snapshotting a worker that is exiting`, { eval: true });
+    setInterval(() => {}, 1000); // stay alive: Node 20 segfaults snapshotting a worker that is exiting`,
+    { eval: true },
+  );
   try {
     await new Promise((resolve) => worker.once('message', resolve));
     const stream = await worker.getHeapSnapshot();
@@ -151,7 +191,13 @@ test('rejects truncated, corrupt and non-snapshot files with LS_ERR_BAD_SNAPSHOT
     const text = good.toString('utf8');
     const f = (name: string): string => join(dir, name);
     // Truncations: in the header, in nodes, in edges, inside the strings, just before the last brace.
-    const cuts = [40, text.indexOf('"nodes"') + 100, text.indexOf('"edges"') + 1000, text.indexOf('"strings"') + 500, text.lastIndexOf('}')];
+    const cuts = [
+      40,
+      text.indexOf('"nodes"') + 100,
+      text.indexOf('"edges"') + 1000,
+      text.indexOf('"strings"') + 500,
+      text.lastIndexOf('}'),
+    ];
     for (const [k, cut] of cuts.entries()) {
       await writeFile(f(`cut${k}`), good.subarray(0, cut));
       await rejectsBad(f(`cut${k}`), /truncated|unexpected end|expected/);

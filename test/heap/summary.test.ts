@@ -25,11 +25,17 @@ test('summary counts and self sizes per class agree with an independent count fr
     }
     const entries = s.classes.find((r) => r.className === 'ExecutorEntry')!;
     assert.equal(entries.count, 100 + PLANTED.executorCache.leaked - 50);
-    assert.equal(s.totalSize, pg.size.reduce((a, b) => a + b, 0));
+    assert.equal(
+      s.totalSize,
+      pg.size.reduce((a, b) => a + b, 0),
+    );
     // The cache is named by its path, and it retains all its entries.
     const cache = s.topObjects.find((o) => /SessionCache\.executors \(Map@\d+\)$/.test(o.path));
     assert.ok(cache, `the executor Map is among the top objects: ${s.topObjects.map((o) => o.path).join(' | ')}`);
-    assert.match(cache.path, /^global → global\.session \(Object\) → Object\.cache \(SessionCache\) → SessionCache\.executors/);
+    assert.match(
+      cache.path,
+      /^global → global\.session \(Object\) → Object\.cache \(SessionCache\) → SessionCache\.executors/,
+    );
     assert.ok(cache.retainedSize >= entries.retainedSize, 'the Map retains at least its entries');
     assert.equal(s.classes[0]!.retainedSize, s.totalSize, 'the synthetic root class holds everything');
   });

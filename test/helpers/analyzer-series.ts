@@ -23,14 +23,24 @@ export const sawtooth = (i: number, period: number, phase: number): number => ((
  * @example series(100, (i, req) => 1e6 + 300 * req)
  */
 export function series(n: number, value: (i: number, requests: number) => number): SeriesPoint[] {
-  return Array.from({ length: n }, (_, i) => ({ t: i * INTERVAL_MS, requests: i * REQ_PER_SAMPLE, value: value(i, i * REQ_PER_SAMPLE) }));
+  return Array.from({ length: n }, (_, i) => ({
+    t: i * INTERVAL_MS,
+    requests: i * REQ_PER_SAMPLE,
+    value: value(i, i * REQ_PER_SAMPLE),
+  }));
 }
 
 /**
  * A GC-like heap: a sawtooth of `amplitude` bytes whose period jitters (a scavenge every
  * 12–20 samples), plus white noise, plus `leakPerRequest` bytes per request.
  */
-export function gcHeap(n: number, seed: number, leakPerRequest: number, base = 40 * 2 ** 20, amplitude = 6 * 2 ** 20): SeriesPoint[] {
+export function gcHeap(
+  n: number,
+  seed: number,
+  leakPerRequest: number,
+  base = 40 * 2 ** 20,
+  amplitude = 6 * 2 ** 20,
+): SeriesPoint[] {
   const r = mulberry32(seed);
   const g = gaussian(seed + 1000);
   let sinceGc = Math.floor(r() * 16);
@@ -45,7 +55,10 @@ export function gcHeap(n: number, seed: number, leakPerRequest: number, base = 4
 }
 
 export interface RunDirSpec {
-  readonly phases: readonly (Omit<PhaseRecord, 'transport' | 'load'> & { transport?: PhaseRecord['transport']; load?: PhaseRecord['load'] })[];
+  readonly phases: readonly (Omit<PhaseRecord, 'transport' | 'load'> & {
+    transport?: PhaseRecord['transport'];
+    load?: PhaseRecord['load'];
+  })[];
   readonly samples: readonly Sample[];
   readonly results?: readonly Partial<PhaseResult>[];
   readonly mode?: string;
@@ -64,7 +77,14 @@ export async function writeRunDir(dir: string, spec: RunDirSpec): Promise<void> 
     tool: { name: 'leakscope', version: '0.1.0' },
     runId: `test-${spec.mode ?? 'patched'}`,
     scenario: { name: 'synthetic', definition: {}, parameters: {} },
-    target: { kind: 'spawned', mode: spec.mode ?? 'patched', fixes: [], pid: 1, grpc: '127.0.0.1:1', rest: '127.0.0.1:2' },
+    target: {
+      kind: 'spawned',
+      mode: spec.mode ?? 'patched',
+      fixes: [],
+      pid: 1,
+      grpc: '127.0.0.1:1',
+      rest: '127.0.0.1:2',
+    },
     host: { cpus: 2, memBytes: 2 ** 33, platform: 'linux', node: process.version, hostname: 'test' },
     startedAt: '2026-11-28T15:00:00.000Z',
     endedAt: '2026-11-28T15:05:00.000Z',
@@ -109,7 +129,14 @@ export function referenceLikeRun(leaky: boolean, seed: number): Pick<RunDirSpec,
   const samples: Sample[] = heap.map((p, i) => {
     const phase = phases.find((ph) => p.t >= ph.startMs && p.t < ph.endMs)!.name;
     const inflight = phase === 'spike' ? 40 + Math.round(r() * 20) : Math.round(r() * 3);
-    const handler = phase === 'spike' ? (leaky ? inflight : Math.min(8, inflight)) : phase === 'recovery' && leaky ? 40 : Math.min(2, inflight);
+    const handler =
+      phase === 'spike'
+        ? leaky
+          ? inflight
+          : Math.min(8, inflight)
+        : phase === 'recovery' && leaky
+          ? 40
+          : Math.min(2, inflight);
     const settled = i % 8 === 0;
     const warm = phase === 'warmup' ? (i / 20) * 30 * 2 ** 20 : 30 * 2 ** 20; // warm-up ramp, excluded from verdicts
     const heapUsed = p.value + warm - 30 * 2 ** 20;
@@ -118,7 +145,9 @@ export function referenceLikeRun(leaky: boolean, seed: number): Pick<RunDirSpec,
       phase,
       requests: p.requests,
       rssBytes: Math.round(150 * 2 ** 20 + heapUsed + handler * 9 * 2 ** 20 + r() * 2 ** 20),
-      heapUsedBytes: Math.round(settled ? heapUsed - (p.value - 40 * 2 ** 20 - (leaky ? 300 * p.requests : 0)) * 0.9 : heapUsed),
+      heapUsedBytes: Math.round(
+        settled ? heapUsed - (p.value - 40 * 2 ** 20 - (leaky ? 300 * p.requests : 0)) * 0.9 : heapUsed,
+      ),
       gcSettled: settled,
       threads: 11 + handler,
       threadsByName: { node: 11 + handler },

@@ -12,6 +12,12 @@ import { Writable } from 'node:stream';
 export function captureIo(): { io: { stdout: Writable; stderr: Writable }; out: () => string; err: () => string } {
   let o = '';
   let e = '';
-  const mk = (f: (s: string) => void) => new Writable({ write(c, _enc, cb) { f(String(c)); cb(); } });
+  const mk = (f: (s: string) => void) =>
+    new Writable({
+      write(c, _enc, cb) {
+        f(String(c));
+        cb();
+      },
+    });
   return { io: { stdout: mk((s) => (o += s)), stderr: mk((s) => (e += s)) }, out: () => o, err: () => e };
 }

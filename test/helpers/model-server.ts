@@ -28,7 +28,11 @@ export interface FixtureOptions extends RawServerOptions {
  * Writes CTR model versions, starts a server on free loopback ports, runs `fn`, and
  * always cleans up (server, client, folder).
  */
-export async function withModelServer<T>(opts: FixtureOptions, fn: (f: Fixture) => Promise<T>, deps: StartDeps = {}): Promise<T> {
+export async function withModelServer<T>(
+  opts: FixtureOptions,
+  fn: (f: Fixture) => Promise<T>,
+  deps: StartDeps = {},
+): Promise<T> {
   const root = await mkdtemp(join(tmpdir(), 'leakscope-test-'));
   const modelDir = join(root, 'ctr');
   const { versions = [1], features = 10, ...raw } = opts;
@@ -37,7 +41,15 @@ export async function withModelServer<T>(opts: FixtureOptions, fn: (f: Fixture) 
   let grpc: TfServingClient | undefined;
   try {
     server = await startServer(
-      { port: 0, rest_api_port: 0, model_name: 'ctr', model_base_path: modelDir, log_level: 'silent', file_system_poll_wait_seconds: 0, ...raw },
+      {
+        port: 0,
+        rest_api_port: 0,
+        model_name: 'ctr',
+        model_base_path: modelDir,
+        log_level: 'silent',
+        file_system_poll_wait_seconds: 0,
+        ...raw,
+      },
       deps,
     );
     grpc = new TfServingClient(`127.0.0.1:${server.grpcPort}`);
@@ -65,7 +77,12 @@ export function ctrTensors(features = 10, batch = 1, order?: readonly string[], 
 }
 
 /** The same inputs as JSON columns ({"name": [[v], ...]}), in feature order or the order given. */
-export function ctrJsonColumns(features = 10, batch = 1, order?: readonly string[], seed = 1): Record<string, number[][]> {
+export function ctrJsonColumns(
+  features = 10,
+  batch = 1,
+  order?: readonly string[],
+  seed = 1,
+): Record<string, number[][]> {
   const feats = ctrFeatures(features);
   const cols = exampleCtrInputs(feats, batch, seed);
   const out: Record<string, number[][]> = {};
@@ -75,7 +92,11 @@ export function ctrJsonColumns(features = 10, batch = 1, order?: readonly string
 
 /** POST JSON to the REST server; resolves status and parsed body. */
 export async function postJson(url: string, body: unknown): Promise<{ status: number; body: any }> {
-  const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const r = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
   const text = await r.text();
   let parsed: unknown;
   try {

@@ -26,7 +26,10 @@ export interface SpawnOptions {
 }
 
 export function spawnTarget(args: string[], opts: SpawnOptions = {}): Promise<Target> {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', opts.captureStderr ? 'pipe' : 'inherit'], env: opts.env ?? process.env });
+  const child = spawn(process.execPath, args, {
+    stdio: ['ignore', 'pipe', opts.captureStderr ? 'pipe' : 'inherit'],
+    env: opts.env ?? process.env,
+  });
   const logs: string[] = [];
   child.stderr?.on('data', (d) => logs.push(String(d)));
   const rl = createInterface({ input: child.stdout! });

@@ -34,7 +34,8 @@ export interface SyntheticRunOptions {
 const MB = 1024 * 1024;
 
 /** A plain-words text with payloads appended when planting. */
-const p = (plant: boolean | undefined, text: string, i: number): string => (plant ? `${text} ${PAYLOADS[i % PAYLOADS.length]}` : text);
+const p = (plant: boolean | undefined, text: string, i: number): string =>
+  plant ? `${text} ${PAYLOADS[i % PAYLOADS.length]}` : text;
 
 /**
  * Writes manifest.json, samples.ndjson, results.json and profiles/alloc.heapprofile into `dir`.
@@ -45,10 +46,38 @@ export async function writeSyntheticRun(dir: string, o: SyntheticRunOptions): Pr
   const leaky = o.mode === 'leaky';
   const interval = o.intervalMs ?? 250;
   const phases = [
-    { name: 'warmup', startMs: 0, endMs: 5000, steady: false, transport: 'grpc' as const, load: { rate: 100, durationS: 5 } },
-    { name: p(o.plant, 'steady', 0), startMs: 5000, endMs: 35000, steady: true, transport: 'grpc' as const, load: { rate: 200, durationS: 30, shuffle: true } },
-    { name: p(o.plant, 'spike', 1), startMs: 35000, endMs: 45000, steady: false, transport: 'grpc' as const, load: { rate: 600, durationS: 10, serviceMs: 40 } },
-    { name: 'recovery', startMs: 45000, endMs: 55000, steady: false, transport: 'grpc' as const, load: { rate: 50, durationS: 10 } },
+    {
+      name: 'warmup',
+      startMs: 0,
+      endMs: 5000,
+      steady: false,
+      transport: 'grpc' as const,
+      load: { rate: 100, durationS: 5 },
+    },
+    {
+      name: p(o.plant, 'steady', 0),
+      startMs: 5000,
+      endMs: 35000,
+      steady: true,
+      transport: 'grpc' as const,
+      load: { rate: 200, durationS: 30, shuffle: true },
+    },
+    {
+      name: p(o.plant, 'spike', 1),
+      startMs: 35000,
+      endMs: 45000,
+      steady: false,
+      transport: 'grpc' as const,
+      load: { rate: 600, durationS: 10, serviceMs: 40 },
+    },
+    {
+      name: 'recovery',
+      startMs: 45000,
+      endMs: 55000,
+      steady: false,
+      transport: 'grpc' as const,
+      load: { rate: 50, durationS: 10 },
+    },
   ];
   const samples: Sample[] = [];
   let requests = 0;
@@ -83,9 +112,27 @@ export async function writeSyntheticRun(dir: string, o: SyntheticRunOptions): Pr
     format: 1,
     tool: { name: 'leakscope', version: '0.1.0' },
     runId: p(o.plant, `shuffled-input-${o.mode}-20261128T150000`, 2),
-    scenario: { name: p(o.plant, 'shuffled-input', 0), definition: {}, parameters: { features: 10, rate: 200, label: p(o.plant, 'p', 3), note: p(o.plant, 'n', 6) } },
-    target: { kind: 'spawned', mode: p(o.plant, o.mode, 2), fixes: leaky ? [] : ['sort-inputs', 'thread-cap'], pid: 4242, grpc: '127.0.0.1:40001', rest: '127.0.0.1:40002', options: { grpc_max_threads: leaky ? null : 8 } },
-    host: { cpus: 2, memBytes: 8 * 1024 * MB, platform: 'linux', node: 'v20.19.0', hostname: p(o.plant, 'ci-runner', 4) },
+    scenario: {
+      name: p(o.plant, 'shuffled-input', 0),
+      definition: {},
+      parameters: { features: 10, rate: 200, label: p(o.plant, 'p', 3), note: p(o.plant, 'n', 6) },
+    },
+    target: {
+      kind: 'spawned',
+      mode: p(o.plant, o.mode, 2),
+      fixes: leaky ? [] : ['sort-inputs', 'thread-cap'],
+      pid: 4242,
+      grpc: '127.0.0.1:40001',
+      rest: '127.0.0.1:40002',
+      options: { grpc_max_threads: leaky ? null : 8 },
+    },
+    host: {
+      cpus: 2,
+      memBytes: 8 * 1024 * MB,
+      platform: 'linux',
+      node: 'v20.19.0',
+      hostname: p(o.plant, 'ci-runner', 4),
+    },
     startedAt: '2026-11-28T15:00:00.000Z',
     endedAt: '2026-11-28T15:00:55.000Z',
     status: 'complete',
@@ -93,9 +140,33 @@ export async function writeSyntheticRun(dir: string, o: SyntheticRunOptions): Pr
     sampleIntervalMs: interval,
     phases,
     snapshots: [
-      { label: 'baseline', file: 'snapshots/baseline.heapsnapshot', phase: 'warmup', tMs: 5000, captureMs: 310, bytes: 48 * MB, isolate: 'main' },
-      { label: 'target', file: 'snapshots/target.heapsnapshot', phase: phases[1]!.name, tMs: 35000, captureMs: 420, bytes: 61 * MB, isolate: 'main' },
-      { label: 'final', file: p(o.plant, 'snapshots/final.heapsnapshot', 1), phase: 'recovery', tMs: 55000, captureMs: 430, bytes: 62 * MB, isolate: 'main' },
+      {
+        label: 'baseline',
+        file: 'snapshots/baseline.heapsnapshot',
+        phase: 'warmup',
+        tMs: 5000,
+        captureMs: 310,
+        bytes: 48 * MB,
+        isolate: 'main',
+      },
+      {
+        label: 'target',
+        file: 'snapshots/target.heapsnapshot',
+        phase: phases[1]!.name,
+        tMs: 35000,
+        captureMs: 420,
+        bytes: 61 * MB,
+        isolate: 'main',
+      },
+      {
+        label: 'final',
+        file: p(o.plant, 'snapshots/final.heapsnapshot', 1),
+        phase: 'recovery',
+        tMs: 55000,
+        captureMs: 430,
+        bytes: 62 * MB,
+        isolate: 'main',
+      },
     ],
     heapProfiles: [{ file: 'profiles/alloc.heapprofile', phase: phases[1]!.name }],
     artifacts: o.plant ? { clinic: 'javascript:window.__pwned=7', log: 'logs/server.log' } : { log: 'logs/server.log' },
@@ -104,7 +175,15 @@ export async function writeSyntheticRun(dir: string, o: SyntheticRunOptions): Pr
     const planned = Number(ph.load.rate) * Number(ph.load.durationS);
     const exhausted = !leaky && i === 2 ? Math.round(planned * 0.12) : 0;
     const base = i === 2 ? (leaky ? 180 : 45) : 2.1;
-    const lat = (k: number) => ({ count: planned, meanMs: base * k, p50Ms: base * k, p90Ms: base * 1.8 * k, p99Ms: base * 3.2 * k, p999Ms: base * 4 * k, maxMs: base * 6 * k });
+    const lat = (k: number) => ({
+      count: planned,
+      meanMs: base * k,
+      p50Ms: base * k,
+      p90Ms: base * 1.8 * k,
+      p99Ms: base * 3.2 * k,
+      p999Ms: base * 4 * k,
+      maxMs: base * 6 * k,
+    });
     return {
       name: ph.name,
       transport: ph.transport,
@@ -112,7 +191,11 @@ export async function writeSyntheticRun(dir: string, o: SyntheticRunOptions): Pr
       sent: planned,
       completed: planned,
       dropped: leaky && i === 2 ? 37 : 0,
-      statusCounts: { OK: planned - exhausted, ...(exhausted ? { RESOURCE_EXHAUSTED: exhausted } : {}), ...(o.plant ? { [PAYLOADS[0]]: 1 } : {}) },
+      statusCounts: {
+        OK: planned - exhausted,
+        ...(exhausted ? { RESOURCE_EXHAUSTED: exhausted } : {}),
+        ...(o.plant ? { [PAYLOADS[0]]: 1 } : {}),
+      },
       errors: exhausted,
       achievedRate: Number(ph.load.rate) * 0.998,
       latencyFromIntended: lat(1.4),
@@ -125,11 +208,37 @@ export async function writeSyntheticRun(dir: string, o: SyntheticRunOptions): Pr
       selfSize: 0,
       children: [
         {
-          callFrame: { functionName: p(o.plant, 'getOrCreateExecutors', 0), url: p(o.plant, 'file:///srv/server/session.js', 1), lineNumber: 87, columnNumber: 4 },
+          callFrame: {
+            functionName: p(o.plant, 'getOrCreateExecutors', 0),
+            url: p(o.plant, 'file:///srv/server/session.js', 1),
+            lineNumber: 87,
+            columnNumber: 4,
+          },
           selfSize: leaky ? 9 * MB : 0.2 * MB,
-          children: [{ callFrame: { functionName: 'join', url: '', lineNumber: -1, columnNumber: -1 }, selfSize: leaky ? 6 * MB : 0.1 * MB, children: [] }],
+          children: [
+            {
+              callFrame: { functionName: 'join', url: '', lineNumber: -1, columnNumber: -1 },
+              selfSize: leaky ? 6 * MB : 0.1 * MB,
+              children: [],
+            },
+          ],
         },
-        { callFrame: { functionName: p(o.plant, 'decodeTensor', 3), url: 'file:///srv/server/tensors.js', lineNumber: 12, columnNumber: 2 }, selfSize: 2 * MB, children: [{ callFrame: { functionName: 'join', url: '', lineNumber: -1, columnNumber: -1 }, selfSize: 0.5 * MB, children: [] }] },
+        {
+          callFrame: {
+            functionName: p(o.plant, 'decodeTensor', 3),
+            url: 'file:///srv/server/tensors.js',
+            lineNumber: 12,
+            columnNumber: 2,
+          },
+          selfSize: 2 * MB,
+          children: [
+            {
+              callFrame: { functionName: 'join', url: '', lineNumber: -1, columnNumber: -1 },
+              selfSize: 0.5 * MB,
+              children: [],
+            },
+          ],
+        },
       ],
     },
     samples: [],
@@ -148,7 +257,14 @@ export async function writeSyntheticRun(dir: string, o: SyntheticRunOptions): Pr
  */
 export function syntheticAnalysis(o: SyntheticRunOptions): Analysis {
   const leaky = o.mode === 'leaky';
-  const s = (key: SeriesKey, label: string, unit: 'bytes' | 'count', perReq: number, start: number, i: number): SeriesAnalysis => {
+  const s = (
+    key: SeriesKey,
+    label: string,
+    unit: 'bytes' | 'count',
+    perReq: number,
+    start: number,
+    i: number,
+  ): SeriesAnalysis => {
     const grows = leaky && perReq > 0;
     const est = grows ? perReq : perReq * 0.02;
     return {
@@ -162,14 +278,27 @@ export function syntheticAnalysis(o: SyntheticRunOptions): Analysis {
       durationMs: 30000,
       perRequest: { estimate: est, low: est * 0.9 - 0.01, high: est * 1.1 + 0.01, confidence: 0.95 },
       perSecond: { estimate: est * 200, low: est * 180, high: est * 220, confidence: 0.95 },
-      trend: { test: 'mann-kendall', s: grows ? 6000 : 40, variance: 1e5, z: grows ? 19 : 0.2, pValue: grows ? 1e-9 : 0.84, tau: grows ? 0.83 : 0.01 },
+      trend: {
+        test: 'mann-kendall',
+        s: grows ? 6000 : 40,
+        variance: 1e5,
+        z: grows ? 19 : 0.2,
+        pValue: grows ? 1e-9 : 0.84,
+        tau: grows ? 0.83 : 0.01,
+      },
       start,
       end: start + est * 6000,
       peak: start + est * 6000 * 1.02,
       relativeGrowth: (est * 6000) / start,
       threshold: { alpha: 0.01, minPerRequest: unit === 'bytes' ? 64 : 0.01, minRelativeGrowth: 0.1 },
       verdict: grows ? 'LEAK' : 'STABLE',
-      reason: p(o.plant, grows ? `${label} grows ${Math.round(est)} per request (95% CI), Mann-Kendall p<0.001` : `${label}: no significant trend (p=0.84)`, i),
+      reason: p(
+        o.plant,
+        grows
+          ? `${label} grows ${Math.round(est)} per request (95% CI), Mann-Kendall p<0.001`
+          : `${label}: no significant trend (p=0.84)`,
+        i,
+      ),
     };
   };
   const series = [
@@ -179,19 +308,46 @@ export function syntheticAnalysis(o: SyntheticRunOptions): Analysis {
     s('handlerThreads', 'Handler threads', 'count', 0, 2, 3),
   ];
   const cls = p(o.plant, 'ExecutorEntry', 0);
-  const path = p(o.plant, 'global → session (Object) → SessionCache.executors (Map) → table → "user_age,item_id->prob//0/"', 1);
+  const path = p(
+    o.plant,
+    'global → session (Object) → SessionCache.executors (Map) → table → "user_age,item_id->prob//0/"',
+    1,
+  );
   return {
     format: 1,
     tool: { name: 'leakscope', version: '0.1.0' },
     analyzedAt: '2026-11-28T15:01:00.000Z',
-    run: { dir: '/tmp/x', runId: 'r', scenario: p(o.plant, 'shuffled-input', 0), mode: o.mode, status: 'complete', startedAt: '2026-11-28T15:00:00.000Z', endedAt: '2026-11-28T15:00:55.000Z', sampleCount: 221, steadyPhases: [p(o.plant, 'steady', 0)], requests: 16000 },
+    run: {
+      dir: '/tmp/x',
+      runId: 'r',
+      scenario: p(o.plant, 'shuffled-input', 0),
+      mode: o.mode,
+      status: 'complete',
+      startedAt: '2026-11-28T15:00:00.000Z',
+      endedAt: '2026-11-28T15:00:55.000Z',
+      sampleCount: 221,
+      steadyPhases: [p(o.plant, 'steady', 0)],
+      requests: 16000,
+    },
     settings: { confidence: 0.95, alpha: 0.01, minSamples: 12, maxPairsSamples: 600 },
     overall: {
       verdict: leaky ? 'LEAK' : 'STABLE',
-      headline: leaky ? p(o.plant, 'RSS grows 412 B/request ±41; executor cache keys retain 96% of the growth', 2) : p(o.plant, 'No leak: every series is stable over 6,000 steady requests', 2),
+      headline: leaky
+        ? p(o.plant, 'RSS grows 412 B/request ±41; executor cache keys retain 96% of the growth', 2)
+        : p(o.plant, 'No leak: every series is stable over 6,000 steady requests', 2),
       leaking: leaky ? ['rssBytes', 'heapUsedSettledBytes', 'cacheEntries'] : [],
       threadProblem: leaky,
-      culprit: leaky ? { className: cls, heldBy: p(o.plant, 'SessionCache.executors.table', 3), path, retainedSize: 23.1 * MB, count: 4800, growthShare: 0.96, growthBasis: 'heap growth baseline → final: 24.1 MB' } : null,
+      culprit: leaky
+        ? {
+            className: cls,
+            heldBy: p(o.plant, 'SessionCache.executors.table', 3),
+            path,
+            retainedSize: 23.1 * MB,
+            count: 4800,
+            growthShare: 0.96,
+            growthBasis: 'heap growth baseline → final: 24.1 MB',
+          }
+        : null,
     },
     series,
     threads: {
@@ -204,33 +360,112 @@ export function syntheticAnalysis(o: SyntheticRunOptions): Analysis {
       plateau: leaky ? 27 : 8,
       afterRecovery: leaky ? 18 : 2,
       peakInflight: 32,
-      threadsPerInflight: { estimate: leaky ? 0.94 : 0.05, low: leaky ? 0.85 : 0, high: leaky ? 1.02 : 0.1, confidence: 0.95 },
+      threadsPerInflight: {
+        estimate: leaky ? 0.94 : 0.05,
+        low: leaky ? 0.85 : 0,
+        high: leaky ? 1.02 : 0.1,
+        confidence: 0.95,
+      },
       extraThreadsPerInflightAtPeak: leaky ? 0.88 : 0.19,
       cameBackDown: !leaky,
       bounded: !leaky,
-      groups: [{ name: p(o.plant, 'handler', 4), baseline: 2, peak: leaky ? 30 : 8, after: leaky ? 18 : 2, grew: true, cameBackDown: !leaky }],
-      reason: leaky ? p(o.plant, 'handler threads rose with in-flight requests (0.94 per request) and stayed at 18 after the spike', 5) : 'handler threads capped at 8 during the spike and returned to 2',
+      groups: [
+        {
+          name: p(o.plant, 'handler', 4),
+          baseline: 2,
+          peak: leaky ? 30 : 8,
+          after: leaky ? 18 : 2,
+          grew: true,
+          cameBackDown: !leaky,
+        },
+      ],
+      reason: leaky
+        ? p(
+            o.plant,
+            'handler threads rose with in-flight requests (0.94 per request) and stayed at 18 after the spike',
+            5,
+          )
+        : 'handler threads capped at 8 during the spike and returned to 2',
     },
     heap: {
-      snapshots: { baseline: 'snapshots/baseline.heapsnapshot', target: 'snapshots/target.heapsnapshot', final: p(o.plant, 'snapshots/final.heapsnapshot', 1) },
+      snapshots: {
+        baseline: 'snapshots/baseline.heapsnapshot',
+        target: 'snapshots/target.heapsnapshot',
+        final: p(o.plant, 'snapshots/final.heapsnapshot', 1),
+      },
       diff: {
         before: { file: 'snapshots/baseline.heapsnapshot', nodeCount: 310000, totalSize: 38 * MB },
-        after: { file: 'snapshots/final.heapsnapshot', nodeCount: leaky ? 340000 : 311000, totalSize: leaky ? 62 * MB : 38.4 * MB },
+        after: {
+          file: 'snapshots/final.heapsnapshot',
+          nodeCount: leaky ? 340000 : 311000,
+          totalSize: leaky ? 62 * MB : 38.4 * MB,
+        },
         rows: [
-          { className: p(o.plant, '(string)', 0), newCount: 4900, deletedCount: 100, deltaCount: 4800, allocSize: 14 * MB, freedSize: 0.1 * MB, deltaSize: 13.9 * MB },
-          { className: cls, newCount: 4800, deletedCount: 0, deltaCount: 4800, allocSize: 6 * MB, freedSize: 0, deltaSize: 6 * MB },
-          { className: p(o.plant, 'Map', 3), newCount: 2, deletedCount: 1, deltaCount: 1, allocSize: 3 * MB, freedSize: 0.1 * MB, deltaSize: 2.9 * MB },
+          {
+            className: p(o.plant, '(string)', 0),
+            newCount: 4900,
+            deletedCount: 100,
+            deltaCount: 4800,
+            allocSize: 14 * MB,
+            freedSize: 0.1 * MB,
+            deltaSize: 13.9 * MB,
+          },
+          {
+            className: cls,
+            newCount: 4800,
+            deletedCount: 0,
+            deltaCount: 4800,
+            allocSize: 6 * MB,
+            freedSize: 0,
+            deltaSize: 6 * MB,
+          },
+          {
+            className: p(o.plant, 'Map', 3),
+            newCount: 2,
+            deletedCount: 1,
+            deltaCount: 1,
+            allocSize: 3 * MB,
+            freedSize: 0.1 * MB,
+            deltaSize: 2.9 * MB,
+          },
         ],
         changedClassCount: 41,
-        totals: { newCount: 9702, deletedCount: 101, deltaCount: 9601, allocSize: 23 * MB, freedSize: 0.2 * MB, deltaSize: 22.8 * MB },
+        totals: {
+          newCount: 9702,
+          deletedCount: 101,
+          deltaCount: 9601,
+          allocSize: 23 * MB,
+          freedSize: 0.2 * MB,
+          deltaSize: 22.8 * MB,
+        },
       },
       leaks: leaky
         ? {
             candidateCount: 9600,
             candidateRetainedSize: 23.5 * MB,
             groups: [
-              { className: p(o.plant, '(string)', 0), count: 4800, selfSize: 14 * MB, retainedSize: 14 * MB, heldBy: p(o.plant, 'SessionCache.executors.table', 3), path, steps: [] },
-              { className: cls, count: 4800, selfSize: 6 * MB, retainedSize: 9.1 * MB, heldBy: 'SessionCache.executors.table', path: p(o.plant, 'global → session (Object) → SessionCache.executors (Map) → table → ExecutorEntry@1234', 6), steps: [] },
+              {
+                className: p(o.plant, '(string)', 0),
+                count: 4800,
+                selfSize: 14 * MB,
+                retainedSize: 14 * MB,
+                heldBy: p(o.plant, 'SessionCache.executors.table', 3),
+                path,
+                steps: [],
+              },
+              {
+                className: cls,
+                count: 4800,
+                selfSize: 6 * MB,
+                retainedSize: 9.1 * MB,
+                heldBy: 'SessionCache.executors.table',
+                path: p(
+                  o.plant,
+                  'global → session (Object) → SessionCache.executors (Map) → table → ExecutorEntry@1234',
+                  6,
+                ),
+                steps: [],
+              },
             ],
             byClass: [{ className: cls, count: 4800, selfSize: 6 * MB, retainedSize: 9.1 * MB }],
           }
@@ -246,7 +481,10 @@ export function syntheticAnalysis(o: SyntheticRunOptions): Analysis {
  * A leaky and a patched synthetic run in `dir`/leaky and `dir`/patched.
  * @example const { leaky, patched } = await writeSyntheticPair(dir, { plant: true })
  */
-export async function writeSyntheticPair(dir: string, o: Omit<SyntheticRunOptions, 'mode'> = {}): Promise<{ leaky: string; patched: string }> {
+export async function writeSyntheticPair(
+  dir: string,
+  o: Omit<SyntheticRunOptions, 'mode'> = {},
+): Promise<{ leaky: string; patched: string }> {
   const leaky = join(dir, 'leaky');
   const patched = join(dir, 'patched');
   await mkdir(leaky, { recursive: true });

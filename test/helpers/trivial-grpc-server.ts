@@ -28,7 +28,10 @@ const id = (b: Buffer) => b;
 export const TRIVIAL_PATH = '/test.Trivial/Call';
 
 /** Starts the server on 127.0.0.1, port 0, serving `path` (default /test.Trivial/Call). */
-export async function startTrivialGrpcServer(behaviour: TrivialBehaviour = {}, path = TRIVIAL_PATH): Promise<TrivialServer> {
+export async function startTrivialGrpcServer(
+  behaviour: TrivialBehaviour = {},
+  path = TRIVIAL_PATH,
+): Promise<TrivialServer> {
   const server = new grpc.Server();
   let received = 0;
   const stalled: Array<() => void> = [];
@@ -37,7 +40,17 @@ export async function startTrivialGrpcServer(behaviour: TrivialBehaviour = {}, p
     else cb(null, Buffer.alloc(0));
   };
   server.addService(
-    { Call: { path, requestStream: false, responseStream: false, requestSerialize: id, requestDeserialize: id, responseSerialize: id, responseDeserialize: id } },
+    {
+      Call: {
+        path,
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: id,
+        requestDeserialize: id,
+        responseSerialize: id,
+        responseDeserialize: id,
+      },
+    },
     {
       Call: (_call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
         received++;
@@ -47,7 +60,9 @@ export async function startTrivialGrpcServer(behaviour: TrivialBehaviour = {}, p
       },
     },
   );
-  const port = await new Promise<number>((res, rej) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
+  const port = await new Promise<number>((res, rej) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))),
+  );
   const release = () => {
     for (const f of stalled.splice(0)) f();
   };

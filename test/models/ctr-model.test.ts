@@ -26,7 +26,11 @@ function feeds(features: readonly CtrFeature[], cols: Record<string, number[]>):
     const v = cols[ft.name]!;
     out[ft.name] =
       ft.dtype === 'int64'
-        ? new ort.Tensor('int64', BigInt64Array.from(v, (x) => BigInt(x)), [v.length, 1])
+        ? new ort.Tensor(
+            'int64',
+            BigInt64Array.from(v, (x) => BigInt(x)),
+            [v.length, 1],
+          )
         : new ort.Tensor('float32', Float32Array.from(v), [v.length, 1]);
   }
   return out;
@@ -49,7 +53,6 @@ function reference(m: CtrModel, cols: Record<string, number[]>, batch: number): 
   });
 }
 
-
 /** Writes the model to a temp file and runs one batch through onnxruntime. */
 async function loadAndRun(m: CtrModel, cols: Record<string, number[]>) {
   return withTmpDir('leakscope-ctr-', async (dir) => {
@@ -68,7 +71,18 @@ async function loadAndRun(m: CtrModel, cols: Record<string, number[]>) {
 test('feature list: named features first, then feature_<i>, with both dtypes', () => {
   assert.deepEqual(
     ctrFeatures(10).map((f) => f.name),
-    ['user_age', 'item_id', 'user_gender', 'item_category', 'hour_of_day', 'device_type', 'user_city', 'item_price', 'ctr_7d', 'dwell_time'],
+    [
+      'user_age',
+      'item_id',
+      'user_gender',
+      'item_category',
+      'hour_of_day',
+      'device_type',
+      'user_city',
+      'item_price',
+      'ctr_7d',
+      'dwell_time',
+    ],
   );
   const many = ctrFeatures(20);
   assert.equal(new Set(many.map((f) => f.name)).size, 20);
@@ -91,7 +105,10 @@ for (const n of [1, 10, 20]) {
       inputs.map((v) => (v.isTensor ? [v.name, v.type, v.shape] : [v.name])),
       m.signature.inputs.map((s) => [s.name, s.dtype, s.shape]),
     );
-    assert.deepEqual(inputs.map((v) => v.name), m.features.map((f) => f.name));
+    assert.deepEqual(
+      inputs.map((v) => v.name),
+      m.features.map((f) => f.name),
+    );
     assert.deepEqual(
       outputs.map((v) => (v.isTensor ? [v.name, v.type, v.shape] : [v.name])),
       [['prob', 'float32', ['batch', 1]]],
@@ -101,7 +118,9 @@ for (const n of [1, 10, 20]) {
     const got = Array.from(prob.data as Float32Array);
     for (const p of got) assert.ok(p > 0.01 && p < 0.99, `prob ${p} should be inside (0, 1) and not saturated`);
     const want = reference(m, cols, BATCH);
-    got.forEach((p, i) => assert.ok(Math.abs(p - want[i]!) < 1e-5, `row ${i}: onnxruntime ${p} vs reference ${want[i]}`));
+    got.forEach((p, i) =>
+      assert.ok(Math.abs(p - want[i]!) < 1e-5, `row ${i}: onnxruntime ${p} vs reference ${want[i]}`),
+    );
   });
 }
 
@@ -123,17 +142,25 @@ test('same seed and version give identical bytes; versions and seeds give differ
   assert.notDeepEqual(c.weights.w1, a.weights.w1);
 
   const cols = exampleCtrInputs(a.features, BATCH);
-  const [pa, pa2, pb] = await Promise.all([a, buildCtrModel({ features: 10, seed: 11, version: 1 }), b].map((m) => loadAndRun(m, cols)));
+  const [pa, pa2, pb] = await Promise.all(
+    [a, buildCtrModel({ features: 10, seed: 11, version: 1 }), b].map((m) => loadAndRun(m, cols)),
+  );
   assert.deepEqual(Array.from(pa2!.prob.data as Float32Array), Array.from(pa!.prob.data as Float32Array));
   const da = Array.from(pa!.prob.data as Float32Array);
   const db = Array.from(pb!.prob.data as Float32Array);
-  assert.ok(da.some((p, i) => Math.abs(p - db[i]!) > 1e-3), `version swap should show in outputs: ${da} vs ${db}`);
+  assert.ok(
+    da.some((p, i) => Math.abs(p - db[i]!) > 1e-3),
+    `version swap should show in outputs: ${da} vs ${db}`,
+  );
 });
 
 test('the file records opset, IR version, producer and model version', () => {
   const m = decodeOnnxModel(buildCtrModel({ features: 4, version: 3 }).bytes);
   assert.equal(m.ir_version, CTR_IR_VERSION);
-  assert.deepEqual(m.opset_import.map((o) => [o.domain ?? '', o.version]), [['', CTR_OPSET]]);
+  assert.deepEqual(
+    m.opset_import.map((o) => [o.domain ?? '', o.version]),
+    [['', CTR_OPSET]],
+  );
   assert.equal(m.producer_name, 'leakscope');
   assert.equal(m.model_version, 3);
   assert.equal(m.graph.input.length, 4);

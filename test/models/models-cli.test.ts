@@ -7,11 +7,13 @@ import { main } from '../../cli/main.js';
 import { captureIo } from '../helpers/capture-io.js';
 import { withTmpDir } from '../helpers/tmp-dir.js';
 
-
 test('models build writes loadable versions and reports each file', () =>
   withTmpDir('leakscope-cli-models-', async (dir) => {
     const c = captureIo();
-    const code = await main(['models', 'build', '--out', dir, '--features', '12', '--versions', '1,2', '--seed', '5', '--hidden', '4'], c.io);
+    const code = await main(
+      ['models', 'build', '--out', dir, '--features', '12', '--versions', '1,2', '--seed', '5', '--hidden', '4'],
+      c.io,
+    );
     assert.equal(code, 0, c.err());
     assert.equal(c.err(), '');
     assert.match(c.out(), /wrote .*1[/\\]model\.onnx \(version 1, 12 features, hidden 4/);

@@ -8,15 +8,17 @@ import { buildCtrModel } from '../../server/models/ctr-model.js';
 import { defaultCacheDir, ensureBuiltinModel, writeModelVersions } from '../../server/models/write-models.js';
 import { withTmpDir } from '../helpers/tmp-dir.js';
 
-
 test('writeModelVersions writes DIR/<version>/model.onnx and leaves no temporary files', () =>
   withTmpDir('leakscope-write-', async (dir) => {
     const base = join(dir, 'ctr');
     const written = await writeModelVersions(base, { features: 6, versions: [1, 2], seed: 9 });
-    assert.deepEqual(written.map((w) => [w.version, w.path]), [
-      [1, join(base, '1', 'model.onnx')],
-      [2, join(base, '2', 'model.onnx')],
-    ]);
+    assert.deepEqual(
+      written.map((w) => [w.version, w.path]),
+      [
+        [1, join(base, '1', 'model.onnx')],
+        [2, join(base, '2', 'model.onnx')],
+      ],
+    );
     assert.deepEqual((await readdir(base)).sort(), ['1', '2']);
     assert.deepEqual(await readdir(join(base, '2')), ['model.onnx']);
     const bytes = await readFile(join(base, '2', 'model.onnx'));

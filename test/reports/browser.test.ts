@@ -30,7 +30,9 @@ async function inspect(browser: Browser, file: string, expectCharts: number): Pr
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const requests: string[] = [];
   const problems: string[] = [];
-  await context.route('**/*', (route) => (route.request().url().startsWith('file://') ? route.continue() : route.abort()));
+  await context.route('**/*', (route) =>
+    route.request().url().startsWith('file://') ? route.continue() : route.abort(),
+  );
   const page = await context.newPage();
   page.on('request', (r) => requests.push(r.url()));
   page.on('dialog', (d) => {
@@ -52,13 +54,15 @@ async function inspect(browser: Browser, file: string, expectCharts: number): Pr
       const px = ctx.getImageData(0, 0, c.width, c.height).data as Uint8ClampedArray;
       let inked = 0;
       // Count pixels that are neither transparent nor white: axes, lines, labels.
-      for (let i = 0; i < px.length; i += 4) if (px[i + 3]! > 0 && (px[i]! < 235 || px[i + 1]! < 235 || px[i + 2]! < 235)) inked++;
+      for (let i = 0; i < px.length; i += 4)
+        if (px[i + 3]! > 0 && (px[i]! < 235 || px[i + 1]! < 235 || px[i + 2]! < 235)) inked++;
       return { id: c.getAttribute('data-chart'), chart: !!g.Chart.getChart(c), width: c.width, inked };
     });
     return {
       pwned: g.__pwned,
       scripts: doc.querySelectorAll('script').length,
       injected: doc.querySelectorAll('body img, body iframe, body svg, body style, body object, body embed').length,
+      // biome-ignore lint/performance/useDomNodeTextContent: the visible text is the point (textContent would include script bodies)
       text: doc.body.innerText,
       canvases,
     };
@@ -89,10 +93,14 @@ async function withoutCsp(file: string): Promise<string> {
   return out;
 }
 
-test('report with planted <script> in every target/snapshot text runs nothing, needs no network, draws every chart', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} not found (apt-get install chromium; .ci/run installs it)`, timeout: 90_000 }, async () => {
+test('report with planted <script> in every target/snapshot text runs nothing, needs no network, draws every chart', {
+  skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} not found (apt-get install chromium; .ci/run installs it)`,
+  timeout: 90_000,
+}, async () => {
   await withTmpDir('leakscope-report-browser-', async (dir) => {
     const { leaky, patched } = await writeSyntheticPair(dir, { plant: true, intervalMs: 500 });
-    const analyze = (r: { dir: string }) => syntheticAnalysis({ mode: r.dir.endsWith('leaky') ? 'leaky' : 'patched', plant: true });
+    const analyze = (r: { dir: string }) =>
+      syntheticAnalysis({ mode: r.dir.endsWith('leaky') ? 'leaky' : 'patched', plant: true });
     const reports: WrittenReport[] = [
       await writeReport([leaky], join(dir, 'one'), { analyze, png: false }),
       await writeReport([leaky, patched], join(dir, 'two'), { analyze, png: false }),
@@ -101,7 +109,14 @@ test('report with planted <script> in every target/snapshot text runs nothing, n
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
     });
     try {
       for (const r of reports) {

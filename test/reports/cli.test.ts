@@ -29,7 +29,12 @@ test('leakscope report: one run into RUN_DIR/report, two runs into --out; exit 2
     const two = await run(['report', a, b, '--out', out]);
     assert.equal(two.code, 0, two.err);
     assert.match(two.out, /^A: \w+: .+\nB: \w+: /);
-    assert.match(two.out, new RegExp(`\nreport: ${join(out, 'index.html').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\ncharts: \\d+ PNG files in `));
+    assert.match(
+      two.out,
+      new RegExp(
+        `\nreport: ${join(out, 'index.html').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\ncharts: \\d+ PNG files in `,
+      ),
+    );
     assert.ok((await readdir(out)).filter((f) => f.endsWith('.png')).length >= 20);
 
     const missing = await run(['report', join(dir, 'nope')]);

@@ -7,7 +7,10 @@ import { PAYLOADS, syntheticAnalysis, writeSyntheticPair } from '../helpers/synt
 import { withTmpDir } from '../helpers/tmp-dir.js';
 
 test('escapeHtml escapes the five characters that matter in content and quoted attributes', () => {
-  assert.equal(escapeHtml(`<a href="x" title='y'>&amp;</a>`), '&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;amp;&lt;/a&gt;');
+  assert.equal(
+    escapeHtml(`<a href="x" title='y'>&amp;</a>`),
+    '&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;amp;&lt;/a&gt;',
+  );
   assert.equal(escapeHtml('plain text, 100% ✓'), 'plain text, 100% ✓');
 });
 
@@ -16,15 +19,26 @@ test('html escapes every interpolation unless it is SafeHtml; lists join; null/u
   const inner = html`<b>${name}</b>`;
   assert.ok(inner instanceof SafeHtml);
   assert.equal(inner.value, '<b>&lt;script&gt;x()&lt;/script&gt;</b>');
-  assert.equal(html`<td title="${'" onmouseover="x'}">${inner}</td>`.value, '<td title="&quot; onmouseover=&quot;x"><b>&lt;script&gt;x()&lt;/script&gt;</b></td>');
-  assert.equal(html`<ul>${['<a>', html`<li>${'&'}</li>`, null, undefined, false, 0]}</ul>`.value, '<ul>&lt;a&gt;<li>&amp;</li>0</ul>');
+  assert.equal(
+    html`<td title="${'" onmouseover="x'}">${inner}</td>`.value,
+    '<td title="&quot; onmouseover=&quot;x"><b>&lt;script&gt;x()&lt;/script&gt;</b></td>',
+  );
+  assert.equal(
+    html`<ul>${['<a>', html`<li>${'&'}</li>`, null, undefined, false, 0]}</ul>`.value,
+    '<ul>&lt;a&gt;<li>&amp;</li>0</ul>',
+  );
   // A plain string that looks like markup is still text: only html`` and trustedHtml make SafeHtml.
   assert.equal(html`${'<i>x</i>'}`.value, '&lt;i&gt;x&lt;/i&gt;');
   assert.equal(html`${trustedHtml('<i>x</i>')}`.value, '<i>x</i>');
 });
 
 test('jsonForScript: nothing can close the element, and JSON.parse gives the value back', () => {
-  const value = { name: '</script><script>alert(1)</script>', c: '<!-- & -->', ls: 'a\u2028b\u2029c', nested: [PAYLOADS] };
+  const value = {
+    name: '</script><script>alert(1)</script>',
+    c: '<!-- & -->',
+    ls: 'a\u2028b\u2029c',
+    nested: [PAYLOADS],
+  };
   const out = jsonForScript(value).value;
   assert.doesNotMatch(out, /[<>&\u2028\u2029]/);
   assert.deepEqual(JSON.parse(out), value);
@@ -45,7 +59,12 @@ test('reports of planted runs contain no planted markup outside escaped text', a
     const pages = [
       renderRunReport(ra, syntheticAnalysis({ mode: 'leaky', plant: true })),
       renderRunReport(rb),
-      renderComparisonReport(ra, syntheticAnalysis({ mode: 'leaky', plant: true }), rb, syntheticAnalysis({ mode: 'patched', plant: true })),
+      renderComparisonReport(
+        ra,
+        syntheticAnalysis({ mode: 'leaky', plant: true }),
+        rb,
+        syntheticAnalysis({ mode: 'patched', plant: true }),
+      ),
     ];
     for (const page of pages) {
       assert.equal((page.match(/<script/gi) ?? []).length, 3, 'chart data, Chart.js, start-up script');

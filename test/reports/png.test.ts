@@ -20,7 +20,10 @@ test('chart PNGs: valid signature, requested size, non-trivial content; one per 
     await writeSyntheticRun(dir, { mode: 'leaky', plant: true, intervalMs: 500 });
     const run = readRun(dir);
     const specs = chartSpecs([{ run, label: 'leaky' }]);
-    assert.deepEqual(specs.slice(0, 2).map((s) => s.id), ['rssBytes-time', 'rssBytes-requests']);
+    assert.deepEqual(
+      specs.slice(0, 2).map((s) => s.id),
+      ['rssBytes-time', 'rssBytes-requests'],
+    );
     const png = await renderChartPng(specs[0]!, { width: 640, height: 300 });
     assert.deepEqual(png.subarray(0, 8), PNG_SIGNATURE);
     assert.deepEqual(pngSize(png), [640, 300]);
@@ -50,14 +53,27 @@ test('phase boundaries on the requests axis interpolate requests completed betwe
 });
 
 test('allocation sites: self size summed per call site across stacks, heaviest caller named', () => {
-  const frame = (functionName: string, url: string, lineNumber: number) => ({ functionName, url, lineNumber, columnNumber: 1 });
+  const frame = (functionName: string, url: string, lineNumber: number) => ({
+    functionName,
+    url,
+    lineNumber,
+    columnNumber: 1,
+  });
   const profile = {
     head: {
       callFrame: frame('(root)', '', -1),
       selfSize: 0,
       children: [
-        { callFrame: frame('handle', 'file:///a.js', 9), selfSize: 100, children: [{ callFrame: frame('makeKey', 'file:///k.js', 4), selfSize: 700, children: [] }] },
-        { callFrame: frame('other', 'file:///b.js', 1), selfSize: 50, children: [{ callFrame: frame('makeKey', 'file:///k.js', 4), selfSize: 300, children: [] }] },
+        {
+          callFrame: frame('handle', 'file:///a.js', 9),
+          selfSize: 100,
+          children: [{ callFrame: frame('makeKey', 'file:///k.js', 4), selfSize: 700, children: [] }],
+        },
+        {
+          callFrame: frame('other', 'file:///b.js', 1),
+          selfSize: 50,
+          children: [{ callFrame: frame('makeKey', 'file:///k.js', 4), selfSize: 300, children: [] }],
+        },
       ],
     },
   };
@@ -65,9 +81,22 @@ test('allocation sites: self size summed per call site across stacks, heaviest c
   assert.equal(s.totalSize, 1150);
   assert.equal(s.siteCount, 3);
   assert.equal(s.sites.length, 2);
-  assert.deepEqual({ ...s.sites[0]!, share: Math.round(s.sites[0]!.share * 100) }, { functionName: 'makeKey', url: 'file:///k.js', line: 5, selfSize: 1000, share: 87, topCaller: 'handle file:///a.js:10' });
+  assert.deepEqual(
+    { ...s.sites[0]!, share: Math.round(s.sites[0]!.share * 100) },
+    {
+      functionName: 'makeKey',
+      url: 'file:///k.js',
+      line: 5,
+      selfSize: 1000,
+      share: 87,
+      topCaller: 'handle file:///a.js:10',
+    },
+  );
   assert.equal(s.sites[1]!.functionName, 'handle');
-  assert.throws(() => topAllocationSites({ nodes: [] }, 'x.cpuprofile'), { code: 'LS_ERR_BAD_FILE', message: /x\.cpuprofile: not a V8 sampling heap profile/ });
+  assert.throws(() => topAllocationSites({ nodes: [] }, 'x.cpuprofile'), {
+    code: 'LS_ERR_BAD_FILE',
+    message: /x\.cpuprofile: not a V8 sampling heap profile/,
+  });
 });
 
 test("charts of an analysed run draw each judged series' Theil–Sen slope over its steady samples", async () => {
@@ -82,7 +111,14 @@ test("charts of an analysed run draw each judged series' Theil–Sen slope over 
     const [[x0, y0], [x1, y1]] = fit.points as [[number, number], [number, number]];
     const steady = run.samples.filter((s) => s.phase === 'steady');
     assert.deepEqual([x0, x1], [steady[0]!.requests, steady[steady.length - 1]!.requests]);
-    assert.ok(Math.abs(((y1 - y0) * 1024 * 1024) / (x1 - x0) - 412) < 0.5, 'slope of the analysis, in bytes per request');
-    assert.equal(specs.find((s) => s.id === 'heapTotalBytes-requests')!.datasets.length, 1, 'no fit for a series the analysis did not judge');
+    assert.ok(
+      Math.abs(((y1 - y0) * 1024 * 1024) / (x1 - x0) - 412) < 0.5,
+      'slope of the analysis, in bytes per request',
+    );
+    assert.equal(
+      specs.find((s) => s.id === 'heapTotalBytes-requests')!.datasets.length,
+      1,
+      'no fit for a series the analysis did not judge',
+    );
   });
 });

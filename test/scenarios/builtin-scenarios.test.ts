@@ -12,7 +12,10 @@ test('every built-in scenario file is valid and has the phases its story needs',
   const shuffled = loadScenario('shuffled-input');
   assert.equal(shuffled.phases[0]!.order, 'fixed');
   assert.ok(shuffled.phases.slice(1).every((p) => p.order === 'permutations' && p.steady));
-  assert.deepEqual(shuffled.phases.map((p) => p.snapshot), ['baseline', 'target', 'final']);
+  assert.deepEqual(
+    shuffled.phases.map((p) => p.snapshot),
+    ['baseline', 'target', 'final'],
+  );
   const spike = loadScenario('traffic-spike');
   assert.ok(spike.target.modelDelayMs! > 0);
   assert.ok(spike.phases[1]!.rate >= 10 * spike.phases[0]!.rate, 'the spike is far above the baseline rate');
@@ -24,7 +27,14 @@ test('hot-reload at small scale: versions are written and retired under load, an
   await withTmpDir('leakscope-builtin-', async (dir) => {
     const events: string[] = [];
     // Leaky: no thread cap, so no request is shed under a CI runner's stalls; only swaps could fail one.
-    const out = await runScenario({ scenario: 'hot-reload', target: { kind: 'spawn', mode: 'leaky' }, overrides: { durationS: 7.5, rate: 60 }, out: join(dir, 'hr'), snapshots: false, onEvent: (l) => events.push(l) });
+    const out = await runScenario({
+      scenario: 'hot-reload',
+      target: { kind: 'spawn', mode: 'leaky' },
+      overrides: { durationS: 7.5, rate: 60 },
+      out: join(dir, 'hr'),
+      snapshots: false,
+      onEvent: (l) => events.push(l),
+    });
     assert.equal(out.manifest.status, 'complete', out.manifest.error);
     const reloads = events.filter((l) => /hot-reload: wrote version \d+/.test(l));
     assert.ok(reloads.length >= 2, `versions written: ${reloads.join('; ')}`);
@@ -39,9 +49,19 @@ test('hot-reload at small scale: versions are written and retired under load, an
 
 test('soak at small scale over REST, with allocation sampling: the run directory holds a .heapprofile', async () => {
   await withTmpDir('leakscope-builtin-', async (dir) => {
-    const out = await runScenario({ scenario: 'soak', target: { kind: 'spawn', mode: 'leaky' }, overrides: { durationS: 3, rate: 80, transport: 'rest' }, out: join(dir, 'soak'), snapshots: false, allocationSampling: true });
+    const out = await runScenario({
+      scenario: 'soak',
+      target: { kind: 'spawn', mode: 'leaky' },
+      overrides: { durationS: 3, rate: 80, transport: 'rest' },
+      out: join(dir, 'soak'),
+      snapshots: false,
+      allocationSampling: true,
+    });
     assert.equal(out.manifest.status, 'complete', out.manifest.error);
-    assert.ok(out.results.every((r) => r.transport === 'rest' && (r.statusCounts['200'] ?? 0) > 0), JSON.stringify(out.results.map((r) => r.statusCounts)));
+    assert.ok(
+      out.results.every((r) => r.transport === 'rest' && (r.statusCounts['200'] ?? 0) > 0),
+      JSON.stringify(out.results.map((r) => r.statusCounts)),
+    );
     assert.equal(out.manifest.heapProfiles.length, 1);
     const files = readdirSync(join(out.dir, 'profiles'));
     assert.equal(files.length, 1);
@@ -56,7 +76,13 @@ test('an interrupted run (Ctrl-C) stops the load, keeps what was measured and sa
     const abort = new AbortController();
     setTimeout(() => abort.abort(), 2500);
     const t0 = Date.now();
-    const out = await runScenario({ scenario: 'soak', target: { kind: 'spawn', mode: 'patched' }, out: join(dir, 'int'), snapshots: false, signal: abort.signal });
+    const out = await runScenario({
+      scenario: 'soak',
+      target: { kind: 'spawn', mode: 'patched' },
+      out: join(dir, 'int'),
+      snapshots: false,
+      signal: abort.signal,
+    });
     assert.ok(Date.now() - t0 < 20_000, 'stopped long before the 23 s of the scenario');
     assert.equal(out.manifest.status, 'interrupted');
     const run = readRun(out.dir);

@@ -13,7 +13,14 @@ test('achieved rate within tolerance of the planned rate, all OK, over several c
   const srv = await startTrivialGrpcServer();
   try {
     const schedule = planArrivals({ kind: 'constant', rate: 200, durationS: 2 });
-    const phase = startGrpcPhase({ name: 'steady', address: srv.address, path: TRIVIAL_PATH, schedule, request, channels: 3 });
+    const phase = startGrpcPhase({
+      name: 'steady',
+      address: srv.address,
+      path: TRIVIAL_PATH,
+      schedule,
+      request,
+      channels: 3,
+    });
     const r = await phase.done;
     assert.equal(r.planned, 400);
     assert.equal(r.sent, 400);
@@ -42,7 +49,14 @@ test('a stalled server: the in-flight bound drops requests instead of delaying t
   const srv = await startTrivialGrpcServer({ stall: true });
   try {
     const schedule = planArrivals({ kind: 'constant', rate: 200, durationS: 1.5 });
-    const phase = startGrpcPhase({ name: 'stall', address: srv.address, path: TRIVIAL_PATH, schedule, request, maxInflight: 20 });
+    const phase = startGrpcPhase({
+      name: 'stall',
+      address: srv.address,
+      path: TRIVIAL_PATH,
+      schedule,
+      request,
+      maxInflight: 20,
+    });
     // Release the stall after 1 s: 20 calls are held, everything due meanwhile is dropped.
     setTimeout(() => {
       assert.equal(phase.live.inflight, 20);
@@ -93,15 +107,33 @@ test('status codes counted by gRPC code name (RESOURCE_EXHAUSTED)', async () => 
   const srv = await startTrivialGrpcServer({ failCode: GrpcCode.RESOURCE_EXHAUSTED });
   const clients = openGrpcChannels(srv.address, 2);
   try {
-    const r1 = await startGrpcPhase({ name: 'refused', clients, path: TRIVIAL_PATH, schedule: planArrivals({ kind: 'constant', rate: 200, requests: 100 }), request }).done;
+    const r1 = await startGrpcPhase({
+      name: 'refused',
+      clients,
+      path: TRIVIAL_PATH,
+      schedule: planArrivals({ kind: 'constant', rate: 200, requests: 100 }),
+      request,
+    }).done;
     assert.deepEqual(r1.statusCounts, { RESOURCE_EXHAUSTED: 100 });
     assert.equal(r1.errors, 100);
     // Same channels, next phase: half fail.
     srv.behaviour.failCode = undefined;
-    const r2 = await startGrpcPhase({ name: 'ok', clients, path: TRIVIAL_PATH, schedule: planArrivals({ kind: 'constant', rate: 200, requests: 50 }), request }).done;
+    const r2 = await startGrpcPhase({
+      name: 'ok',
+      clients,
+      path: TRIVIAL_PATH,
+      schedule: planArrivals({ kind: 'constant', rate: 200, requests: 50 }),
+      request,
+    }).done;
     assert.deepEqual(r2.statusCounts, { OK: 50 });
     // An unknown method is UNIMPLEMENTED, counted the same way.
-    const r3 = await startGrpcPhase({ name: 'nomethod', clients, path: '/test.Trivial/Nope', schedule: planArrivals({ kind: 'constant', rate: 200, requests: 10 }), request }).done;
+    const r3 = await startGrpcPhase({
+      name: 'nomethod',
+      clients,
+      path: '/test.Trivial/Nope',
+      schedule: planArrivals({ kind: 'constant', rate: 200, requests: 10 }),
+      request,
+    }).done;
     assert.deepEqual(r3.statusCounts, { UNIMPLEMENTED: 10 });
   } finally {
     for (const c of clients) c.close();
@@ -114,7 +146,14 @@ test('AbortSignal stops early and keeps partial results; stalled calls are cance
   try {
     const ac = new AbortController();
     const schedule = planArrivals({ kind: 'constant', rate: 200, durationS: 10 });
-    const phase = startGrpcPhase({ name: 'aborted', address: srv.address, path: TRIVIAL_PATH, schedule, request, signal: ac.signal });
+    const phase = startGrpcPhase({
+      name: 'aborted',
+      address: srv.address,
+      path: TRIVIAL_PATH,
+      schedule,
+      request,
+      signal: ac.signal,
+    });
     setTimeout(() => ac.abort(), 500);
     const t0 = performance.now();
     const r = await phase.done;
@@ -127,7 +166,15 @@ test('AbortSignal stops early and keeps partial results; stalled calls are cance
 
     srv.behaviour.stall = true;
     const ac2 = new AbortController();
-    const p2 = startGrpcPhase({ name: 'stuck', address: srv.address, path: TRIVIAL_PATH, schedule, request, signal: ac2.signal, drainMs: 200 });
+    const p2 = startGrpcPhase({
+      name: 'stuck',
+      address: srv.address,
+      path: TRIVIAL_PATH,
+      schedule,
+      request,
+      signal: ac2.signal,
+      drainMs: 200,
+    });
     setTimeout(() => ac2.abort(), 300);
     const r2 = await p2.done;
     assert.ok(r2.sent > 20);
@@ -138,7 +185,13 @@ test('AbortSignal stops early and keeps partial results; stalled calls are cance
 });
 
 test('bad options are refused naming the option', () => {
-  assert.throws(() => startGrpcPhase({ name: 'x', schedule: new Float64Array(1), request, maxInflight: 0, address: '127.0.0.1:1' }), /maxInflight/);
+  assert.throws(
+    () => startGrpcPhase({ name: 'x', schedule: new Float64Array(1), request, maxInflight: 0, address: '127.0.0.1:1' }),
+    /maxInflight/,
+  );
   assert.throws(() => startGrpcPhase({ name: 'x', schedule: new Float64Array(1), request }), /address/);
-  assert.throws(() => startGrpcPhase({ name: 'x', schedule: new Float64Array(1), request, address: 'a:1', path: 'Predict' }), /path/);
+  assert.throws(
+    () => startGrpcPhase({ name: 'x', schedule: new Float64Array(1), request, address: 'a:1', path: 'Predict' }),
+    /path/,
+  );
 });

@@ -40,15 +40,22 @@ const TEMPLATE = {
   weights: { a: '{{randFloat 0 1}}' },
 };
 
-const badScenario = (p: Promise<unknown>, msg: RegExp) => assert.rejects(p, (e: unknown) => e instanceof LsError && e.code === 'LS_ERR_BAD_SCENARIO' && msg.test(e.message));
+const badScenario = (p: Promise<unknown>, msg: RegExp) =>
+  assert.rejects(p, (e: unknown) => e instanceof LsError && e.code === 'LS_ERR_BAD_SCENARIO' && msg.test(e.message));
 
 test('a unary method from a .proto with a JSON template: encoded per request, driven and counted by status', async () => {
   await withTmpDir('leakscope-grpcgen-', async (dir) => {
     const file = join(dir, 'scorer.proto');
     await writeFile(file, PROTO);
-    const m = await loadGrpcMethod({ protoFile: file, method: 'demo.v1.Scorer/Score', request: TEMPLATE }, 'phases[0].grpc');
+    const m = await loadGrpcMethod(
+      { protoFile: file, method: 'demo.v1.Scorer/Score', request: TEMPLATE },
+      'phases[0].grpc',
+    );
     assert.equal(m.path, '/demo.v1.Scorer/Score');
-    const decoded = m.requestType.toObject(m.requestType.decode(m.request(4)), { longs: String, enums: String }) as Record<string, any>;
+    const decoded = m.requestType.toObject(m.requestType.decode(m.request(4)), {
+      longs: String,
+      enums: String,
+    }) as Record<string, any>;
     assert.equal(decoded.user_id, 'u-4');
     assert.ok(decoded.count >= 1 && decoded.count <= 5);
     assert.equal(decoded.big, '9007199254740993');
@@ -66,7 +73,17 @@ test('a unary method from a .proto with a JSON template: encoded per request, dr
     const id = (b: Buffer) => b;
     let seen = 0;
     server.addService(
-      { Score: { path: m.path, requestStream: false, responseStream: false, requestSerialize: id, requestDeserialize: id, responseSerialize: id, responseDeserialize: id } },
+      {
+        Score: {
+          path: m.path,
+          requestStream: false,
+          responseStream: false,
+          requestSerialize: id,
+          requestDeserialize: id,
+          responseSerialize: id,
+          responseDeserialize: id,
+        },
+      },
       {
         Score: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
           const req = Req.decode(call.request) as unknown as { user_id: string };
@@ -76,9 +93,18 @@ test('a unary method from a .proto with a JSON template: encoded per request, dr
         },
       },
     );
-    const port = await new Promise<number>((res, rej) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
+    const port = await new Promise<number>((res, rej) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))),
+    );
     try {
-      const r = await startGrpcPhase({ name: 'generic', address: `127.0.0.1:${port}`, path: m.path, request: m.request, schedule: planArrivals({ kind: 'constant', rate: 200, requests: 40 }), transport: 'grpc-generic' }).done;
+      const r = await startGrpcPhase({
+        name: 'generic',
+        address: `127.0.0.1:${port}`,
+        path: m.path,
+        request: m.request,
+        schedule: planArrivals({ kind: 'constant', rate: 200, requests: 40 }),
+        transport: 'grpc-generic',
+      }).done;
       assert.equal(r.transport, 'grpc-generic');
       assert.deepEqual(r.statusCounts, { OK: 20, FAILED_PRECONDITION: 20 });
       assert.equal(seen, 40);
@@ -92,15 +118,45 @@ test('generic gRPC validation: file, method, streaming, unknown field, bad enum,
   await withTmpDir('leakscope-grpcgen-', async (dir) => {
     const file = join(dir, 'scorer.proto');
     await writeFile(file, PROTO);
-    await badScenario(loadGrpcMethod({ protoFile: join(dir, 'none.proto'), method: 'a.B/C', request: {} }, 'g'), /g\.protoFile: cannot load/);
+    await badScenario(
+      loadGrpcMethod({ protoFile: join(dir, 'none.proto'), method: 'a.B/C', request: {} }, 'g'),
+      /g\.protoFile: cannot load/,
+    );
     await badScenario(loadGrpcMethod({ protoFile: file, method: 'Score', request: {} }, 'g'), /g\.method/);
-    await badScenario(loadGrpcMethod({ protoFile: file, method: 'demo.v1.Nope/Score', request: {} }, 'g'), /no service 'demo\.v1\.Nope'/);
-    await badScenario(loadGrpcMethod({ protoFile: file, method: 'demo.v1.Scorer.Rank', request: {} }, 'g'), /no method 'Rank'.*Score, Watch/);
-    await badScenario(loadGrpcMethod({ protoFile: file, method: 'demo.v1.Scorer/Watch', request: {} }, 'g'), /streaming/);
-    await badScenario(loadGrpcMethod({ protoFile: file, method: 'demo.v1.Scorer/Score', request: { usr: 'x' } }, 'g'), /g\.request\.usr: no such field in demo\.v1\.ScoreRequest/);
-    await badScenario(loadGrpcMethod({ protoFile: file, method: 'demo.v1.Scorer/Score', request: { tier: 'GOLD' } }, 'g'), /g\.request\.tier: 'GOLD' is not a value/);
-    await badScenario(loadGrpcMethod({ protoFile: file, method: 'demo.v1.Scorer/Score', request: { items: [{ sku: '{{who}}' }] } }, 'g'), /g\.request\.items\[0\]\.sku: unknown template variable/);
-    await badScenario(loadGrpcMethod({ protoFile: file, method: 'demo.v1.Scorer/Score', request: { count: 'many' } }, 'g'), /g\.request\.count: gave 'many'/);
-    await badScenario(loadGrpcMethod({ protoFile: file, method: 'demo.v1.Scorer/Score', request: { items: { sku: 'a' } } }, 'g'), /g\.request\.items: must be an array/);
+    await badScenario(
+      loadGrpcMethod({ protoFile: file, method: 'demo.v1.Nope/Score', request: {} }, 'g'),
+      /no service 'demo\.v1\.Nope'/,
+    );
+    await badScenario(
+      loadGrpcMethod({ protoFile: file, method: 'demo.v1.Scorer.Rank', request: {} }, 'g'),
+      /no method 'Rank'.*Score, Watch/,
+    );
+    await badScenario(
+      loadGrpcMethod({ protoFile: file, method: 'demo.v1.Scorer/Watch', request: {} }, 'g'),
+      /streaming/,
+    );
+    await badScenario(
+      loadGrpcMethod({ protoFile: file, method: 'demo.v1.Scorer/Score', request: { usr: 'x' } }, 'g'),
+      /g\.request\.usr: no such field in demo\.v1\.ScoreRequest/,
+    );
+    await badScenario(
+      loadGrpcMethod({ protoFile: file, method: 'demo.v1.Scorer/Score', request: { tier: 'GOLD' } }, 'g'),
+      /g\.request\.tier: 'GOLD' is not a value/,
+    );
+    await badScenario(
+      loadGrpcMethod(
+        { protoFile: file, method: 'demo.v1.Scorer/Score', request: { items: [{ sku: '{{who}}' }] } },
+        'g',
+      ),
+      /g\.request\.items\[0\]\.sku: unknown template variable/,
+    );
+    await badScenario(
+      loadGrpcMethod({ protoFile: file, method: 'demo.v1.Scorer/Score', request: { count: 'many' } }, 'g'),
+      /g\.request\.count: gave 'many'/,
+    );
+    await badScenario(
+      loadGrpcMethod({ protoFile: file, method: 'demo.v1.Scorer/Score', request: { items: { sku: 'a' } } }, 'g'),
+      /g\.request\.items: must be an array/,
+    );
   });
 });

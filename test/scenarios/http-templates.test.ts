@@ -3,14 +3,18 @@ import { test } from 'node:test';
 import { LsError } from '../../common/errors.js';
 import { compileTemplate, httpRequestFactory, templateContext } from '../../scenarios/http-templates.js';
 
-const badScenario = (f: () => unknown, msg: RegExp) => assert.throws(f, (e: unknown) => e instanceof LsError && e.code === 'LS_ERR_BAD_SCENARIO' && msg.test(e.message));
+const badScenario = (f: () => unknown, msg: RegExp) =>
+  assert.throws(f, (e: unknown) => e instanceof LsError && e.code === 'LS_ERR_BAD_SCENARIO' && msg.test(e.message));
 
 test('template variables: i, randInt in range, choice from the list, uuid v4 shape, seeded per request', () => {
   const t = compileTemplate('n={{i}} r={{ randInt 5 7 }} c={{choice a b c}} u={{uuid}} f={{randFloat 0 1}}', 'body');
   const seen = new Set<string>();
   for (let i = 0; i < 200; i++) {
     const s = t(templateContext(i, 9));
-    const m = /^n=(\d+) r=(\d+) c=([abc]) u=([0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}) f=([\d.e-]+)$/.exec(s);
+    const m =
+      /^n=(\d+) r=(\d+) c=([abc]) u=([0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}) f=([\d.e-]+)$/.exec(
+        s,
+      );
     assert.ok(m, s);
     assert.equal(Number(m[1]), i);
     assert.ok(Number(m[2]) >= 5 && Number(m[2]) <= 7);
@@ -24,7 +28,10 @@ test('template variables: i, randInt in range, choice from the list, uuid v4 sha
 });
 
 test('template errors name the field and the variable', () => {
-  badScenario(() => compileTemplate('{{user}}', 'phases[2].http.body'), /phases\[2\]\.http\.body: unknown template variable '\{\{user\}\}'.*known: \{\{i\}\}/);
+  badScenario(
+    () => compileTemplate('{{user}}', 'phases[2].http.body'),
+    /phases\[2\]\.http\.body: unknown template variable '\{\{user\}\}'.*known: \{\{i\}\}/,
+  );
   badScenario(() => compileTemplate('x {{i', 'path'), /path: unclosed/);
   badScenario(() => compileTemplate('{{randInt 1}}', 'b'), /randInt MIN MAX/);
   badScenario(() => compileTemplate('{{randInt 9 1}}', 'b'), /MIN <= MAX/);
@@ -33,7 +40,15 @@ test('template errors name the field and the variable', () => {
 });
 
 test('generic HTTP target: method, templated path, headers and JSON body', () => {
-  const f = httpRequestFactory({ method: 'put', path: '/items/{{i}}?q={{choice x y}}', headers: { 'X-Req': 'r{{i}}' }, body: { id: '{{uuid}}', n: 3, tags: ['{{i}}', true], '2': 'k' } }, 'http');
+  const f = httpRequestFactory(
+    {
+      method: 'put',
+      path: '/items/{{i}}?q={{choice x y}}',
+      headers: { 'X-Req': 'r{{i}}' },
+      body: { id: '{{uuid}}', n: 3, tags: ['{{i}}', true], '2': 'k' },
+    },
+    'http',
+  );
   const r = f(7);
   assert.equal(r.method, 'PUT');
   assert.match(r.path, /^\/items\/7\?q=[xy]$/);
@@ -48,12 +63,18 @@ test('generic HTTP target: method, templated path, headers and JSON body', () =>
   assert.deepEqual(f(7), r);
   const get = httpRequestFactory({ path: '/health' })(0);
   assert.deepEqual(get, { method: 'GET', path: '/health', headers: {} });
-  assert.equal(httpRequestFactory({ path: '/p', body: 'raw {{i}}', headers: { 'content-type': 'text/plain' } })(3).body, 'raw 3');
+  assert.equal(
+    httpRequestFactory({ path: '/p', body: 'raw {{i}}', headers: { 'content-type': 'text/plain' } })(3).body,
+    'raw 3',
+  );
 });
 
 test('generic HTTP target validation names the bad field', () => {
   badScenario(() => httpRequestFactory({ method: 'FETCH', path: '/' }, 'phases[0].http'), /phases\[0\]\.http\.method/);
   badScenario(() => httpRequestFactory({ path: 'no-slash' }, 'h'), /h\.path/);
   badScenario(() => httpRequestFactory({ path: '/', headers: { a: 1 as never } }, 'h'), /h\.headers\.a/);
-  badScenario(() => httpRequestFactory({ path: '/', body: { deep: ['{{nope}}'] } }, 'h'), /h\.body\.deep\[0\]: unknown template variable/);
+  badScenario(
+    () => httpRequestFactory({ path: '/', body: { deep: ['{{nope}}'] } }, 'h'),
+    /h\.body\.deep\[0\]: unknown template variable/,
+  );
 });

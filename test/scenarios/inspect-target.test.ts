@@ -38,7 +38,9 @@ test('a Node server started with --inspect is sampled and snapshotted through th
         });
         child.once('exit', (c) => reject(new Error(`server exited ${c}`)));
       });
-      const port = await new Promise<number>((resolve) => createInterface({ input: child.stdout! }).once('line', (l) => resolve(JSON.parse(l).port)));
+      const port = await new Promise<number>((resolve) =>
+        createInterface({ input: child.stdout! }).once('line', (l) => resolve(JSON.parse(l).port)),
+      );
       const inspectAddr = await inspect;
       const file = join(dir, 'http-leak.yaml');
       await writeFile(
@@ -52,22 +54,39 @@ test('a Node server started with --inspect is sampled and snapshotted through th
           '  - { name: more, requests: 300, rate: 200, transport: http, steady: true, http: { method: POST, path: /track, body: "m{{i}}" }, snapshot: final }',
         ].join('\n'),
       );
-      const out = await runScenario({ scenario: file, target: { kind: 'external', http: `http://127.0.0.1:${port}`, inspect: inspectAddr }, out: join(dir, 'run') });
+      const out = await runScenario({
+        scenario: file,
+        target: { kind: 'external', http: `http://127.0.0.1:${port}`, inspect: inspectAddr },
+        out: join(dir, 'run'),
+      });
       assert.equal(out.manifest.status, 'complete', out.manifest.error);
       const run = readRun(out.dir);
       assert.equal(run.manifest.target.kind, 'external');
-      assert.equal(run.manifest.target.kind === 'external' && run.manifest.target.pid, child.pid, 'the pid came from the inspector');
+      assert.equal(
+        run.manifest.target.kind === 'external' && run.manifest.target.pid,
+        child.pid,
+        'the pid came from the inspector',
+      );
       const s = run.samples.at(-1)!;
       assert.equal(typeof s.heapUsedBytes, 'number');
       assert.equal(typeof s.rssBytes, 'number');
-      assert.equal(run.results.phases.reduce((a, p) => a + (p.statusCounts['200'] ?? 0), 0), 650);
-      assert.deepEqual(run.manifest.snapshots.map((x) => x.label), ['baseline', 'target', 'final']);
+      assert.equal(
+        run.results.phases.reduce((a, p) => a + (p.statusCounts['200'] ?? 0), 0),
+        650,
+      );
+      assert.deepEqual(
+        run.manifest.snapshots.map((x) => x.label),
+        ['baseline', 'target', 'final'],
+      );
       const [b, t, f] = run.manifest.snapshots.map((x) => join(out.dir, x.file));
       const leaks = await findLeaks(b!, t!, f!, { top: 3 });
       const top = leaks.groups[0]!;
       assert.ok(/RequestRecord|string/.test(top.className), `top class ${top.className}`);
       assert.match(top.heldBy + top.path, /records/, `held by ${top.heldBy}; path ${top.path}`);
-      assert.ok(leaks.byClass.some((c) => c.className === 'RequestRecord' && c.count >= 250), JSON.stringify(leaks.byClass.slice(0, 5)));
+      assert.ok(
+        leaks.byClass.some((c) => c.className === 'RequestRecord' && c.count >= 250),
+        JSON.stringify(leaks.byClass.slice(0, 5)),
+      );
     } finally {
       child.kill('SIGKILL');
       await once(child, 'exit').catch(() => undefined);

@@ -55,7 +55,10 @@ test('spike: baseline, spike, recovery counts per window', () => {
   assert.equal(t.filter((v) => v < 2000).length, 40);
   assert.equal(t.filter((v) => v >= 2000 && v < 3000).length, 500);
   assert.equal(t.filter((v) => v >= 3000).length, 40);
-  const p = planArrivals({ kind: 'spike', baselineRate: 20, spikeRate: 500, baselineS: 2, spikeS: 1, recoveryS: 2 }, { arrivals: 'poisson', seed: 5 });
+  const p = planArrivals(
+    { kind: 'spike', baselineRate: 20, spikeRate: 500, baselineS: 2, spikeS: 1, recoveryS: 2 },
+    { arrivals: 'poisson', seed: 5 },
+  );
   const inSpike = p.filter((v) => v >= 2000 && v < 3000).length;
   assert.ok(inSpike > 420 && inSpike < 580, `spike ${inSpike}`);
 });

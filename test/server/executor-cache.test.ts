@@ -12,9 +12,20 @@ import { ctrJsonColumns, ctrTensors, postJson, withModelServer } from '../helper
 const FEATURES = ctrFeatures(10).map((f) => f.name);
 
 function signature(): Signature {
-  const inputs: TensorSpec[] = ctrFeatures(10).map((f) => ({ name: f.name, dtype: f.dtype === 'int64' ? 'int64' : 'float32', dims: [-1, 1] }));
+  const inputs: TensorSpec[] = ctrFeatures(10).map((f) => ({
+    name: f.name,
+    dtype: f.dtype === 'int64' ? 'int64' : 'float32',
+    dims: [-1, 1],
+  }));
   const outputs: TensorSpec[] = [{ name: 'prob', dtype: 'float32', dims: [-1, 1] }];
-  return { key: 'serving_default', methodName: 'tensorflow/serving/predict', inputs, outputs, inputIndex: new Map(inputs.map((s, i) => [s.name, i])), outputIndex: new Map([['prob', 0]]) };
+  return {
+    key: 'serving_default',
+    methodName: 'tensorflow/serving/predict',
+    inputs,
+    outputs,
+    inputIndex: new Map(inputs.map((s, i) => [s.name, i])),
+    outputIndex: new Map([['prob', 0]]),
+  };
 }
 
 /** K distinct permutations of the features, none equal to the model's order or to the sorted order. */
@@ -36,12 +47,12 @@ function replay(mode: string | undefined, fixes: string | undefined, k: number, 
   return { session, max };
 }
 
-test('the cache key is upstream\'s, byte for byte', () => {
+test("the cache key is upstream's, byte for byte", () => {
   assert.equal(executorKey(['b', 'a'], ['prob']), 'b,a->prob//0/');
   assert.equal(executorKey(['a'], ['x', 'y'], ['t'], true, 'dbg'), 'a->x,y/t/1/dbg');
 });
 
-test('leaky: K new input orders add K keys on top of the first request\'s two (sorted + unsorted, both inserted on a full miss)', () => {
+test("leaky: K new input orders add K keys on top of the first request's two (sorted + unsorted, both inserted on a full miss)", () => {
   const k = 500;
   const { session } = replay('leaky', undefined, k);
   // Request 1 (model order, unsorted): miss, miss → insert sorted key and its own key = 2.
@@ -51,7 +62,11 @@ test('leaky: K new input orders add K keys on top of the first request\'s two (s
   assert.deepEqual(session.counters, { lookups: 2 + 2 * k, unsortedHits: 1 + k, sortedHits: k, misses: 1 });
   assert.ok([...session.store.keys()].includes(`${[...FEATURES].sort().join(',')}->prob//0/`));
   const ex = session.store.get(`${FEATURES.join(',')}->prob//0/`);
-  assert.equal(ex, session.store.get(`${permutations(1)[0]!.join(',')}->prob//0/`), 'every key maps to the one executor built from the sorted names');
+  assert.equal(
+    ex,
+    session.store.get(`${permutations(1)[0]!.join(',')}->prob//0/`),
+    'every key maps to the one executor built from the sorted names',
+  );
 });
 
 test('sort-inputs alone (TF Serving #1638): exactly one entry', () => {
@@ -104,7 +119,7 @@ test('heap used grows with K in leaky mode and not in patched mode', () => {
   assert.ok(patched.grown < leaky.grown / 10, `patched heap grew ${patched.grown} bytes vs leaky ${leaky.grown}`);
 });
 
-test('over the wire the session sees the client\'s order: gRPC map entries and REST JSON keys', async () => {
+test("over the wire the session sees the client's order: gRPC map entries and REST JSON keys", async () => {
   const orders = permutations(6, 99);
   for (const mode of ['leaky', 'patched'] as const) {
     await withModelServer({ mode }, async ({ server, grpc, rest }) => {

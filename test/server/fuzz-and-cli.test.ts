@@ -14,7 +14,10 @@ import { spawnTarget, type Target } from '../helpers/spawn-target.js';
 
 /** Starts `leakscope serve` on port 0 in a child process. */
 function spawnServe(args: string[]): Promise<Target> {
-  return spawnTarget([join(packageRoot(), 'bin', 'leakscope.js'), 'serve', '--port', '0', '--rest_api_port', '0', ...args], { captureStderr: true, startTimeoutMs: 20_000 });
+  return spawnTarget(
+    [join(packageRoot(), 'bin', 'leakscope.js'), 'serve', '--port', '0', '--rest_api_port', '0', ...args],
+    { captureStderr: true, startTimeoutMs: 20_000 },
+  );
 }
 
 test('fuzz: thousands of random REST bodies and protobuf byte strings each get an answer; the process stays up; SIGTERM exits 0', async () => {
@@ -23,12 +26,40 @@ test('fuzz: thousands of random REST bodies and protobuf byte strings each get a
   const client: { c?: TfServingClient } = {};
   try {
     await writeModelVersions(join(root, 'ctr'), { features: 10, versions: [1] });
-    s = await spawnServe(['--model_name', 'ctr', '--model_base_path', join(root, 'ctr'), '--log-level', 'warn', '--mode', 'leaky']);
+    s = await spawnServe([
+      '--model_name',
+      'ctr',
+      '--model_base_path',
+      join(root, 'ctr'),
+      '--log-level',
+      'warn',
+      '--mode',
+      'leaky',
+    ]);
     const rand = mulberry32(20261128);
     const ri = (n: number) => Math.floor(rand() * n);
     const valid = JSON.stringify({ inputs: ctrJsonColumns() });
     const validPb = encodePredictRequest({ name: 'ctr' }, ctrTensors());
-    const atoms = ['{', '}', '[', ']', ',', ':', '"inputs"', '"instances"', '"user_age"', '1', '-1e400', 'null', 'true', '"x"', '1.5', '[[1]]', '{}', '"\\u0000"'];
+    const atoms = [
+      '{',
+      '}',
+      '[',
+      ']',
+      ',',
+      ':',
+      '"inputs"',
+      '"instances"',
+      '"user_age"',
+      '1',
+      '-1e400',
+      'null',
+      'true',
+      '"x"',
+      '1.5',
+      '[[1]]',
+      '{}',
+      '"\\u0000"',
+    ];
     const mutate = (b: Buffer) => {
       const c = Buffer.from(b);
       for (let k = 0, n = 1 + ri(4); k < n; k++) c[ri(c.length)] = ri(256);
@@ -44,7 +75,8 @@ test('fuzz: thousands of random REST bodies and protobuf byte strings each get a
           return Buffer.from(Array.from({ length: ri(200) }, () => ri(256)));
       }
     };
-    const pbBody = (): Buffer => (ri(2) === 0 ? mutate(validPb) : Buffer.from(Array.from({ length: ri(300) }, () => ri(256))));
+    const pbBody = (): Buffer =>
+      ri(2) === 0 ? mutate(validPb) : Buffer.from(Array.from({ length: ri(300) }, () => ri(256)));
     const N = 2000;
     const statuses = new Map<number | string, number>();
     const count = (k: number | string) => statuses.set(k, (statuses.get(k) ?? 0) + 1);
@@ -68,7 +100,10 @@ test('fuzz: thousands of random REST bodies and protobuf byte strings each get a
           await client.c!.predictRaw(pbBody(), 10_000);
           count('grpc:OK');
         } catch (e: any) {
-          assert.ok(typeof e.code === 'number' && e.code !== 14 && e.code !== 4, `transport failure: ${e.code} ${e.details}`);
+          assert.ok(
+            typeof e.code === 'number' && e.code !== 14 && e.code !== 4,
+            `transport failure: ${e.code} ${e.details}`,
+          );
           count(`grpc:${e.code}`);
         }
       }
@@ -98,10 +133,22 @@ test('graceful shutdown: SIGTERM stops accepting, lets in-flight slow requests f
   const c: { client?: TfServingClient } = {};
   try {
     await writeModelVersions(join(root, 'ctr'), { features: 10, versions: [1] });
-    s = await spawnServe(['--model_name', 'ctr', '--model_base_path', join(root, 'ctr'), '--model-delay-ms', '400', '--log-level', 'warn']);
+    s = await spawnServe([
+      '--model_name',
+      'ctr',
+      '--model_base_path',
+      join(root, 'ctr'),
+      '--model-delay-ms',
+      '400',
+      '--log-level',
+      'warn',
+    ]);
     c.client = new TfServingClient(s.grpc);
     const inflight = Array.from({ length: 4 }, () => c.client!.predict({ name: 'ctr' }, ctrTensors()));
-    const restInflight = fetch(`http://${s.rest}/v1/models/ctr:predict`, { method: 'POST', body: JSON.stringify({ inputs: ctrJsonColumns() }) });
+    const restInflight = fetch(`http://${s.rest}/v1/models/ctr:predict`, {
+      method: 'POST',
+      body: JSON.stringify({ inputs: ctrJsonColumns() }),
+    });
     await new Promise((r) => setTimeout(r, 150));
     s.child.kill('SIGTERM');
     const results = await Promise.all(inflight);
@@ -117,7 +164,9 @@ test('graceful shutdown: SIGTERM stops accepting, lets in-flight slow requests f
 });
 
 test('serve rejects bad flags with exit 2 and a message naming the flag', async () => {
-  const child = spawn(process.execPath, [join(packageRoot(), 'bin', 'leakscope.js'), 'serve', '--port', 'eighty'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(packageRoot(), 'bin', 'leakscope.js'), 'serve', '--port', 'eighty'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
   const [code] = await once(child, 'exit');

@@ -27,9 +27,14 @@ test('Predict over gRPC: typed *_val and tensor_content encodings both match onn
       const res = await grpc.predict({ name: 'ctr' }, inputs, [], enc);
       const prob = res.outputs.prob!;
       assert.equal(prob.dtype, 1, 'DT_FLOAT');
-      assert.deepEqual(prob.tensor_shape?.dim?.map((d) => Number(d.size)), [3, 1]);
+      assert.deepEqual(
+        prob.tensor_shape?.dim?.map((d) => Number(d.size)),
+        [3, 1],
+      );
       assert.equal(prob.float_val?.length, 3);
-      prob.float_val!.forEach((v, i) => assert.ok(Math.abs(v - want[i]!) < 1e-6, `${enc} row ${i}: ${v} vs ${want[i]}`));
+      prob.float_val!.forEach((v, i) =>
+        assert.ok(Math.abs(v - want[i]!) < 1e-6, `${enc} row ${i}: ${v} vs ${want[i]}`),
+      );
       assert.equal(res.model_spec?.name, 'ctr');
       assert.equal(Number(res.model_spec?.version?.value), 1);
       assert.equal(res.model_spec?.signature_name, 'serving_default');
@@ -41,9 +46,24 @@ test('Predict accepts ModelSpec by version (Int64Value), by version_label, and t
   await withModelServer({ versions: [1, 2] }, async ({ server, root, grpc, modelDir }) => {
     // Single-model flags serve the latest only; a config file serves both with labels.
     assert.equal(Number((await grpc.predict({ name: 'ctr' }, ctrTensors())).model_spec?.version?.value), 2);
-    await assert.rejects(grpc.predict({ name: 'ctr', version: 1 }, ctrTensors()), (e: any) => e.code === GrpcCode.NOT_FOUND && /version 1/.test(e.details));
+    await assert.rejects(
+      grpc.predict({ name: 'ctr', version: 1 }, ctrTensors()),
+      (e: any) => e.code === GrpcCode.NOT_FOUND && /version 1/.test(e.details),
+    );
     const cfg = join(root, 'models.json');
-    await writeFile(cfg, JSON.stringify({ model_config_list: [{ name: 'ctr', base_path: modelDir, model_version_policy: { all: {} }, version_labels: { stable: 1, canary: 2 } }] }));
+    await writeFile(
+      cfg,
+      JSON.stringify({
+        model_config_list: [
+          {
+            name: 'ctr',
+            base_path: modelDir,
+            model_version_policy: { all: {} },
+            version_labels: { stable: 1, canary: 2 },
+          },
+        ],
+      }),
+    );
     await server.repository.setSources((await import('../../server/model-config.js')).readModelConfigFile(cfg));
     const v1 = await grpc.predict({ name: 'ctr', version: 1 }, ctrTensors());
     const stable = await grpc.predict({ name: 'ctr', label: 'stable' }, ctrTensors());
@@ -51,9 +71,19 @@ test('Predict accepts ModelSpec by version (Int64Value), by version_label, and t
     assert.equal(Number(v1.model_spec?.version?.value), 1);
     assert.equal(Number(stable.model_spec?.version?.value), 1);
     assert.equal(Number(canary.model_spec?.version?.value), 2);
-    assert.notEqual(canary.outputs.prob!.float_val![0], stable.outputs.prob!.float_val![0], 'versions differ in weights');
-    await assert.rejects(grpc.predict({ name: 'ctr', label: 'nope' }, ctrTensors()), (e: any) => e.code === GrpcCode.NOT_FOUND && /label 'nope'/.test(e.details));
-    await assert.rejects(grpc.predict({ name: 'ctr', signatureName: 'classify_x' }, ctrTensors()), (e: any) => e.code === GrpcCode.INVALID_ARGUMENT && /classify_x/.test(e.details));
+    assert.notEqual(
+      canary.outputs.prob!.float_val![0],
+      stable.outputs.prob!.float_val![0],
+      'versions differ in weights',
+    );
+    await assert.rejects(
+      grpc.predict({ name: 'ctr', label: 'nope' }, ctrTensors()),
+      (e: any) => e.code === GrpcCode.NOT_FOUND && /label 'nope'/.test(e.details),
+    );
+    await assert.rejects(
+      grpc.predict({ name: 'ctr', signatureName: 'classify_x' }, ctrTensors()),
+      (e: any) => e.code === GrpcCode.INVALID_ARGUMENT && /classify_x/.test(e.details),
+    );
   });
 });
 
@@ -61,7 +91,10 @@ test('output_filter is honoured and checked', async () => {
   await withModelServer({}, async ({ grpc }) => {
     const res = await grpc.predict({ name: 'ctr' }, ctrTensors(), ['prob']);
     assert.deepEqual(Object.keys(res.outputs), ['prob']);
-    await assert.rejects(grpc.predict({ name: 'ctr' }, ctrTensors(), ['logits']), (e: any) => e.code === GrpcCode.INVALID_ARGUMENT && /'logits'/.test(e.details));
+    await assert.rejects(
+      grpc.predict({ name: 'ctr' }, ctrTensors(), ['logits']),
+      (e: any) => e.code === GrpcCode.INVALID_ARGUMENT && /'logits'/.test(e.details),
+    );
   });
 });
 
@@ -75,19 +108,34 @@ test('GetModelMetadata returns the serving_default SignatureDef in an Any; GetMo
     assert.equal(Object.keys(sig.inputs).length, 10);
     assert.equal(sig.inputs.user_age.dtype, 1); // DT_FLOAT
     assert.equal(sig.inputs.item_id.dtype, 9); // DT_INT64
-    assert.deepEqual(sig.inputs.user_age.tensor_shape.dim.map((d: any) => Number(d.size)), [-1, 1]);
+    assert.deepEqual(
+      sig.inputs.user_age.tensor_shape.dim.map((d: any) => Number(d.size)),
+      [-1, 1],
+    );
     assert.deepEqual(Object.keys(sig.outputs), ['prob']);
-    await assert.rejects(grpc.metadata({ name: 'ctr' }, []), (e: any) => e.code === GrpcCode.INVALID_ARGUMENT && /metadata_field/.test(e.details));
+    await assert.rejects(
+      grpc.metadata({ name: 'ctr' }, []),
+      (e: any) => e.code === GrpcCode.INVALID_ARGUMENT && /metadata_field/.test(e.details),
+    );
     const st = await grpc.status({ name: 'ctr' });
-    assert.deepEqual(st.model_version_status?.map((v) => [Number(v.version), v.state]), [[1, 30]]);
-    await assert.rejects(grpc.status({ name: 'nope' }), (e: any) => e.code === GrpcCode.NOT_FOUND && /'nope'/.test(e.details));
+    assert.deepEqual(
+      st.model_version_status?.map((v) => [Number(v.version), v.state]),
+      [[1, 30]],
+    );
+    await assert.rejects(
+      grpc.status({ name: 'nope' }),
+      (e: any) => e.code === GrpcCode.NOT_FOUND && /'nope'/.test(e.details),
+    );
   });
 });
 
 test('Classify, Regress and MultiInference answer UNIMPLEMENTED with a clear message', async () => {
   await withModelServer({}, async ({ grpc }) => {
     for (const m of ['Classify', 'Regress', 'MultiInference']) {
-      await assert.rejects(grpc.raw(`/tensorflow.serving.PredictionService/${m}`, Buffer.alloc(0)), (e: any) => e.code === GrpcCode.UNIMPLEMENTED && e.details.includes(m));
+      await assert.rejects(
+        grpc.raw(`/tensorflow.serving.PredictionService/${m}`, Buffer.alloc(0)),
+        (e: any) => e.code === GrpcCode.UNIMPLEMENTED && e.details.includes(m),
+      );
     }
   });
 });
@@ -97,19 +145,49 @@ test('wire compatibility: a request hand-encoded from the field numbers alone (a
     // PredictRequest{model_spec=1{name=1, version=2{value=1}, signature_name=3}, inputs=2 map entries{key=1, value=2 TensorProto}}
     // TensorProto{dtype=1, tensor_shape=2{dim=2{size=1}}, float_val=5 packed, int64_val=10 packed}
     const w = protobuf.Writer.create();
-    w.uint32(10).fork().uint32(10).string('ctr').uint32(18).fork().uint32(8).int64(1).ldelim().uint32(26).string('serving_default').ldelim();
+    w.uint32(10)
+      .fork()
+      .uint32(10)
+      .string('ctr')
+      .uint32(18)
+      .fork()
+      .uint32(8)
+      .int64(1)
+      .ldelim()
+      .uint32(26)
+      .string('serving_default')
+      .ldelim();
     const tensor = (dtype: number, field: number, write: (w: protobuf.Writer) => void) => {
       const t = protobuf.Writer.create();
       t.uint32(8).int32(dtype);
-      t.uint32(18).fork().uint32(18).fork().uint32(8).int64(1).ldelim().uint32(18).fork().uint32(8).int64(1).ldelim().ldelim();
+      t.uint32(18)
+        .fork()
+        .uint32(18)
+        .fork()
+        .uint32(8)
+        .int64(1)
+        .ldelim()
+        .uint32(18)
+        .fork()
+        .uint32(8)
+        .int64(1)
+        .ldelim()
+        .ldelim();
       t.uint32((field << 3) | 2).fork();
       write(t);
       t.ldelim();
       return t.finish();
     };
-    const entry = (name: string, bytes: Uint8Array) => w.uint32(18).fork().uint32(10).string(name).uint32(18).bytes(bytes).ldelim();
-    entry('item_id', tensor(9, 10, (t) => t.int64(4242)));
-    entry('user_age', tensor(1, 5, (t) => t.float(31)));
+    const entry = (name: string, bytes: Uint8Array) =>
+      w.uint32(18).fork().uint32(10).string(name).uint32(18).bytes(bytes).ldelim();
+    entry(
+      'item_id',
+      tensor(9, 10, (t) => t.int64(4242)),
+    );
+    entry(
+      'user_age',
+      tensor(1, 5, (t) => t.float(31)),
+    );
     const res = await grpc.raw('/tensorflow.serving.PredictionService/Predict', w.finish() as Buffer);
     // PredictResponse{outputs=1 map{key=1, value=2 TensorProto}, model_spec=2}: read it field by field.
     const r = protobuf.Reader.create(res);

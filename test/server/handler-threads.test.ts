@@ -4,7 +4,12 @@ import { describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { GrpcCode, LsError } from '../../common/errors.js';
 import { readProcStats } from '../../common/proc.js';
-import { cappedAdmission, HandlerThreadRunner, threadAdmission, UNCAPPED_ADMISSION } from '../../server/handler-threads.js';
+import {
+  cappedAdmission,
+  HandlerThreadRunner,
+  threadAdmission,
+  UNCAPPED_ADMISSION,
+} from '../../server/handler-threads.js';
 import { resolveFixes } from '../../server/fixes.js';
 import { writeModelVersions } from '../../server/models/write-models.js';
 import { onnxLoader } from '../../server/repository.js';
@@ -20,7 +25,11 @@ describe('thread admission strategies', () => {
     assert.doesNotThrow(() => UNCAPPED_ADMISSION.admit(1_000_000));
     const cap = cappedAdmission(3);
     assert.doesNotThrow(() => cap.admit(2));
-    assert.throws(() => cap.admit(3), (e: unknown) => e instanceof LsError && e.code === 'LS_ERR_THREADS_EXHAUSTED' && /--grpc_max_threads 3/.test(e.message));
+    assert.throws(
+      () => cap.admit(3),
+      (e: unknown) =>
+        e instanceof LsError && e.code === 'LS_ERR_THREADS_EXHAUSTED' && /--grpc_max_threads 3/.test(e.message),
+    );
     assert.equal(threadAdmission(resolveFixes('leaky'), 5).cap, null);
     assert.equal(threadAdmission(resolveFixes('patched'), 5).cap, 5);
     assert.equal(threadAdmission(resolveFixes(undefined, 'sort-inputs'), 5).cap, null);
@@ -43,14 +52,29 @@ describe('leaky: a spike of slow requests piles up handler threads', () => {
       const answers = await Promise.all(Array.from({ length: C }, () => restPredict(s)));
       const hPeak = handlerPeak.stop();
       const oPeak = osPeak.stop();
-      assert.deepEqual(answers.map((a) => a.status), Array(C).fill(200));
+      assert.deepEqual(
+        answers.map((a) => a.status),
+        Array(C).fill(200),
+      );
       // C working threads plus the replacement poller the last pickup started.
-      assert.ok(hPeak >= Math.floor(C * 0.75) && hPeak <= C + 2, `handler threads peaked at ${hPeak}, expected about ${C}`);
+      assert.ok(
+        hPeak >= Math.floor(C * 0.75) && hPeak <= C + 2,
+        `handler threads peaked at ${hPeak}, expected about ${C}`,
+      );
       assert.ok(threads.threadStats().peak >= Math.floor(C * 0.75));
-      assert.ok(oPeak - osBefore >= Math.floor(C * 0.75), `OS threads went ${osBefore} → ${oPeak}; expected about +${C}`);
+      assert.ok(
+        oPeak - osBefore >= Math.floor(C * 0.75),
+        `OS threads went ${osBefore} → ${oPeak}; expected about +${C}`,
+      );
       // Upstream churn: threads beyond the maximum pollers (2) exit once their request is done.
-      assert.ok(await eventually(() => threads.threadStats().current <= 2), `threads did not fall back: ${JSON.stringify(threads.threadStats())}`);
-      assert.ok(await eventually(() => osThreads() <= osBefore + 3), `OS threads stayed at ${osThreads()} (before the spike: ${osBefore})`);
+      assert.ok(
+        await eventually(() => threads.threadStats().current <= 2),
+        `threads did not fall back: ${JSON.stringify(threads.threadStats())}`,
+      );
+      assert.ok(
+        await eventually(() => osThreads() <= osBefore + 3),
+        `OS threads stayed at ${osThreads()} (before the spike: ${osBefore})`,
+      );
       const st = threads.threadStats();
       assert.equal(st.created - st.exited, st.current);
     });
@@ -68,9 +92,14 @@ describe('patched (thread-cap): never above the cap, the excess refused at once'
       try {
         const peak = samplePeak(() => threads.threadStats().current);
         const t0 = Date.now();
-        const deadline = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('a request hung')), 10_000).unref());
+        const deadline = new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error('a request hung')), 10_000).unref(),
+        );
         const [viaGrpc, viaRest] = await Promise.race([
-          Promise.all([Promise.all(Array.from({ length: 16 }, () => grpcPredict(client))), Promise.all(Array.from({ length: 8 }, () => restPredict(s)))]),
+          Promise.all([
+            Promise.all(Array.from({ length: 16 }, () => grpcPredict(client))),
+            Promise.all(Array.from({ length: 8 }, () => restPredict(s))),
+          ]),
           deadline,
         ]);
         const elapsed = Date.now() - t0;
@@ -78,21 +107,31 @@ describe('patched (thread-cap): never above the cap, the excess refused at once'
         assert.ok(threads.threadStats().peak <= cap);
         assert.equal(viaGrpc.length + viaRest.length, 24, 'every request answered');
         for (const r of viaGrpc) {
-          assert.ok(r.code === GrpcCode.OK || r.code === GrpcCode.RESOURCE_EXHAUSTED, `unexpected gRPC status ${r.code}: ${r.details}`);
+          assert.ok(
+            r.code === GrpcCode.OK || r.code === GrpcCode.RESOURCE_EXHAUSTED,
+            `unexpected gRPC status ${r.code}: ${r.details}`,
+          );
           if (r.code !== GrpcCode.OK) assert.match(r.details, /--grpc_max_threads 4/);
         }
         for (const r of viaRest) {
           assert.ok(r.status === 200 || r.status === 429, `unexpected HTTP status ${r.status}`);
           if (r.status === 429) assert.equal(typeof r.body.error, 'string');
         }
-        const ok = viaGrpc.filter((r) => r.code === GrpcCode.OK).length + viaRest.filter((r) => r.status === 200).length;
-        assert.ok(ok >= 1 && ok <= 24 - 8, `ok ${ok}: with ${cap} threads and ${delay} ms each, most of 24 simultaneous requests must be refused`);
+        const ok =
+          viaGrpc.filter((r) => r.code === GrpcCode.OK).length + viaRest.filter((r) => r.status === 200).length;
+        assert.ok(
+          ok >= 1 && ok <= 24 - 8,
+          `ok ${ok}: with ${cap} threads and ${delay} ms each, most of 24 simultaneous requests must be refused`,
+        );
         assert.ok(viaGrpc.some((r) => r.code === GrpcCode.RESOURCE_EXHAUSTED) && viaRest.some((r) => r.status === 429));
         // Refused at once, not queued: the whole spike takes about one service time, not 24/cap of them.
         assert.ok(elapsed < delay * 2.5, `spike took ${elapsed} ms: refused requests were queued`);
         assert.equal((await grpcPredict(client)).code, GrpcCode.OK);
         assert.equal((await restPredict(s)).status, 200);
-        assert.match(await s.metrics.text(), /leakscope_rejected_requests_total\{transport="grpc",reason="thread-cap"\} [1-9]/);
+        assert.match(
+          await s.metrics.text(),
+          /leakscope_rejected_requests_total\{transport="grpc",reason="thread-cap"\} [1-9]/,
+        );
       } finally {
         client.close();
       }
@@ -106,7 +145,9 @@ describe('HandlerThreadRunner', () => {
     Object.fromEntries(
       FEATURES.map((f, i) => [
         f.name,
-        f.dtype === 'int64' ? { dtype: 'int64', dims: [2, 1], data: BigInt64Array.of(BigInt(i + 1), BigInt(3 * i)) } : { dtype: 'float32', dims: [2, 1], data: Float32Array.of(0.5, i / 7) },
+        f.dtype === 'int64'
+          ? { dtype: 'int64', dims: [2, 1], data: BigInt64Array.of(BigInt(i + 1), BigInt(3 * i)) }
+          : { dtype: 'float32', dims: [2, 1], data: Float32Array.of(0.5, i / 7) },
       ]),
     );
 
@@ -114,22 +155,42 @@ describe('HandlerThreadRunner', () => {
     await withTmpDir('leakscope-threads-', async (dir) => {
       const [written] = await writeModelVersions(join(dir, 'ctr'), { features: 10, versions: [1] });
       const servable = await onnxLoader.load('ctr', 1, written!.path);
-      const burst = (r: HandlerThreadRunner) => Promise.all(Array.from({ length: 4 }, () => r.run(servable, feeds(), ['prob'])));
-      const upstream = new HandlerThreadRunner({ admission: UNCAPPED_ADMISSION, minIdleThreads: 1, idleGraceMs: 0, modelDelayMs: 200 });
-      const graced = new HandlerThreadRunner({ admission: UNCAPPED_ADMISSION, minIdleThreads: 1, idleGraceMs: 60_000, modelDelayMs: 200 });
+      const burst = (r: HandlerThreadRunner) =>
+        Promise.all(Array.from({ length: 4 }, () => r.run(servable, feeds(), ['prob'])));
+      const upstream = new HandlerThreadRunner({
+        admission: UNCAPPED_ADMISSION,
+        minIdleThreads: 1,
+        idleGraceMs: 0,
+        modelDelayMs: 200,
+      });
+      const graced = new HandlerThreadRunner({
+        admission: UNCAPPED_ADMISSION,
+        minIdleThreads: 1,
+        idleGraceMs: 60_000,
+        modelDelayMs: 200,
+      });
       try {
         await Promise.all([burst(upstream), burst(graced)]);
         // Each pickup that leaves no poller starts one: up to 4 working threads + 1 poller
         // (fewer when a thread finishes before the next one is up and takes the work).
         const gracedCreated = graced.threadStats().created;
         assert.ok(gracedCreated >= 3 && gracedCreated <= 5, `graced runner started ${gracedCreated} threads`);
-        assert.ok(await eventually(() => upstream.threadStats().current === 2), `upstream keeps the maximum pollers (2): ${JSON.stringify(upstream.threadStats())}`);
+        assert.ok(
+          await eventually(() => upstream.threadStats().current === 2),
+          `upstream keeps the maximum pollers (2): ${JSON.stringify(upstream.threadStats())}`,
+        );
         assert.equal(upstream.threadStats().idle, 2);
-        assert.ok(await eventually(() => graced.threadStats().idle === gracedCreated), 'graced threads all wait for work');
+        assert.ok(
+          await eventually(() => graced.threadStats().idle === gracedCreated),
+          'graced threads all wait for work',
+        );
         const before = upstream.threadStats().created;
         await Promise.all([burst(upstream), burst(graced)]);
         assert.ok(upstream.threadStats().created - before >= 2, 'upstream starts threads again for the next burst');
-        assert.ok(graced.threadStats().created - gracedCreated <= 1, `graced threads serve the next burst (started ${graced.threadStats().created - gracedCreated} more)`);
+        assert.ok(
+          graced.threadStats().created - gracedCreated <= 1,
+          `graced threads serve the next burst (started ${graced.threadStats().created - gracedCreated} more)`,
+        );
       } finally {
         await Promise.all([upstream.close(), graced.close()]);
         await onnxLoader.unload(servable);
@@ -142,7 +203,12 @@ describe('HandlerThreadRunner', () => {
       const [written] = await writeModelVersions(join(dir, 'ctr'), { features: 10, versions: [1] });
       const servable = await onnxLoader.load('ctr', 1, written!.path);
       const grace = 700;
-      const runner = new HandlerThreadRunner({ admission: UNCAPPED_ADMISSION, minIdleThreads: 1, idleGraceMs: grace, modelDelayMs: 60 });
+      const runner = new HandlerThreadRunner({
+        admission: UNCAPPED_ADMISSION,
+        minIdleThreads: 1,
+        idleGraceMs: grace,
+        modelDelayMs: 60,
+      });
       const one = () => runner.run(servable, feeds(), ['prob']);
       try {
         // One caller all the time, and every 300 ms a burst of four more: the front threads
@@ -160,10 +226,16 @@ describe('HandlerThreadRunner', () => {
         steady = false;
         await caller;
         const st = runner.threadStats();
-        assert.ok(st.created - created <= 1, `threads churned under a recurring load: ${st.created - created} started after the first burst (${JSON.stringify(st)})`);
+        assert.ok(
+          st.created - created <= 1,
+          `threads churned under a recurring load: ${st.created - created} started after the first burst (${JSON.stringify(st)})`,
+        );
         assert.ok(st.current >= 4, `the pool the bursts need was let go: ${JSON.stringify(st)}`);
         const stopped = performance.now();
-        assert.ok(await eventually(() => runner.threadStats().current === 2), `surplus threads stayed after the load stopped: ${JSON.stringify(runner.threadStats())}`);
+        assert.ok(
+          await eventually(() => runner.threadStats().current === 2),
+          `surplus threads stayed after the load stopped: ${JSON.stringify(runner.threadStats())}`,
+        );
         assert.ok(performance.now() - stopped >= grace * 0.9, 'the surplus left before the grace was out');
       } finally {
         await runner.close();
@@ -190,36 +262,59 @@ describe('HandlerThreadRunner', () => {
         const inline = await onnxLoader.load('ctr', 1, written!.path);
         try {
           const expected = await runSession(inline.session, feeds(), ['prob']);
-          assert.deepEqual([...(out.prob!.data as Float32Array)], [...(expected.prob!.data as Float32Array)], 'same answer as the model run inline');
+          assert.deepEqual(
+            [...(out.prob!.data as Float32Array)],
+            [...(expected.prob!.data as Float32Array)],
+            'same answer as the model run inline',
+          );
         } finally {
           await onnxLoader.unload(inline);
         }
         assert.notEqual(out.prob!.data[0], out.prob!.data[1]);
         assert.equal((inputs.user_age!.data as Float32Array)[0], 0.5, "the caller's input buffers are not detached");
         const createdBefore = runner.threadStats().created;
-        await assert.rejects(runner.run(servable, feeds(), ['no_such_output']), (e: unknown) => e instanceof LsError && e.code === 'LS_ERR_INFERENCE' && /no_such_output/.test(e.message));
+        await assert.rejects(
+          runner.run(servable, feeds(), ['no_such_output']),
+          (e: unknown) => e instanceof LsError && e.code === 'LS_ERR_INFERENCE' && /no_such_output/.test(e.message),
+        );
         const bad = feeds();
         bad.user_age = { dtype: 'float32', dims: [3, 1], data: Float32Array.of(1, 2, 3) };
-        await assert.rejects(runner.run(servable, bad, ['prob']), (e: unknown) => e instanceof LsError && e.code === 'LS_ERR_INFERENCE');
+        await assert.rejects(
+          runner.run(servable, bad, ['prob']),
+          (e: unknown) => e instanceof LsError && e.code === 'LS_ERR_INFERENCE',
+        );
         assert.equal(runner.threadStats().created, createdBefore, 'an onnxruntime error does not cost the thread');
         const crash = feeds();
         crash.user_age = { dtype: 'float32', dims: [2, 1], data: Float32Array.of(-7777, 0) };
-        await assert.rejects(runner.run(servable, crash, ['prob']), (e: unknown) => e instanceof LsError && e.code === 'LS_ERR_INFERENCE' && /died/.test(e.message));
+        await assert.rejects(
+          runner.run(servable, crash, ['prob']),
+          (e: unknown) => e instanceof LsError && e.code === 'LS_ERR_INFERENCE' && /died/.test(e.message),
+        );
         assert.ok(await eventually(() => runner.threadStats().exited === 1), 'the crashed thread is gone');
         const again = await runner.run(servable, feeds(), ['prob']);
         assert.equal(again.prob!.data[0], out.prob!.data[0]);
         assert.ok(runner.threadStats().current >= 1);
         runner.dropServable(servable);
-        assert.equal((await runner.run(servable, feeds(), ['prob'])).prob!.data[0], out.prob!.data[0], 'a dropped session reloads on demand');
+        assert.equal(
+          (await runner.run(servable, feeds(), ['prob'])).prob!.data[0],
+          out.prob!.data[0],
+          'a dropped session reloads on demand',
+        );
         assert.ok(runner.listThreads().length >= 1);
       } finally {
         await runner.close();
       }
       assert.deepEqual(runner.threadStats().current, 0);
-      await assert.rejects(runner.run(servable, feeds(), ['prob']), (e: unknown) => e instanceof LsError && e.code === 'LS_ERR_SHUTTING_DOWN');
+      await assert.rejects(
+        runner.run(servable, feeds(), ['prob']),
+        (e: unknown) => e instanceof LsError && e.code === 'LS_ERR_SHUTTING_DOWN',
+      );
       await onnxLoader.unload(servable);
       // +1: onnxruntime's first load in the process may leave one native thread of its own.
-      assert.ok(await eventually(() => osThreads() <= osBefore + 1), `OS threads ${osThreads()} after close, ${osBefore} before`);
+      assert.ok(
+        await eventually(() => osThreads() <= osBefore + 1),
+        `OS threads ${osThreads()} after close, ${osBefore} before`,
+      );
     });
   });
 });

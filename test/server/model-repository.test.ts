@@ -32,7 +32,13 @@ test('model config lists are validated with messages naming the field', async ()
   const bad: Array<[unknown, RegExp]> = [
     [[], /list of models is empty/],
     [[{ base_path: '/x' }], /\[0\]\.name/],
-    [[{ name: 'a', base_path: '/x' }, { name: 'a', base_path: '/y' }], /\[1\]\.name: model 'a' is listed twice/],
+    [
+      [
+        { name: 'a', base_path: '/x' },
+        { name: 'a', base_path: '/y' },
+      ],
+      /\[1\]\.name: model 'a' is listed twice/,
+    ],
     [[{ name: 'a' }], /\[0\]\.base_path/],
     [[{ name: 'a', base_path: '/x', model_version_policy: { newest: {} } }], /unknown policy 'newest'/],
     [[{ name: 'a', base_path: '/x', model_version_policy: { specific: { versions: [] } } }], /specific\.versions/],
@@ -42,7 +48,14 @@ test('model config lists are validated with messages naming the field', async ()
   for (const [list, re] of bad) assert.throws(() => parseModelConfigList(list, 'model_config_list', '/'), re);
   await withTmpDir('leakscope-cfg-', async (dir) => {
     const f = join(dir, 'models.json');
-    await writeFile(f, JSON.stringify({ model_config_list: { config: [{ name: 'ctr', base_path: 'rel/ctr', model_version_policy: { latest: { num_versions: 2 } } }] } }));
+    await writeFile(
+      f,
+      JSON.stringify({
+        model_config_list: {
+          config: [{ name: 'ctr', base_path: 'rel/ctr', model_version_policy: { latest: { num_versions: 2 } } }],
+        },
+      }),
+    );
     const [m] = readModelConfigFile(f);
     assert.equal(m!.basePath, join(dir, 'rel/ctr'));
     assert.deepEqual(m!.policy, { kind: 'latest', numVersions: 2 });
@@ -58,24 +71,34 @@ test('model config lists are validated with messages naming the field', async ()
 
 test('hot reload: a new version is loaded, then the old one unloaded; a corrupt or missing one goes to END and the serving version keeps serving', async () => {
   await withModelServer({ file_system_poll_wait_seconds: 0.1 }, async ({ grpc, modelDir, rest, root }) => {
-    const versionOf = async () => Number((await grpc.predict({ name: 'ctr' }, ctrTensors())).model_spec?.version?.value);
+    const versionOf = async () =>
+      Number((await grpc.predict({ name: 'ctr' }, ctrTensors())).model_spec?.version?.value);
     assert.equal(await versionOf(), 1);
     await writeModelVersions(modelDir, { features: 10, versions: [2] });
     await until('version 2 to serve', async () => (await versionOf()) === 2);
-    await until('version 1 to be unloaded', async () => (await getJson(`${rest}/v1/models/ctr/versions/1`)).body.model_version_status?.[0]?.state === 'END');
+    await until(
+      'version 1 to be unloaded',
+      async () => (await getJson(`${rest}/v1/models/ctr/versions/1`)).body.model_version_status?.[0]?.state === 'END',
+    );
 
     // Put the corrupt version in place whole, so the poller never sees its folder empty.
     await mkdir(join(root, 'staging-3'));
     await writeFile(join(root, 'staging-3', 'model.onnx'), Buffer.from('this is not an onnx model'));
     await rename(join(root, 'staging-3'), join(modelDir, '3'));
-    await until('version 3 to fail', async () => (await getJson(`${rest}/v1/models/ctr/versions/3`)).body.model_version_status?.[0]?.state === 'END');
+    await until(
+      'version 3 to fail',
+      async () => (await getJson(`${rest}/v1/models/ctr/versions/3`)).body.model_version_status?.[0]?.state === 'END',
+    );
     const v3 = (await grpc.status({ name: 'ctr', version: 3 })).model_version_status![0]!;
     assert.equal(v3.status?.error_code, GrpcCode.INVALID_ARGUMENT);
     assert.match(v3.status!.error_message!, /version 3: onnxruntime cannot load/);
     assert.equal(await versionOf(), 2, 'version 2 keeps serving while 3 is broken');
 
     await mkdir(join(modelDir, '4'));
-    await until('version 4 (no model file) to fail', async () => (await getJson(`${rest}/v1/models/ctr/versions/4`)).body.model_version_status?.[0]?.state === 'END');
+    await until(
+      'version 4 (no model file) to fail',
+      async () => (await getJson(`${rest}/v1/models/ctr/versions/4`)).body.model_version_status?.[0]?.state === 'END',
+    );
     const v4 = (await getJson(`${rest}/v1/models/ctr/versions/4`)).body.model_version_status[0];
     assert.equal(v4.status.error_code, 'NOT_FOUND');
     assert.match(v4.status.error_message, /no model file/);
@@ -97,12 +120,27 @@ test('HandleReloadConfigRequest replaces the served models; an invalid config is
     ]);
     assert.equal(ok.status?.error_code ?? 0, 0, ok.status?.error_message);
     const st = await grpc.status({ name: 'small' });
-    assert.deepEqual(st.model_version_status?.map((v) => [Number(v.version), v.state]), [[6, 30], [5, 30]]);
-    const bad = await grpc.reloadConfig([{ name: 'dup', base_path: other }, { name: 'dup', base_path: other }]);
+    assert.deepEqual(
+      st.model_version_status?.map((v) => [Number(v.version), v.state]),
+      [
+        [6, 30],
+        [5, 30],
+      ],
+    );
+    const bad = await grpc.reloadConfig([
+      { name: 'dup', base_path: other },
+      { name: 'dup', base_path: other },
+    ]);
     assert.equal(bad.status?.error_code, GrpcCode.INVALID_ARGUMENT);
     assert.match(bad.status!.error_message!, /listed twice/);
-    assert.equal((await grpc.status({ name: 'small' })).model_version_status?.length, 2, 'the bad config changed nothing');
-    const dropped = await grpc.reloadConfig([{ name: 'small', base_path: other, model_version_policy: { specific: { versions: [5] } } }]);
+    assert.equal(
+      (await grpc.status({ name: 'small' })).model_version_status?.length,
+      2,
+      'the bad config changed nothing',
+    );
+    const dropped = await grpc.reloadConfig([
+      { name: 'small', base_path: other, model_version_policy: { specific: { versions: [5] } } },
+    ]);
     assert.equal(dropped.status?.error_code ?? 0, 0);
     await assert.rejects(grpc.status({ name: 'ctr' }), (e: any) => e.code === GrpcCode.NOT_FOUND);
     const small = await grpc.predict({ name: 'small' }, ctrTensors(3));

@@ -28,13 +28,23 @@ test('DirectSession: the native session run synchronously answers as the public 
       const missing = { ...feeds };
       delete missing.user_age;
       assert.throws(() => direct.run(missing, ['prob']), /input 'user_age' is missing/);
-      assert.throws(() => direct.run(feeds, ['no_such_output']), /'no_such_output' is not an output of this model \(outputs: prob\)/);
+      assert.throws(
+        () => direct.run(feeds, ['no_such_output']),
+        /'no_such_output' is not an output of this model \(outputs: prob\)/,
+      );
       assert.throws(() => direct.run(feeds, []), /no output requested/);
-      assert.deepEqual([...(direct.run(feeds, ['prob']).prob!.data as Float32Array)], [...(want.prob!.data as Float32Array)], 'a failed run leaves the session usable');
+      assert.deepEqual(
+        [...(direct.run(feeds, ['prob']).prob!.data as Float32Array)],
+        [...(want.prob!.data as Float32Array)],
+        'a failed run leaves the session usable',
+      );
     } finally {
       direct.release();
       await pub.release();
     }
-    assert.throws(() => DirectSession.load(join(dir, 'none.onnx'), { ...ORT_SESSION_OPTIONS }), /none\.onnx.*doesn't exist/);
+    assert.throws(
+      () => DirectSession.load(join(dir, 'none.onnx'), { ...ORT_SESSION_OPTIONS }),
+      /none\.onnx.*doesn't exist/,
+    );
   });
 });

@@ -7,11 +7,16 @@ test('REST Predict: row form (instances → predictions) and columnar form (inpu
   await withModelServer({}, async ({ rest, grpc }) => {
     const batch = 3;
     const cols = ctrJsonColumns(10, batch);
-    const instances = Array.from({ length: batch }, (_, r) => Object.fromEntries(Object.entries(cols).map(([n, v]) => [n, v[r]])));
+    const instances = Array.from({ length: batch }, (_, r) =>
+      Object.fromEntries(Object.entries(cols).map(([n, v]) => [n, v[r]])),
+    );
     const row = await postJson(`${rest}/v1/models/ctr:predict`, { instances });
     assert.equal(row.status, 200, JSON.stringify(row.body));
     assert.equal(row.body.predictions.length, batch);
-    const col = await postJson(`${rest}/v1/models/ctr/versions/1:predict`, { signature_name: 'serving_default', inputs: cols });
+    const col = await postJson(`${rest}/v1/models/ctr/versions/1:predict`, {
+      signature_name: 'serving_default',
+      inputs: cols,
+    });
     assert.equal(col.status, 200, JSON.stringify(col.body));
     assert.equal(col.body.outputs.length, batch);
     const g = await grpc.predict({ name: 'ctr' }, ctrTensors(10, batch));
@@ -26,7 +31,9 @@ test('REST status and metadata paths: by name, /versions/{v}, /labels/{l}; error
   await withModelServer({}, async ({ rest }) => {
     const st = await getJson(`${rest}/v1/models/ctr`);
     assert.equal(st.status, 200);
-    assert.deepEqual(st.body, { model_version_status: [{ version: '1', state: 'AVAILABLE', status: { error_code: 'OK', error_message: '' } }] });
+    assert.deepEqual(st.body, {
+      model_version_status: [{ version: '1', state: 'AVAILABLE', status: { error_code: 'OK', error_message: '' } }],
+    });
     assert.equal((await getJson(`${rest}/v1/models/ctr/versions/1`)).status, 200);
     const missingV = await getJson(`${rest}/v1/models/ctr/versions/7`);
     assert.equal(missingV.status, 404);
@@ -42,7 +49,10 @@ test('REST status and metadata paths: by name, /versions/{v}, /labels/{l}; error
     assert.equal(md.body.model_spec.version, '1');
     const sig = md.body.metadata.signature_def.signature_def.serving_default;
     assert.equal(sig.inputs.item_id.dtype, 'DT_INT64');
-    assert.deepEqual(sig.inputs.item_id.tensor_shape.dim.map((d: any) => d.size), ['-1', '1']);
+    assert.deepEqual(
+      sig.inputs.item_id.tensor_shape.dim.map((d: any) => d.size),
+      ['-1', '1'],
+    );
     assert.equal(sig.outputs.prob.dtype, 'DT_FLOAT');
     const route = await getJson(`${rest}/v2/whatever`);
     assert.equal(route.status, 404);
