@@ -1,6 +1,6 @@
 /** `leakscope models build`: writes CTR model versions as ONNX files. */
 import { LsError, isLsError } from '../common/errors.js';
-import { CTR_DEFAULTS, CTR_LIMITS } from '../server/models/ctr-model.js';
+import { CTR_DEFAULTS, CTR_LIMITS } from '../wire/models/ctr-model.js';
 import { type Command, type ParsedArgs, str } from './command.js';
 
 /** Parses an integer option, naming the option when it is not one or out of range. */
@@ -57,7 +57,7 @@ export const modelsBuildCommand: Command = {
     'leakscope serve --model_name ctr --model_base_path /tmp/models/ctr',
   ],
   async run(args, io) {
-    const { writeModelVersions } = await import('../server/models/write-models.js');
+    const { writeModelVersions } = await import('../wire/models/write-models.js');
     if (args.positionals.length) {
       throw new LsError(
         'LS_ERR_USAGE',

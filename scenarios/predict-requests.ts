@@ -9,7 +9,7 @@
  */
 import { LsError } from '../common/errors.js';
 import { distinctShuffles, mixSeed, mulberry32 } from '../common/prng.js';
-import { dtypeFromTf, type DType, type HostTensor, type TensorData } from '../server/tensors.js';
+import { dtypeFromTf, dtypeFromTfName, type DType, type HostTensor, type TensorData } from '../wire/tensors.js';
 import { encodePredictParts, type ModelSpecInput } from './tf-client.js';
 
 export interface InputSpec {
@@ -48,18 +48,6 @@ interface MetadataLike {
   readonly metadata?: { signature_def?: { signature_def?: Record<string, unknown> } };
 }
 
-const DT_NAMES: Readonly<Record<string, DType>> = {
-  DT_FLOAT: 'float32',
-  DT_DOUBLE: 'float64',
-  DT_INT32: 'int32',
-  DT_INT64: 'int64',
-  DT_INT16: 'int16',
-  DT_INT8: 'int8',
-  DT_UINT8: 'uint8',
-  DT_BOOL: 'bool',
-  DT_HALF: 'float16',
-};
-
 /**
  * The input specs of a signature, from `TfServingClient.metadata()` or from the REST
  * metadata JSON (`GET /v1/models/{name}/metadata`), in the signature's order.
@@ -81,7 +69,7 @@ export function inputSpecsFromMetadata(meta: unknown, signature = 'serving_defau
   if (!sig?.inputs)
     throw bad('metadata', `: no signature '${signature}' with inputs (have ${Object.keys(defs).join(', ') || 'none'})`);
   return Object.entries(sig.inputs).map(([key, info]) => {
-    const dtype = typeof info.dtype === 'number' ? dtypeFromTf(info.dtype) : DT_NAMES[String(info.dtype)];
+    const dtype = typeof info.dtype === 'number' ? dtypeFromTf(info.dtype) : dtypeFromTfName(String(info.dtype));
     if (!dtype)
       throw bad('metadata', `: input '${key}' has dtype ${info.dtype}, which the request builder does not generate`);
     return { name: key, dtype, dims: (info.tensor_shape?.dim ?? []).map((d) => Number(d.size ?? -1)) };

@@ -13,7 +13,7 @@ import type { PhaseRecord, PhaseResult, RunManifest, RunStatus, Sample, Snapshot
 import { RUN_FORMAT } from '../common/run-format.js';
 import { stamp } from '../common/time-stamp.js';
 import { VERSION } from '../common/version.js';
-import { writeModelVersions } from '../server/models/write-models.js';
+import { writeModelVersions } from '../wire/models/write-models.js';
 import { openGrpcChannels } from './grpc-driver.js';
 import { inputSpecsFromMetadata, type InputSpec } from './predict-requests.js';
 import { startPhaseLoad, type RunningLoad } from './phase-load.js';

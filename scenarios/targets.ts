@@ -14,7 +14,7 @@ import { GrpcCode, LsError } from '../common/errors.js';
 import { packageRoot } from '../common/package-root.js';
 import { readProcStats } from '../common/proc.js';
 import type { TargetInfo } from '../common/run-format.js';
-import { BUILTIN_MODEL_NAME, writeModelVersions } from '../server/models/write-models.js';
+import { BUILTIN_MODEL_NAME, writeModelVersions } from '../wire/models/write-models.js';
 import { InspectorClient } from './inspector-client.js';
 import { TfServingClient } from './tf-client.js';
 

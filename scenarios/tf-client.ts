@@ -5,9 +5,9 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
-import { decodeMessage, encodeMessage } from '../server/grpc/codec.js';
-import { tfTypes } from '../server/grpc/proto-root.js';
-import { toTensorProto, type HostTensor, type TensorProtoLike } from '../server/tensors.js';
+import { decodeMessage, encodeMessage } from '../wire/codec.js';
+import { tfTypes } from '../wire/proto-root.js';
+import { toTensorProto, type HostTensor, type TensorProtoLike } from '../wire/tensors.js';
 
 export interface ModelSpecInput {
   readonly name: string;

@@ -26,7 +26,7 @@ import {
   type WireRequest,
   type WireTensor,
 } from './thread-wire.js';
-import type { TensorData } from './tensors.js';
+import type { TensorData } from '../wire/tensors.js';
 
 /** Idle this long, the thread gives its event loop a turn (heap snapshots, timers). */
 const IDLE_TURN_MS = 1000;

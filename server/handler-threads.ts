@@ -15,7 +15,7 @@ import type { FixSet } from './fixes.js';
 import type { InferenceRunner } from './inference.js';
 import type { Servable } from './repository.js';
 import type { TensorSpec } from './signature.js';
-import type { HostTensor } from './tensors.js';
+import type { HostTensor } from '../wire/tensors.js';
 import {
   decodeReply,
   encodeRequest,

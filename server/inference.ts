@@ -6,7 +6,7 @@
 import ort from 'onnxruntime-node';
 import { LsError } from '../common/errors.js';
 import type { Servable } from './repository.js';
-import type { DType, HostTensor, TensorData } from './tensors.js';
+import type { DType, HostTensor, TensorData } from '../wire/tensors.js';
 
 export interface InferenceRunner {
   run(

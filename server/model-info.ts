@@ -5,7 +5,7 @@
 import { GrpcCode } from '../common/errors.js';
 import type { Servable, VersionState, VersionStatus } from './repository.js';
 import type { Signature, TensorSpec } from './signature.js';
-import { tfDtypeName, tfDtypeOf } from './tensors.js';
+import { tfDtypeName, tfDtypeOf } from '../wire/tensors.js';
 
 export const STATE_NUMBER: Readonly<Record<VersionState, number>> = {
   START: 10,

@@ -8,7 +8,7 @@ import type { InferenceRunner } from './inference.js';
 import type { ModelRepository, Servable, VersionSpec } from './repository.js';
 import { type InputOrderStrategy, ModelSession, type SessionStrategies } from './session.js';
 import { DEFAULT_SIGNATURE, type Signature } from './signature.js';
-import type { HostTensor } from './tensors.js';
+import type { HostTensor } from '../wire/tensors.js';
 
 export interface PredictCall {
   readonly spec: VersionSpec & { readonly signatureName?: string | undefined };

@@ -6,7 +6,7 @@
 import type { Server as HttpServer } from 'node:http';
 
 import { pino, type Logger } from 'pino';
-import { BUILTIN_MODEL_NAME, ensureBuiltinModel } from './models/write-models.js';
+import { BUILTIN_MODEL_NAME, ensureBuiltinModel } from '../wire/models/write-models.js';
 import type { ServiceContext } from './context.js';
 import { startDiagnostics, type DiagnosticsServer } from './diagnostics.js';
 import { FIXES } from './fixes.js';

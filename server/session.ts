@@ -15,7 +15,7 @@
 import { LsError } from '../common/errors.js';
 import type { FixSet } from './fixes.js';
 import type { Signature, TensorSpec } from './signature.js';
-import { shapeStr, type HostTensor } from './tensors.js';
+import { shapeStr, type HostTensor } from '../wire/tensors.js';
 
 /**
  * A prepared feed/fetch plan: which model input each request input feeds, the dtype and

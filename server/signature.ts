@@ -4,7 +4,7 @@
  */
 import type { InferenceSession } from 'onnxruntime-node';
 import { LsError } from '../common/errors.js';
-import type { DType } from './tensors.js';
+import type { DType } from '../wire/tensors.js';
 
 export interface TensorSpec {
   readonly name: string;

@@ -13,7 +13,7 @@
  *           · u8 rank · u32 count · u32 offset · u32[rank] dims · data  |  error: UTF-8 message
  */
 import type { MessagePort } from 'node:worker_threads';
-import { dtypeFromTf, tensorView, tfDtypeOf, type DType, type TensorData } from './tensors.js';
+import { dtypeFromTf, tensorView, tfDtypeOf, type DType, type TensorData } from '../wire/tensors.js';
 
 export interface WireTensor {
   /** Index into the version's input (request) or output (reply) names. */

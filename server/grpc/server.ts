@@ -9,10 +9,10 @@ import * as grpc from '@grpc/grpc-js';
 import { GrpcCode, grpcCodeName, LsError, toLsError } from '../../common/errors.js';
 import { parseModelConfigList } from '../model-config.js';
 import { signatureDefProto, statusProto } from '../model-info.js';
-import { fromTensorProto, toTensorProto, type HostTensor } from '../tensors.js';
+import { fromTensorProto, toTensorProto, type HostTensor } from '../../wire/tensors.js';
 import { versionSpec, type ServiceContext } from '../context.js';
-import { decodeMessage, decodePredictRequest, encodeMessage, type ModelSpecMsg } from './codec.js';
-import { tfTypes } from './proto-root.js';
+import { decodeMessage, decodePredictRequest, encodeMessage, type ModelSpecMsg } from '../../wire/codec.js';
+import { tfTypes } from '../../wire/proto-root.js';
 
 type Handler = (body: Buffer) => Promise<Buffer>;
 

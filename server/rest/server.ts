@@ -11,7 +11,7 @@ import { versionSpec, type ServiceContext } from '../context.js';
 import { metadataJson, statusJson } from '../model-info.js';
 import type { PredictResult } from '../predict.js';
 import type { Signature } from '../signature.js';
-import { jsonRowsToTensor, jsonToTensor, tensorRowToJson, tensorToJson, type HostTensor } from '../tensors.js';
+import { jsonRowsToTensor, jsonToTensor, tensorRowToJson, tensorToJson, type HostTensor } from '../../wire/tensors.js';
 import { isRecord } from '../../common/objects.js';
 
 const MODEL_PATH = /^\/v1\/models\/([^/:]+)(?:\/versions\/([^/:]+)|\/labels\/([^/:]+))?(?:\/(metadata)|:([a-zA-Z]+))?$/;

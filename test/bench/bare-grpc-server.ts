@@ -6,10 +6,10 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import ort from 'onnxruntime-node';
-import { tfTypes } from '../../server/grpc/proto-root.js';
+import { tfTypes } from '../../wire/proto-root.js';
 import { fromOrt, toOrt } from '../../server/inference.js';
 import { ORT_SESSION_OPTIONS } from '../../server/repository.js';
-import { fromTensorProto, toTensorProto, type TensorProtoLike } from '../../server/tensors.js';
+import { fromTensorProto, toTensorProto, type TensorProtoLike } from '../../wire/tensors.js';
 
 const file = process.argv[2];
 if (!file) throw new Error('usage: bare-grpc-server MODEL.onnx');

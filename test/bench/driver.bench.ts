@@ -18,7 +18,7 @@ import { openGrpcChannels, startGrpcPhase } from '../../scenarios/grpc-driver.js
 import { planArrivals } from '../../scenarios/schedule.js';
 import { TfServingClient } from '../../scenarios/tf-client.js';
 import { inputSpecsFromMetadata, predictRequests } from '../../scenarios/predict-requests.js';
-import { writeModelVersions } from '../../server/models/write-models.js';
+import { writeModelVersions } from '../../wire/models/write-models.js';
 import { TRIVIAL_PATH } from '../helpers/trivial-grpc-server.js';
 import { closedLoop } from './load-loop.js';
 import { spawnTarget } from '../helpers/spawn-target.js';

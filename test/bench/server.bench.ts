@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../../common/package-root.js';
-import { writeModelVersions } from '../../server/models/write-models.js';
+import { writeModelVersions } from '../../wire/models/write-models.js';
 import { encodePredictRequest } from '../../scenarios/tf-client.js';
 import { ctrTensors } from '../helpers/model-server.js';
 import { readFileSync } from 'node:fs';

@@ -4,7 +4,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { packageRoot } from '../../common/package-root.js';
 
-const FOLDERS = ['common', 'cli', 'server', 'scenarios', 'analyzer', 'reports'];
+const FOLDERS = ['common', 'wire', 'cli', 'server', 'scenarios', 'analyzer', 'reports'];
 
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((n) => {

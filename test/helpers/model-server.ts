@@ -2,11 +2,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ctrFeatures, exampleCtrInputs } from '../../server/models/ctr-model.js';
-import { writeModelVersions } from '../../server/models/write-models.js';
+import { ctrFeatures, exampleCtrInputs } from '../../wire/models/ctr-model.js';
+import { writeModelVersions } from '../../wire/models/write-models.js';
 import type { RawServerOptions } from '../../server/options.js';
 import { startServer, type ServerHandle, type StartDeps } from '../../server/server.js';
-import type { HostTensor } from '../../server/tensors.js';
+import type { HostTensor } from '../../wire/tensors.js';
 import { TfServingClient } from '../../scenarios/tf-client.js';
 
 export interface Fixture {

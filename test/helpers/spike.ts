@@ -4,9 +4,9 @@
  * sampler that records the peak of a gauge while a spike runs.
  */
 import type * as grpc from '@grpc/grpc-js';
-import { tfTypes } from '../../server/grpc/proto-root.js';
-import { ctrFeatures, exampleCtrInputs } from '../../server/models/ctr-model.js';
-import { writeModelVersions } from '../../server/models/write-models.js';
+import { tfTypes } from '../../wire/proto-root.js';
+import { ctrFeatures, exampleCtrInputs } from '../../wire/models/ctr-model.js';
+import { writeModelVersions } from '../../wire/models/write-models.js';
 import type { RawServerOptions } from '../../server/options.js';
 import { startServer, type ServerHandle } from '../../server/server.js';
 import { withTmpDir } from './tmp-dir.js';

@@ -13,8 +13,8 @@ import {
   buildCtrModel,
   ctrFeatures,
   exampleCtrInputs,
-} from '../../server/models/ctr-model.js';
-import { decodeOnnxModel } from '../../server/models/onnx-proto.js';
+} from '../../wire/models/ctr-model.js';
+import { decodeOnnxModel } from '../../wire/models/onnx-proto.js';
 import { withTmpDir } from '../helpers/tmp-dir.js';
 
 const BATCH = 3;

@@ -4,8 +4,8 @@ import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
-import { buildCtrModel } from '../../server/models/ctr-model.js';
-import { defaultCacheDir, ensureBuiltinModel, writeModelVersions } from '../../server/models/write-models.js';
+import { buildCtrModel } from '../../wire/models/ctr-model.js';
+import { defaultCacheDir, ensureBuiltinModel, writeModelVersions } from '../../wire/models/write-models.js';
 import { withTmpDir } from '../helpers/tmp-dir.js';
 
 test('writeModelVersions writes DIR/<version>/model.onnx and leaves no temporary files', () =>

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LsError } from '../../common/errors.js';
-import { tfTypes } from '../../server/grpc/proto-root.js';
+import { tfTypes } from '../../wire/proto-root.js';
 import {
   inputSpecsFromMetadata,
   planInputOrders,

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GrpcCode, grpcCodeName } from '../../common/errors.js';
-import type { HostTensor } from '../../server/tensors.js';
+import type { HostTensor } from '../../wire/tensors.js';
 import { ctrJsonColumns, ctrTensors, postJson, withModelServer } from '../helpers/model-server.js';
 
 const LIMIT = 64 * 1024;

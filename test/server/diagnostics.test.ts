@@ -148,7 +148,7 @@ describe('diagnostics interface', () => {
   it('forces a GC when node runs with --expose-gc', async () => {
     await withTmpDir('leakscope-diag-gc-', async (tmp) => {
       const serverJs = fileURLToPath(new URL('../../server/server.js', import.meta.url));
-      const writeJs = fileURLToPath(new URL('../../server/models/write-models.js', import.meta.url));
+      const writeJs = fileURLToPath(new URL('../../wire/models/write-models.js', import.meta.url));
       const script = join(tmp, 'child.mjs');
       await writeFile(
         script,

@@ -4,7 +4,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { distinctShuffles, mulberry32 } from '../../common/prng.js';
 import { resolveFixes } from '../../server/fixes.js';
-import { ctrFeatures } from '../../server/models/ctr-model.js';
+import { ctrFeatures } from '../../wire/models/ctr-model.js';
 import { executorKey, inputOrderStrategy, LruStore, ModelSession, sessionStrategies } from '../../server/session.js';
 import type { Signature, TensorSpec } from '../../server/signature.js';
 import { ctrJsonColumns, ctrTensors, postJson, withModelServer } from '../helpers/model-server.js';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../../common/package-root.js';
 import { mulberry32 } from '../../common/prng.js';
-import { writeModelVersions } from '../../server/models/write-models.js';
+import { writeModelVersions } from '../../wire/models/write-models.js';
 import { encodePredictRequest, TfServingClient } from '../../scenarios/tf-client.js';
 import { ctrJsonColumns, ctrTensors } from '../helpers/model-server.js';
 import { spawnTarget, type Target } from '../helpers/spawn-target.js';

@@ -11,10 +11,10 @@ import {
   UNCAPPED_ADMISSION,
 } from '../../server/handler-threads.js';
 import { resolveFixes } from '../../server/fixes.js';
-import { writeModelVersions } from '../../server/models/write-models.js';
+import { writeModelVersions } from '../../wire/models/write-models.js';
 import { onnxLoader } from '../../server/repository.js';
 import { runSession } from '../../server/inference.js';
-import type { HostTensor } from '../../server/tensors.js';
+import type { HostTensor } from '../../wire/tensors.js';
 import { eventually, FEATURES, grpcPredict, restPredict, samplePeak, withSpikeServer } from '../helpers/spike.js';
 import { withTmpDir } from '../helpers/tmp-dir.js';
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { GrpcCode } from '../../common/errors.js';
 import { InlineRunner } from '../../server/inference.js';
 import { parseModelConfigList, readModelConfigFile } from '../../server/model-config.js';
-import { writeModelVersions } from '../../server/models/write-models.js';
+import { writeModelVersions } from '../../wire/models/write-models.js';
 import { aspiredVersions } from '../../server/repository.js';
 import { validateServerOptions } from '../../server/options.js';
 import { withTmpDir } from '../helpers/tmp-dir.js';

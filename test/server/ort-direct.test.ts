@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
-import { writeModelVersions } from '../../server/models/write-models.js';
+import { writeModelVersions } from '../../wire/models/write-models.js';
 import { DirectSession } from '../../server/ort-direct.js';
 import { ORT_SESSION_OPTIONS } from '../../server/repository.js';
 import { toOrt } from '../../server/inference.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ctrFeatures, exampleCtrInputs } from '../../server/models/ctr-model.js';
+import { ctrFeatures, exampleCtrInputs } from '../../wire/models/ctr-model.js';
 import { ctrJsonColumns, ctrTensors, getJson, postJson, withModelServer } from '../helpers/model-server.js';
 
 test('REST Predict: row form (instances → predictions) and columnar form (inputs → outputs) agree with gRPC', async () => {

@@ -4,8 +4,8 @@
  * map order unspecified, clients vary it, and the executor-cache leak depends on it.
  */
 import protobuf from 'protobufjs';
-import { LsError } from '../../common/errors.js';
-import type { TensorProtoLike } from '../tensors.js';
+import { LsError } from '../common/errors.js';
+import type { TensorProtoLike } from './tensors.js';
 import { tfTypes } from './proto-root.js';
 
 export interface ModelSpecMsg {

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import protobuf from 'protobufjs';
-import { packageRoot } from '../../common/package-root.js';
+import { packageRoot } from '../common/package-root.js';
 
 const FILES = ['tensorflow_serving/apis/prediction_service.proto', 'tensorflow_serving/apis/model_service.proto'];
 

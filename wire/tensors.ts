@@ -81,6 +81,7 @@ const DTYPES: Readonly<Record<DType, DTypeInfo>> = {
 };
 
 const BY_TF = new Map<number, DType>(Object.entries(DTYPES).map(([k, v]) => [v.tf, k as DType]));
+const BY_TF_NAME = new Map<string, DType>(Object.entries(DTYPES).map(([k, v]) => [v.tfName, k as DType]));
 const TF_NAMES: Record<number, string> = {
   0: 'DT_INVALID',
   7: 'DT_STRING',
@@ -97,6 +98,8 @@ export const tfDtypeName = (tf: number): string => {
   return d ? DTYPES[d].tfName : (TF_NAMES[tf] ?? `DataType(${tf})`);
 };
 export const dtypeFromTf = (tf: number): DType | undefined => BY_TF.get(tf);
+/** `'DT_FLOAT'` → `'float32'`: the DataType names REST metadata JSON uses. */
+export const dtypeFromTfName = (tfName: string): DType | undefined => BY_TF_NAME.get(tfName);
 export const dtypeBytes = (d: DType): number => DTYPES[d].bytes;
 /** `length` elements of dtype `d` over `buffer` from `byteOffset`, not copied. */
 export const tensorView = (d: DType, buffer: ArrayBufferLike, byteOffset: number, length: number): TensorData =>
