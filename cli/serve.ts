@@ -1,5 +1,7 @@
 /** `leakscope serve`: the reference server, TF Serving's flags, leaky or patched. */
+import { DIAGNOSTICS_HOST } from '../common/diagnostics-api.js';
 import { LsError } from '../common/errors.js';
+import { formatListening, type ServeListeningEvent } from '../common/listening-event.js';
 import { ALL_FIXES } from '../server/fixes.js';
 import type { RawServerOptions } from '../server/options.js';
 import { bool, type Command, str, stringOption } from './command.js';
@@ -82,9 +84,15 @@ export const serveCommand: Command = {
     if (args.positionals.length) throw new LsError('LS_ERR_USAGE', `unexpected argument '${args.positionals[0]}'`);
     const server = await startServer(raw);
     // Always printed, whatever the log level: scripts and the scenario runner read the ports here.
-    io.stdout.write(
-      `${JSON.stringify({ event: 'listening', grpc: `${server.host}:${server.grpcPort}`, rest: `${server.host}:${server.restPort}`, diagnostics: server.diagnosticsPort === undefined ? null : `127.0.0.1:${server.diagnosticsPort}`, mode: server.options.fixes.mode, fixes: [...server.options.fixes.fixes], pid: process.pid })}\n`,
-    );
+    const listening: Omit<ServeListeningEvent, 'event'> = {
+      grpc: `${server.host}:${server.grpcPort}`,
+      rest: `${server.host}:${server.restPort}`,
+      diagnostics: server.diagnosticsPort === undefined ? null : `${DIAGNOSTICS_HOST}:${server.diagnosticsPort}`,
+      mode: server.options.fixes.mode,
+      fixes: [...server.options.fixes.fixes],
+      pid: process.pid,
+    };
+    io.stdout.write(formatListening(listening));
     await new Promise<void>((resolve) => {
       const stop = (sig: string) => {
         server.log.info({ signal: sig }, 'signal received');

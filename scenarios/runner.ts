@@ -8,6 +8,7 @@ import { existsSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { cpus, hostname, totalmem } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
+import type { CaptureResult } from '../common/diagnostics-api.js';
 import { LsError, toLsError } from '../common/errors.js';
 import type { PhaseRecord, PhaseResult, RunManifest, RunStatus, Sample, SnapshotRecord } from '../common/run-format.js';
 import { RUN_FORMAT } from '../common/run-format.js';
@@ -102,19 +103,14 @@ async function modelInputs(target: Target, model: string): Promise<InputSpec[] |
 }
 
 /** Takes a heap snapshot of the target's main isolate into the run's snapshots folder. */
-async function snapshot(
-  target: Target,
-  writer: RunWriter,
-  label: string,
-): Promise<{ file: string; bytes: number; ms: number } | undefined> {
+async function snapshot(target: Target, writer: RunWriter, label: string): Promise<CaptureResult | undefined> {
   if (target.diagnostics) {
-    const r = await fetch(`${target.diagnostics}/diagnostics/heap-snapshot?label=${encodeURIComponent(label)}`, {
-      method: 'POST',
-      signal: AbortSignal.timeout(300_000),
-    });
-    const body = (await r.json()) as { file?: string; bytes?: number; ms?: number; error?: string };
-    if (!r.ok) throw new LsError('LS_ERR_TARGET', `heap snapshot '${label}' failed: ${body.error ?? r.status}`);
-    return { file: body.file!, bytes: body.bytes!, ms: body.ms! };
+    const { file, bytes, ms } = await target.diagnostics
+      .call('heapSnapshot', { label }, 300_000)
+      .catch((e: unknown) => {
+        throw new LsError('LS_ERR_TARGET', `heap snapshot '${label}' failed: ${(e as Error).message}`, { cause: e });
+      });
+    return { file, bytes, ms };
   }
   if (target.inspector) {
     const file = join(writer.snapshotsDir, `${label}.heapsnapshot`);
@@ -394,24 +390,21 @@ export async function runScenario(o: RunOptions): Promise<RunOutcome> {
 
 async function startAllocationSampling(t: Target): Promise<void> {
   if (t.diagnostics) {
-    const r = await fetch(`${t.diagnostics}/diagnostics/allocation-sampling/start`, { method: 'POST' });
-    if (!r.ok)
-      throw new LsError(
-        'LS_ERR_TARGET',
-        `allocation sampling could not start: ${((await r.json()) as { error?: string }).error}`,
-      );
+    await t.diagnostics.call('allocationSamplingStart', {}).catch((e: unknown) => {
+      throw new LsError('LS_ERR_TARGET', `allocation sampling could not start: ${(e as Error).message}`, { cause: e });
+    });
   } else if (t.inspector) await t.inspector.startSampling();
 }
 
 async function stopAllocationSampling(t: Target, w: RunWriter, phase: string): Promise<string | undefined> {
   if (t.diagnostics) {
-    const r = await fetch(`${t.diagnostics}/diagnostics/allocation-sampling/stop?label=${encodeURIComponent(phase)}`, {
-      method: 'POST',
-    });
-    const body = (await r.json()) as { file?: string; error?: string };
-    if (!r.ok || !body.file) throw new LsError('LS_ERR_TARGET', `allocation sampling could not stop: ${body.error}`);
-    const dest = join(w.profilesDir, basename(body.file));
-    renameSync(body.file, dest);
+    const { file } = await t.diagnostics
+      .call('allocationSamplingStop', { label: phase }, 300_000)
+      .catch((e: unknown) => {
+        throw new LsError('LS_ERR_TARGET', `allocation sampling could not stop: ${(e as Error).message}`, { cause: e });
+      });
+    const dest = join(w.profilesDir, basename(file));
+    renameSync(file, dest);
     return dest;
   }
   if (t.inspector) {

@@ -4,6 +4,7 @@
  * endpoint, or a Node inspector. A source that fails once is skipped for that sample (the
  * field stays absent) and counted; the series never stops for it.
  */
+import type { DiagnosticsClient } from '../common/diagnostics-api.js';
 import { readProcStats } from '../common/proc.js';
 import type { Sample } from '../common/run-format.js';
 import type { InspectorClient } from './inspector-client.js';
@@ -32,28 +33,15 @@ export function procSource(pid: number): SampleSource {
   };
 }
 
-interface DiagnosticsSummary {
-  memory: { heapUsed: number; heapTotal: number; external: number; rss: number };
-  proc?: { threads: number; threadsByName: Record<string, number>; openFds: number | null };
-  executorCache: Array<{ entries: number; keyBytes: number }>;
-  handlerThreads: { current: number } | null;
-  inflight: number;
-  gcExposed: boolean;
-}
-
-async function getJson<T>(url: string, init?: RequestInit): Promise<T> {
-  const r = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
-  const body = (await r.json()) as T & { error?: string };
-  if (!r.ok) throw new Error(body.error ?? `HTTP ${r.status}`);
-  return body;
-}
-
 /** leakscope's diagnostics interface (spawned reference servers). */
-export function diagnosticsSource(base: string, withProc: boolean): SampleSource & { gcExposed(): Promise<boolean> } {
+export function diagnosticsSource(
+  client: DiagnosticsClient,
+  withProc: boolean,
+): SampleSource & { gcExposed(): Promise<boolean> } {
   return {
     name: 'diagnostics',
     async collect() {
-      const s = await getJson<DiagnosticsSummary>(`${base}/diagnostics/summary`);
+      const s = await client.call('summary', {});
       return {
         heapUsedBytes: s.memory.heapUsed,
         heapTotalBytes: s.memory.heapTotal,
@@ -73,10 +61,10 @@ export function diagnosticsSource(base: string, withProc: boolean): SampleSource
       };
     },
     async gc() {
-      await getJson(`${base}/diagnostics/gc`, { method: 'POST' });
+      await client.call('gc', {});
     },
     async gcExposed() {
-      return (await getJson<DiagnosticsSummary>(`${base}/diagnostics/summary`)).gcExposed;
+      return (await client.call('summary', {})).gcExposed;
     },
   };
 }

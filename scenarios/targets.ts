@@ -10,7 +10,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { DiagnosticsClient } from '../common/diagnostics-api.js';
 import { GrpcCode, LsError } from '../common/errors.js';
+import { parseServeListening, type ServeListeningEvent } from '../common/listening-event.js';
 import { packageRoot } from '../common/package-root.js';
 import { readProcStats } from '../common/proc.js';
 import type { TargetInfo } from '../common/run-format.js';
@@ -25,8 +27,8 @@ export interface Target {
   /** http://host:port of the REST API or HTTP service, when there is one. */
   readonly http?: string;
   readonly pid?: number;
-  /** http://127.0.0.1:port of leakscope's diagnostics interface (spawned targets). */
-  readonly diagnostics?: string;
+  /** leakscope's diagnostics interface on 127.0.0.1 (spawned targets). */
+  readonly diagnostics?: DiagnosticsClient;
   readonly prometheus?: string;
   readonly inspector?: InspectorClient;
   /** Base path of the served model (spawned targets), for the hot-reload scenario. */
@@ -119,7 +121,7 @@ export async function spawnReferenceServer(o: SpawnOptions): Promise<Target> {
     await exited;
     await rm(modelRoot, { recursive: true, force: true });
   };
-  let ready: { grpc: string; rest: string; diagnostics: string | null; pid: number; mode: string; fixes: string[] };
+  let ready: ServeListeningEvent;
   try {
     ready = await new Promise((resolve, reject) => {
       const timer = setTimeout(
@@ -142,9 +144,17 @@ export async function spawnReferenceServer(o: SpawnOptions): Promise<Target> {
         );
       });
       createInterface({ input: child.stdout! }).on('line', (line) => {
-        if (!line.startsWith('{"event":"listening"')) return;
+        let event: ServeListeningEvent | undefined;
+        try {
+          event = parseServeListening(line);
+        } catch (e) {
+          clearTimeout(timer);
+          reject(e);
+          return;
+        }
+        if (!event) return;
         clearTimeout(timer);
-        resolve(JSON.parse(line));
+        resolve(event);
       });
     });
   } catch (e) {
@@ -169,7 +179,7 @@ export async function spawnReferenceServer(o: SpawnOptions): Promise<Target> {
     info: {
       kind: 'spawned',
       mode: ready.mode,
-      fixes: ready.fixes,
+      fixes: [...ready.fixes],
       pid: ready.pid,
       grpc: ready.grpc,
       rest: ready.rest,
@@ -184,7 +194,7 @@ export async function spawnReferenceServer(o: SpawnOptions): Promise<Target> {
     grpc: ready.grpc,
     http,
     pid: ready.pid,
-    ...(ready.diagnostics ? { diagnostics: `http://${ready.diagnostics}` } : {}),
+    ...(ready.diagnostics ? { diagnostics: new DiagnosticsClient(`http://${ready.diagnostics}`) } : {}),
     modelDir,
     modelName: BUILTIN_MODEL_NAME,
     exited,

@@ -8,7 +8,7 @@
  */
 import { createWriteStream } from 'node:fs';
 import { mkdir, stat, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
 import { basename, dirname, resolve } from 'node:path';
@@ -16,15 +16,21 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import v8 from 'node:v8';
 import type { Logger } from 'pino';
+import {
+  type CaptureResult,
+  DIAGNOSTICS_HOST,
+  DIAGNOSTICS_PREFIX,
+  DIAGNOSTICS_ROUTES,
+  type DiagnosticsResponses,
+  type DiagnosticsRoute,
+  diagnosticsPattern,
+  type RawArgs,
+} from '../common/diagnostics-api.js';
 import { LsError, toLsError } from '../common/errors.js';
 import { readProcStats } from '../common/proc.js';
 import type { HandlerThreadRunner } from './handler-threads.js';
 import type { ServerMetrics } from './metrics.js';
 import type { Predictor } from './predict.js';
-
-/** The only address the diagnostics listener binds. */
-export const DIAGNOSTICS_HOST = '127.0.0.1';
-export const DIAGNOSTICS_PREFIX = '/diagnostics';
 
 export interface DiagnosticsDeps {
   readonly port: number;
@@ -42,13 +48,6 @@ export interface DiagnosticsServer {
   close(): Promise<void>;
 }
 
-/** What a capture wrote. */
-export interface CaptureResult {
-  readonly file: string;
-  readonly bytes: number;
-  readonly ms: number;
-}
-
 const LABEL_MAX = 40;
 
 /**
@@ -63,239 +62,250 @@ export function sanitizeLabel(label: string | null): string {
     .slice(0, LABEL_MAX);
 }
 
-type Query = URLSearchParams;
-type Handler = (query: Query, params: readonly string[]) => Promise<unknown>;
-interface Route {
-  readonly method: 'GET' | 'POST';
-  readonly pattern: RegExp;
-  /** Query parameters this endpoint reads; any other is refused (no `path=` sneaks in). */
-  readonly params: readonly string[];
-  readonly handler: Handler;
-}
-
 const notFound = (m: string) => new LsError('LS_ERR_ROUTE_NOT_FOUND', m);
 const badRequest = (m: string) => new LsError('LS_ERR_INVALID_REQUEST', m);
 const precondition = (m: string) => new LsError('LS_ERR_DIAGNOSTICS', m);
 
-/** Starts the diagnostics listener on 127.0.0.1; resolves once bound. */
-export async function startDiagnostics(deps: DiagnosticsDeps): Promise<DiagnosticsServer> {
-  const dir = resolve(deps.dir);
-  let seq = 0;
-  let capturing = false;
-  let sampler: Session | undefined;
+/** What the handlers share: the dependencies, the folder, and the one-capture-at-a-time state. */
+class DiagnosticsContext {
+  readonly dir: string;
+  private seq = 0;
+  private capturing = false;
+  /** The running allocation sampler, if any. */
+  sampler: Session | undefined;
+
+  constructor(readonly deps: DiagnosticsDeps) {
+    this.dir = resolve(deps.dir);
+  }
 
   /** A fresh file name in `dir`; the resolved path is checked to stay there. */
-  const fileFor = (kind: string, label: string, ext: string): string => {
+  fileFor(kind: string, label: string, ext: string): string {
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-    const name = `${kind}${label ? `-${label}` : ''}-${stamp}-${process.pid}-${++seq}${ext}`;
-    const path = resolve(dir, name);
-    if (dirname(path) !== dir || basename(path) !== name)
+    const name = `${kind}${label ? `-${label}` : ''}-${stamp}-${process.pid}-${++this.seq}${ext}`;
+    const path = resolve(this.dir, name);
+    if (dirname(path) !== this.dir || basename(path) !== name)
       throw badRequest('refused: the file name would leave the diagnostics folder');
     return path;
-  };
+  }
 
   /** Runs one capture at a time: two heap snapshots at once would double the memory spike. */
-  const exclusive = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
-    if (capturing) throw precondition(`another capture is running; retry the ${what} when it ends`);
-    capturing = true;
+  async exclusive<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    if (this.capturing) throw precondition(`another capture is running; retry the ${what} when it ends`);
+    this.capturing = true;
     try {
       return await fn();
     } finally {
-      capturing = false;
+      this.capturing = false;
     }
-  };
+  }
 
-  const writeSnapshot = (kind: string, label: string, open: () => Promise<Readable>): Promise<CaptureResult> =>
-    exclusive('heap snapshot', async () => {
-      await mkdir(dir, { recursive: true });
-      const file = fileFor(kind, label, '.heapsnapshot');
+  writeSnapshot(kind: string, label: string, open: () => Promise<Readable>): Promise<CaptureResult> {
+    return this.exclusive('heap snapshot', async () => {
+      await mkdir(this.dir, { recursive: true });
+      const file = this.fileFor(kind, label, '.heapsnapshot');
       const t0 = performance.now();
       await pipeline(await open(), createWriteStream(file, { flags: 'wx' }));
       const ms = Math.round(performance.now() - t0);
       const { size } = await stat(file);
-      deps.log.info({ file, bytes: size, ms }, 'heap snapshot written');
+      this.deps.log.info({ file, bytes: size, ms }, 'heap snapshot written');
       return { file, bytes: size, ms };
     });
+  }
 
-  const threadsOrFail = () => {
-    if (!deps.threads) throw precondition('this server runs inference inline: it has no handler threads');
-    return deps.threads;
-  };
+  threadsOrFail(): NonNullable<DiagnosticsDeps['threads']> {
+    if (!this.deps.threads) throw precondition('this server runs inference inline: it has no handler threads');
+    return this.deps.threads;
+  }
 
-  const threadId = (raw: string): number => {
+  threadId(raw: string): number {
     const id = Number(raw);
     if (!/^\d{1,9}$/.test(raw) || !Number.isSafeInteger(id))
       throw badRequest(`'${raw}' is not a thread id (GET ${DIAGNOSTICS_PREFIX}/threads lists them)`);
-    const threads = threadsOrFail();
-    const ids = threads.listThreads().map((t) => t.id);
+    const ids = this.threadsOrFail()
+      .listThreads()
+      .map((t) => t.id);
     if (!ids.includes(id))
       throw notFound(`no handler thread ${id} (threads now: ${ids.length ? ids.join(', ') : 'none'})`);
     return id;
+  }
+}
+
+type RouteHandler<R extends DiagnosticsRoute> = (
+  c: DiagnosticsContext,
+  args: RawArgs<R>,
+) => Promise<DiagnosticsResponses[R]>;
+
+const summary: RouteHandler<'summary'> = async ({ deps, sampler }) => ({
+  time: new Date().toISOString(),
+  pid: process.pid,
+  uptimeSeconds: process.uptime(),
+  memory: process.memoryUsage(),
+  heap: v8.getHeapStatistics(),
+  proc: readProcStats(process.pid),
+  executorCache: [...deps.predictor.modelSessions()].map(([s, ms]) => ({
+    model: s.model,
+    version: s.version,
+    entries: ms.store.size,
+    keyBytes: ms.store.keyBytes,
+    counters: { ...ms.counters },
+  })),
+  handlerThreads: deps.threads ? { ...deps.threads.threadStats(), threads: deps.threads.listThreads() } : null,
+  inflight: deps.metrics.inflight,
+  gcExposed: typeof (globalThis as { gc?: unknown }).gc === 'function',
+  allocationSampling: sampler !== undefined,
+});
+
+const threads: RouteHandler<'threads'> = async (c) => {
+  const t = c.threadsOrFail();
+  return { ...t.threadStats(), threads: t.listThreads() };
+};
+
+const gc: RouteHandler<'gc'> = async () => {
+  const gcFn = (globalThis as { gc?: () => void }).gc;
+  if (typeof gcFn !== 'function')
+    throw precondition(
+      'forced GC needs the server started with node --expose-gc (e.g. node --expose-gc bin/leakscope.js serve --diagnostics ...)',
+    );
+  const before = process.memoryUsage();
+  const t0 = performance.now();
+  gcFn();
+  const ms = Math.round((performance.now() - t0) * 10) / 10;
+  const after = process.memoryUsage();
+  return {
+    ms,
+    heapUsedBefore: before.heapUsed,
+    heapUsedAfter: after.heapUsed,
+    rssBefore: before.rss,
+    rssAfter: after.rss,
   };
+};
 
-  const routes: Route[] = [
-    {
-      method: 'GET',
-      pattern: /^\/summary$/,
-      params: [],
-      handler: async () => {
-        const proc = readProcStats(process.pid);
-        return {
-          time: new Date().toISOString(),
-          pid: process.pid,
-          uptimeSeconds: process.uptime(),
-          memory: process.memoryUsage(),
-          heap: v8.getHeapStatistics(),
-          proc,
-          executorCache: [...deps.predictor.modelSessions()].map(([s, ms]) => ({
-            model: s.model,
-            version: s.version,
-            entries: ms.store.size,
-            keyBytes: ms.store.keyBytes,
-            counters: { ...ms.counters },
-          })),
-          handlerThreads: deps.threads ? { ...deps.threads.threadStats(), threads: deps.threads.listThreads() } : null,
-          inflight: deps.metrics.inflight,
-          gcExposed: typeof (globalThis as { gc?: unknown }).gc === 'function',
-          allocationSampling: sampler !== undefined,
-        };
-      },
-    },
-    {
-      method: 'GET',
-      pattern: /^\/threads$/,
-      params: [],
-      handler: async () => ({ ...threadsOrFail().threadStats(), threads: threadsOrFail().listThreads() }),
-    },
-    {
-      method: 'POST',
-      pattern: /^\/gc$/,
-      params: [],
-      handler: async () => {
-        const gc = (globalThis as { gc?: () => void }).gc;
-        if (typeof gc !== 'function')
-          throw precondition(
-            'forced GC needs the server started with node --expose-gc (e.g. node --expose-gc bin/leakscope.js serve --diagnostics ...)',
-          );
-        const before = process.memoryUsage();
-        const t0 = performance.now();
-        gc();
-        const ms = Math.round((performance.now() - t0) * 10) / 10;
-        const after = process.memoryUsage();
-        return {
-          ms,
-          heapUsedBefore: before.heapUsed,
-          heapUsedAfter: after.heapUsed,
-          rssBefore: before.rss,
-          rssAfter: after.rss,
-        };
-      },
-    },
-    {
-      method: 'POST',
-      pattern: /^\/heap-snapshot$/,
-      params: ['label'],
-      handler: async (q) => ({
-        isolate: 'main',
-        ...(await writeSnapshot('main', sanitizeLabel(q.get('label')), async () => v8.getHeapSnapshot())),
-      }),
-    },
-    {
-      method: 'POST',
-      pattern: /^\/threads\/([^/]+)\/heap-snapshot$/,
-      params: ['label'],
-      handler: async (q, [raw]) => {
-        const id = threadId(raw!);
-        const threads = threadsOrFail();
-        return {
-          isolate: 'handler-thread',
-          thread: id,
-          ...(await writeSnapshot(`thread-${id}`, sanitizeLabel(q.get('label')), () => threads.heapSnapshot(id))),
-        };
-      },
-    },
-    {
-      method: 'POST',
-      pattern: /^\/allocation-sampling\/start$/,
-      params: ['interval'],
-      handler: async (q) => {
-        if (sampler) throw precondition('allocation sampling is already running; stop it first');
-        const rawInterval = q.get('interval');
-        const interval = rawInterval === null ? 32768 : Number(rawInterval);
-        if (!Number.isInteger(interval) || interval < 1 || interval > 1 << 30)
-          throw badRequest(
-            `interval: expected bytes between samples, an integer from 1 to ${1 << 30}, got '${rawInterval}'`,
-          );
-        const s = new Session();
-        s.connect();
-        try {
-          await s.post('HeapProfiler.enable');
-          await s.post('HeapProfiler.startSampling', { samplingInterval: interval });
-        } catch (e) {
-          s.disconnect();
-          throw e;
-        }
-        sampler = s;
-        return { sampling: true, intervalBytes: interval };
-      },
-    },
-    {
-      method: 'POST',
-      pattern: /^\/allocation-sampling\/stop$/,
-      params: ['label'],
-      handler: async (q) => {
-        const s = sampler;
-        if (!s)
-          throw precondition(
-            `allocation sampling is not running (POST ${DIAGNOSTICS_PREFIX}/allocation-sampling/start first)`,
-          );
-        sampler = undefined;
-        const label = sanitizeLabel(q.get('label'));
-        return exclusive('allocation profile', async () => {
-          const t0 = performance.now();
-          try {
-            const { profile } = await s.post('HeapProfiler.stopSampling');
-            await mkdir(dir, { recursive: true });
-            const file = fileFor('allocations', label, '.heapprofile');
-            const text = JSON.stringify(profile);
-            await writeFile(file, text, { flag: 'wx' });
-            return { file, bytes: Buffer.byteLength(text), ms: Math.round(performance.now() - t0) };
-          } finally {
-            s.disconnect();
-          }
-        });
-      },
-    },
-  ];
+const heapSnapshot: RouteHandler<'heapSnapshot'> = async (c, { label }) => ({
+  isolate: 'main',
+  ...(await c.writeSnapshot('main', sanitizeLabel(label), async () => v8.getHeapSnapshot())),
+});
 
-  const handle = async (req: IncomingMessage): Promise<unknown> => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (!url.pathname.startsWith(`${DIAGNOSTICS_PREFIX}/`))
-      throw notFound(`no such endpoint: ${url.pathname} (endpoints are under ${DIAGNOSTICS_PREFIX}/)`);
-    const sub = url.pathname.slice(DIAGNOSTICS_PREFIX.length);
-    const matching = routes.map((r) => [r, r.pattern.exec(sub)] as const).filter(([, m]) => m !== null);
-    if (matching.length === 0) throw notFound(`no such endpoint: ${url.pathname}`);
-    const hit = matching.find(([r]) => r.method === req.method);
-    if (!hit) {
-      throw new LsError(
-        'LS_ERR_METHOD_NOT_ALLOWED',
-        `${url.pathname} takes ${matching.map(([r]) => r.method).join(' or ')}, not ${req.method}`,
+const threadHeapSnapshot: RouteHandler<'threadHeapSnapshot'> = async (c, { thread, label }) => {
+  const id = c.threadId(thread ?? '');
+  const t = c.threadsOrFail();
+  return {
+    isolate: 'handler-thread',
+    thread: id,
+    ...(await c.writeSnapshot(`thread-${id}`, sanitizeLabel(label), () => t.heapSnapshot(id))),
+  };
+};
+
+const allocationSamplingStart: RouteHandler<'allocationSamplingStart'> = async (c, { interval: raw }) => {
+  if (c.sampler) throw precondition('allocation sampling is already running; stop it first');
+  const interval = raw === null ? 32768 : Number(raw);
+  if (!Number.isInteger(interval) || interval < 1 || interval > 1 << 30)
+    throw badRequest(`interval: expected bytes between samples, an integer from 1 to ${1 << 30}, got '${raw}'`);
+  const s = new Session();
+  s.connect();
+  try {
+    await s.post('HeapProfiler.enable');
+    await s.post('HeapProfiler.startSampling', { samplingInterval: interval });
+  } catch (e) {
+    s.disconnect();
+    throw e;
+  }
+  c.sampler = s;
+  return { sampling: true, intervalBytes: interval };
+};
+
+const allocationSamplingStop: RouteHandler<'allocationSamplingStop'> = async (c, args) => {
+  const s = c.sampler;
+  if (!s)
+    throw precondition(
+      `allocation sampling is not running (POST ${DIAGNOSTICS_PREFIX}/allocation-sampling/start first)`,
+    );
+  c.sampler = undefined;
+  const label = sanitizeLabel(args.label);
+  return c.exclusive('allocation profile', async () => {
+    const t0 = performance.now();
+    try {
+      const { profile } = await s.post('HeapProfiler.stopSampling');
+      await mkdir(c.dir, { recursive: true });
+      const file = c.fileFor('allocations', label, '.heapprofile');
+      const text = JSON.stringify(profile);
+      await writeFile(file, text, { flag: 'wx' });
+      return { file, bytes: Buffer.byteLength(text), ms: Math.round(performance.now() - t0) };
+    } finally {
+      s.disconnect();
+    }
+  });
+};
+
+/** The one list of handlers: one per route of the diagnostics API, typed by its reply. */
+const HANDLERS: { readonly [R in DiagnosticsRoute]: RouteHandler<R> } = {
+  summary,
+  threads,
+  gc,
+  heapSnapshot,
+  threadHeapSnapshot,
+  allocationSamplingStart,
+  allocationSamplingStop,
+};
+
+interface Route {
+  readonly name: DiagnosticsRoute;
+  readonly method: string;
+  readonly pattern: RegExp;
+  /** Path parameter names, in the pattern's capture order. */
+  readonly names: readonly string[];
+  /** Query parameters this endpoint reads; any other is refused (no `path=` sneaks in). */
+  readonly query: readonly string[];
+}
+
+const ROUTES: readonly Route[] = (Object.keys(DIAGNOSTICS_ROUTES) as DiagnosticsRoute[]).map((name) => {
+  const { re, names } = diagnosticsPattern(name);
+  const { method, query } = DIAGNOSTICS_ROUTES[name];
+  return { name, method, pattern: re, names, query };
+});
+
+/** Finds the route for a request, checks its query, and runs its handler. */
+async function dispatch(
+  c: DiagnosticsContext,
+  method: string | undefined,
+  rawUrl: string | undefined,
+): Promise<unknown> {
+  const url = new URL(rawUrl ?? '/', 'http://localhost');
+  if (!url.pathname.startsWith(`${DIAGNOSTICS_PREFIX}/`))
+    throw notFound(`no such endpoint: ${url.pathname} (endpoints are under ${DIAGNOSTICS_PREFIX}/)`);
+  const sub = url.pathname.slice(DIAGNOSTICS_PREFIX.length);
+  const matching = ROUTES.map((r) => [r, r.pattern.exec(sub)] as const).filter(([, m]) => m !== null);
+  if (matching.length === 0) throw notFound(`no such endpoint: ${url.pathname}`);
+  const hit = matching.find(([r]) => r.method === method);
+  if (!hit) {
+    throw new LsError(
+      'LS_ERR_METHOD_NOT_ALLOWED',
+      `${url.pathname} takes ${matching.map(([r]) => r.method).join(' or ')}, not ${method}`,
+    );
+  }
+  const [route, m] = hit;
+  for (const k of url.searchParams.keys()) {
+    if (!route.query.includes(k)) {
+      throw badRequest(
+        `unknown parameter '${k}'${route.query.length ? ` (accepted: ${route.query.join(', ')})` : ''}; files are always written into the diagnostics folder under generated names`,
       );
     }
-    const [route, m] = hit;
-    for (const k of url.searchParams.keys()) {
-      if (!route.params.includes(k)) {
-        throw badRequest(
-          `unknown parameter '${k}'${route.params.length ? ` (accepted: ${route.params.join(', ')})` : ''}; files are always written into the diagnostics folder under generated names`,
-        );
-      }
-    }
-    return route.handler(url.searchParams, m!.slice(1));
-  };
+  }
+  const args: Record<string, string | null> = {};
+  for (const k of route.query) args[k] = url.searchParams.get(k);
+  route.names.forEach((k, i) => {
+    args[k] = m![i + 1]!;
+  });
+  const handler = HANDLERS[route.name] as (c: DiagnosticsContext, a: Record<string, string | null>) => Promise<unknown>;
+  return handler(c, args);
+}
 
+/** Starts the diagnostics listener on 127.0.0.1; resolves once bound. */
+export async function startDiagnostics(deps: DiagnosticsDeps): Promise<DiagnosticsServer> {
+  const c = new DiagnosticsContext(deps);
+  const dir = c.dir;
   const server: Server = createServer((req, res: ServerResponse) => {
     req.resume(); // bodies are not read: every endpoint takes its few arguments in the query
-    handle(req).then(
+    dispatch(c, req.method, req.url).then(
       (body) => send(res, 200, body),
       (e: unknown) => {
         const err = toLsError(e);
@@ -326,8 +336,8 @@ export async function startDiagnostics(deps: DiagnosticsDeps): Promise<Diagnosti
   return {
     port,
     async close() {
-      const s = sampler;
-      sampler = undefined;
+      const s = c.sampler;
+      c.sampler = undefined;
       if (s) {
         await s.post('HeapProfiler.stopSampling').catch(() => undefined);
         s.disconnect();

@@ -10,6 +10,7 @@
  */
 import type { Readable } from 'node:stream';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import type { HandlerThreadInfo, ThreadStats } from '../common/diagnostics-api.js';
 import { LsError } from '../common/errors.js';
 import type { FixSet } from './fixes.js';
 import type { InferenceRunner } from './inference.js';
@@ -72,23 +73,6 @@ export function cappedAdmission(max: number): ThreadAdmission {
 /** Picks the admission strategy for a fix set, once, at start-up. */
 export function threadAdmission(fixes: FixSet, grpcMaxThreads: number): ThreadAdmission {
   return fixes.fixes.has('thread-cap') ? cappedAdmission(grpcMaxThreads) : UNCAPPED_ADMISSION;
-}
-
-export interface ThreadStats {
-  /** Threads alive now (including ones on their way out). */
-  current: number;
-  idle: number;
-  peak: number;
-  created: number;
-  exited: number;
-  cap: number | null;
-  /** Requests waiting in the completion queue for a polling thread. */
-  queued: number;
-}
-
-export interface HandlerThreadInfo {
-  readonly id: number;
-  readonly busy: boolean;
 }
 
 export interface HandlerThreadOptions {

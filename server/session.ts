@@ -12,6 +12,7 @@
  * `no-unsorted-insert` changes step 2, `bounded-cache` swaps the unbounded map for an
  * LRU; `sort-inputs` acts before the session (see inputOrderStrategy).
  */
+import type { CacheCounters } from '../common/diagnostics-api.js';
 import { LsError } from '../common/errors.js';
 import type { FixSet } from './fixes.js';
 import type { Signature, TensorSpec } from './signature.js';
@@ -170,13 +171,6 @@ export class LruStore implements ExecutorStore {
 type SortedHitPolicy = (store: ExecutorStore, unsortedKey: string, ex: Executor) => void;
 const insertUnsortedKey: SortedHitPolicy = (store, key, ex) => store.set(key, ex);
 const skipUnsortedInsert: SortedHitPolicy = () => undefined;
-
-export interface CacheCounters {
-  lookups: number;
-  unsortedHits: number;
-  sortedHits: number;
-  misses: number;
-}
 
 /** Upstream's key, byte for byte: "a,b->out//0/" for no targets, no partial run, no debug. */
 export function executorKey(

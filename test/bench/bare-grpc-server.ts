@@ -6,6 +6,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import ort from 'onnxruntime-node';
+import { formatListening } from '../../common/listening-event.js';
 import { tfTypes } from '../../wire/proto-root.js';
 import { fromOrt, toOrt } from '../../server/inference.js';
 import { ORT_SESSION_OPTIONS } from '../../server/repository.js';
@@ -53,6 +54,6 @@ server.addService(
 );
 server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => {
   if (err) throw err;
-  process.stdout.write(`${JSON.stringify({ event: 'listening', grpc: `127.0.0.1:${port}` })}\n`);
+  process.stdout.write(formatListening({ grpc: `127.0.0.1:${port}` }));
 });
 process.on('SIGTERM', () => server.tryShutdown(() => process.exit(0)));

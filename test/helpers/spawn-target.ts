@@ -1,10 +1,11 @@
 /**
  * Starts a server script (`leakscope serve`, a benchmark baseline) as a child process and
- * waits for its `{"event":"listening"}` line. Used by the benchmarks and by the tests that
+ * waits for its listening line (common/listening-event.ts). Used by the benchmarks and by the tests that
  * need a server in a process of its own.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { type ListeningEvent, parseListening } from '../../common/listening-event.js';
 
 export interface Target {
   readonly child: ChildProcess;
@@ -45,9 +46,17 @@ export function spawnTarget(args: string[], opts: SpawnOptions = {}): Promise<Ta
     });
     rl.on('line', (line) => {
       logs.push(line);
-      if (!line.startsWith('{"event":"listening"')) return;
+      let j: ListeningEvent | undefined;
+      try {
+        j = parseListening(line);
+      } catch (e) {
+        clearTimeout(timer);
+        child.kill('SIGKILL');
+        reject(new Error(`${args.join(' ')}: ${(e as Error).message}`));
+        return;
+      }
+      if (!j) return;
       clearTimeout(timer);
-      const j = JSON.parse(line) as { grpc: string; rest?: string };
       resolve({
         child,
         grpc: j.grpc,

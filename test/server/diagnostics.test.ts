@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import { basename, dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { DiagnosticsClient } from '../../common/diagnostics-api.js';
 import { sanitizeLabel } from '../../server/diagnostics.js';
 import { executorKey } from '../../server/session.js';
 import { FEATURES, restPredict, withSpikeServer } from '../helpers/spike.js';
@@ -78,14 +79,21 @@ describe('diagnostics interface', () => {
           for (const o of orders)
             assert.ok(keys.has(executorKey(o, ['prob'])), `snapshot lacks the cache key for ${o.join(',')}`);
 
-          const listed = (await call(port, 'GET', '/diagnostics/threads')).body;
-          const id: number = listed.threads[0].id;
-          const th = await call(port, 'POST', `/diagnostics/threads/${id}/heap-snapshot`);
-          assert.equal(th.status, 200, JSON.stringify(th.body));
-          assert.equal(th.body.thread, id);
-          assert.equal(dirname(th.body.file), dir);
-          const thread = await readSnapshot(th.body.file);
+          // The typed client (common/diagnostics-api.ts) against the same routes.
+          const client = new DiagnosticsClient(`http://127.0.0.1:${port}`);
+          const listed = await client.call('threads', {});
+          assert.equal(listed.current, listed.threads.length);
+          const id = listed.threads[0]!.id;
+          const th = await client.call('threadHeapSnapshot', { thread: id });
+          assert.equal(th.isolate, 'handler-thread');
+          assert.equal(th.thread, id);
+          assert.equal(dirname(th.file), dir);
+          const thread = await readSnapshot(th.file);
           assert.ok(thread.nodeCount > 1000);
+          await assert.rejects(client.call('threadHeapSnapshot', { thread: 999999 }), {
+            code: 'LS_ERR_TARGET',
+            message: /no handler thread 999999 \(threads now: /,
+          });
 
           assert.equal((await call(port, 'POST', '/diagnostics/allocation-sampling/stop')).status, 409);
           assert.equal((await call(port, 'POST', '/diagnostics/allocation-sampling/start?interval=1024')).status, 200);
