@@ -4,9 +4,7 @@
  */
 import type { Analysis, Estimate, SeriesAnalysis, SeriesKey } from '../common/analysis-format.js';
 import { formatPct, formatQuantity } from './format-numbers.js';
-import { analyzeRun, writeAnalysis, type AnalyzeOptions } from './analyze-run.js';
-import { DEFAULT_BUDGET, loadBudget, type Budget, type SeriesBudget } from './budget.js';
-import { readRun } from './run-reader.js';
+import type { Budget, SeriesBudget } from './budget.js';
 import { capAllowance } from './series/threads.js';
 
 export type CheckStatus = 'pass' | 'fail' | 'skip';
@@ -302,38 +300,5 @@ export function evaluateGate(a: Analysis, budget: Budget, budgetName = 'default'
     budget: budgetName,
     checks,
     counts: { pass: count('pass'), fail: count('fail'), skip: count('skip') },
-  };
-}
-
-export interface GateOptions extends AnalyzeOptions {
-  /** Budget file; default DEFAULT_BUDGET. */
-  readonly budgetFile?: string;
-  /** Write analysis.json into the run directory (default true). */
-  readonly write?: boolean;
-}
-
-/**
- * Reads, analyses and gates a run directory: `leakscope gate RUN_DIR [--budget FILE]`.
- * Bad budget or unreadable run: LsError with exit code 2.
- * @example const r = await gateRun('runs/soak-patched-20261128T150000'); process.exitCode = r.pass ? 0 : 1;
- */
-export async function gateRun(
-  dir: string,
-  opts: GateOptions = {},
-): Promise<{ result: GateResult; analysis: Analysis; writeError?: string }> {
-  // The budget first: a bad budget should fail before minutes of heap analysis.
-  const budget = opts.budgetFile ? loadBudget(opts.budgetFile) : DEFAULT_BUDGET;
-  const run = readRun(dir);
-  const analysis = await analyzeRun(run, { ...opts, confidence: opts.confidence ?? budget.confidence });
-  let writeError: string | undefined;
-  // A read-only run directory (e.g. a downloaded artifact) must not stop the gate.
-  if (opts.write !== false)
-    await writeAnalysis(run.dir, analysis).catch(
-      (e: NodeJS.ErrnoException) => (writeError = `analysis.json not written into ${run.dir}: ${e.code ?? e.message}`),
-    );
-  return {
-    result: evaluateGate(analysis, budget, opts.budgetFile ?? 'default'),
-    analysis,
-    ...(writeError ? { writeError } : {}),
   };
 }

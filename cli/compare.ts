@@ -12,7 +12,8 @@ export const compareCommand: Command = {
     `Scenarios: built-ins (${builtinScenarios().join(', ')}) or files; default shuffled-input and traffic-spike.\n` +
     'Each runs against a spawned leaky server and a spawned patched one; both runs are analysed\n' +
     '(analysis.json), gated (default budget, or --budget) and reported side by side. Writes\n' +
-    'DIR/index.html (default reports/compare-<time>/) with one comparison per scenario.\n' +
+    'DIR/index.html (default ./reports/compare-<time>/ in the working directory) with one\n' +
+    'comparison per scenario; the runs go to ./runs/.\n' +
     'Exit 0 when every patched run passes its gate, 1 when one fails, 2 on bad input.',
   options: {
     out: runOptions.out,
@@ -35,7 +36,7 @@ export const compareCommand: Command = {
   ],
   async run(args, io) {
     const { loadBudget } = await import('../analyzer/budget.js');
-    const { compareScenarios } = await import('../scenarios/compare.js');
+    const { compareScenarios } = await import('../pipeline/compare.js');
     const budgetFile = str(args, 'budget');
     const budget = budgetFile ? loadBudget(budgetFile) : undefined;
     const abort = new AbortController();

@@ -61,7 +61,7 @@ export const gateCommand: Command = {
     'leakscope gate --scenario shuffled-input --mode patched --junit gate.xml',
   ],
   async run(a, io) {
-    const { gateRun } = await import('../analyzer/gate.js');
+    const { gateRun } = await import('../pipeline/gate-run.js');
     const { gateJunit } = await import('../analyzer/junit.js');
     const scenario = str(a, 'scenario');
     if (scenario !== undefined && a.positionals.length)
@@ -75,11 +75,11 @@ export const gateCommand: Command = {
       throw new LsError('LS_ERR_USAGE', '--mode and --out go with --scenario');
     const budgetFile = str(a, 'budget');
     const dir = scenario !== undefined ? await runForGate(a, io) : a.positionals[0]!;
-    const { result, writeError } = await gateRun(dir, {
+    const { result, warning } = await gateRun(dir, {
       ...(budgetFile ? { budgetFile } : {}),
       heap: !bool(a, 'no-heap'),
     });
-    if (writeError) io.stderr.write(`leakscope gate: note: ${writeError}\n`);
+    if (warning) io.stderr.write(`leakscope gate: warning: ${warning}\n`);
     const junit = str(a, 'junit');
     if (junit) {
       try {

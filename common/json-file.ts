@@ -1,9 +1,14 @@
 /** JSON files the run directory holds, written so that readers never see half a file. */
-import { renameSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 
-/** Writes `value` as indented JSON to a temp file beside `file`, then renames it into place. */
+/** Writes `value` as indented JSON to a temp file beside `file`, then renames it into place (the temp file goes if that fails). */
 export function writeJsonAtomic(file: string, value: unknown): void {
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
-  renameSync(tmp, file);
+  try {
+    renameSync(tmp, file);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
 }

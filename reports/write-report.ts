@@ -1,12 +1,13 @@
 /**
- * `leakscope report`: reads one or two run directories, analyses them, and writes
- * `index.html` plus a PNG copy of every chart into the output folder.
+ * The HTML report: reads one or two run directories, analyses them (or takes their
+ * analyses from the caller), and writes `index.html` plus a PNG copy of every chart into
+ * the output folder.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Analysis } from '../common/analysis-format.js';
 import { LsError } from '../common/errors.js';
-import { analyzeRun, writeAnalysis } from '../analyzer/analyze-run.js';
+import { analyzeRun } from '../analyzer/analyze-run.js';
 import { readRun, type RunData } from '../analyzer/run-reader.js';
 import { renderChartPng } from './chart-png.js';
 import { buildComparisonReport, buildRunReport } from './html-report.js';
@@ -15,7 +16,10 @@ import { buildComparisonReport, buildRunReport } from './html-report.js';
 export type AnalyzeFn = (run: RunData) => Analysis | undefined | Promise<Analysis | undefined>;
 
 export interface WriteReportOptions {
-  /** Default: `analyzeAndSave` (analyzeRun, then analysis.json into the run directory). */
+  /**
+   * Default: analyzeRun, not stored. `leakscope report` stores analysis.json too
+   * (pipeline/report-runs.ts).
+   */
   readonly analyze?: AnalyzeFn;
   /** false skips the PNG copies. */
   readonly png?: boolean;
@@ -30,23 +34,8 @@ export interface WrittenReport {
 }
 
 /**
- * The default: analyse the run afresh and store analysis.json beside its data (the run
- * format says `leakscope report` writes it). A run folder that cannot be written to still
- * gets its report; the analysis then lives in the report only.
- */
-export const analyzeAndSave: AnalyzeFn = async (run) => {
-  const analysis = await analyzeRun(run);
-  try {
-    await writeAnalysis(run.dir, analysis);
-  } catch {
-    // Read-only run folders (e.g. CI artifacts) are fine: the report carries the analysis.
-  }
-  return analysis;
-};
-
-/**
- * Writes the report of one run, or the comparison of two, to `outDir`.
- * Equals `leakscope report RUN_DIR [RUN_DIR_B] --out DIR`.
+ * Writes the report of one run, or the comparison of two, to `outDir`
+ * (`leakscope report` is pipeline/report-runs.ts, which also stores each analysis).
  * @example const r = await writeReport(['runs/soak-leaky-1'], 'runs/soak-leaky-1/report'); r.html
  */
 export async function writeReport(
@@ -56,7 +45,7 @@ export async function writeReport(
 ): Promise<WrittenReport> {
   if (runDirs.length < 1 || runDirs.length > 2)
     throw new LsError('LS_ERR_USAGE', `a report takes one or two run directories, got ${runDirs.length}`);
-  const analyze = opts.analyze ?? analyzeAndSave;
+  const analyze = opts.analyze ?? ((run: RunData) => analyzeRun(run));
   const runs = runDirs.map((d) => readRun(d));
   const analyses = await Promise.all(runs.map(async (r) => await analyze(r)));
   const built =

@@ -4,7 +4,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { main } from '../../cli/main.js';
 import { DEFAULT_BUDGET, parseBudget } from '../../analyzer/budget.js';
-import { gateRun } from '../../analyzer/gate.js';
+import { gateRun } from '../../pipeline/gate-run.js';
 import { xmlEscape } from '../../analyzer/junit.js';
 import { captureIo } from '../helpers/capture-io.js';
 import { referenceLikeRun, writeRunDir } from '../helpers/analyzer-series.js';

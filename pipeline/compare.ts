@@ -9,19 +9,18 @@ import type { Analysis } from '../common/analysis-format.js';
 import { DEFAULT_BUDGET, type Budget } from '../analyzer/budget.js';
 import { evaluateGate, type GateResult } from '../analyzer/gate.js';
 import { html, type SafeHtml } from '../reports/html-escape.js';
-import { writeReport } from '../reports/write-report.js';
-import { stamp } from '../common/time-stamp.js';
-import { runScenario, type RunOptions } from './runner.js';
-import type { ScenarioOverrides } from './scenario.js';
+import { runScenario, type RunOptions } from '../scenarios/runner.js';
+import type { ScenarioOverrides } from '../scenarios/scenario.js';
+import { defaultCompareDir, reportRuns } from './report-runs.js';
 
 export const DEFAULT_COMPARE_SCENARIOS = ['shuffled-input', 'traffic-spike'] as const;
 
 export interface CompareOptions {
   readonly scenarios?: readonly string[];
   readonly overrides?: ScenarioOverrides;
-  /** Report folder; default reports/compare-<time>/. */
+  /** Report folder; default reports/compare-<time>/ under the working directory. */
   readonly out?: string;
-  /** Where the runs go; default runs/. */
+  /** Where the runs go; default runs/ under the working directory. */
   readonly runsRoot?: string;
   readonly budget?: Budget;
   readonly budgetName?: string;
@@ -77,7 +76,7 @@ function indexPage(cmp: readonly ScenarioComparison[], seconds: number, budget: 
 export async function compareScenarios(o: CompareOptions = {}): Promise<CompareOutcome> {
   const t0 = performance.now();
   const scenarios = o.scenarios?.length ? o.scenarios : DEFAULT_COMPARE_SCENARIOS;
-  const outDir = resolve(o.out ?? join('reports', `compare-${stamp()}`));
+  const outDir = o.out !== undefined ? resolve(o.out) : defaultCompareDir();
   const budget = o.budget ?? DEFAULT_BUDGET;
   const emit = o.onEvent ?? (() => undefined);
   const comparisons: ScenarioComparison[] = [];
@@ -100,7 +99,8 @@ export async function compareScenarios(o: CompareOptions = {}): Promise<CompareO
     if (!modes.leaky || !modes.patched) break;
     const reportDir = join(outDir, scenario);
     emit(`analysing and reporting ${scenario}…`);
-    const written = await writeReport([modes.leaky.runDir, modes.patched.runDir], reportDir);
+    const written = await reportRuns([modes.leaky.runDir, modes.patched.runDir], reportDir);
+    for (const w of written.warnings) emit(`warning: ${w}`);
     for (const [i, mode] of (['leaky', 'patched'] as const).entries()) {
       const analysis = written.analyses[i];
       modes[mode] = {
