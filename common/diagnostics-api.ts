@@ -55,8 +55,8 @@ export interface SummaryReply {
   readonly uptimeSeconds: number;
   readonly memory: NodeJS.MemoryUsage;
   readonly heap: HeapInfo;
-  /** null where /proc cannot be read. */
-  readonly proc: ProcStats | null;
+  /** The server's own /proc/<pid> facts (Linux). */
+  readonly proc: ProcStats;
   readonly executorCache: ReadonlyArray<{
     readonly model: string;
     readonly version: number;

@@ -50,7 +50,7 @@ export function diagnosticsSource(
         cacheKeyBytes: s.executorCache.reduce((a, c) => a + c.keyBytes, 0),
         ...(s.handlerThreads ? { handlerThreads: s.handlerThreads.current } : {}),
         inflight: s.inflight,
-        ...(withProc && s.proc
+        ...(withProc
           ? {
               rssBytes: s.memory.rss,
               threads: s.proc.threads,
