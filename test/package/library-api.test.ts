@@ -5,8 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { packageRoot } from '../../common/package-root.js';
@@ -35,4 +35,24 @@ test('each library function names the CLI command it equals and carries an examp
     assert.match(doc!, /`leakscope [a-z]/, `${name}: no CLI command named`);
     assert.match(doc!, /@example /, `${name}: no example`);
   }
+});
+
+test('the library entry sits beside the CLI: it imports no cli/ or test/ module, and no module imports it', () => {
+  const specifiers = (text: string) =>
+    [...text.matchAll(/(?:from\s+|import\s*\(?\s*)['"](\.[^'"]+)['"]/g)].map((m) => m[1]!);
+  const own = specifiers(readFileSync(join(root, 'index.ts'), 'utf8'));
+  assert.ok(own.length > 10);
+  assert.deepEqual(
+    own.filter((s) => /^\.\/(cli|test)\//.test(s)),
+    [],
+  );
+  const entry = join(root, 'index.js');
+  const folders = readdirSync(root, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && !d.name.startsWith('.') && d.name !== 'node_modules' && d.name !== 'dist')
+    .map((d) => d.name);
+  const importers = folders
+    .flatMap((d) => readdirSync(join(root, d), { recursive: true, encoding: 'utf8' }).map((f) => join(root, d, f)))
+    .filter((f) => f.endsWith('.ts'))
+    .filter((f) => specifiers(readFileSync(f, 'utf8')).some((s) => resolve(dirname(f), s) === entry));
+  assert.deepEqual(importers, []);
 });
