@@ -192,7 +192,7 @@ test('the installed CLI builds a model, serves it (handler threads) and analyses
     captureStderr: true,
   });
   try {
-    // The CTR model's first ten features (server/models/ctr-model.ts), one row each.
+    // The CTR model's first ten features (wire/models/ctr-model.ts), one row each.
     const names = ['user_age', 'item_id', 'user_gender', 'item_category', 'hour_of_day', 'device_type'];
     names.push('user_city', 'item_price', 'ctr_7d', 'dwell_time');
     const features = Object.fromEntries(names.map((n) => [n, [[1]]]));
