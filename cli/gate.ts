@@ -1,15 +1,15 @@
 /** `leakscope gate`: argument parsing and printing over analyzer/gate. */
 import { writeFile } from 'node:fs/promises';
 import { LsError } from '../common/errors.js';
+import { modeSchema } from '../common/mode.js';
+import { asFlags, validate } from '../common/validate.js';
 import { bool, type Command, type CommandIo, type ParsedArgs, str } from './command.js';
 import { renderGateSummary } from './gate-format.js';
 
 /** --scenario NAME --mode M: run the scenario against a spawned reference server first; returns its run directory. */
 async function runForGate(a: ParsedArgs, io: CommandIo): Promise<string> {
   const scenario = str(a, 'scenario')!;
-  const mode = str(a, 'mode') ?? 'patched';
-  if (mode !== 'leaky' && mode !== 'patched')
-    throw new LsError('LS_ERR_INVALID_OPTION', `--mode: expected leaky or patched, got '${mode}'`);
+  const mode = validate(modeSchema, str(a, 'mode') ?? 'patched', asFlags('mode'));
   io.stderr.write(`leakscope gate: running scenario '${scenario}' against a ${mode} reference server…\n`);
   const { runScenario } = await import('../scenarios/runner.js');
   const out = await runScenario({

@@ -2,24 +2,37 @@
 import { LsError } from '../common/errors.js';
 import type { RunProgress, TargetChoice } from '../scenarios/runner.js';
 import { builtinScenarios, type ScenarioOverrides } from '../scenarios/scenario.js';
+import { modeSchema } from '../common/mode.js';
+import { asFlags, matching, numeric, oneOf, v, validate } from '../common/validate.js';
 import { bool, type Command, type CommandIo, type ParsedArgs, str, stringOption } from './command.js';
 
 const s = stringOption;
 
-function positiveNumber(a: ParsedArgs, k: string, integer: boolean): number | undefined {
-  const raw = str(a, k);
-  if (raw === undefined) return undefined;
-  const v = Number(raw);
-  if (!Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v)))
-    throw new LsError(
-      'LS_ERR_INVALID_OPTION',
-      `--${k}: expected a positive ${integer ? 'integer' : 'number'}, got '${raw}'`,
-    );
-  return v;
-}
+const positive = (integer: boolean) => v.optional(numeric({ min: 0, aboveMin: true, integer }));
+
+/** The values of `run`'s flags that are numbers or choices (addresses and paths are checked where used). */
+const runFlagsSchema = v.object({
+  mode: v.optional(modeSchema),
+  transport: v.optional(oneOf(['grpc', 'rest'])),
+  requests: positive(true),
+  duration: positive(false),
+  rate: positive(false),
+  permutations: positive(true),
+  interval: positive(true),
+  'gc-settled': v.optional(numeric({ min: 0, integer: true })),
+  seed: v.optional(
+    numeric({ min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER, integer: true, what: 'an integer' }),
+  ),
+  pid: v.optional(numeric({ min: 1, integer: true, what: 'a process id' })),
+  target: v.optional(matching(/^(grpc|https?):\/\//, 'grpc://host:port or http://host:port')),
+});
+
+/** Validates the flags of `run` (and `compare`, which shares the sizing ones) once. */
+const runFlags = (a: ParsedArgs) => validate(runFlagsSchema, a.values, asFlags());
 
 /** Builds the target choice from --mode/--fixes or --target/--http/--pid/--prometheus/--inspect. */
 export function targetChoice(a: ParsedArgs): TargetChoice {
+  const f = runFlags(a);
   const external = ['target', 'http', 'inspect', 'prometheus', 'pid'].filter((k) => str(a, k) !== undefined);
   const spawnFlags = ['mode', 'fixes'].filter((k) => str(a, k) !== undefined);
   if (external.length && spawnFlags.length)
@@ -28,29 +41,16 @@ export function targetChoice(a: ParsedArgs): TargetChoice {
       `--${spawnFlags[0]} chooses a spawned reference server and cannot be combined with --${external[0]} (an external target)`,
     );
   if (!external.length) {
-    const mode = str(a, 'mode');
-    if (mode !== undefined && mode !== 'leaky' && mode !== 'patched')
-      throw new LsError('LS_ERR_INVALID_OPTION', `--mode: expected leaky or patched, got '${mode}'`);
     return {
       kind: 'spawn',
-      ...(mode ? { mode } : {}),
+      ...(f.mode ? { mode: f.mode } : {}),
       ...(str(a, 'fixes') !== undefined ? { fixes: str(a, 'fixes')! } : {}),
     };
   }
-  const pidRaw = str(a, 'pid');
-  const pid = pidRaw === undefined ? undefined : Number(pidRaw);
-  if (pid !== undefined && (!Number.isInteger(pid) || pid <= 0))
-    throw new LsError('LS_ERR_INVALID_OPTION', `--pid: expected a process id, got '${pidRaw}'`);
-  const target = str(a, 'target');
   let grpc: string | undefined;
   let http = str(a, 'http');
-  if (target?.startsWith('grpc://')) grpc = target;
-  else if (target?.startsWith('http://') || target?.startsWith('https://')) http ??= target;
-  else if (target !== undefined)
-    throw new LsError(
-      'LS_ERR_INVALID_OPTION',
-      `--target: expected grpc://host:port or http://host:port, got '${target}'`,
-    );
+  if (f.target?.startsWith('grpc://')) grpc = f.target;
+  else if (f.target !== undefined) http ??= f.target;
   if (!grpc && !http && !str(a, 'inspect'))
     throw new LsError(
       'LS_ERR_INVALID_OPTION',
@@ -60,7 +60,7 @@ export function targetChoice(a: ParsedArgs): TargetChoice {
     kind: 'external',
     ...(grpc ? { grpc } : {}),
     ...(http ? { http } : {}),
-    ...(pid !== undefined ? { pid } : {}),
+    ...(f.pid !== undefined ? { pid: f.pid } : {}),
     ...(str(a, 'prometheus') ? { prometheus: str(a, 'prometheus')! } : {}),
     ...(str(a, 'inspect') ? { inspect: str(a, 'inspect')! } : {}),
     ...(str(a, 'model') ? { modelName: str(a, 'model')! } : {}),
@@ -68,23 +68,16 @@ export function targetChoice(a: ParsedArgs): TargetChoice {
 }
 
 export function overridesFrom(a: ParsedArgs): ScenarioOverrides {
-  const transport = str(a, 'transport');
-  if (transport !== undefined && transport !== 'grpc' && transport !== 'rest')
-    throw new LsError('LS_ERR_INVALID_OPTION', `--transport: expected grpc or rest, got '${transport}'`);
-  const requests = positiveNumber(a, 'requests', true);
-  const durationS = positiveNumber(a, 'duration', false);
-  if (requests !== undefined && durationS !== undefined)
+  const f = runFlags(a);
+  if (f.requests !== undefined && f.duration !== undefined)
     throw new LsError('LS_ERR_INVALID_OPTION', '--requests and --duration both size the run; give one');
-  const rate = positiveNumber(a, 'rate', false);
-  const permutations = positiveNumber(a, 'permutations', true);
-  const interval = positiveNumber(a, 'interval', true);
   return {
-    ...(requests !== undefined ? { requests } : {}),
-    ...(durationS !== undefined ? { durationS } : {}),
-    ...(rate !== undefined ? { rate } : {}),
-    ...(permutations !== undefined ? { permutations } : {}),
-    ...(interval !== undefined ? { sampleIntervalMs: interval } : {}),
-    ...(transport ? { transport } : {}),
+    ...(f.requests !== undefined ? { requests: f.requests } : {}),
+    ...(f.duration !== undefined ? { durationS: f.duration } : {}),
+    ...(f.rate !== undefined ? { rate: f.rate } : {}),
+    ...(f.permutations !== undefined ? { permutations: f.permutations } : {}),
+    ...(f.interval !== undefined ? { sampleIntervalMs: f.interval } : {}),
+    ...(f.transport ? { transport: f.transport } : {}),
   };
 }
 
@@ -158,14 +151,7 @@ export const runCommand: Command = {
         'LS_ERR_USAGE',
         `expected one scenario (built-in: ${builtinScenarios().join(', ')}) or a scenario file`,
       );
-    const gc = str(args, 'gc-settled');
-    const gcEvery = gc === undefined ? undefined : Number(gc);
-    if (gcEvery !== undefined && (!Number.isInteger(gcEvery) || gcEvery < 0))
-      throw new LsError('LS_ERR_INVALID_OPTION', `--gc-settled: expected an integer ≥ 0, got '${gc}'`);
-    const seedRaw = str(args, 'seed');
-    const seed = seedRaw === undefined ? undefined : Number(seedRaw);
-    if (seed !== undefined && !Number.isInteger(seed))
-      throw new LsError('LS_ERR_INVALID_OPTION', `--seed: expected an integer, got '${seedRaw}'`);
+    const { 'gc-settled': gcEvery, seed } = runFlags(args);
     const abort = new AbortController();
     const tty = (io.stderr as NodeJS.WriteStream).isTTY === true;
     let interrupts = 0;

@@ -10,6 +10,7 @@ import { cpus, hostname, totalmem } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
 import type { CaptureResult } from '../common/diagnostics-api.js';
 import { LsError, toLsError } from '../common/errors.js';
+import type { Mode } from '../common/mode.js';
 import type { PhaseRecord, PhaseResult, RunManifest, RunStatus, Sample, SnapshotRecord } from '../common/run-format.js';
 import { RUN_FORMAT } from '../common/run-format.js';
 import { stamp } from '../common/time-stamp.js';
@@ -32,7 +33,7 @@ import { clinicWrapper, connectExternal, spawnReferenceServer, type ExternalOpti
 import { TfServingClient } from './tf-client.js';
 
 export type TargetChoice =
-  | { readonly kind: 'spawn'; readonly mode?: string; readonly fixes?: string }
+  | { readonly kind: 'spawn'; readonly mode?: Mode; readonly fixes?: string }
   | ({ readonly kind: 'external' } & ExternalOptions);
 
 export interface RunProgress {

@@ -8,264 +8,150 @@ import { basename, extname, join } from 'node:path';
 import YAML from 'yaml';
 import { LsError } from '../common/errors.js';
 import { packageRoot } from '../common/package-root.js';
-import { isRecord } from '../common/objects.js';
+import {
+  expecting,
+  fields,
+  type Frozen,
+  flag,
+  matching,
+  type NumberRule,
+  number,
+  oneOf,
+  shown,
+  text,
+  v,
+  validate,
+} from '../common/validate.js';
 
-export type OrderPolicy = 'fixed' | 'sorted' | 'permutations';
-export type PhaseTransport = 'grpc' | 'rest' | 'http' | 'grpc-generic';
+const bounded = (r: NumberRule) => v.optional(number(r));
+const rate = number({ min: 0.1, max: 1_000_000 });
 
-export interface HttpRequestTemplate {
-  readonly method: string;
-  readonly path: string;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly body?: string;
-}
+const httpTemplateSchema = fields(
+  {
+    method: v.optional(
+      v.pipe(
+        matching(/^[A-Za-z]+$/, 'an HTTP method'),
+        v.transform((m) => m.toUpperCase()),
+      ),
+      'POST',
+    ),
+    path: matching(/^\//, 'a path starting with /'),
+    headers: v.optional(v.record(v.string(), text('a string'), expecting('an object of strings')), {}),
+    body: v.optional(text('a string template')),
+  },
+  'an object {method, path, headers?, body?}',
+);
 
-export interface GrpcRequestTemplate {
-  /** .proto file, relative to the scenario file. */
-  readonly proto: string;
-  /** "package.Service/Method". */
-  readonly method: string;
-  readonly request: Readonly<Record<string, unknown>>;
-}
+const grpcTemplateSchema = fields(
+  {
+    /** .proto file, relative to the scenario file. */
+    proto: text('the path of a .proto file'),
+    /** "package.Service/Method". */
+    method: matching(/^[\w.]+\/\w+$/, '"package.Service/Method"'),
+    request: v.record(v.string(), v.unknown(), expecting('a JSON object template of the request message')),
+  },
+  'an object {proto, method, request}',
+);
 
-export interface PhaseDef {
-  readonly name: string;
-  /** Exactly one of requests / durationS. */
-  readonly requests?: number;
-  readonly durationS?: number;
-  /** Open-model arrival rate, requests per second. */
-  readonly rate: number;
-  /** With a ramp: the rate at the end of the phase. */
-  readonly rateTo?: number;
-  readonly arrivals: 'uniform' | 'poisson';
-  /** Requests allowed in flight; one due while the bound is reached is dropped. */
-  readonly maxInflight: number;
-  readonly transport: PhaseTransport;
-  readonly order: OrderPolicy;
-  /** K distinct input orders drawn from, with order: permutations. */
-  readonly permutations?: number;
-  readonly batch: number;
-  /** Growth statistics use steady phases only. */
-  readonly steady: boolean;
-  /** Take a heap snapshot with this label at the end of the phase. */
-  readonly snapshot?: string;
-  /** Write a new model version every this many seconds during the phase (hot-reload). */
-  readonly reloadEveryS?: number;
-  readonly http?: HttpRequestTemplate;
-  readonly grpc?: GrpcRequestTemplate;
-}
+/** Fields a phase needs because of its order or transport, and why. */
+const REQUIRED_WHEN = [
+  ['permutations', (p) => p.order === 'permutations', 'with order: permutations (how many distinct input orders, K)'],
+  ['http', (p) => p.transport === 'http', 'with transport: http ({method, path, headers?, body?})'],
+  ['grpc', (p) => p.transport === 'grpc-generic', 'with transport: grpc-generic ({proto, method, request})'],
+] as const satisfies readonly [string, (p: { order: string; transport: string }) => boolean, string][];
 
-export interface TargetDefaults {
-  /** Extra service time per Predict for a spawned server (--model-delay-ms). */
-  readonly modelDelayMs?: number;
-  readonly grpcMaxThreads?: number;
-  readonly pollWaitSeconds?: number;
-}
+const phaseSchema = v.pipe(
+  fields({
+    name: matching(/^[a-z0-9][a-z0-9_-]*$/i, 'a name of letters, digits, - and _'),
+    /** Exactly one of requests / durationS. */
+    requests: bounded({ min: 1, max: 100_000_000, integer: true }),
+    durationS: bounded({ min: 0.1, max: 86_400 }),
+    /** Open-model arrival rate, requests per second. */
+    rate,
+    /** With a ramp: the rate at the end of the phase. */
+    rateTo: v.optional(rate),
+    arrivals: v.optional(oneOf(['uniform', 'poisson']), 'uniform'),
+    /** Requests allowed in flight; one due while the bound is reached is dropped. */
+    maxInflight: v.optional(number({ min: 1, max: 100_000, integer: true }), 64),
+    transport: v.optional(oneOf(['grpc', 'rest', 'http', 'grpc-generic']), 'grpc'),
+    order: v.optional(oneOf(['fixed', 'sorted', 'permutations']), 'fixed'),
+    /** K distinct input orders drawn from, with order: permutations. */
+    permutations: bounded({ min: 1, max: 1e12, integer: true }),
+    batch: v.optional(number({ min: 1, max: 100_000, integer: true }), 1),
+    /** Growth statistics use steady phases only. */
+    steady: v.optional(flag(), false),
+    /** Take a heap snapshot with this label at the end of the phase. */
+    snapshot: v.optional(matching(/^[a-z0-9][a-z0-9_-]{0,40}$/i, 'a short label such as baseline')),
+    /** Write a new model version every this many seconds during the phase (hot-reload). */
+    reloadEveryS: bounded({ min: 0.2, max: 3600 }),
+    http: v.optional(httpTemplateSchema),
+    grpc: v.optional(grpcTemplateSchema),
+  }),
+  v.check(
+    (p) => (p.requests === undefined) !== (p.durationS === undefined),
+    "give exactly one of 'requests' or 'durationS'",
+  ),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    const p = dataset.value;
+    for (const [key, when, why] of REQUIRED_WHEN) {
+      if (when(p) && p[key] === undefined)
+        addIssue({
+          message: `is required ${why}`,
+          path: [{ type: 'object', origin: 'value', input: p, key, value: undefined }],
+        });
+    }
+  }),
+);
 
-export interface ScenarioDef {
-  readonly name: string;
-  readonly description: string;
-  readonly model: string;
-  readonly sampleIntervalMs: number;
-  /** Force a GC before every Nth sample (0 = never) when the target allows it. */
-  readonly gcSettledEvery: number;
-  readonly allocationSampling: boolean;
-  readonly target: TargetDefaults;
-  readonly phases: readonly PhaseDef[];
+const firstRepeated = (names: readonly string[]): string | undefined => names.find((n, i) => names.indexOf(n) !== i);
+
+const scenarioSchema = fields(
+  {
+    name: matching(/\S/, 'a scenario name'),
+    description: v.optional(text(), ''),
+    model: v.optional(text('a model name'), 'ctr'),
+    sampleIntervalMs: v.optional(number({ min: 20, max: 60_000, integer: true }), 250),
+    /** Force a GC before every Nth sample (0 = never) when the target allows it. */
+    gcSettledEvery: v.optional(number({ min: 0, max: 10_000, integer: true }), 0),
+    allocationSampling: v.optional(flag(), false),
+    target: v.optional(
+      fields({
+        /** Extra service time per Predict for a spawned server (--model-delay-ms). */
+        modelDelayMs: bounded({ min: 0, max: 600_000 }),
+        grpcMaxThreads: bounded({ min: 1, max: 100_000, integer: true }),
+        pollWaitSeconds: bounded({ min: 0, max: 3600 }),
+      }),
+      {},
+    ),
+    phases: v.pipe(
+      v.array(phaseSchema, expecting('a non-empty list of phases')),
+      v.minLength(1, expecting('a non-empty list of phases')),
+      v.check(
+        (ps) => firstRepeated(ps.map((p) => p.name)) === undefined,
+        (i) => `phase ${shown(firstRepeated((i.input as { name: string }[]).map((p) => p.name)))} appears twice`,
+      ),
+    ),
+  },
+  'an object with name and phases',
+);
+
+/** A scenario as validated: the schema above is the one source of its type and rules. */
+export type ScenarioDef = Frozen<v.InferOutput<typeof scenarioSchema>> & {
   /** Folder of the scenario file (relative paths inside it resolve here). */
   readonly baseDir: string;
-}
+};
+export type PhaseDef = ScenarioDef['phases'][number];
+export type PhaseTransport = PhaseDef['transport'];
+export type HttpRequestTemplate = NonNullable<PhaseDef['http']>;
+export type GrpcRequestTemplate = NonNullable<PhaseDef['grpc']>;
+export type TargetDefaults = ScenarioDef['target'];
 
 const BUILTIN_DIR = () => join(packageRoot(), 'scenarios', 'builtin');
 
-const bad = (where: string, msg: string) => new LsError('LS_ERR_BAD_SCENARIO', `${where}: ${msg}`);
-
-function num(
-  o: Record<string, unknown>,
-  k: string,
-  where: string,
-  opts: { min: number; max: number; int?: boolean; dflt?: number },
-): number | undefined {
-  const v = o[k];
-  if (v === undefined) return opts.dflt;
-  if (
-    typeof v !== 'number' ||
-    !Number.isFinite(v) ||
-    (opts.int && !Number.isInteger(v)) ||
-    v < opts.min ||
-    v > opts.max
-  ) {
-    throw bad(
-      `${where}.${k}`,
-      `expected ${opts.int ? 'an integer' : 'a number'} from ${opts.min} to ${opts.max}, got ${JSON.stringify(v)}`,
-    );
-  }
-  return v;
-}
-
-function oneOf<T extends string>(
-  o: Record<string, unknown>,
-  k: string,
-  where: string,
-  allowed: readonly T[],
-  dflt: T,
-): T {
-  const v = o[k] ?? dflt;
-  if (typeof v !== 'string' || !allowed.includes(v as T))
-    throw bad(`${where}.${k}`, `expected one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
-  return v as T;
-}
-
-function checkKeys(o: Record<string, unknown>, where: string, allowed: readonly string[]): void {
-  for (const k of Object.keys(o))
-    if (!allowed.includes(k)) throw bad(where, `unknown field '${k}' (allowed: ${allowed.join(', ')})`);
-}
-
-const PHASE_KEYS = [
-  'name',
-  'requests',
-  'durationS',
-  'rate',
-  'rateTo',
-  'arrivals',
-  'maxInflight',
-  'transport',
-  'order',
-  'permutations',
-  'batch',
-  'steady',
-  'snapshot',
-  'reloadEveryS',
-  'http',
-  'grpc',
-] as const;
-
-function parsePhase(p: unknown, i: number, seen: Set<string>): PhaseDef {
-  const where = `phases[${i}]`;
-  if (!isRecord(p)) throw bad(where, 'expected an object');
-  checkKeys(p, where, PHASE_KEYS);
-  const name = p.name;
-  if (typeof name !== 'string' || !/^[a-z0-9][a-z0-9_-]*$/i.test(name))
-    throw bad(`${where}.name`, `expected a name of letters, digits, - and _, got ${JSON.stringify(name)}`);
-  if (seen.has(name)) throw bad(`${where}.name`, `phase '${name}' appears twice`);
-  seen.add(name);
-  const requests = num(p, 'requests', where, { min: 1, max: 100_000_000, int: true });
-  const durationS = num(p, 'durationS', where, { min: 0.1, max: 86_400 });
-  if ((requests === undefined) === (durationS === undefined))
-    throw bad(where, "give exactly one of 'requests' or 'durationS'");
-  const rate = num(p, 'rate', where, { min: 0.1, max: 1_000_000 });
-  if (rate === undefined) throw bad(`${where}.rate`, 'is required (requests per second)');
-  const transport = oneOf(p, 'transport', where, ['grpc', 'rest', 'http', 'grpc-generic'] as const, 'grpc');
-  const order = oneOf(p, 'order', where, ['fixed', 'sorted', 'permutations'] as const, 'fixed');
-  const permutations = num(p, 'permutations', where, { min: 1, max: 1e12, int: true });
-  if (order === 'permutations' && permutations === undefined)
-    throw bad(`${where}.permutations`, 'is required with order: permutations (how many distinct input orders, K)');
-  const snapshot = p.snapshot;
-  if (snapshot !== undefined && (typeof snapshot !== 'string' || !/^[a-z0-9][a-z0-9_-]{0,40}$/i.test(snapshot)))
-    throw bad(`${where}.snapshot`, `expected a short label such as baseline, got ${JSON.stringify(snapshot)}`);
-  let http: HttpRequestTemplate | undefined;
-  if (transport === 'http') {
-    const h = p.http;
-    if (!isRecord(h)) throw bad(`${where}.http`, 'is required with transport: http ({method, path, headers?, body?})');
-    checkKeys(h, `${where}.http`, ['method', 'path', 'headers', 'body']);
-    if (typeof h.path !== 'string' || !h.path.startsWith('/'))
-      throw bad(`${where}.http.path`, 'expected a path starting with /');
-    if (
-      h.headers !== undefined &&
-      (!isRecord(h.headers) || Object.values(h.headers).some((v) => typeof v !== 'string'))
-    )
-      throw bad(`${where}.http.headers`, 'expected an object of strings');
-    if (h.body !== undefined && typeof h.body !== 'string')
-      throw bad(`${where}.http.body`, 'expected a string template');
-    http = Object.freeze({
-      method: typeof h.method === 'string' ? h.method.toUpperCase() : 'POST',
-      path: h.path,
-      headers: Object.freeze({ ...((h.headers as Record<string, string>) ?? {}) }),
-      ...(h.body !== undefined ? { body: h.body as string } : {}),
-    });
-  }
-  let grpc: GrpcRequestTemplate | undefined;
-  if (transport === 'grpc-generic') {
-    const g = p.grpc;
-    if (!isRecord(g)) throw bad(`${where}.grpc`, 'is required with transport: grpc-generic ({proto, method, request})');
-    checkKeys(g, `${where}.grpc`, ['proto', 'method', 'request']);
-    if (typeof g.proto !== 'string') throw bad(`${where}.grpc.proto`, 'expected the path of a .proto file');
-    if (typeof g.method !== 'string' || !/^[\w.]+\/\w+$/.test(g.method))
-      throw bad(`${where}.grpc.method`, 'expected "package.Service/Method"');
-    if (!isRecord(g.request))
-      throw bad(`${where}.grpc.request`, 'expected a JSON object template of the request message');
-    grpc = Object.freeze({ proto: g.proto, method: g.method, request: g.request });
-  }
-  if (p.steady !== undefined && typeof p.steady !== 'boolean') throw bad(`${where}.steady`, 'expected true or false');
-  return Object.freeze({
-    name,
-    ...(requests !== undefined ? { requests } : {}),
-    ...(durationS !== undefined ? { durationS } : {}),
-    rate,
-    ...(p.rateTo !== undefined ? { rateTo: num(p, 'rateTo', where, { min: 0.1, max: 1_000_000 })! } : {}),
-    arrivals: oneOf(p, 'arrivals', where, ['uniform', 'poisson'] as const, 'uniform'),
-    maxInflight: num(p, 'maxInflight', where, { min: 1, max: 100_000, int: true, dflt: 64 })!,
-    transport,
-    order,
-    ...(permutations !== undefined ? { permutations } : {}),
-    batch: num(p, 'batch', where, { min: 1, max: 100_000, int: true, dflt: 1 })!,
-    steady: p.steady === true,
-    ...(snapshot !== undefined ? { snapshot: snapshot as string } : {}),
-    ...(p.reloadEveryS !== undefined ? { reloadEveryS: num(p, 'reloadEveryS', where, { min: 0.2, max: 3600 })! } : {}),
-    ...(http ? { http } : {}),
-    ...(grpc ? { grpc } : {}),
-  });
-}
-
-/** Validates a parsed scenario document. */
+/** Validates a parsed scenario document (`source` names it in errors). */
 export function parseScenario(doc: unknown, source: string, baseDir: string): ScenarioDef {
-  try {
-    if (!isRecord(doc)) throw bad('scenario', 'expected an object with name and phases');
-    checkKeys(doc, 'scenario', [
-      'name',
-      'description',
-      'model',
-      'sampleIntervalMs',
-      'gcSettledEvery',
-      'allocationSampling',
-      'target',
-      'phases',
-    ]);
-    if (typeof doc.name !== 'string' || doc.name === '') throw bad('name', 'expected a scenario name');
-    if (!Array.isArray(doc.phases) || doc.phases.length === 0)
-      throw bad('phases', 'expected a non-empty list of phases');
-    const seen = new Set<string>();
-    const phases = Object.freeze(doc.phases.map((p, i) => parsePhase(p, i, seen)));
-    const t = doc.target ?? {};
-    if (!isRecord(t)) throw bad('target', 'expected an object');
-    checkKeys(t, 'target', ['modelDelayMs', 'grpcMaxThreads', 'pollWaitSeconds']);
-    if (doc.allocationSampling !== undefined && typeof doc.allocationSampling !== 'boolean')
-      throw bad('allocationSampling', 'expected true or false');
-    return Object.freeze({
-      name: doc.name,
-      description: typeof doc.description === 'string' ? doc.description : '',
-      model: typeof doc.model === 'string' ? doc.model : 'ctr',
-      sampleIntervalMs: num(doc, 'sampleIntervalMs', 'scenario', { min: 20, max: 60_000, int: true, dflt: 250 })!,
-      gcSettledEvery: num(doc, 'gcSettledEvery', 'scenario', { min: 0, max: 10_000, int: true, dflt: 0 })!,
-      allocationSampling: doc.allocationSampling === true,
-      target: Object.freeze({
-        ...(t.modelDelayMs !== undefined
-          ? { modelDelayMs: num(t, 'modelDelayMs', 'target', { min: 0, max: 600_000 })! }
-          : {}),
-        ...(t.grpcMaxThreads !== undefined
-          ? { grpcMaxThreads: num(t, 'grpcMaxThreads', 'target', { min: 1, max: 100_000, int: true })! }
-          : {}),
-        ...(t.pollWaitSeconds !== undefined
-          ? { pollWaitSeconds: num(t, 'pollWaitSeconds', 'target', { min: 0, max: 3600 })! }
-          : {}),
-      }),
-      phases,
-      baseDir,
-    });
-  } catch (e) {
-    if (e instanceof LsError) throw new LsError('LS_ERR_BAD_SCENARIO', `${source}: ${e.message}`);
-    throw e;
-  }
+  return Object.freeze({ ...validate(scenarioSchema, doc, { code: 'LS_ERR_BAD_SCENARIO', source }), baseDir });
 }
 
 /** Names of the built-in scenarios. */

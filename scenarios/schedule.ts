@@ -8,33 +8,53 @@
  */
 import { LsError } from '../common/errors.js';
 import { mixSeed, mulberry32 } from '../common/prng.js';
+import { expecting, number, oneOf, v, validate } from '../common/validate.js';
+
+const nonNegative = number({ min: 0 });
+const positive = number({ min: 0, aboveMin: true });
 
 /** Constant rate for a duration or for a request count (count wins when both are given). */
-export interface ConstantShape {
-  readonly kind: 'constant';
-  readonly rate: number;
-  readonly durationS?: number;
-  readonly requests?: number;
-}
+const constantSchema = v.pipe(
+  v.object({
+    kind: v.literal('constant'),
+    rate: positive,
+    durationS: v.optional(nonNegative),
+    requests: v.optional(number({ min: 0, integer: true })),
+  }),
+  v.forward(
+    v.partialCheck(
+      [['durationS'], ['requests']],
+      (s) => s.durationS !== undefined || s.requests !== undefined,
+      'or requests is required for a constant rate',
+    ),
+    ['durationS'],
+  ),
+);
 
 /** Rate changing linearly from `fromRate` to `toRate` over `durationS`. */
-export interface RampShape {
-  readonly kind: 'ramp';
-  readonly fromRate: number;
-  readonly toRate: number;
-  readonly durationS: number;
-}
+const rampSchema = v.object({
+  kind: v.literal('ramp'),
+  fromRate: nonNegative,
+  toRate: nonNegative,
+  durationS: nonNegative,
+});
 
 /** Baseline, then a spike, then baseline again (recovery), in one schedule. */
-export interface SpikeShape {
-  readonly kind: 'spike';
-  readonly baselineRate: number;
-  readonly spikeRate: number;
-  readonly baselineS: number;
-  readonly spikeS: number;
-  readonly recoveryS: number;
-}
+const spikeSchema = v.object({
+  kind: v.literal('spike'),
+  baselineRate: nonNegative,
+  spikeRate: nonNegative,
+  baselineS: nonNegative,
+  spikeS: nonNegative,
+  recoveryS: nonNegative,
+});
 
+const shapeSchema = v.variant('kind', [constantSchema, rampSchema, spikeSchema], expecting('constant, ramp or spike'));
+const arrivalsSchema = oneOf(['uniform', 'poisson']);
+
+export type ConstantShape = v.InferOutput<typeof constantSchema>;
+export type RampShape = v.InferOutput<typeof rampSchema>;
+export type SpikeShape = v.InferOutput<typeof spikeSchema>;
 export type ArrivalShape = ConstantShape | RampShape | SpikeShape;
 
 export interface ArrivalOptions {
@@ -55,55 +75,32 @@ interface Segment {
 }
 
 const bad = (where: string, field: string, msg: string): LsError =>
-  new LsError('LS_ERR_BAD_SCENARIO', `${where}.${field} ${msg}`);
+  new LsError('LS_ERR_BAD_SCENARIO', `${where}.${field}: ${msg}`);
 
-function num(where: string, field: string, v: unknown, min: number, allowMin: boolean): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || (allowMin ? v < min : v <= min)) {
-    throw bad(where, field, `must be a number ${allowMin ? '>=' : '>'} ${min}, got ${JSON.stringify(v)}`);
-  }
-  return v;
-}
-
-function segmentsOf(shape: ArrivalShape, where: string): { segments: Segment[]; count?: number } {
-  switch (shape?.kind) {
+function segmentsOf(input: ArrivalShape, where: string): { segments: Segment[]; count?: number } {
+  const shape = validate(shapeSchema, input, { code: 'LS_ERR_BAD_SCENARIO', at: where });
+  switch (shape.kind) {
     case 'constant': {
-      const rate = num(where, 'rate', shape.rate, 0, false);
+      const rate = shape.rate;
       if (shape.requests !== undefined) {
-        const n = num(where, 'requests', shape.requests, 0, true);
-        if (!Number.isInteger(n)) throw bad(where, 'requests', `must be an integer, got ${n}`);
         // Long enough for any Poisson draw; the count stops it.
-        return { segments: [{ durationS: Infinity, from: rate, to: rate }], count: n };
+        return { segments: [{ durationS: Infinity, from: rate, to: rate }], count: shape.requests };
       }
-      if (shape.durationS === undefined) throw bad(where, 'durationS', 'or requests is required for a constant rate');
-      return { segments: [{ durationS: num(where, 'durationS', shape.durationS, 0, true), from: rate, to: rate }] };
+      return { segments: [{ durationS: shape.durationS!, from: rate, to: rate }] };
     }
     case 'ramp':
-      return {
-        segments: [
-          {
-            durationS: num(where, 'durationS', shape.durationS, 0, true),
-            from: num(where, 'fromRate', shape.fromRate, 0, true),
-            to: num(where, 'toRate', shape.toRate, 0, true),
-          },
-        ],
-      };
+      return { segments: [{ durationS: shape.durationS, from: shape.fromRate, to: shape.toRate }] };
     case 'spike': {
-      const base = num(where, 'baselineRate', shape.baselineRate, 0, true);
-      const spike = num(where, 'spikeRate', shape.spikeRate, 0, true);
+      const base = shape.baselineRate;
+      const spike = shape.spikeRate;
       return {
         segments: [
-          { durationS: num(where, 'baselineS', shape.baselineS, 0, true), from: base, to: base },
-          { durationS: num(where, 'spikeS', shape.spikeS, 0, true), from: spike, to: spike },
-          { durationS: num(where, 'recoveryS', shape.recoveryS, 0, true), from: base, to: base },
+          { durationS: shape.baselineS, from: base, to: base },
+          { durationS: shape.spikeS, from: spike, to: spike },
+          { durationS: shape.recoveryS, from: base, to: base },
         ],
       };
     }
-    default:
-      throw bad(
-        where,
-        'kind',
-        `must be constant, ramp or spike, got ${JSON.stringify((shape as { kind?: unknown })?.kind)}`,
-      );
   }
 }
 
@@ -133,9 +130,10 @@ function invertLinear(x: number, a: number, b: number, d: number): number {
  */
 export function planArrivals(shape: ArrivalShape, opts: ArrivalOptions = {}): Float64Array {
   const where = opts.where ?? 'load';
-  const arrivals = opts.arrivals ?? 'uniform';
-  if (arrivals !== 'uniform' && arrivals !== 'poisson')
-    throw bad(where, 'arrivals', `must be uniform or poisson, got ${JSON.stringify(arrivals)}`);
+  const arrivals = validate(arrivalsSchema, opts.arrivals ?? 'uniform', {
+    code: 'LS_ERR_BAD_SCENARIO',
+    at: `${where}.arrivals`,
+  });
   const { segments, count } = segmentsOf(shape, where);
   const expected = count ?? segments.reduce((s, g) => s + (g.durationS * (g.from + g.to)) / 2, 0);
   // Poisson counts exceed the mean by a few sigma at most.

@@ -5,6 +5,8 @@
  * never a flag tested in the hot path.
  */
 import { LsError } from '../common/errors.js';
+import { type Mode, modeSchema } from '../common/mode.js';
+import { asFlags, v, validate } from '../common/validate.js';
 
 export const FIXES = {
   'sort-inputs': 'TF Serving PR #1638: sort request inputs by name before the session, so one cache key per signature',
@@ -14,13 +16,25 @@ export const FIXES = {
 } as const;
 
 export type FixName = keyof typeof FIXES;
-export const ALL_FIXES = Object.keys(FIXES) as FixName[];
-export type Mode = 'leaky' | 'patched' | 'custom';
+export const ALL_FIXES = Object.keys(FIXES) as [FixName, ...FixName[]];
 
 export interface FixSet {
-  readonly mode: Mode;
+  /** 'custom' when --fixes picked the set. */
+  readonly mode: Mode | 'custom';
   readonly fixes: ReadonlySet<FixName>;
 }
+
+/** `--fixes a,b`: comma-separated fix names, each one known. */
+export const fixListSchema = v.pipe(
+  v.string(),
+  v.transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+  ),
+  v.array(v.picklist(ALL_FIXES, (i) => `unknown fix ${JSON.stringify(i.input)} (known: ${ALL_FIXES.join(', ')})`)),
+);
 
 /**
  * Resolves `--mode` and `--fixes` into the set of fixes that are on.
@@ -34,18 +48,9 @@ export function resolveFixes(mode: string | undefined, fixes?: string): FixSet {
         `--fixes cannot be combined with --mode ${mode}; give one or the other`,
       );
     }
-    const names = fixes
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean);
-    for (const n of names) {
-      if (!(n in FIXES))
-        throw new LsError('LS_ERR_INVALID_OPTION', `--fixes: unknown fix '${n}' (known: ${ALL_FIXES.join(', ')})`);
-    }
-    return Object.freeze({ mode: 'custom', fixes: new Set(names as FixName[]) });
+    const names = validate(fixListSchema, fixes, asFlags('fixes'));
+    return Object.freeze({ mode: 'custom', fixes: new Set(names) });
   }
-  const m = mode ?? 'patched';
-  if (m === 'leaky') return Object.freeze({ mode: 'leaky', fixes: new Set<FixName>() });
-  if (m === 'patched') return Object.freeze({ mode: 'patched', fixes: new Set(ALL_FIXES) });
-  throw new LsError('LS_ERR_INVALID_OPTION', `--mode: expected leaky or patched, got '${m}'`);
+  const m = validate(modeSchema, mode ?? 'patched', asFlags('mode'));
+  return Object.freeze({ mode: m, fixes: new Set<FixName>(m === 'leaky' ? [] : ALL_FIXES) });
 }

@@ -5,6 +5,7 @@
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LsError } from '../common/errors.js';
+import { asFlags, flag, matching, numeric, oneOf, text, v, validate } from '../common/validate.js';
 import { resolveFixes, type FixSet } from './fixes.js';
 import { DEFAULT_POLICY, readModelConfigFile, type ModelSource } from './model-config.js';
 
@@ -36,52 +37,52 @@ export interface ServerOptions {
   readonly logLevel: string;
 }
 
-export interface RawServerOptions {
-  host?: string;
-  port?: string | number;
-  rest_api_port?: string | number;
-  model_name?: string;
-  model_base_path?: string;
-  model_config_file?: string;
-  file_system_poll_wait_seconds?: string | number;
-  mode?: string;
-  fixes?: string;
-  grpc_max_threads?: string | number;
-  model_delay_ms?: string | number;
-  max_message_bytes?: string | number;
-  executor_cache_size?: string | number;
-  min_idle_threads?: string | number;
-  idle_thread_grace_ms?: string | number;
-  diagnostics?: boolean;
-  diagnostics_port?: string | number;
-  diagnostics_dir?: string;
-  log_level?: string;
-}
+const port = numeric({ min: 0, max: 65535, integer: true });
+const optionalText = v.optional(text());
+
+/** Options as given on the command line (strings) or from code (numbers), TF Serving's flag names. */
+const rawServerOptionsSchema = v.looseObject({
+  host: v.optional(matching(/^\S+$/, 'an address to bind'), '127.0.0.1'),
+  port: v.optional(port, 8500),
+  rest_api_port: v.optional(port, 8501),
+  model_name: v.optional(matching(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a model name (letters, digits, _ . -)')),
+  model_base_path: optionalText,
+  model_config_file: optionalText,
+  file_system_poll_wait_seconds: v.optional(numeric({ min: 0, max: 86400 }), 1),
+  mode: optionalText,
+  fixes: optionalText,
+  grpc_max_threads: v.optional(numeric({ min: 1, max: 100000, integer: true }), () => 4 * availableParallelism()),
+  model_delay_ms: v.optional(numeric({ min: 0, max: 600000 }), 0),
+  max_message_bytes: v.optional(numeric({ min: 1024, max: 2 ** 31 - 1, integer: true }), 4 * 1024 * 1024),
+  executor_cache_size: v.optional(numeric({ min: 1, max: 10_000_000, integer: true }), 64),
+  min_idle_threads: v.optional(numeric({ min: 0, max: 1000, integer: true }), 1),
+  idle_thread_grace_ms: v.optional(numeric({ min: 0, max: 3_600_000 }), 1000),
+  diagnostics: v.optional(flag(), false),
+  diagnostics_port: v.optional(port, 0),
+  diagnostics_dir: v.optional(text(), () => join(tmpdir(), 'leakscope-diagnostics')),
+  log_level: v.optional(oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info'),
+});
+
+export type RawServerOptions = v.InferInput<typeof rawServerOptionsSchema>;
+
+/** TF Serving's flags keep their names; leakscope's own are spelled with dashes. */
+const flagOf = (field: string): string => (TF_SERVING_FLAGS.has(field) ? field : field.replaceAll('_', '-'));
+const TF_SERVING_FLAGS = new Set([
+  'port',
+  'rest_api_port',
+  'model_name',
+  'model_base_path',
+  'model_config_file',
+  'file_system_poll_wait_seconds',
+  'grpc_max_threads',
+  'max_message_bytes',
+]);
 
 const opt = (name: string, msg: string) => new LsError('LS_ERR_INVALID_OPTION', `--${name}: ${msg}`);
 
-function num(
-  v: string | number | undefined,
-  name: string,
-  dflt: number,
-  min: number,
-  max = Number.MAX_SAFE_INTEGER,
-  integer = true,
-): number {
-  if (v === undefined || v === '') return dflt;
-  const n = typeof v === 'number' ? v : Number(v);
-  if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min || n > max) {
-    throw opt(name, `expected ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got '${v}'`);
-  }
-  return n;
-}
-
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
 /** Validates raw options (CLI flags or an object from code) into frozen ServerOptions. */
-export function validateServerOptions(raw: RawServerOptions = {}): ServerOptions {
-  const host = raw.host ?? '127.0.0.1';
-  if (typeof host !== 'string' || host === '') throw opt('host', 'expected an address to bind');
+export function validateServerOptions(input: RawServerOptions = {}): ServerOptions {
+  const raw = validate(rawServerOptionsSchema, input, asFlags(undefined, flagOf));
   if (raw.model_config_file !== undefined && (raw.model_name !== undefined || raw.model_base_path !== undefined)) {
     throw opt('model_config_file', 'give either --model_config_file or --model_name/--model_base_path, not both');
   }
@@ -90,32 +91,28 @@ export function validateServerOptions(raw: RawServerOptions = {}): ServerOptions
     models = readModelConfigFile(raw.model_config_file);
   } else if (raw.model_base_path !== undefined) {
     const name = raw.model_name ?? 'default';
-    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name))
-      throw opt('model_name', `'${name}' is not a valid model name (letters, digits, _ . -)`);
     models = Object.freeze([
       Object.freeze({ name, basePath: raw.model_base_path, policy: DEFAULT_POLICY, labels: Object.freeze({}) }),
     ]);
   } else if (raw.model_name !== undefined) {
     throw opt('model_name', 'needs --model_base_path (the folder holding numeric version folders)');
   }
-  const level = raw.log_level ?? 'info';
-  if (!LOG_LEVELS.includes(level)) throw opt('log-level', `expected one of ${LOG_LEVELS.join(', ')}, got '${level}'`);
   return Object.freeze({
-    host,
-    grpcPort: num(raw.port, 'port', 8500, 0, 65535),
-    restPort: num(raw.rest_api_port, 'rest_api_port', 8501, 0, 65535),
+    host: raw.host,
+    grpcPort: raw.port,
+    restPort: raw.rest_api_port,
     models,
-    pollWaitSeconds: num(raw.file_system_poll_wait_seconds, 'file_system_poll_wait_seconds', 1, 0, 86400, false),
+    pollWaitSeconds: raw.file_system_poll_wait_seconds,
     fixes: resolveFixes(raw.mode, raw.fixes),
-    grpcMaxThreads: num(raw.grpc_max_threads, 'grpc_max_threads', 4 * availableParallelism(), 1, 100000),
-    modelDelayMs: num(raw.model_delay_ms, 'model-delay-ms', 0, 0, 600000, false),
-    maxMessageBytes: num(raw.max_message_bytes, 'max_message_bytes', 4 * 1024 * 1024, 1024, 2 ** 31 - 1),
-    executorCacheSize: num(raw.executor_cache_size, 'executor-cache-size', 64, 1, 10_000_000),
-    minIdleThreads: num(raw.min_idle_threads, 'min-idle-threads', 1, 0, 1000),
-    idleThreadGraceMs: num(raw.idle_thread_grace_ms, 'idle-thread-grace-ms', 1000, 0, 3_600_000, false),
-    diagnostics: raw.diagnostics === true,
-    diagnosticsPort: num(raw.diagnostics_port, 'diagnostics-port', 0, 0, 65535),
-    diagnosticsDir: raw.diagnostics_dir ?? join(tmpdir(), 'leakscope-diagnostics'),
-    logLevel: level,
+    grpcMaxThreads: raw.grpc_max_threads,
+    modelDelayMs: raw.model_delay_ms,
+    maxMessageBytes: raw.max_message_bytes,
+    executorCacheSize: raw.executor_cache_size,
+    minIdleThreads: raw.min_idle_threads,
+    idleThreadGraceMs: raw.idle_thread_grace_ms,
+    diagnostics: raw.diagnostics,
+    diagnosticsPort: raw.diagnostics_port,
+    diagnosticsDir: raw.diagnostics_dir,
+    logLevel: raw.log_level,
   });
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { main } from '../../cli/main.js';
+import { LsError } from '../../common/errors.js';
 import { DEFAULT_BUDGET, parseBudget } from '../../analyzer/budget.js';
 import { gateRun } from '../../pipeline/gate-run.js';
 import { xmlEscape } from '../../analyzer/junit.js';
@@ -142,26 +143,32 @@ test('bad budget files: exit 2 with the file and field named', async () => {
     const dir = join(root, 'run');
     await writeRunDir(dir, referenceLikeRun(false, 4));
     const cases: [unknown, RegExp][] = [
-      [{ series: { rss: { maxPerRequest: 1 } } }, /'series\.rss' is not a known series \(known: \*, rssBytes/],
+      [
+        { series: { rss: { maxPerRequest: 1 } } },
+        /budget\.json: series\.rss: not a known series \(known: \*, rssBytes/,
+      ],
       [
         { series: { rssBytes: { maxPerRequest: '1KB' } } },
-        /'series\.rssBytes\.maxPerRequest' must be a number from 0 to any, got "1KB"/,
+        /series\.rssBytes\.maxPerRequest: expected a number ≥ 0, got "1KB"/,
       ],
       [
         { threads: { maxpeak: 3 } },
-        /'threads\.maxpeak' is not a known field \(known: maxPeak, maxPerInflight, mustBeBounded, mustComeBackDown\)/,
+        /threads\.maxpeak: unknown field \(allowed: maxPeak, maxPerInflight, mustBeBounded, mustComeBackDown\)/,
       ],
+      [{ treads: {} }, /treads: unknown field \(allowed: \$schema, description, extends, confidence/],
       [
         { phases: { steady: { maxErrorRate: 2 } } },
-        /'phases\.steady\.maxErrorRate' must be a number from 0 to 1, got 2/,
+        /phases\.steady\.maxErrorRate: expected a number from 0 to 1, got 2/,
       ],
-      [{ confidence: 0.2 }, /'confidence' must be above 0\.5/],
-      [{ extends: 'strict' }, /'extends' must be "default"/],
+      [{ confidence: 0.2 }, /confidence: expected a number > 0\.5 and < 1, got 0\.2/],
+      [{ confidence: 1 }, /confidence: expected a number > 0\.5 and < 1, got 1/],
+      [{ requireVerdict: 'yes' }, /requireVerdict: expected true or false, got "yes"/],
+      [{ extends: 'strict' }, /extends: expected "default" when given, got "strict"/],
       [
         { phases: { '@all': { excludeStatuses: 'RESOURCE_EXHAUSTED' } } },
-        /'phases\.@all\.excludeStatuses' must be a list of status codes/,
+        /phases\.@all\.excludeStatuses: expected a list of status codes \(strings\), got "RESOURCE_EXHAUSTED"/,
       ],
-      [[1, 2], /'\(top level\)' must be an object/],
+      [[1, 2], /budget\.json: expected an object \(a budget\), got \[1,2\]/],
     ];
     const budget = join(root, 'budget.json');
     for (const [raw, re] of cases) {
@@ -180,9 +187,23 @@ test('bad budget files: exit 2 with the file and field named', async () => {
     assert.match(r.err, /nope\.json: cannot read the budget \(ENOENT\)/);
     assert.throws(
       () => parseBudget({ series: { '*': { mustNotLeak: 1 } } }, 'b.json'),
-      /'series\.\*\.mustNotLeak' must be true or false/,
+      /b\.json: series\.\*\.mustNotLeak: expected true or false, got 1/,
     );
     assert.ok(Object.isFrozen(DEFAULT_BUDGET.series));
+    // Several bad fields are named together; the budget read is frozen to the leaves.
+    assert.throws(
+      () => parseBudget({ confidence: 'high', threads: { maxPeak: -1 } }, 'b.json'),
+      (e: unknown) =>
+        e instanceof LsError &&
+        e.code === 'LS_ERR_BAD_FILE' &&
+        /confidence: expected a number > 0\.5 and < 1, got "high"; threads\.maxPeak: expected a number ≥ 0, got -1/.test(
+          e.message,
+        ),
+    );
+    const read = parseBudget({ extends: 'default', series: { rssBytes: { maxPerRequest: 1 } } }, 'b.json');
+    assert.equal(read.series.rssBytes?.maxPerRequest, 1);
+    assert.equal(read.series.heapUsedSettledBytes?.maxPerRequest, 256);
+    assert.ok(Object.isFrozen(read.series.rssBytes));
   });
 });
 
@@ -213,7 +234,7 @@ test('unreadable run directories and bad usage: exit 2 with a clear message', as
     assert.match(r.err, /either RUN_DIR or --scenario/);
     r = await gate(['--scenario', 'soak', '--mode', 'bogus']);
     assert.equal(r.code, 2);
-    assert.match(r.err, /--mode: expected leaky or patched, got 'bogus'/);
+    assert.match(r.err, /--mode: expected leaky or patched, got "bogus"/);
     r = await gate(['--scenario', 'no-such-scenario']);
     assert.equal(r.code, 2);
     assert.match(r.err, /unknown scenario 'no-such-scenario'/);

@@ -66,7 +66,10 @@ test('model config lists are validated with messages naming the field', async ()
   assert.throws(() => validateServerOptions({ port: 'http' }), /--port: expected an integer/);
   assert.throws(() => validateServerOptions({ model_name: 'x' }), /--model_name: needs --model_base_path/);
   assert.throws(() => validateServerOptions({ mode: 'half' }), /--mode: expected leaky or patched/);
-  assert.throws(() => validateServerOptions({ fixes: 'sort-inputs,magic' }), /unknown fix 'magic'/);
+  assert.throws(
+    () => validateServerOptions({ fixes: 'sort-inputs,magic' }),
+    /--fixes: unknown fix "magic" \(known: sort-inputs/,
+  );
 });
 
 test('hot reload: a new version is loaded, then the old one unloaded; a corrupt or missing one goes to END and the serving version keeps serving', async () => {
