@@ -23,7 +23,7 @@ import {
   type SnapshotRecord,
 } from '../common/run-format.js';
 import { VERSION } from '../common/version.js';
-import { formatQuantity } from './format-numbers.js';
+import { formatQuantity } from '../common/format-numbers.js';
 import { diffHeaps } from './heap/diff.js';
 import { analyzeSnapshot, loadClassifiedHeap } from './heap/heap-analysis.js';
 import { IdSet } from './heap/id-set.js';

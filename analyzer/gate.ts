@@ -3,7 +3,7 @@
  * with the expected bound and the measured numbers. Pass = no check failed.
  */
 import type { Analysis, Estimate, SeriesAnalysis, SeriesKey } from '../common/analysis-format.js';
-import { formatPct, formatQuantity } from './format-numbers.js';
+import { formatPercent, formatQuantity } from '../common/format-numbers.js';
 import type { Budget, SeriesBudget } from './budget.js';
 import { capAllowance } from './series/threads.js';
 
@@ -15,7 +15,7 @@ export interface GateCheck {
   /** Group shown as the JUnit class name: series | threads | phases | run. */
   readonly group: 'series' | 'threads' | 'phases' | 'run';
   readonly status: CheckStatus;
-  /** The bound, in words: "≤ 1 KB/request at 95% confidence". */
+  /** The bound, in words: "≤ 1 KiB/request at 95% confidence". */
   readonly expected: string;
   /** What was measured: "412 B/request (95% CI 380 B–441 B)". */
   readonly actual: string;
@@ -36,10 +36,9 @@ export interface GateResult {
   readonly counts: { readonly pass: number; readonly fail: number; readonly skip: number };
 }
 
-const pct = (c: number) => `${Math.round(c * 100)}%`;
 const perReq = (s: SeriesAnalysis, v: number) => `${formatQuantity(v, s.unit)}/request`;
 const ci = (e: Estimate, f: (v: number) => string) =>
-  `${f(e.estimate)} (${pct(e.confidence)} CI ${f(e.low)} … ${f(e.high)})`;
+  `${f(e.estimate)} (${formatPercent(e.confidence)} CI ${f(e.low)} … ${f(e.high)})`;
 
 function seriesChecks(a: Analysis, budget: Budget): GateCheck[] {
   const out: GateCheck[] = [];
@@ -82,7 +81,7 @@ function seriesChecks(a: Analysis, budget: Budget): GateCheck[] {
         id: `${id}.maxPerRequest`,
         group: 'series',
         status: insufficient || !e ? 'skip' : e.low > b.maxPerRequest ? 'fail' : 'pass',
-        expected: `≤ ${f(b.maxPerRequest)} at ${pct(a.settings.confidence)} confidence`,
+        expected: `≤ ${f(b.maxPerRequest)} at ${formatPercent(a.settings.confidence)} confidence`,
         actual: e ? ci(e, f) : 'no estimate',
         message:
           insufficient || !e
@@ -124,7 +123,7 @@ function threadChecks(a: Analysis, budget: Budget): GateCheck[] {
     );
   }
   if (b.maxPerInflight !== undefined) {
-    const ex = `≤ ${b.maxPerInflight} threads per in-flight request at ${pct(a.settings.confidence)} confidence`;
+    const ex = `≤ ${b.maxPerInflight} threads per in-flight request at ${formatPercent(a.settings.confidence)} confidence`;
     const e = t?.threadsPerInflight;
     const f = (v: number) => v.toFixed(2);
     // The ratio tells a cap from no cap only once more requests are in flight than a
@@ -218,8 +217,8 @@ function phaseChecks(a: Analysis, budget: Budget): GateCheck[] {
           id: `${id}.maxErrorRate`,
           group: 'phases',
           status: rate > b.maxErrorRate ? 'fail' : 'pass',
-          expected: `error rate ≤ ${formatPct(b.maxErrorRate)}${excluded.size ? ` not counting ${[...excluded].join(', ')}` : ''}`,
-          actual: `${formatPct(rate)} (${errors} of ${p.completed})`,
+          expected: `error rate ≤ ${formatPercent(b.maxErrorRate)}${excluded.size ? ` not counting ${[...excluded].join(', ')}` : ''}`,
+          actual: `${formatPercent(rate)} (${errors} of ${p.completed})`,
           message: codes ? `non-OK statuses: ${codes}` : 'no errors',
         });
       }
@@ -228,8 +227,8 @@ function phaseChecks(a: Analysis, budget: Budget): GateCheck[] {
           id: `${id}.maxDroppedRate`,
           group: 'phases',
           status: p.droppedRate > b.maxDroppedRate ? 'fail' : 'pass',
-          expected: `dropped ≤ ${formatPct(b.maxDroppedRate)}`,
-          actual: `${formatPct(p.droppedRate)} (${p.dropped} of ${p.planned})`,
+          expected: `dropped ≤ ${formatPercent(b.maxDroppedRate)}`,
+          actual: `${formatPercent(p.droppedRate)} (${p.dropped} of ${p.planned})`,
           message: `${p.completed} completed at ${p.achievedRate.toFixed(1)} req/s`,
         });
       }

@@ -18,7 +18,7 @@ import type {
   Verdict,
 } from '../common/analysis-format.js';
 import type { Sample } from '../common/run-format.js';
-import { formatP, formatPct, formatQuantity } from './format-numbers.js';
+import { formatCount, formatP, formatPercent, formatQuantity } from '../common/format-numbers.js';
 import { analyzeTrend, DEFAULT_MAX_SAMPLES, type SeriesPoint } from './series/trend.js';
 import { maxOf } from './series/median.js';
 import { withoutUndefined } from '../common/objects.js';
@@ -251,15 +251,14 @@ export function judgeSeries(
   const pr = r.perRequest;
   const sigUp = r.trend.pValue < o.alpha && r.trend.s > 0;
   const practical = (v: number) => v > threshold.minPerRequest && growthOf(v) >= threshold.minRelativeGrowth;
-  const pct = Math.round(o.confidence * 100);
-  const rate = `${q(pr.estimate)}/request ±${q((pr.high - pr.low) / 2)} (${pct}% CI)`;
+  const rate = `${q(pr.estimate)}/request ±${q((pr.high - pr.low) / 2)} (${formatPercent(o.confidence)} CI)`;
   const mk = `Mann-Kendall ${formatP(r.trend.pValue)}`;
-  const bar = `leak threshold: > ${q(threshold.minPerRequest)}/request and ≥ ${formatPct(threshold.minRelativeGrowth)} growth`;
+  const bar = `leak threshold: > ${q(threshold.minPerRequest)}/request and ≥ ${formatPercent(threshold.minRelativeGrowth)} growth`;
   let verdict: Verdict;
   let reason: string;
   if (sigUp && practical(pr.low)) {
     verdict = 'LEAK';
-    reason = `${spec.label} ${grows} ${rate}, ${mk}, +${formatPct(relativeGrowth ?? 0)} over ${r.requestSpan} requests`;
+    reason = `${spec.label} ${grows} ${rate}, ${mk}, +${formatPercent(relativeGrowth ?? 0)} over ${formatCount(r.requestSpan)} requests`;
   } else if (sigUp) {
     verdict = 'GROWING';
     reason = `${spec.label} ${grows} ${rate}, ${mk}: significant but below the ${bar}`;
@@ -320,7 +319,7 @@ export function overallVerdict(
   if (others.length) parts.push(`also leaking: ${others.join(', ')}`);
   if (culprit && verdict === 'LEAK') {
     const share =
-      culprit.growthShare !== null ? ` (${formatPct(Math.min(1, culprit.growthShare))} of the heap growth)` : '';
+      culprit.growthShare !== null ? ` (${formatPercent(Math.min(1, culprit.growthShare))} of the heap growth)` : '';
     parts.push(
       `${culprit.className} held by ${culprit.heldBy} retains ${formatQuantity(culprit.retainedSize, 'bytes')}${share}`,
     );

@@ -3,13 +3,11 @@ import type { HeapDiff } from '../analyzer/heap/diff.js';
 import type { LeakReport } from '../analyzer/heap/leaks.js';
 import type { HeapSummary } from '../analyzer/heap/summary.js';
 
-export { formatBytes } from '../common/format-bytes.js';
-import { formatBytes } from '../common/format-bytes.js';
+import { formatBytes, formatCount, formatPercent } from '../common/format-numbers.js';
 
-const formatCount = (n: number, signed = false): string => `${signed && n > 0 ? '+' : ''}${n.toLocaleString('en-US')}`;
-const pct = (part: number, whole: number): string => (whole > 0 ? `${((100 * part) / whole).toFixed(1)}%` : '-');
+const pct = (part: number, whole: number): string => (whole > 0 ? formatPercent(part / whole) : '-');
 
-const NUMERIC = /^(?:[+-]?[\d.,]+(?: [KMGT]?B|%)?|-)$/;
+const NUMERIC = /^(?:[+-]?[\d.,]+(?: (?:[KMGT]i)?B|%)?|-)$/;
 
 /** Right-aligns columns of numbers and sizes, left-aligns the rest. */
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {

@@ -2,7 +2,8 @@
 import { LsError } from '../common/errors.js';
 import type { ProgressFn } from '../analyzer/heap/snapshot-parser.js';
 import { bool, type Command, type CommandIo, type OptionSpec, type ParsedArgs, str } from './command.js';
-import { formatBytes, renderDiff, renderLeaks, renderSummary } from './heap-format.js';
+import { formatBytes } from '../common/format-numbers.js';
+import { renderDiff, renderLeaks, renderSummary } from './heap-format.js';
 
 const COMMON: Record<string, OptionSpec> = {
   json: { type: 'boolean', description: 'print JSON instead of tables' },

@@ -2,6 +2,7 @@
 import { LsError } from '../common/errors.js';
 import type { RunProgress, TargetChoice } from '../scenarios/runner.js';
 import { builtinScenarios, type ScenarioOverrides } from '../scenarios/scenario.js';
+import { formatBytes } from '../common/format-numbers.js';
 import { modeSchema } from '../common/mode.js';
 import { asFlags, matching, numeric, oneOf, v, validate } from '../common/validate.js';
 import { bool, type Command, type CommandIo, type ParsedArgs, str, stringOption } from './command.js';
@@ -81,13 +82,13 @@ export function overridesFrom(a: ParsedArgs): ScenarioOverrides {
   };
 }
 
-const mb = (b?: number) => (b === undefined ? '–' : `${(b / 1048576).toFixed(0)} MB`);
+const bytes = (b?: number) => (b === undefined ? '–' : formatBytes(b));
 
 /** A progress line: redrawn in place on a terminal, plain lines otherwise. */
 export function progressPrinter(io: CommandIo, tty: boolean): (p: RunProgress) => void {
   let lastPlain = 0;
   return (p) => {
-    const line = `[${p.phaseIndex + 1}/${p.phases}] ${p.phase}: ${p.completed}/${p.planned} requests${p.dropped ? `, ${p.dropped} dropped` : ''}${p.errors ? `, ${p.errors} errors` : ''} · ${p.elapsedS.toFixed(0)} s${p.last ? ` · RSS ${mb(p.last.rssBytes)} · threads ${p.last.threads ?? '–'}${p.last.cacheEntries !== undefined ? ` · cache ${p.last.cacheEntries}` : ''}` : ''}`;
+    const line = `[${p.phaseIndex + 1}/${p.phases}] ${p.phase}: ${p.completed}/${p.planned} requests${p.dropped ? `, ${p.dropped} dropped` : ''}${p.errors ? `, ${p.errors} errors` : ''} · ${p.elapsedS.toFixed(0)} s${p.last ? ` · RSS ${bytes(p.last.rssBytes)} · threads ${p.last.threads ?? '–'}${p.last.cacheEntries !== undefined ? ` · cache ${p.last.cacheEntries}` : ''}` : ''}`;
     if (tty) io.stderr.write(`\r\x1b[2K${line}`);
     else if (p.elapsedS - lastPlain >= 5) {
       lastPlain = p.elapsedS;

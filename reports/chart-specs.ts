@@ -49,7 +49,7 @@ export const SERIES: readonly SeriesDef[] = [
 export interface Dataset {
   readonly label: string;
   readonly color: string;
-  /** [x, y] with y already in the chart's display unit (MB for bytes). */
+  /** [x, y] with y already in the chart's display unit (MiB for bytes). */
   readonly points: readonly (readonly [number, number])[];
   readonly showLine: boolean;
   readonly dashed?: boolean;
@@ -82,7 +82,7 @@ export interface ChartSpec {
   readonly markers: readonly PhaseMarkers[];
 }
 
-const MB = 1024 * 1024;
+const MiB = 1024 * 1024;
 /** Above this many points a dataset is reduced to the min and max of each bucket (the sawtooth stays visible). */
 const MAX_POINTS = 1200;
 
@@ -118,7 +118,7 @@ export function seriesPoints(
     const v = def.get(s);
     if (v === undefined || v === null || !Number.isFinite(v)) continue;
     const x = axis === 'time' ? s.t / 1000 : s.requests;
-    pts.push([round(x), round(def.unit === 'bytes' ? v / MB : v)]);
+    pts.push([round(x), round(def.unit === 'bytes' ? v / MiB : v)]);
   }
   return decimate(pts);
 }
@@ -167,7 +167,7 @@ const FIT_COLORS = ['#7c2d12', '#0f172a'] as const;
 const NAME_COLORS = ['#1d4ed8', '#c2410c', '#15803d', '#7e22ce', '#a16207', '#0e7490', '#be123c', '#4d7c0f'];
 
 const axisLabel = (axis: ChartAxis): string => (axis === 'time' ? 'time (s)' : 'requests completed');
-const unitLabel = (def: SeriesDef): string => (def.unit === 'bytes' ? 'MB' : '');
+const unitLabel = (def: SeriesDef): string => (def.unit === 'bytes' ? 'MiB' : '');
 
 export interface RunLabel {
   readonly run: RunData;
@@ -194,7 +194,7 @@ function fitLine(r: RunLabel, def: SeriesDef, axis: ChartAxis, color: string): D
   }
   if (pts.length < 2) return undefined;
   const b = median(pts.map(([x, y]) => y - slope * x))!;
-  const scale = def.unit === 'bytes' ? MB : 1;
+  const scale = def.unit === 'bytes' ? MiB : 1;
   const x0 = pts[0]![0];
   const x1 = pts[pts.length - 1]![0];
   return {

@@ -14,31 +14,27 @@ import type {
 } from '../common/analysis-format.js';
 import type { LatencySummary, PhaseResult, RunManifest } from '../common/run-format.js';
 import type { RunData } from '../analyzer/run-reader.js';
-import { formatBytes } from '../common/format-bytes.js';
+import { formatBytes, formatCount, formatP, formatPercent, formatQuantity } from '../common/format-numbers.js';
 import type { AllocationProfileSummary } from './allocation-sites.js';
 import { capitalize, type ChartSpec } from './chart-specs.js';
 import { html, type HtmlValue, SafeHtml } from './html-escape.js';
 
 // ---- number formatting ----
 
-export const fmtCount = (n: number | null | undefined): string =>
-  n === null || n === undefined || !Number.isFinite(n) ? '–' : Math.round(n).toLocaleString('en-US');
-const sig = (n: number): string =>
-  Math.abs(n) >= 100 ? Math.round(n).toLocaleString('en-US') : Number(n.toPrecision(3)).toString();
+// The report shows a dash where a figure is missing; the figures themselves are common/format-numbers'.
+const known = (n: number | null | undefined): n is number => n !== null && n !== undefined && Number.isFinite(n);
+export const fmtCount = (n: number | null | undefined): string => (known(n) ? formatCount(n) : '–');
 export const fmtValue = (n: number | null | undefined, unit: SeriesUnit): string =>
-  n === null || n === undefined || !Number.isFinite(n) ? '–' : unit === 'bytes' ? formatBytes(n) : sig(n);
+  known(n) ? formatQuantity(n, unit) : '–';
 const fmtMs = (n: number | undefined): string =>
   n === undefined || !Number.isFinite(n) ? '–' : n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2);
-const fmtPct = (n: number | null | undefined): string =>
-  n === null || n === undefined || !Number.isFinite(n) ? '–' : `${(100 * n).toFixed(n < 0.1 ? 1 : 0)}%`;
-const fmtP = (p: number): string => (p < 0.001 ? 'p<0.001' : `p=${p.toFixed(3)}`);
+const fmtPct = (n: number | null | undefined): string => (known(n) ? formatPercent(n) : '–');
 
 /** "412 B ±30 /request" style: estimate and the half-width of its interval. */
 export function fmtRate(e: Estimate | null | undefined, unit: SeriesUnit, per: string): string {
   if (!e) return '–';
   const half = Math.max(e.estimate - e.low, e.high - e.estimate);
-  const v = (n: number): string => (unit === 'bytes' ? formatBytes(n) : sig(n));
-  return `${v(e.estimate)} ±${unit === 'bytes' ? formatBytes(half) : sig(half)} /${per}`;
+  return `${formatQuantity(e.estimate, unit)} ±${formatQuantity(half, unit)} /${per}`;
 }
 
 const VERDICT_CLASS: Readonly<Record<Verdict, string>> = {
@@ -112,7 +108,7 @@ export function seriesSection(analysis: Analysis | undefined): SafeHtml {
     verdictBadge(s.verdict),
     num(fmtRate(s.perRequest, s.unit, 'request')),
     num(fmtRate(s.perSecond, s.unit, 's')),
-    num(s.trend ? `${fmtP(s.trend.pValue)}, τ=${s.trend.tau.toFixed(2)}` : '–'),
+    num(s.trend ? `${formatP(s.trend.pValue)}, τ=${s.trend.tau.toFixed(2)}` : '–'),
     num(`${fmtValue(s.start, s.unit)} → ${fmtValue(s.end, s.unit)}`),
     num(fmtValue(s.peak, s.unit)),
     num(s.subsampledFrom ? `${s.n} of ${s.subsampledFrom}` : s.n),

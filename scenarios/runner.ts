@@ -10,6 +10,7 @@ import { cpus, hostname, totalmem } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
 import type { CaptureResult } from '../common/diagnostics-api.js';
 import { LsError, toLsError } from '../common/errors.js';
+import { formatBytes } from '../common/format-numbers.js';
 import type { Mode } from '../common/mode.js';
 import type { PhaseRecord, PhaseResult, RunManifest, RunStatus, Sample, SnapshotRecord } from '../common/run-format.js';
 import { RUN_FORMAT } from '../common/run-format.js';
@@ -351,7 +352,7 @@ export async function runScenario(o: RunOptions): Promise<RunOutcome> {
               bytes: s.bytes,
               isolate: 'main',
             });
-            emit(`heap snapshot '${p.snapshot}': ${(s.bytes / 1e6).toFixed(1)} MB in ${s.ms} ms`);
+            emit(`heap snapshot '${p.snapshot}': ${formatBytes(s.bytes)} in ${s.ms} ms`);
           }
         }
       }

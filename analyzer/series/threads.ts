@@ -6,6 +6,7 @@
 import type { Estimate, ThreadAnalysis, ThreadGroupChange } from '../../common/analysis-format.js';
 import type { PhaseRecord, Sample } from '../../common/run-format.js';
 import { maxOf, median, medianEstimate } from './median.js';
+import { formatPercent } from '../../common/format-numbers.js';
 
 export interface ThreadOptions {
   readonly confidence?: number;
@@ -155,7 +156,7 @@ export function analyzeThreads(
   if (peakInflight !== null) parts.push(`${peakInflight} requests in flight at most`);
   if (threadsPerInflight)
     parts.push(
-      `${threadsPerInflight.estimate.toFixed(2)} threads per in-flight request (${Math.round(confidence * 100)}% CI ${threadsPerInflight.low.toFixed(2)}–${threadsPerInflight.high.toFixed(2)})`,
+      `${threadsPerInflight.estimate.toFixed(2)} threads per in-flight request (${formatPercent(confidence)} CI ${threadsPerInflight.low.toFixed(2)}–${threadsPerInflight.high.toFixed(2)})`,
     );
   if (bounded === false)
     parts.push(

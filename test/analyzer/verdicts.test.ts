@@ -120,7 +120,7 @@ test('overall verdict: LEAK names the series and the culprit; STABLE and INSUFFI
   const o = overallVerdict([leak, flat], null, culprit);
   assert.equal(o.verdict, 'LEAK');
   assert.deepEqual(o.leaking, ['rssBytes']);
-  assert.match(o.headline, /^Leak: RSS grows 1.9\d KB\/request ±\d+ B \(95% CI\)/);
+  assert.match(o.headline, /^Leak: RSS grows 1\.9\d KiB\/request ±\d+ B \(95% CI\)/);
   assert.match(o.headline, /SessionCache\.executors\[\] retains .* \(96% of the heap growth\)/);
   const ok = overallVerdict([flat], null, null);
   assert.equal(ok.verdict, 'STABLE');

@@ -27,12 +27,12 @@ test('leakscope heap summary|diff|leaks print tables, JSON, and exit 2 on bad in
     const summary = await run(['heap', 'summary', s2, '--top', '5']);
     assert.equal(summary.code, 0, summary.err);
     assert.match(summary.out, /Class\s+Count\s+Self size\s+Retained size\s+% heap/);
-    assert.equal(summary.out.split('\n').filter((l) => /\d+(\.\d)? (B|KB|MB)\s+\d/.test(l)).length >= 5, true);
+    assert.equal(summary.out.split('\n').filter((l) => /\d+(\.\d+)? (B|KiB|MiB)\s+\d/.test(l)).length >= 5, true);
     assert.match(summary.out, /SessionCache\.executors \(Map@\d+\)/);
     const withProgress = await run(['heap', 'summary', s2, '--top', '1', '--progress']);
     assert.match(
       withProgress.err,
-      /parse: 100% \(\d+(\.\d)? MB of \d+(\.\d)? MB\)\ngraph: done\ndominators: done\nretained: done\n$/,
+      /parse: 100% \(\d+(\.\d+)? (KiB|MiB) of \d+(\.\d+)? (KiB|MiB)\)\ngraph: done\ndominators: done\nretained: done\n$/,
     );
     assert.equal(summary.err, '', 'small files print no progress by default');
     const sj = JSON.parse((await run(['heap', 'summary', s2, '--top', '3', '--json'])).out) as {

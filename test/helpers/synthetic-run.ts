@@ -345,7 +345,7 @@ export function syntheticAnalysis(o: SyntheticRunOptions): Analysis {
             retainedSize: 23.1 * MB,
             count: 4800,
             growthShare: 0.96,
-            growthBasis: 'heap growth baseline → final: 24.1 MB',
+            growthBasis: 'heap growth baseline → final: 24.1 MiB',
           }
         : null,
     },
