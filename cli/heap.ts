@@ -3,6 +3,7 @@ import { LsError } from '../common/errors.js';
 import type { ProgressFn } from '../analyzer/heap/snapshot-parser.js';
 import { bool, type Command, type CommandIo, type OptionSpec, type ParsedArgs, str } from './command.js';
 import { formatBytes } from '../common/format-numbers.js';
+import { asFlags, numeric, validate } from '../common/validate.js';
 import { renderDiff, renderLeaks, renderSummary } from './heap-format.js';
 
 const COMMON: Record<string, OptionSpec> = {
@@ -12,13 +13,8 @@ const COMMON: Record<string, OptionSpec> = {
   progress: { type: 'boolean', description: 'progress on stderr for every file (default: files over 64 MB)' },
 };
 
-function topOption(a: ParsedArgs): number {
-  const v = str(a, 'top') ?? '20';
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || n < 1)
-    throw new LsError('LS_ERR_INVALID_OPTION', `--top must be a positive integer, got '${v}'`);
-  return n;
-}
+const topOption = (a: ParsedArgs): number =>
+  validate(numeric({ min: 1, integer: true }), str(a, 'top') ?? '20', asFlags('top'));
 
 function positionals(a: ParsedArgs, cmd: string, names: readonly string[]): string[] {
   if (a.positionals.length !== names.length) {
@@ -82,12 +78,7 @@ export const heapSummaryCommand: Command = {
     const { summarizeHeap } = await import('../analyzer/heap/summary.js');
     const [file] = positionals(a, 'summary', ['SNAPSHOT']);
     const top = topOption(a);
-    const objects = Number(str(a, 'objects') ?? '10');
-    if (!Number.isInteger(objects) || objects < 0)
-      throw new LsError(
-        'LS_ERR_INVALID_OPTION',
-        `--objects must be a non-negative integer, got '${str(a, 'objects')}'`,
-      );
+    const objects = validate(numeric({ min: 0, integer: true }), str(a, 'objects') ?? '10', asFlags('objects'));
     const analysis = await analyzeSnapshot(file!, { onProgress: progress(a, io) });
     const s = summarizeHeap(analysis, { top, topObjects: objects });
     print(io, a, s, () => renderSummary(s));

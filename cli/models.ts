@@ -1,31 +1,25 @@
 /** `leakscope models build`: writes CTR model versions as ONNX files. */
 import { LsError, isLsError } from '../common/errors.js';
+import { asFlags, numeric, shown, v, validate } from '../common/validate.js';
 import { CTR_DEFAULTS, CTR_LIMITS } from '../wire/models/ctr-model.js';
 import { type Command, type ParsedArgs, str } from './command.js';
 
-/** Parses an integer option, naming the option when it is not one or out of range. */
-function intOption(args: ParsedArgs, key: string, min: number, max: number): number {
-  const raw = str(args, key) ?? '';
-  const v = /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(v) || v < min || v > max) {
-    throw new LsError('LS_ERR_INVALID_OPTION', `--${key} must be an integer in ${min}..${max}, got '${raw}'`);
-  }
-  return v;
-}
+/** An integer option within a range. */
+const intOption = (args: ParsedArgs, key: string, min: number, max: number): number =>
+  validate(numeric({ min, max, integer: true }), str(args, key) ?? '', asFlags(key));
 
 /** "1,2,5" → [1, 2, 5]; versions are non-negative integers, as TF Serving's folder names. */
-function versionsOption(args: ParsedArgs): number[] {
-  const raw = str(args, 'versions') ?? '';
-  const parts = raw.split(',').map((s) => s.trim());
-  const bad = (why: string) => new LsError('LS_ERR_INVALID_OPTION', `--versions ${why}, got '${raw}'`);
-  const versions = parts.map((p) => {
-    const v = /^\d+$/.test(p) ? Number(p) : NaN;
-    if (!Number.isSafeInteger(v)) throw bad('must be a comma-separated list of non-negative integers');
-    return v;
-  });
-  if (new Set(versions).size !== versions.length) throw bad('must not repeat a version');
-  return versions;
-}
+const versionsSchema = v.pipe(
+  v.string(),
+  v.transform((s): (string | number)[] => s.split(',')),
+  v.array(numeric({ min: 0, max: Number.MAX_SAFE_INTEGER, integer: true, what: 'a non-negative integer' })),
+  v.check(
+    (vs) => new Set(vs).size === vs.length,
+    (i) => `must not repeat a version, got ${shown(i.input)}`,
+  ),
+);
+const versionsOption = (args: ParsedArgs): readonly number[] =>
+  validate(versionsSchema, str(args, 'versions') ?? '', asFlags('versions'));
 
 export const modelsBuildCommand: Command = {
   name: 'models build',

@@ -246,3 +246,25 @@ test('run flags: wrong type, range and choices exit 2 naming the flag, before an
   assert.equal(await main(['compare', 'soak', '--duration', 'long'], c.io), 2);
   assert.match(c.err(), /--duration: expected a number > 0, got "long"/);
 });
+
+test('heap and models flags: the same mechanism, the same messages', async () => {
+  const cases: [string[], RegExp][] = [
+    [['heap', 'summary', 'x.heapsnapshot', '--top', '0'], /--top: expected an integer ≥ 1, got "0"/],
+    [['heap', 'summary', 'x.heapsnapshot', '--objects', 'all'], /--objects: expected an integer ≥ 0, got "all"/],
+    [['heap', 'diff', 'a', 'b', '--top', '2.5'], /--top: expected an integer ≥ 1, got "2\.5"/],
+    [
+      ['models', 'build', '--out', 'unused', '--features', 'ten'],
+      /--features: expected an integer from 1 to \d+, got "ten"/,
+    ],
+    [
+      ['models', 'build', '--out', 'unused', '--versions', '1,x'],
+      /--versions: expected a non-negative integer, got "x"/,
+    ],
+    [['models', 'build', '--out', 'unused', '--versions', '2,2'], /--versions: must not repeat a version, got \[2,2\]/],
+  ];
+  for (const [args, re] of cases) {
+    const c = captureIo();
+    assert.equal(await main(args, c.io), 2, args.join(' '));
+    assert.match(c.err(), re);
+  }
+});
