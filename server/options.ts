@@ -40,8 +40,11 @@ export interface ServerOptions {
 const port = numeric({ min: 0, max: 65535, integer: true });
 const optionalText = v.optional(text());
 
-/** Options as given on the command line (strings) or from code (numbers), TF Serving's flag names. */
-const rawServerOptionsSchema = v.looseObject({
+/**
+ * Options as given on the command line (strings) or from code (numbers), under TF Serving's
+ * flag names; the inferred type keeps code from passing any other.
+ */
+const rawServerOptionsSchema = v.object({
   host: v.optional(matching(/^\S+$/, 'an address to bind'), '127.0.0.1'),
   port: v.optional(port, 8500),
   rest_api_port: v.optional(port, 8501),
