@@ -47,7 +47,7 @@ export const expecting =
   (issue: Issue): string =>
     `expected ${what}, got ${shown(issue.input)}`;
 
-/** Messages for issues raised by a schema built without one of ours (valibot's own wording otherwise). */
+/** The message of an issue from a schema given none of ours (a bare `v.string()`): the same shape. */
 const fallbackMessage = (issue: Issue): string =>
   issue.expected ? `expected ${issue.expected}, got ${shown(issue.input)}` : `invalid value ${shown(issue.input)}`;
 
