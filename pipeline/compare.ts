@@ -6,6 +6,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Analysis } from '../common/analysis-format.js';
+import { MODES, type Mode } from '../common/mode.js';
 import { DEFAULT_BUDGET, type Budget } from '../analyzer/budget.js';
 import { evaluateGate, type GateResult } from '../analyzer/gate.js';
 import { html, type SafeHtml } from '../reports/html-escape.js';
@@ -81,8 +82,8 @@ export async function compareScenarios(o: CompareOptions = {}): Promise<CompareO
   const emit = o.onEvent ?? (() => undefined);
   const comparisons: ScenarioComparison[] = [];
   for (const scenario of scenarios) {
-    const modes: Record<'leaky' | 'patched', ModeOutcome> = {} as never;
-    for (const mode of ['leaky', 'patched'] as const) {
+    const modes: Record<Mode, ModeOutcome> = {} as never;
+    for (const mode of MODES) {
       emit(`== ${scenario} against the ${mode} server`);
       const run = await runScenario({
         scenario,
@@ -101,7 +102,7 @@ export async function compareScenarios(o: CompareOptions = {}): Promise<CompareO
     emit(`analysing and reporting ${scenario}…`);
     const written = await reportRuns([modes.leaky.runDir, modes.patched.runDir], reportDir);
     for (const w of written.warnings) emit(`warning: ${w}`);
-    for (const [i, mode] of (['leaky', 'patched'] as const).entries()) {
+    for (const [i, mode] of MODES.entries()) {
       const analysis = written.analyses[i];
       modes[mode] = {
         ...modes[mode],
