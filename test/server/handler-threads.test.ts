@@ -4,13 +4,8 @@ import { describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { GrpcCode, LsError } from '../../common/errors.js';
 import { readProcStats } from '../../common/proc.js';
-import {
-  cappedAdmission,
-  HandlerThreadRunner,
-  threadAdmission,
-  UNCAPPED_ADMISSION,
-} from '../../server/handler-threads.js';
-import { resolveFixes } from '../../server/fixes.js';
+import { HandlerThreadRunner } from '../../server/handler-threads.js';
+import { UNCAPPED_ADMISSION } from '../../server/thread-admission.js';
 import { writeModelVersions } from '../../wire/models/write-models.js';
 import { onnxLoader } from '../../server/repository.js';
 import { runSession } from '../../server/inference.js';
@@ -19,23 +14,6 @@ import { eventually, FEATURES, grpcPredict, restPredict, samplePeak, withSpikeSe
 import { withTmpDir } from '../helpers/tmp-dir.js';
 
 const osThreads = () => readProcStats(process.pid).threads;
-
-describe('thread admission strategies', () => {
-  it('uncapped admits any count; capped refuses thread N+1 with THREADS_EXHAUSTED naming the cap', () => {
-    assert.doesNotThrow(() => UNCAPPED_ADMISSION.admit(1_000_000));
-    const cap = cappedAdmission(3);
-    assert.doesNotThrow(() => cap.admit(2));
-    assert.throws(
-      () => cap.admit(3),
-      (e: unknown) =>
-        e instanceof LsError && e.code === 'LS_ERR_THREADS_EXHAUSTED' && /--grpc_max_threads 3/.test(e.message),
-    );
-    assert.equal(threadAdmission(resolveFixes('leaky'), 5).cap, null);
-    assert.equal(threadAdmission(resolveFixes('patched'), 5).cap, 5);
-    assert.equal(threadAdmission(resolveFixes(undefined, 'sort-inputs'), 5).cap, null);
-    assert.throws(() => cappedAdmission(0), /grpc_max_threads/);
-  });
-});
 
 describe('leaky: a spike of slow requests piles up handler threads', () => {
   it('C concurrent slow requests reach about C handler threads and OS threads, then churn back', async () => {
