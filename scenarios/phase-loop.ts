@@ -1,0 +1,171 @@
+/**
+ * A run's phase loop: each phase of the scenario in turn, its load against the target (a hot
+ * reloader beside it when the phase asks), its record and results, the captures due before and
+ * after it, and progress twice a second. The loop ends early, saying why in the run's record,
+ * when the target dies or the run is interrupted.
+ */
+import type { PhaseRecord, PhaseResult, Sample } from '../common/run-format.js';
+import { openGrpcChannels } from './grpc-driver.js';
+import { HotReloader } from './hot-reloader.js';
+import { type RunningLoad, startPhaseLoad } from './phase-load.js';
+import type { InputSpec } from './predict-requests.js';
+import type { Captures } from './run-captures.js';
+import type { RunRecord } from './run-record.js';
+import { type PhaseDef, plannedRequests, type ScenarioDef } from './scenario.js';
+import type { Target } from './targets.js';
+
+export interface RunProgress {
+  readonly phase: string;
+  readonly phaseIndex: number;
+  readonly phases: number;
+  readonly completed: number;
+  readonly planned: number;
+  readonly dropped: number;
+  readonly errors: number;
+  readonly elapsedS: number;
+  readonly last?: Sample;
+}
+
+/** Where the run is: the phase under way, its load, and the requests completed so far. */
+export class PhaseCursor {
+  phase = 'start';
+  load: RunningLoad | undefined;
+  private completedBefore = 0;
+
+  /** Requests completed since the run started (the samples' request clock). */
+  requests(): number {
+    return this.completedBefore + (this.load?.live.completed ?? 0);
+  }
+
+  /** A phase's load has ended with `result`. */
+  ended(result: PhaseResult): void {
+    this.completedBefore += result.completed;
+    this.load = undefined;
+  }
+}
+
+export interface PhaseLoopOptions {
+  readonly def: ScenarioDef;
+  readonly target: Target;
+  /** The served model's inputs (gRPC and REST phases). */
+  readonly inputs: readonly InputSpec[] | undefined;
+  /** The captures due around each phase (run-captures.ts). */
+  readonly captures: Pick<Captures, 'beforePhase' | 'afterPhase'>;
+  readonly record: RunRecord;
+  readonly cursor: PhaseCursor;
+  /** Phase i draws its load with seed + i. */
+  readonly seed: number;
+  readonly signal?: AbortSignal;
+  /** ms since the run started. */
+  readonly now: () => number;
+  readonly emit: (line: string) => void;
+  readonly onProgress?: (p: RunProgress) => void;
+}
+
+/** Runs the scenario's phases against the target, recording each in `record`. */
+export async function runPhases(o: PhaseLoopOptions): Promise<void> {
+  const { def, target, record, cursor, signal, emit } = o;
+  const clients = target.grpc ? openGrpcChannels(target.grpc, 4) : undefined;
+  const progressTimer = setInterval(() => {
+    const load = cursor.load;
+    if (!load) return;
+    o.onProgress?.({
+      phase: cursor.phase,
+      phaseIndex: record.phases.length,
+      phases: def.phases.length,
+      completed: load.live.completed,
+      planned: load.planned,
+      dropped: load.live.dropped,
+      errors: load.live.errors,
+      elapsedS: o.now() / 1000,
+    });
+  }, 500);
+  progressTimer.unref();
+  // A target that exits mid-phase ends that phase's load at once.
+  let phaseAbort: AbortController | undefined;
+  void target.exited?.then(() => phaseAbort?.abort());
+  try {
+    for (const [i, p] of def.phases.entries()) {
+      if (signal?.aborted) break;
+      if (!target.alive()) break;
+      cursor.phase = p.name;
+      const startMs = o.now();
+      emit(
+        `phase ${p.name}: ${plannedRequests(p)} requests at ${p.rate}${p.rateTo ? `→${p.rateTo}` : ''}/s over ${p.transport}`,
+      );
+      await o.captures.beforePhase(i);
+      const abort = new AbortController();
+      phaseAbort = abort;
+      const onAbort = () => abort.abort();
+      signal?.addEventListener('abort', onAbort);
+      const reloader =
+        p.reloadEveryS && target.modelDir ? HotReloader.start(target.modelDir, p.reloadEveryS, emit) : undefined;
+      cursor.load = await startPhaseLoad(
+        p,
+        {
+          ...(target.grpc ? { grpc: target.grpc } : {}),
+          ...(target.http ? { http: target.http } : {}),
+          ...(clients ? { grpcClients: clients } : {}),
+          model: target.modelName,
+          ...(o.inputs ? { inputs: o.inputs } : {}),
+          baseDir: def.baseDir,
+        },
+        abort.signal,
+        o.seed + i,
+      );
+      const result = await cursor.load.done;
+      const reloaded = reloader?.stop();
+      signal?.removeEventListener('abort', onAbort);
+      record.results.push(result);
+      cursor.ended(result);
+      record.phases.push(phaseRecord(p, startMs, o.now()));
+      await reloaded;
+      emit(
+        `phase ${p.name} done: ${result.completed} completed, ${result.dropped} dropped, ${result.errors} errors; ${Object.entries(
+          result.statusCounts,
+        )
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}`,
+      );
+      if (!target.alive()) {
+        const x = await target.exited;
+        record.status = 'target-died';
+        record.error = `the target exited during phase '${p.name}' (code ${x?.code ?? '?'}, signal ${x?.signal ?? 'none'})`;
+        emit(record.error);
+        break;
+      }
+      if (signal?.aborted) {
+        record.status = 'interrupted';
+        record.error = `interrupted during phase '${p.name}'`;
+        break;
+      }
+      await o.captures.afterPhase(i, p);
+    }
+    if (signal?.aborted && record.status === 'complete') {
+      record.status = 'interrupted';
+      record.error = 'interrupted before all phases ran';
+    }
+  } finally {
+    clearInterval(progressTimer);
+    clients?.forEach((c) => c.close());
+  }
+}
+
+function phaseRecord(p: PhaseDef, startMs: number, endMs: number): PhaseRecord {
+  return {
+    name: p.name,
+    startMs: Math.round(startMs),
+    endMs: Math.round(endMs),
+    steady: p.steady,
+    transport: p.transport,
+    load: {
+      rate: p.rate,
+      ...(p.rateTo ? { rateTo: p.rateTo } : {}),
+      ...(p.requests ? { requests: p.requests } : { durationS: p.durationS }),
+      maxInflight: p.maxInflight,
+      order: p.order,
+      ...(p.permutations ? { permutations: p.permutations } : {}),
+      batch: p.batch,
+    },
+  };
+}

@@ -1,0 +1,175 @@
+/**
+ * What a run captures from its target besides the load's own results: samples on a fixed
+ * interval (/proc, diagnostics, Prometheus, inspector; every Nth one GC-settled), heap
+ * snapshots at the scenario's points, and allocation sampling over the steady phases, first
+ * to last. Each capture lands in the run folder and is entered in the run's record.
+ */
+import { formatBytes } from '../common/format-numbers.js';
+import { basename, join, relative } from 'node:path';
+import { renameSync, writeFileSync } from 'node:fs';
+import type { CaptureResult } from '../common/diagnostics-api.js';
+import { LsError } from '../common/errors.js';
+import type { RunRecord } from './run-record.js';
+import type { RunWriter } from './run-writer.js';
+import {
+  diagnosticsSource,
+  inspectorSource,
+  procSource,
+  prometheusSource,
+  Sampler,
+  type SampleSource,
+} from './samplers.js';
+import type { PhaseDef } from './scenario.js';
+import type { Target } from './targets.js';
+
+export interface CaptureOptions {
+  readonly intervalMs: number;
+  /** Force a GC before every Nth sample (0: never). */
+  readonly gcSettledEvery: number;
+  /** Heap snapshots at the phases that name one. */
+  readonly snapshots: boolean;
+  /** Allocation sampling over the steady phases. */
+  readonly allocationSampling: boolean;
+  /** Which phases are steady, by index. */
+  readonly steady: readonly boolean[];
+  /** ms since the run started. */
+  readonly now: () => number;
+  /** The phase under way and the requests completed so far, for each sample. */
+  readonly phase: () => string;
+  readonly requests: () => number;
+  readonly emit: (line: string) => void;
+}
+
+/** The sample sources a target offers. */
+export function sampleSources(t: Target): SampleSource[] {
+  const sources: SampleSource[] = [];
+  if (t.pid !== undefined) sources.push(procSource(t.pid));
+  if (t.diagnostics) sources.push(diagnosticsSource(t.diagnostics, t.pid === undefined));
+  if (t.prometheus) sources.push(prometheusSource(t.prometheus, t.pid === undefined));
+  if (t.inspector) sources.push(inspectorSource(t.inspector));
+  return sources;
+}
+
+export class Captures {
+  private readonly sampler: Sampler;
+  /** The steady phases' indices: allocation sampling starts before the first, stops after the last. */
+  private readonly steady: number[];
+
+  constructor(
+    private readonly target: Target,
+    private readonly writer: RunWriter,
+    private readonly record: RunRecord,
+    private readonly o: CaptureOptions,
+  ) {
+    this.steady = o.steady.flatMap((s, i) => (s ? [i] : []));
+    this.sampler = new Sampler({
+      sources: sampleSources(target),
+      intervalMs: o.intervalMs,
+      gcSettledEvery: o.gcSettledEvery,
+      now: o.now,
+      phase: o.phase,
+      requests: o.requests,
+      onSample: (s) => writer.sample(s),
+    });
+  }
+
+  /** Starts sampling. */
+  start(): void {
+    this.sampler.start();
+  }
+
+  /** Before phase `i`: allocation sampling starts with the first steady phase. */
+  async beforePhase(i: number): Promise<void> {
+    if (this.samplingAllocations() && i === this.steady[0]) await startAllocationSampling(this.target);
+  }
+
+  /**
+   * After phase `i` ran to its end: allocation sampling stops with the last steady phase, and a
+   * phase that names a snapshot gets one (after a sample, so the series has the point before it).
+   */
+  async afterPhase(i: number, p: PhaseDef): Promise<void> {
+    const t = this.target;
+    if (this.samplingAllocations() && i === this.steady[this.steady.length - 1]) {
+      const prof = await stopAllocationSampling(t, this.writer, p.name);
+      if (prof) this.record.heapProfiles.push({ file: relative(this.writer.dir, prof), phase: p.name });
+    }
+    if (p.snapshot && this.o.snapshots && (t.diagnostics || t.inspector)) {
+      await this.sampler.sampleOnce();
+      this.o.emit(`heap snapshot '${p.snapshot}'…`);
+      const tMs = this.o.now();
+      const s = await snapshot(t, this.writer, p.snapshot);
+      if (s) {
+        this.record.snapshots.push({
+          label: p.snapshot,
+          file: relative(this.writer.dir, s.file),
+          phase: p.name,
+          tMs: Math.round(tMs),
+          captureMs: s.ms,
+          bytes: s.bytes,
+          isolate: 'main',
+        });
+        this.o.emit(`heap snapshot '${p.snapshot}': ${formatBytes(s.bytes)} in ${s.ms} ms`);
+      }
+    }
+  }
+
+  /** Stops sampling (a sample under way finishes first). */
+  stop(): Promise<void> {
+    return this.sampler.stop();
+  }
+
+  /** Stops sampling and, while the target is alive, takes one last sample. */
+  async finish(): Promise<void> {
+    await this.sampler.stop();
+    if (this.target.alive()) await this.sampler.sampleOnce().catch(() => undefined);
+  }
+
+  private samplingAllocations(): boolean {
+    return this.o.allocationSampling && this.steady.length > 0;
+  }
+}
+
+/** Takes a heap snapshot of the target's main isolate into the run's snapshots folder. */
+async function snapshot(target: Target, writer: RunWriter, label: string): Promise<CaptureResult | undefined> {
+  if (target.diagnostics) {
+    const { file, bytes, ms } = await target.diagnostics
+      .call('heapSnapshot', { label }, 300_000)
+      .catch((e: unknown) => {
+        throw new LsError('LS_ERR_TARGET', `heap snapshot '${label}' failed: ${(e as Error).message}`, { cause: e });
+      });
+    return { file, bytes, ms };
+  }
+  if (target.inspector) {
+    const file = join(writer.snapshotsDir, `${label}.heapsnapshot`);
+    return { file, ...(await target.inspector.takeHeapSnapshot(file)) };
+  }
+  return undefined;
+}
+
+async function startAllocationSampling(t: Target): Promise<void> {
+  if (t.diagnostics) {
+    await t.diagnostics.call('allocationSamplingStart', {}).catch((e: unknown) => {
+      throw new LsError('LS_ERR_TARGET', `allocation sampling could not start: ${(e as Error).message}`, { cause: e });
+    });
+  } else if (t.inspector) await t.inspector.startSampling();
+}
+
+async function stopAllocationSampling(t: Target, w: RunWriter, phase: string): Promise<string | undefined> {
+  if (t.diagnostics) {
+    const { file } = await t.diagnostics
+      .call('allocationSamplingStop', { label: phase }, 300_000)
+      .catch((e: unknown) => {
+        throw new LsError('LS_ERR_TARGET', `allocation sampling could not stop: ${(e as Error).message}`, { cause: e });
+      });
+    const dest = join(w.profilesDir, basename(file));
+    renameSync(file, dest);
+    return dest;
+  }
+  if (t.inspector) {
+    const profile = await t.inspector.stopSampling();
+    const dest = join(w.profilesDir, `${phase}.heapprofile`);
+    writeFileSync(dest, JSON.stringify(profile));
+    return dest;
+  }
+  return undefined;
+}
