@@ -62,7 +62,6 @@ export async function runScenario(o: RunOptions): Promise<RunOutcome> {
  */
 class RunSession {
   private readonly emit: (line: string) => void;
-  private readonly gcEvery: number;
   private readonly t0 = performance.now();
   private readonly now = () => performance.now() - this.t0;
   private readonly clinicDir: string | undefined;
@@ -74,9 +73,10 @@ class RunSession {
     private readonly def: ScenarioDef & { file: string },
     private readonly record: RunRecord,
     private readonly writer: RunWriter,
+    /** Force a GC before every Nth sample (0: never). */
+    private readonly gcEvery: number,
   ) {
     this.emit = o.onEvent ?? (() => undefined);
-    this.gcEvery = o.gcSettledEvery ?? def.gcSettledEvery;
     this.clinicDir = o.clinic ? join(writer.dir, 'clinic') : undefined;
   }
 
@@ -104,7 +104,7 @@ class RunSession {
       requestedTarget(o.target),
       started,
     );
-    const session = new RunSession(o, def, record, new RunWriter(dir));
+    const session = new RunSession(o, def, record, new RunWriter(dir), gcEvery);
     session.writeManifest(UNFINISHED);
     return session;
   }
