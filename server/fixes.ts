@@ -1,7 +1,7 @@
 /**
  * Modes and fix switches. `--mode leaky` turns every fix off (both production leaks, as
  * upstream had them); `--mode patched` turns every fix on; `--fixes a,b` picks a subset.
- * Each fix is a strategy chosen once at start-up (see session.ts, handler-threads.ts),
+ * Each fix is a strategy chosen once at start-up (see session.ts, thread-admission.ts),
  * never a flag tested in the hot path.
  */
 import { LsError } from '../common/errors.js';
