@@ -141,6 +141,11 @@ export class HeapGraph {
     return this.strings.get(this.nodeName[node]!);
   }
 
+  /** The first `maxChars` or so characters of the node's name: O(maxChars), for labels. */
+  namePrefix(node: number, maxChars: number): string {
+    return this.strings.prefix(this.nodeName[node]!, maxChars);
+  }
+
   typeName(node: number): string {
     return this.nodeTypes[this.nodeType[node]!]!;
   }
@@ -158,5 +163,11 @@ export class HeapGraph {
   edgeName(edge: number): string {
     const v = this.edgeNameOrIndex[edge]!;
     return this.isIndexEdge(edge) ? String(v) : this.strings.get(v);
+  }
+
+  /** The edge's name cut to about `maxChars` characters: O(maxChars), for labels. */
+  edgeNamePrefix(edge: number, maxChars: number): string {
+    const v = this.edgeNameOrIndex[edge]!;
+    return this.isIndexEdge(edge) ? String(v) : this.strings.prefix(v, maxChars);
   }
 }

@@ -66,7 +66,7 @@ export interface LeakOptions extends ParseOptions {
 export function isCandidateNode(g: HeapGraph, i: number): boolean {
   if (isInternalType(g.typeName(i))) return false;
   const t = g.nodeType[i];
-  if (t === g.T.object || t === g.T.native) return !g.name(i).startsWith('system /');
+  if (t === g.T.object || t === g.T.native) return !g.namePrefix(i, 8).startsWith('system /');
   return true;
 }
 

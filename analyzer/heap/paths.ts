@@ -77,11 +77,14 @@ export function computeShortestPaths(g: HeapGraph, pool = new Uint32Pool()): Sho
 export interface PathStep {
   /** Edge from the previous step's node; absent for the first step. */
   readonly edge?: { readonly type: string; readonly name: string };
+  /** Steps of a long path left out just before this one (renderPath shows them as "…"). */
+  readonly skipped?: number;
   readonly node: {
     readonly index: number;
     readonly id: number;
     readonly type: string;
     readonly className: string;
+    /** The node's name, cut to MAX_NAME characters (a string node's name is its text). */
     readonly name: string;
     readonly text: string;
   };
@@ -113,25 +116,72 @@ export function isInternalType(typeName: string): boolean {
   );
 }
 
-/** Text of a string node; V8 names concatenated strings generically, so rebuild them from their parts. */
-function stringText(g: HeapGraph, node: number, budget: number): string {
-  if (g.nodeType[node] !== g.T.concatString) return g.name(node).slice(0, budget);
-  let first = '';
-  let second = '';
-  for (let e = g.firstEdge[node]!, end = g.firstEdge[node + 1]!; e < end; e++) {
-    const n = g.isIndexEdge(e) ? '' : g.edgeName(e);
-    if (n === 'first') first = stringText(g, g.edgeTo[e]!, budget);
-    else if (n === 'second') second = stringText(g, g.edgeTo[e]!, budget - first.length);
+/**
+ * Most string parts a label visits: a constant, so a label costs the same whatever the
+ * chain's depth (and a corrupt cycle ends). A left-deep chain (s = s + x, repeated) keeps
+ * its first characters at the bottom: past this depth its label is "…".
+ */
+const MAX_LABEL_VISITS = 4096;
+const PART_OTHER = 0;
+const PART_FIRST = 1;
+const PART_SECOND = 2;
+/** Edge name string index → PART_*, per string table: cons edges all share three names. */
+const partKinds = new WeakMap<object, Map<number, number>>();
+
+function partKind(g: HeapGraph, e: number): number {
+  if (g.isIndexEdge(e)) return PART_OTHER;
+  let kinds = partKinds.get(g.strings);
+  if (!kinds) partKinds.set(g.strings, (kinds = new Map()));
+  const s = g.edgeNameOrIndex[e]!;
+  let k = kinds.get(s);
+  if (k === undefined) {
+    const n = g.edgeNamePrefix(e, 8);
+    k = n === 'first' || n === 'parent' ? PART_FIRST : n === 'second' ? PART_SECOND : PART_OTHER;
+    kinds.set(s, k);
   }
-  return (first + second).slice(0, budget);
+  return k;
+}
+
+/**
+ * Up to `budget` characters of a string node's text. V8 names concatenated strings
+ * generically, so their parts are read left to right with an explicit stack (chains of
+ * 100,000 parts are common in programs that grow a string), stopping once the budget is
+ * full: O(budget), whatever the chain's depth. A sliced string shows its parent's text
+ * (V8 does not write the slice's offset), as DevTools and memlab do.
+ */
+function stringText(g: HeapGraph, node: number, budget: number): string {
+  const { concatString, slicedString } = g.T;
+  let out = '';
+  const stack = [node];
+  for (let visits = 0; stack.length > 0 && out.length < budget; visits++) {
+    if (visits === MAX_LABEL_VISITS) return `${out}…`;
+    const v = stack.pop()!;
+    const t = g.nodeType[v];
+    if (t !== concatString && t !== slicedString) {
+      out += g.namePrefix(v, budget - out.length);
+      continue;
+    }
+    let first = NONE;
+    let second = NONE;
+    // A string's few edges (first, second or parent, map); never more than 8 looked at.
+    for (let e = g.firstEdge[v]!, end = Math.min(g.firstEdge[v + 1]!, e + 8); e < end; e++) {
+      const k = partKind(g, e);
+      if (k === PART_FIRST) first = g.edgeTo[e]!;
+      else if (k === PART_SECOND) second = g.edgeTo[e]!;
+    }
+    if (first === NONE && second === NONE) out += g.namePrefix(v, budget - out.length);
+    if (second !== NONE) stack.push(second);
+    if (first !== NONE) stack.push(first);
+  }
+  return out.slice(0, budget);
 }
 
 /** A short readable label: a string's text, a function's name, an object's class. */
 export function nodeLabel(g: HeapGraph, c: Classes, node: number): string {
   const type = g.typeName(node);
-  const name = g.name(node);
   if (type === 'string' || type === 'concatenated string' || type === 'sliced string')
     return quote(stringText(g, node, MAX_TEXT + 1));
+  const name = g.namePrefix(node, MAX_TEXT + 1);
   if (type === 'closure') return `${name || '(anonymous)'}()`;
   if (type === 'synthetic') return name || '(root)';
   if (type === 'number') return name;
@@ -139,24 +189,36 @@ export function nodeLabel(g: HeapGraph, c: Classes, node: number): string {
 }
 
 function edgeText(g: HeapGraph, e: number): string {
-  const name = g.edgeName(e);
+  const name = g.edgeNamePrefix(e, MAX_NAME).slice(0, MAX_NAME);
   return g.isIndexEdge(e) ? `[${name}]` : name;
 }
 
-/** Structured steps for `pathTo`. */
+/**
+ * Steps kept of a long path: its first two and last 32, more than renderPath shows
+ * (first 2, "…", last 9, each with the step before it), so that a path through a chain
+ * of 100,000 objects costs as much as a short one.
+ */
+const PATH_HEAD = 2;
+const PATH_TAIL = 32;
+const MAX_NAME = 256;
+
+/** Structured steps for `pathTo`; long paths keep their ends (see PATH_HEAD, PATH_TAIL). */
 export function pathSteps(g: HeapGraph, c: Classes, p: ShortestPaths, nodes: readonly number[]): PathStep[] {
-  return nodes.map((v, k) => {
+  const skipped = Math.max(0, nodes.length - PATH_HEAD - PATH_TAIL);
+  const kept = skipped > 0 ? [...nodes.slice(0, PATH_HEAD), ...nodes.slice(nodes.length - PATH_TAIL)] : nodes;
+  return kept.map((v, k) => {
     const node = {
       index: v,
       id: g.nodeId[v]!,
       type: g.typeName(v),
       className: c.names[c.classOf[v]!]!,
-      name: g.name(v),
+      name: g.namePrefix(v, MAX_NAME).slice(0, MAX_NAME),
       text: nodeLabel(g, c, v),
     };
     if (k === 0) return { node };
     const e = p.parentEdge[v]!;
-    return { edge: { type: g.edgeTypeName(e), name: edgeText(g, e) }, node };
+    const edge = { type: g.edgeTypeName(e), name: edgeText(g, e) };
+    return skipped > 0 && k === PATH_HEAD ? { edge, skipped, node } : { edge, node };
   });
 }
 
@@ -168,11 +230,13 @@ export function pathSteps(g: HeapGraph, c: Classes, p: ShortestPaths, nodes: rea
  */
 export function renderPath(steps: readonly PathStep[], maxSteps = 12): string {
   const parts: string[] = [];
+  let hidden = 0;
   const member = (holder: string, edge: string): string =>
     edge.startsWith('[') ? `${holder}${edge}` : `${holder}.${edge}`;
   for (let k = 0; k < steps.length; k++) {
     const s = steps[k]!;
     const last = k === steps.length - 1;
+    hidden += s.skipped ?? 0;
     if (!s.edge) {
       parts.push(s.node.text);
       continue;
@@ -192,6 +256,10 @@ export function renderPath(steps: readonly PathStep[], maxSteps = 12): string {
       parts.push(`${member(holder.className, s.edge.name)} (${s.node.text})`);
     }
   }
+  // The first two parts, "…", and the last maxSteps − 3. With steps left out (always
+  // fewer than the tail kept), the first part after the gap has the wrong holder: never shown.
+  if (hidden > 0)
+    return [...parts.slice(0, 2), '…', ...parts.slice(Math.max(3, parts.length - maxSteps + 3))].join(' → ');
   if (parts.length > maxSteps) parts.splice(2, parts.length - maxSteps + 1, '…');
   return parts.join(' → ');
 }

@@ -357,6 +357,8 @@ export class SnapshotTokenizer {
     let j = i;
     for (; j < end; j++) {
       const c = buf[j]!;
+      // JSON has no raw control characters in strings; the string table relies on it.
+      if (c < 0x20) this.fail('a raw control character inside a string', j);
       if (esc) esc = false;
       else if (c === 0x5c) esc = true;
       else if (c === 0x22) break;

@@ -2,7 +2,9 @@
  * The snapshot's `strings` array kept as the raw JSON bytes of each string, packed in
  * large chunks, and decoded only when asked for. Millions of short JS strings would cost
  * a header each and most of the parse time in allocation and GC; almost none of them are
- * ever read (class names, property names on printed paths are).
+ * ever read (class names, property names on printed paths are). Each stored string is
+ * followed by a 0 byte (a raw control character cannot occur inside a JSON string), so its
+ * end is found from its own bytes, and a label can read just a prefix of a huge string.
  */
 import { decodeJsonStringBody } from './json-string.js';
 
@@ -54,9 +56,10 @@ export class StringTable {
         next.set(this.starts);
         this.starts = next;
       }
-      if (this.chunks.length === 0 || this.pos + (b - a) > this.chunk.length) this.newChunk(b - a, -1);
+      // One byte more for the terminator that end() writes.
+      if (this.chunks.length === 0 || this.pos + (b - a) + 1 > this.chunk.length) this.newChunk(b - a + 1, -1);
       this.open = this.pos;
-    } else if (this.pos + (b - a) > this.chunk.length) {
+    } else if (this.pos + (b - a) + 1 > this.chunk.length) {
       // The string outgrew the chunk: move what we have of it into a fresh one.
       this.newChunk(this.pos - this.open + (b - a) * 2, this.open);
     }
@@ -96,6 +99,7 @@ export class StringTable {
       this.starts[this.count++] = (NUMERIC | value) >>> 0;
     } else {
       this.starts[this.count++] = a;
+      c[this.pos++] = 0;
     }
     this.open = -1;
   }
@@ -114,17 +118,37 @@ export class StringTable {
 
   /** The decoded string number i. */
   get(i: number): string {
+    return this.read(i, Number.POSITIVE_INFINITY);
+  }
+
+  /**
+   * At most about `maxChars` characters from the start of string i (never fewer when the
+   * string is longer), in O(maxChars): labels of multi-MB strings read only what they show.
+   */
+  prefix(i: number, maxChars: number): string {
+    return this.read(i, maxChars);
+  }
+
+  private read(i: number, maxChars: number): string {
     if (!(i >= 0 && i < this.count)) throw new RangeError(`string index ${i} out of range (${this.count} strings)`);
     const a = this.starts[i]!;
     if (a >= NUMERIC) return String(a - NUMERIC);
-    const k = this.chunkOf(i);
-    const buf = this.chunks[k]!;
-    // The string ends where the next stored (non-numeric) string of the chunk starts.
-    const chunkEnd = k + 1 < this.chunks.length ? this.chunkFirst[k + 1]! : this.count;
-    let j = i + 1;
-    while (j < chunkEnd && this.starts[j]! >= NUMERIC) j++;
-    const b = j < chunkEnd ? this.starts[j]! : k === this.chunks.length - 1 ? this.pos : this.chunkUsed[k]!;
-    for (let p = a; p < b; p++) if (buf[p] === 0x5c) return decodeJsonStringBody(buf, a, b);
-    return buf.toString('utf8', a, b);
+    const buf = this.chunks[this.chunkOf(i)]!;
+    let end: number;
+    if (maxChars === Number.POSITIVE_INFINITY) end = buf.indexOf(0, a);
+    else {
+      // Walk characters, not bytes, so that a cut never splits an escape or a UTF-8
+      // sequence; never past the terminator, even in a string with a broken escape.
+      end = a;
+      for (let n = 0; n < maxChars && buf[end] !== 0; n++) {
+        const c = buf[end]!;
+        const stop =
+          end + (c === 0x5c ? (buf[end + 1] === 0x75 ? 6 : 2) : c < 0xc0 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4);
+        end++;
+        while (end < stop && buf[end] !== 0) end++;
+      }
+    }
+    const body = buf.subarray(a, end);
+    return body.indexOf(0x5c) >= 0 ? decodeJsonStringBody(buf, a, end) : body.toString('utf8');
   }
 }

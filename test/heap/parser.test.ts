@@ -205,6 +205,8 @@ test('rejects truncated, corrupt and non-snapshot files with LS_ERR_BAD_SNAPSHOT
     }
     await writeFile(f('letter'), text.replace('"nodes":[9,', '"nodes":[9x,'));
     await rejectsBad(f('letter'), /expected an integer/);
+    await writeFile(f('control'), text.replace('"strings":["', '"strings":["\u0000'));
+    await rejectsBad(f('control'), /raw control character inside a string/);
     await writeFile(f('garbage'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 1, 2, 3]));
     await rejectsBad(f('garbage'), /expected "\{"/);
     await writeFile(f('other.json'), JSON.stringify({ name: 'x', version: '1.0.0' }));
