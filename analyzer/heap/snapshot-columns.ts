@@ -9,6 +9,8 @@ import { EdgeColumn, NodeColumn, type SnapshotLayout } from './snapshot-layout.j
 /** Receives the numbers of one flat JSON number array, a batch at a time. */
 export interface NumberSink {
   pushBatch(values: Float64Array, count: number): void;
+  /** Numbers per record: batches then hold whole records (except maybe the last). */
+  readonly recordSize?: number;
 }
 
 export class NumberSinkError extends Error {}
@@ -71,7 +73,22 @@ abstract class RecordColumns implements NumberSink {
     this.capacity = declared > 0 ? declared : INITIAL;
   }
 
+  get recordSize(): number {
+    return this.fieldCount;
+  }
+
+  /** Position in the record of the field stored in column kind `col`, or -1. */
+  protected fieldOf(col: number): number {
+    return this.columns.indexOf(col);
+  }
+
   protected abstract grow(capacity: number): void;
+  /**
+   * Fast path for a batch of whole records starting at `row`: one pass over the batch,
+   * every field stored. Returns false, having stored nothing that matters, when some
+   * value needs the general path (which then reports it or handles it).
+   */
+  protected abstract writeRows(v: Float64Array, len: number, row: number): boolean;
   /** Writes v[k], v[k + step], ... of column kind `col` into rows row, row + 1, ... */
   protected abstract write(col: number, v: Float64Array, k: number, len: number, step: number, row: number): void;
 
@@ -83,6 +100,10 @@ abstract class RecordColumns implements NumberSink {
     if (base + rows > this.capacity) {
       this.capacity = Math.max(base + rows, Math.ceil(this.capacity * 1.5));
       this.grow(this.capacity);
+    }
+    if (f0 === 0 && len % nf === 0 && this.writeRows(v, len, base)) {
+      this.count = base + len / nf;
+      return;
     }
     for (let j = 0; j < nf; j++) {
       const k0 = (j - f0 + nf) % nf;
@@ -100,6 +121,8 @@ abstract class RecordColumns implements NumberSink {
 
 export class NodeColumns extends RecordColumns {
   private readonly typeCount: number;
+  /** Record positions of type, name, id, self_size, edge_count (all required by the layout). */
+  private readonly fields: number[];
   type: Uint8Array;
   name: Uint32Array;
   id: Uint32Array;
@@ -114,11 +137,42 @@ export class NodeColumns extends RecordColumns {
   constructor(layout: SnapshotLayout) {
     super(layout.nodeColumns, layout.nodeFieldCount, layout.declaredNodeCount);
     this.typeCount = layout.nodeTypes.length;
+    this.fields = [NodeColumn.Type, NodeColumn.Name, NodeColumn.Id, NodeColumn.SelfSize, NodeColumn.EdgeCount].map(
+      (c) => this.fieldOf(c),
+    );
     this.type = new Uint8Array(this.capacity);
     this.name = new Uint32Array(this.capacity);
     this.id = new Uint32Array(this.capacity);
     this.selfSize = new Uint32Array(this.capacity);
     this.edgeCount = new Uint32Array(this.capacity);
+  }
+
+  protected writeRows(v: Float64Array, len: number, row: number): boolean {
+    const size = this.selfSize;
+    if (!(size instanceof Uint32Array)) return false;
+    const nf = this.fieldCount;
+    const [ft, fn, fi, fs, fe] = this.fields;
+    const maxType = this.typeCount - 1;
+    const { type, name, id, edgeCount } = this;
+    for (let k = 0, r = row; k < len; k += nf, r++) {
+      const t = v[k + ft]!;
+      const n = v[k + fn]!;
+      const i = v[k + fi]!;
+      const s = v[k + fs]!;
+      const e = v[k + fe]!;
+      if (t > maxType || n > U32_MAX || i > U32_MAX || s > U32_MAX || e > U32_MAX) return false;
+      type[r] = t;
+      name[r] = n;
+      id[r] = i;
+      size[r] = s;
+      edgeCount[r] = e;
+    }
+    // Optional fields, almost always all zero: the general strided loops.
+    for (const col of [NodeColumn.TraceNodeId, NodeColumn.Detachedness]) {
+      const f = this.fieldOf(col);
+      if (f >= 0) this.write(col, v, f, len, nf, row);
+    }
+    return true;
   }
 
   protected grow(c: number): void {
@@ -165,6 +219,8 @@ export class NodeColumns extends RecordColumns {
 export class EdgeColumns extends RecordColumns {
   private readonly nodeFieldCount: number;
   private readonly typeCount: number;
+  /** Record positions of type, name_or_index, to_node (all required by the layout). */
+  private readonly fields: number[];
   type: Uint8Array;
   nameOrIndex: Uint32Array;
   /** Target node index (to_node divided by the node field count). */
@@ -174,9 +230,28 @@ export class EdgeColumns extends RecordColumns {
     super(layout.edgeColumns, layout.edgeFieldCount, layout.declaredEdgeCount);
     this.nodeFieldCount = layout.nodeFieldCount;
     this.typeCount = layout.edgeTypes.length;
+    this.fields = [EdgeColumn.Type, EdgeColumn.NameOrIndex, EdgeColumn.ToNode].map((c) => this.fieldOf(c));
     this.type = new Uint8Array(this.capacity);
     this.nameOrIndex = new Uint32Array(this.capacity);
     this.toNode = new Uint32Array(this.capacity);
+  }
+
+  protected writeRows(v: Float64Array, len: number, row: number): boolean {
+    const nf = this.fieldCount;
+    const [ft, fn, fto] = this.fields;
+    const maxType = this.typeCount - 1;
+    const nodeFields = this.nodeFieldCount;
+    const { type, nameOrIndex, toNode } = this;
+    for (let k = 0, r = row; k < len; k += nf, r++) {
+      const t = v[k + ft]!;
+      const n = v[k + fn]!;
+      const to = v[k + fto]! / nodeFields;
+      if (t > maxType || n > U32_MAX || !(to >= 0 && to <= U32_MAX && Math.floor(to) === to)) return false;
+      type[r] = t;
+      nameOrIndex[r] = n;
+      toNode[r] = to;
+    }
+    return true;
   }
 
   protected grow(c: number): void {

@@ -220,6 +220,10 @@ test('rejects truncated, corrupt and non-snapshot files with LS_ERR_BAD_SNAPSHOT
     ];
     await writeFile(f('dangling'), snapshotJson(nodes).replace('"edges":[1,1,7]', '"edges":[1,1,70]'));
     await rejectsBad(f('dangling'), /points to node 10/);
+    await writeFile(f('edgetype'), snapshotJson(nodes).replace('"edges":[1,1,7]', '"edges":[9,1,7]'));
+    await rejectsBad(f('edgetype'), /at byte \d+: edge type 9 is out of range/);
+    await writeFile(f('offset'), snapshotJson(nodes).replace('"edges":[1,1,7]', '"edges":[1,1,8]'));
+    await rejectsBad(f('offset'), /at byte \d+: edge to_node 8 is not a node offset/);
     await writeFile(f('count'), snapshotJson(nodes).replace('"edges":[1,1,7]', '"edges":[1,1,7,1,2,7]'));
     await rejectsBad(f('count'), /declare 1 edges but "edges" holds 2/);
     await writeFile(f('meta'), snapshotJson(nodes).replace('"edge_fields"', '"edge_fieldz"'));
