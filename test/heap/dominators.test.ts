@@ -1,7 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { computeDominatorsIterative } from '../../analyzer/heap/dominators-iterative.js';
+import { computeDominators, computeRetainedSizes } from '../../analyzer/heap/dominators.js';
 import { analyzeRaw, analyzeSnapshot } from '../../analyzer/heap/heap-analysis.js';
+import { HeapGraph } from '../../analyzer/heap/heap-graph.js';
+import { buildRetainers } from '../../analyzer/heap/retainers.js';
 import { parseSnapshotStream } from '../../analyzer/heap/snapshot-parser.js';
 import {
   pieces,
@@ -205,4 +209,25 @@ test('dominators of a real Node heap agree with Cooper–Harvey–Kennedy', asyn
     for (const s of pg.size) total += s;
     assert.equal(a.retained[0], total);
   });
+});
+
+test('the iterative (Cooper–Harvey–Kennedy) dominators give the same tree as Lengauer–Tarjan', async () => {
+  for (let seed = 1; seed <= 40; seed++) {
+    const json = snapshotJson(randomGraph(seed, 2 + (seed % 30)));
+    const g = new HeapGraph(await parseSnapshotStream(pieces(Buffer.from(json), 1 << 16), `random-${seed}`));
+    const lt = computeDominators(g, buildRetainers(g));
+    const chk = computeDominatorsIterative(g, buildRetainers(g));
+    assert.deepEqual(Array.from(chk.idom), Array.from(lt.idom), `seed ${seed}`);
+    assert.equal(chk.reachableCount, lt.reachableCount, `seed ${seed}`);
+    assert.deepEqual(Array.from(computeRetainedSizes(g, chk)), Array.from(computeRetainedSizes(g, lt)), `seed ${seed}`);
+    const seen = new Set<number>([0]);
+    for (const v of chk.order.subarray(1)) {
+      assert.ok(seen.has(chk.idom[v]!), `seed ${seed}: node ${v} comes after its dominator`);
+      seen.add(v);
+    }
+    assert.equal(chk.order[0], 0);
+    const reachable = (d: typeof lt): number[] =>
+      Array.from(d.order.subarray(0, d.reachableCount)).sort((a, b) => a - b);
+    assert.deepEqual(reachable(chk), reachable(lt), `seed ${seed}: reachable nodes first`);
+  }
 });

@@ -1,0 +1,121 @@
+/**
+ * Immediate dominators by the iterative algorithm of Cooper, Harvey and Kennedy ("A Simple,
+ * Fast Dominance Algorithm", 2001), the one DevTools uses, on the same typed arrays and
+ * with the same rules as `computeDominators` (Lengauer–Tarjan): weak edges do not retain,
+ * shortcuts retain only from the root, unreachable nodes hang off the root. Kept beside
+ * Lengauer–Tarjan so that `bench:heap` can measure both on real heap graphs; the analysis
+ * uses the faster (see dominators.ts).
+ */
+import type { Dominators } from './dominators.js';
+import { ROOT, type HeapGraph } from './heap-graph.js';
+import type { Retainers } from './retainers.js';
+import { Uint32Pool } from './scratch-pool.js';
+
+const UNDEF = 0xffffffff;
+
+/** Computes immediate dominators iteratively. The retainers are consumed (rewritten). */
+export function computeDominatorsIterative(g: HeapGraph, r: Retainers, pool = new Uint32Pool()): Dominators {
+  const n = g.nodeCount;
+  const first = g.firstEdge;
+  const to = g.edgeTo;
+  const etype = g.edgeType;
+  const weak = g.E.weak;
+  const shortcut = g.E.shortcut;
+  // Postorder numbers; the root is last (n − 1): unreachable nodes are explored as
+  // virtual children of the root once its real edges are done.
+  const po = pool.take(n).fill(UNDEF);
+  const nodeOf = pool.take(n); // postorder number → node
+  const stackNode = pool.take(n);
+  const stackEdge = pool.take(n);
+  const virtualChild = new Uint8Array(n);
+  let next = 0;
+  let sp = 0;
+  let scan = 0; // next node to check for the virtual edges
+  let reachableCount = 0;
+  let inReal = true;
+  stackNode[0] = ROOT;
+  stackEdge[0] = first[ROOT]!;
+  po[ROOT] = UNDEF - 1; // visited, not yet numbered
+  while (sp >= 0) {
+    const v = stackNode[sp]!;
+    const e = stackEdge[sp]!;
+    let w = UNDEF;
+    if (e < first[v + 1]!) {
+      stackEdge[sp] = e + 1;
+      const t = etype[e];
+      if (t === weak || (t === shortcut && v !== ROOT)) continue;
+      w = to[e]!;
+      if (po[w] !== UNDEF) continue;
+    } else if (sp === 0) {
+      if (inReal) {
+        inReal = false;
+        reachableCount = next + 1;
+      }
+      while (scan < n && po[scan] !== UNDEF) scan++;
+      if (scan < n) {
+        w = scan;
+        virtualChild[w] = 1;
+      }
+    }
+    if (w === UNDEF) {
+      po[v] = next;
+      nodeOf[next++] = v;
+      sp--;
+      continue;
+    }
+    po[w] = UNDEF - 1;
+    sp++;
+    stackNode[sp] = w;
+    stackEdge[sp] = first[w]!;
+  }
+  pool.give(stackNode, stackEdge);
+
+  // Predecessors as postorder numbers; idom indexed by postorder number.
+  const { retFirst, retFrom } = r;
+  for (let k = 0; k < retFrom.length; k++) retFrom[k] = po[retFrom[k]!]!;
+  const idom = pool.take(n).fill(UNDEF);
+  const root = n - 1;
+  idom[root] = root;
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (let b = root - 1; b >= 0; b--) {
+      const v = nodeOf[b]!;
+      let d = virtualChild[v] === 1 ? root : UNDEF;
+      for (let k = retFirst[v]!, end = retFirst[v + 1]!; k < end; k++) {
+        let p = retFrom[k]!;
+        if (idom[p] === UNDEF) continue;
+        if (d === UNDEF) {
+          d = p;
+          continue;
+        }
+        // Intersect: walk the two fingers up the current dominator tree until they meet.
+        let q = d;
+        while (p !== q) {
+          while (p < q) p = idom[p]!;
+          while (q < p) q = idom[q]!;
+        }
+        d = p;
+      }
+      if (d !== UNDEF && idom[b] !== d) {
+        idom[b] = d;
+        changed = true;
+      }
+    }
+  }
+
+  // Back to node indices. Order: reverse postorder (a dominator before the nodes it
+  // dominates), the nodes reachable through retaining edges first.
+  const idomNode = po; // po is dead from here on: reuse it
+  const order = pool.take(n);
+  let k = 0;
+  let u = reachableCount;
+  for (let b = root; b >= 0; b--) {
+    const v = nodeOf[b]!;
+    idomNode[v] = nodeOf[idom[b]!]!;
+    // Reachable: the root and the real subtrees, numbered before the virtual ones.
+    if (b === root || b < reachableCount - 1) order[k++] = v;
+    else order[u++] = v;
+  }
+  pool.give(nodeOf, idom, retFirst);
+  return { idom: idomNode, order, reachableCount };
+}
