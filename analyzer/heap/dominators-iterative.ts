@@ -15,12 +15,8 @@ const UNDEF = 0xffffffff;
 
 /** Computes immediate dominators iteratively. The retainers are consumed (rewritten). */
 export function computeDominatorsIterative(g: HeapGraph, r: Retainers, pool = new Uint32Pool()): Dominators {
-  const n = g.nodeCount;
-  const first = g.firstEdge;
-  const to = g.edgeTo;
-  const etype = g.edgeType;
-  const weak = g.E.weak;
-  const shortcut = g.E.shortcut;
+  const { nodeCount: n, firstEdge: first, edgeTo: to, edgeType: etype } = g;
+  const { weak, shortcut } = g.E;
   // Postorder numbers; the root is last (n − 1): unreachable nodes are explored as
   // virtual children of the root once its real edges are done.
   const po = pool.take(n).fill(UNDEF);

@@ -8,7 +8,8 @@ import { computeDominators, computeRetainedSizes, type Dominators } from './domi
 import { HeapGraph } from './heap-graph.js';
 import { buildRetainers } from './retainers.js';
 import { Uint32Pool } from './scratch-pool.js';
-import { parseSnapshotFile, type ParseOptions, type RawSnapshot } from './snapshot-parser.js';
+import { type ParallelParseOptions, parseSnapshotParallel } from './parallel-parse.js';
+import type { ParseOptions, RawSnapshot } from './snapshot-parser.js';
 
 /** A parsed snapshot with node classes: enough for diffs and id sets. */
 export interface ClassifiedHeap {
@@ -27,8 +28,8 @@ export interface HeapAnalysis extends ClassifiedHeap {
 }
 
 /** Parses a snapshot and classifies its nodes, without dominators: `leakscope heap diff` input. */
-export async function loadClassifiedHeap(file: string, opts: ParseOptions = {}): Promise<ClassifiedHeap> {
-  const graph = new HeapGraph(await parseSnapshotFile(file, opts));
+export async function loadClassifiedHeap(file: string, opts: ParallelParseOptions = {}): Promise<ClassifiedHeap> {
+  const graph = new HeapGraph(await parseSnapshotParallel(file, opts));
   return { graph, classes: classify(graph) };
 }
 
@@ -61,9 +62,9 @@ export function analyzeRaw(
  * Parses and analyses a snapshot file: the work behind `leakscope heap summary`.
  * @example const a = await analyzeSnapshot('final.heapsnapshot'); a.retained[0] // whole heap
  */
-export async function analyzeSnapshot(file: string, opts: ParseOptions = {}): Promise<HeapAnalysis> {
+export async function analyzeSnapshot(file: string, opts: ParallelParseOptions = {}): Promise<HeapAnalysis> {
   const t0 = performance.now();
-  const raw = await parseSnapshotFile(file, opts);
+  const raw = await parseSnapshotParallel(file, opts);
   const timings: Record<string, number> = { parse: performance.now() - t0 };
   return analyzeRaw(raw, opts, timings);
 }

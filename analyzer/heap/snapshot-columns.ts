@@ -18,6 +18,16 @@ export class NumberSinkError extends Error {}
 const U32_MAX = 0xffffffff;
 const INITIAL = 1 << 16;
 
+/** A typed array of `n` elements, on a SharedArrayBuffer when `shared` (parse workers write into it). */
+function alloc<T extends Uint8Array | Uint32Array>(
+  Ctor: new (b: ArrayBufferLike) => T,
+  bytesPer: number,
+  n: number,
+  shared: boolean,
+): T {
+  return new Ctor(shared ? new SharedArrayBuffer(n * bytesPer) : new ArrayBuffer(n * bytesPer));
+}
+
 function grown<T extends Uint8Array | Uint32Array | Float64Array>(a: T, size: number): T {
   const next = new (a.constructor as new (n: number) => T)(size);
   next.set(a.subarray(0, Math.min(a.length, size)));
@@ -57,6 +67,24 @@ function copyU8(
     if (x > max) throw new NumberSinkError(`${what} ${x} is out of range`);
     dst[row] = x;
   }
+}
+
+export interface NodeColumnArrays {
+  readonly count: number;
+  readonly type: Uint8Array;
+  readonly name: Uint32Array;
+  readonly id: Uint32Array;
+  readonly selfSize: Uint32Array | Float64Array;
+  readonly edgeCount: Uint32Array;
+  readonly traceNodeId: Uint32Array | null;
+  readonly detachedness: Uint8Array | null;
+}
+
+export interface EdgeColumnArrays {
+  readonly count: number;
+  readonly type: Uint8Array;
+  readonly nameOrIndex: Uint32Array;
+  readonly toNode: Uint32Array;
 }
 
 /** Rows of fixed-width records spread over typed columns. */
@@ -134,17 +162,31 @@ export class NodeColumns extends RecordColumns {
   /** Allocated only when some node is marked (browser DOM detachedness). */
   detachedness: Uint8Array | null = null;
 
-  constructor(layout: SnapshotLayout) {
+  constructor(layout: SnapshotLayout, shared = false) {
     super(layout.nodeColumns, layout.nodeFieldCount, layout.declaredNodeCount);
     this.typeCount = layout.nodeTypes.length;
     this.fields = [NodeColumn.Type, NodeColumn.Name, NodeColumn.Id, NodeColumn.SelfSize, NodeColumn.EdgeCount].map(
       (c) => this.fieldOf(c),
     );
-    this.type = new Uint8Array(this.capacity);
-    this.name = new Uint32Array(this.capacity);
-    this.id = new Uint32Array(this.capacity);
-    this.selfSize = new Uint32Array(this.capacity);
-    this.edgeCount = new Uint32Array(this.capacity);
+    this.type = alloc(Uint8Array, 1, this.capacity, shared);
+    this.name = alloc(Uint32Array, 4, this.capacity, shared);
+    this.id = alloc(Uint32Array, 4, this.capacity, shared);
+    this.selfSize = alloc(Uint32Array, 4, this.capacity, shared);
+    this.edgeCount = alloc(Uint32Array, 4, this.capacity, shared);
+  }
+
+  /** The columns as plain data, to hand from a parse worker to the main thread. */
+  arrays(): NodeColumnArrays {
+    const { count, type, name, id, selfSize, edgeCount, traceNodeId, detachedness } = this;
+    return { count, type, name, id, selfSize, edgeCount, traceNodeId, detachedness };
+  }
+
+  /** Columns made by a parse worker (`arrays()` on its side). */
+  static adopt(layout: SnapshotLayout, a: NodeColumnArrays): NodeColumns {
+    const c = new NodeColumns({ ...layout, declaredNodeCount: 1 });
+    Object.assign(c, a);
+    c.capacity = a.type.length;
+    return c;
   }
 
   protected writeRows(v: Float64Array, len: number, row: number): boolean {
@@ -226,14 +268,28 @@ export class EdgeColumns extends RecordColumns {
   /** Target node index (to_node divided by the node field count). */
   toNode: Uint32Array;
 
-  constructor(layout: SnapshotLayout) {
+  constructor(layout: SnapshotLayout, shared = false) {
     super(layout.edgeColumns, layout.edgeFieldCount, layout.declaredEdgeCount);
     this.nodeFieldCount = layout.nodeFieldCount;
     this.typeCount = layout.edgeTypes.length;
     this.fields = [EdgeColumn.Type, EdgeColumn.NameOrIndex, EdgeColumn.ToNode].map((c) => this.fieldOf(c));
-    this.type = new Uint8Array(this.capacity);
-    this.nameOrIndex = new Uint32Array(this.capacity);
-    this.toNode = new Uint32Array(this.capacity);
+    this.type = alloc(Uint8Array, 1, this.capacity, shared);
+    this.nameOrIndex = alloc(Uint32Array, 4, this.capacity, shared);
+    this.toNode = alloc(Uint32Array, 4, this.capacity, shared);
+  }
+
+  /** The columns as plain data, to hand from a parse worker to the main thread. */
+  arrays(): EdgeColumnArrays {
+    const { count, type, nameOrIndex, toNode } = this;
+    return { count, type, nameOrIndex, toNode };
+  }
+
+  /** Columns made by a parse worker (`arrays()` on its side). */
+  static adopt(layout: SnapshotLayout, a: EdgeColumnArrays): EdgeColumns {
+    const c = new EdgeColumns({ ...layout, declaredEdgeCount: 1 });
+    Object.assign(c, a);
+    c.capacity = a.type.length;
+    return c;
   }
 
   protected writeRows(v: Float64Array, len: number, row: number): boolean {

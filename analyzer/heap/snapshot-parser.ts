@@ -4,7 +4,7 @@
  * Never holds the file, nor one giant JSON string, in memory, so multi-GB snapshots
  * (beyond V8's ~512 MB string limit, where JSON.parse-based tools stop) parse.
  */
-import { open } from 'node:fs/promises';
+import { type FileHandle, open, stat } from 'node:fs/promises';
 import { LsError } from '../../common/errors.js';
 import { CountingSink, EdgeColumns, NodeColumns, type NumberSink, Uint32List } from './snapshot-columns.js';
 import { StringTable } from './string-table.js';
@@ -33,20 +33,46 @@ export interface ParseOptions {
   readonly nodesOnly?: boolean;
 }
 
+/** How to parse one part of a file (parse workers each take one; see parallel-parse.ts). */
+export interface PartOptions {
+  /** The layout, for a part that starts after the header. */
+  readonly layout?: SnapshotLayout;
+  /** Stop before this top-level key (where the next part starts). */
+  readonly stopKey?: string;
+  /** Node and edge columns on SharedArrayBuffers, for a worker to hand over. */
+  readonly shared?: boolean;
+  readonly chunkSize?: number;
+  /** Checked between reads: true when the analysis gave up (another part failed). */
+  readonly aborted?: () => boolean;
+}
+
+/** What one part of a file held. */
+export interface SnapshotPart {
+  readonly seen: readonly string[];
+  readonly layout: SnapshotLayout | null;
+  readonly nodes: NodeColumns | null;
+  readonly edges: EdgeColumns | null;
+  readonly strings: StringTable | null;
+  readonly locations: Uint32Array | null;
+}
+
 const FLAT_SKIPPED = new Set(['trace_function_infos', 'samples']);
 
 class SnapshotAssembler implements TokenizerHandler {
-  layout: SnapshotLayout | null = null;
+  layout: SnapshotLayout | null;
   nodes: NodeColumns | null = null;
   edges: EdgeColumns | null = null;
-  readonly strings = new StringTable();
-  readonly locations = new Uint32List();
+  strings: StringTable | null = null;
+  locations: Uint32List | null = null;
   private readonly seen = new Set<string>();
 
   constructor(
     private readonly file: string,
     private readonly nodesOnly = false,
-  ) {}
+    private readonly part: PartOptions = {},
+  ) {
+    this.layout = part.layout ?? null;
+  }
 
   private needLayout(key: string): SnapshotLayout {
     if (!this.layout)
@@ -57,6 +83,9 @@ class SnapshotAssembler implements TokenizerHandler {
     return this.layout;
   }
 
+  stopAt(key: string): boolean {
+    return key === this.part.stopKey;
+  }
   wantsWhole(key: string): boolean {
     return key === 'snapshot';
   }
@@ -64,29 +93,31 @@ class SnapshotAssembler implements TokenizerHandler {
     this.layout = layoutFromHeader(value, this.file);
   }
   numberSink(key: string): NumberSink | null {
-    if (key === 'nodes') return (this.nodes = new NodeColumns(this.needLayout(key)));
+    const shared = this.part.shared ?? false;
+    if (key === 'nodes') return (this.nodes = new NodeColumns(this.needLayout(key), shared));
     if (key === 'edges') {
       const layout = this.needLayout(key);
       // Empty columns, and a sink that only counts, when the caller wants nodes only.
-      this.edges = new EdgeColumns(this.nodesOnly ? { ...layout, declaredEdgeCount: 1 } : layout);
+      this.edges = new EdgeColumns(this.nodesOnly ? { ...layout, declaredEdgeCount: 1 } : layout, shared);
       return this.nodesOnly ? new CountingSink() : this.edges;
     }
-    if (key === 'locations') return this.locations;
+    if (key === 'locations') return (this.locations = new Uint32List());
     if (FLAT_SKIPPED.has(key)) return new CountingSink();
     return null;
   }
   wantsStrings(key: string): boolean {
-    return key === 'strings' && !this.nodesOnly;
+    if (key !== 'strings' || this.nodesOnly) return false;
+    this.strings = new StringTable();
+    return true;
   }
   stringPart(src: Buffer, start: number, end: number): void {
-    this.strings.append(src, start, end);
+    this.strings!.append(src, start, end);
   }
   stringEnd(): void {
-    this.strings.end();
+    this.strings!.end();
   }
   endValue(key: string): void {
-    if (this.seen.has(key))
-      throw new LsError('LS_ERR_BAD_SNAPSHOT', `${this.file}: corrupt snapshot: key "${key}" appears twice`);
+    if (this.seen.has(key)) throw duplicateKey(this.file, key);
     this.seen.add(key);
     if (key === 'nodes' && !this.nodes!.complete()) {
       throw new LsError(
@@ -102,24 +133,47 @@ class SnapshotAssembler implements TokenizerHandler {
     }
   }
 
-  result(fileBytes: number): RawSnapshot {
-    const missing = ['snapshot', 'nodes', 'edges', 'strings'].filter((k) => !this.seen.has(k));
-    if (missing.length) {
-      throw new LsError(
-        'LS_ERR_BAD_SNAPSHOT',
-        `${this.file}: not a V8 heap snapshot: expected the keys ${missing.map((k) => `"${k}"`).join(', ')}`,
-      );
-    }
+  result(): SnapshotPart {
     return {
-      file: this.file,
-      layout: this.layout!,
-      nodes: this.nodes!,
-      edges: this.edges!,
+      seen: [...this.seen],
+      layout: this.layout,
+      nodes: this.nodes,
+      edges: this.edges,
       strings: this.strings,
-      locations: this.locations.data.subarray(0, this.locations.length),
-      fileBytes,
+      locations: this.locations ? this.locations.data.subarray(0, this.locations.length) : null,
     };
   }
+}
+
+const duplicateKey = (file: string, key: string): LsError =>
+  new LsError('LS_ERR_BAD_SNAPSHOT', `${file}: corrupt snapshot: key "${key}" appears twice`);
+
+/** One snapshot from the parts of its file (one part when parsed in one go). */
+export function mergeParts(file: string, parts: readonly SnapshotPart[], fileBytes: number): RawSnapshot {
+  const seen = new Set<string>();
+  for (const p of parts)
+    for (const k of p.seen) {
+      if (seen.has(k)) throw duplicateKey(file, k);
+      seen.add(k);
+    }
+  const missing = ['snapshot', 'nodes', 'edges', 'strings'].filter((k) => !seen.has(k));
+  if (missing.length) {
+    throw new LsError(
+      'LS_ERR_BAD_SNAPSHOT',
+      `${file}: not a V8 heap snapshot: expected the keys ${missing.map((k) => `"${k}"`).join(', ')}`,
+    );
+  }
+  const pick = <K extends keyof SnapshotPart>(k: K): NonNullable<SnapshotPart[K]> | null =>
+    (parts.find((p) => p[k] !== null)?.[k] ?? null) as NonNullable<SnapshotPart[K]> | null;
+  return {
+    file,
+    layout: pick('layout')!,
+    nodes: pick('nodes')!,
+    edges: pick('edges')!,
+    strings: pick('strings') ?? new StringTable(),
+    locations: pick('locations') ?? new Uint32Array(0),
+    fileBytes,
+  };
 }
 
 function syntaxError(file: string, e: unknown): unknown {
@@ -153,16 +207,12 @@ export async function parseSnapshotStream(
   } catch (e) {
     throw syntaxError(name, e);
   }
-  return asm.result(tok.bytesConsumed());
+  return mergeParts(name, [asm.result()], tok.bytesConsumed());
 }
 
-/**
- * Parses a .heapsnapshot file into typed columns. Library form of the parsing step of
- * `leakscope heap summary|diff|leaks`.
- * @example const raw = await parseSnapshotFile('run/snapshots/final.heapsnapshot');
- */
-export async function parseSnapshotFile(file: string, opts: ParseOptions = {}): Promise<RawSnapshot> {
-  let fh;
+/** Opens a snapshot file for reading, with the messages every reader gives. */
+export async function openSnapshot(file: string): Promise<{ fh: FileHandle; size: number }> {
+  let fh: FileHandle;
   try {
     fh = await open(file, 'r');
   } catch (e) {
@@ -170,26 +220,60 @@ export async function parseSnapshotFile(file: string, opts: ParseOptions = {}): 
       cause: e,
     });
   }
+  const size = (await fh.stat()).size;
+  if (size === 0) {
+    await fh.close();
+    throw new LsError('LS_ERR_BAD_SNAPSHOT', `${file}: empty file, expected a V8 heap snapshot (JSON)`);
+  }
+  return { fh, size };
+}
+
+/**
+ * Parses the part of a file that starts at byte `start` (0, or a top-level key's opening
+ * quote) up to `part.stopKey` or the end. Used whole by parseSnapshotFile, and one part
+ * per thread by the parallel parse.
+ */
+export async function parseSnapshotPart(
+  file: string,
+  start: number,
+  part: PartOptions = {},
+  opts: ParseOptions = {},
+): Promise<SnapshotPart> {
+  const { fh, size } = await openSnapshot(file);
   try {
-    const total = (await fh.stat()).size;
-    if (total === 0)
-      throw new LsError('LS_ERR_BAD_SNAPSHOT', `${file}: empty file, expected a V8 heap snapshot (JSON)`);
-    const asm = new SnapshotAssembler(file, opts.nodesOnly);
-    const tok = new SnapshotTokenizer(asm);
-    const buf = Buffer.allocUnsafe(opts.chunkSize ?? 4 << 20);
+    const asm = new SnapshotAssembler(file, opts.nodesOnly, part);
+    // A part after the start is fed as an object of its own: "{" then its keys.
+    const tok = new SnapshotTokenizer(asm, start > 0 ? start - 1 : 0);
+    const buf = Buffer.allocUnsafe(part.chunkSize ?? opts.chunkSize ?? 4 << 20);
+    let pos = start;
     try {
-      for (;;) {
-        const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (start > 0) tok.feed(Buffer.from('{'));
+      while (!tok.stopped) {
+        if (part.aborted?.()) return asm.result();
+        const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
         if (bytesRead === 0) break;
+        pos += bytesRead;
         tok.feed(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
-        opts.onProgress?.('parse', tok.bytesConsumed(), total);
+        opts.onProgress?.('parse', pos, size);
       }
-      tok.finish();
+      if (!tok.stopped) tok.finish();
     } catch (e) {
       throw syntaxError(file, e);
     }
-    return asm.result(total);
+    return asm.result();
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * Parses a .heapsnapshot file into typed columns, in one thread. Library form of the
+ * parsing step of `leakscope heap summary|diff|leaks` (which use the parallel parse,
+ * parallel-parse.ts, for large files).
+ * @example const raw = await parseSnapshotFile('run/snapshots/final.heapsnapshot');
+ */
+export async function parseSnapshotFile(file: string, opts: ParseOptions = {}): Promise<RawSnapshot> {
+  const part = await parseSnapshotPart(file, 0, {}, opts);
+  const { size } = await stat(file);
+  return mergeParts(file, [part], size);
 }

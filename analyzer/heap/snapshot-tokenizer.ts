@@ -21,6 +21,11 @@ export interface TokenizerHandler {
   stringEnd(): void;
   /** Called when a top-level value has been fully read. */
   endValue(key: string): void;
+  /**
+   * True to stop at this top-level key, before its value: the tokenizer is then done and
+   * ignores the rest of what it is fed. Lets one thread parse one section of a file.
+   */
+  stopAt?(key: string): boolean;
 }
 
 export class JsonSyntaxError extends Error {
@@ -77,7 +82,16 @@ export class SnapshotTokenizer {
   private collector: ByteCollector | null = null;
   private scalar = false;
 
-  constructor(private readonly handler: TokenizerHandler) {}
+  /** True once the handler's stopAt() stopped the tokenizer. */
+  stopped = false;
+
+  /** `offset`: file position of the first byte fed, for error messages. */
+  constructor(
+    private readonly handler: TokenizerHandler,
+    offset = 0,
+  ) {
+    this.offset = offset;
+  }
 
   /** Where the tokenizer is, for error messages: "while reading \"nodes\"". */
   where(): string {
@@ -95,6 +109,7 @@ export class SnapshotTokenizer {
   }
 
   feed(buf: Buffer): void {
+    if (this.stopped) return;
     const end = buf.length;
     let i = 0;
     try {
@@ -421,6 +436,11 @@ export class SnapshotTokenizer {
     this.escaped = false;
     this.hasEscape = false;
     this.key = s;
+    if (this.handler.stopAt?.(s)) {
+      this.stopped = true;
+      this.mode = M_DONE;
+      return end;
+    }
     this.mode = M_COLON;
     return j + 1;
   }

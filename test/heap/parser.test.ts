@@ -6,6 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { LsError } from '../../common/errors.js';
 import { HeapGraph } from '../../analyzer/heap/heap-graph.js';
 import { parseSnapshotFile, parseSnapshotStream, type RawSnapshot } from '../../analyzer/heap/snapshot-parser.js';
+import { parseSnapshotParallel } from '../../analyzer/heap/parallel-parse.js';
 import { classify } from '../../analyzer/heap/class-names.js';
 import { pieces, readJson, runProgram, snapshotJson, withTempDir, type RawJson } from './fixtures.js';
 
@@ -68,7 +69,13 @@ test('parses a real V8 snapshot identically to JSON.parse, at any chunk size', a
       );
     // Tiny pieces through the stream entry (file reads that small would only test I/O).
     const tiny = await parseSnapshotStream(pieces(await readFile(file), 7), file);
-    for (const raw of [tiny, await parseSnapshotFile(file, { chunkSize: 1021 }), await parseSnapshotFile(file)]) {
+    const parallel = await parseSnapshotParallel(file, { workers: true });
+    for (const raw of [
+      tiny,
+      await parseSnapshotFile(file, { chunkSize: 1021 }),
+      await parseSnapshotFile(file),
+      parallel,
+    ]) {
       assertSameAsJson(raw, j);
       assert.equal(raw.locations.length, (j as unknown as { locations: number[] }).locations.length);
     }
@@ -170,18 +177,23 @@ test("parses a worker isolate's getHeapSnapshot() stream", async () => {
   }
 });
 
+/** Both the one-thread parse and the parse on worker threads reject `file` alike. */
 async function rejectsBad(file: string, pattern: RegExp): Promise<void> {
-  await assert.rejects(
-    async () => new HeapGraph(await parseSnapshotFile(file, { chunkSize: 333 })),
-    (e: unknown) => {
-      assert.ok(e instanceof LsError, `expected LsError, got ${String(e)}`);
-      assert.equal(e.code, 'LS_ERR_BAD_SNAPSHOT');
-      assert.equal(e.exitCode, 2);
-      assert.ok(e.message.includes(file), `message names the file: ${e.message}`);
-      assert.match(e.message, pattern);
-      return true;
-    },
-  );
+  for (const parse of [
+    () => parseSnapshotFile(file, { chunkSize: 333 }),
+    () => parseSnapshotParallel(file, { workers: true }),
+  ])
+    await assert.rejects(
+      async () => new HeapGraph(await parse()),
+      (e: unknown) => {
+        assert.ok(e instanceof LsError, `expected LsError, got ${String(e)}`);
+        assert.equal(e.code, 'LS_ERR_BAD_SNAPSHOT');
+        assert.equal(e.exitCode, 2);
+        assert.ok(e.message.includes(file), `message names the file: ${e.message}`);
+        assert.match(e.message, pattern);
+        return true;
+      },
+    );
 }
 
 test('rejects truncated, corrupt and non-snapshot files with LS_ERR_BAD_SNAPSHOT naming the file', async () => {
@@ -228,5 +240,30 @@ test('rejects truncated, corrupt and non-snapshot files with LS_ERR_BAD_SNAPSHOT
     await rejectsBad(f('count'), /declare 1 edges but "edges" holds 2/);
     await writeFile(f('meta'), snapshotJson(nodes).replace('"edge_fields"', '"edge_fieldz"'));
     await rejectsBad(f('meta'), /meta.edge_fields/);
+  });
+});
+
+test('a parse worker that fails ends the parse with a clear error naming it, not a hang', async () => {
+  await withTempDir(async (dir) => {
+    await runProgram(dir, `globalThis.keep = Array.from({ length: 20000 }, (_, i) => ({ i })); snap('w');`);
+    const file = join(dir, 'w.heapsnapshot');
+    // A heap too small for the worker's own start-up: it dies of "out of memory".
+    await assert.rejects(
+      parseSnapshotParallel(file, {
+        workers: true,
+        workerResourceLimits: { maxOldGenerationSizeMb: 2, maxYoungGenerationSizeMb: 1 },
+      }),
+      (e: unknown) => {
+        assert.ok(e instanceof LsError, `expected LsError, got ${String(e)}`);
+        assert.equal(e.code, 'LS_ERR_INTERNAL');
+        assert.equal(e.exitCode, 2);
+        assert.match(e.message, /heap parse worker for "(nodes|edges)" (failed|stopped)/);
+        assert.ok(e.message.includes(file), e.message);
+        return true;
+      },
+    );
+    // The same file parses with room to work: the failure was the worker's, not the file's.
+    const raw = await parseSnapshotParallel(file, { workers: true });
+    assert.ok(raw.nodes.count > 20000);
   });
 });
