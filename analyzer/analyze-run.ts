@@ -143,19 +143,23 @@ async function analyzeHeap(run: RunData, opts: AnalyzeOptions, warnings: string[
           note: `snapshot ${r.file} is ${formatQuantity(size, 'bytes')}, above the ${formatQuantity(max, 'bytes')} limit; run \`leakscope heap leaks\` on it directly`,
         };
     }
-    // Baseline classified once: its ids serve the leak analysis, its classes the diff.
-    const before = await loadClassifiedHeap(path(b));
+    // The three files are parsed at once (the heap parse also puts its nodes and edges on
+    // worker threads). Baseline classified once: its ids serve the leak analysis, its
+    // classes the diff. Target: node ids for the leak analysis and its heap size for the
+    // growth the culprit explains.
+    const [before, target, final] = await Promise.all([
+      loadClassifiedHeap(path(b)),
+      t ? parseSnapshotFile(path(t), { nodesOnly: true }) : null,
+      analyzeSnapshot(path(f)),
+    ]);
     const baselineIds = new IdSet(before.graph.nodeId);
-    // Target: node ids for the leak analysis and its heap size for the growth the culprit explains.
     let targetIds: IdSet | undefined;
     let targetSize = 0;
-    if (t) {
-      const raw = await parseSnapshotFile(path(t), { nodesOnly: true });
-      const n = raw.nodes.count;
-      targetIds = new IdSet(raw.nodes.id.subarray(0, n));
-      for (let i = 0; i < n; i++) targetSize += raw.nodes.selfSize[i]!;
+    if (target) {
+      const n = target.nodes.count;
+      targetIds = new IdSet(target.nodes.id.subarray(0, n));
+      for (let i = 0; i < n; i++) targetSize += target.nodes.selfSize[i]!;
     }
-    const final = await analyzeSnapshot(path(f));
     const d = diffHeaps(before, final, { top });
     const diff = {
       before: { ...d.before, file: b.file },

@@ -228,7 +228,9 @@ export function findLeaksIn(
 
 /**
  * Leak candidates from three snapshot files: `leakscope heap leaks BASELINE TARGET FINAL`.
- * Baseline and target are read for their ids only, one at a time, to bound memory.
+ * The three files are read at once: baseline and target for their node ids only (no
+ * edges kept, no string table built: the final's is the only one), interleaved with the
+ * final's parse, whose nodes and edges go to worker threads.
  * @example (await findLeaks('s1.heapsnapshot', 's2.heapsnapshot', 's3.heapsnapshot')).groups[0].path
  */
 export async function findLeaks(
@@ -237,8 +239,10 @@ export async function findLeaks(
   finalFile: string,
   opts: LeakOptions = {},
 ): Promise<LeakReport> {
-  const baseline = await snapshotIds(baselineFile, opts);
-  const target = await snapshotIds(targetFile, opts);
-  const final = await analyzeSnapshot(finalFile, opts);
+  const [baseline, target, final] = await Promise.all([
+    snapshotIds(baselineFile, opts),
+    snapshotIds(targetFile, opts),
+    analyzeSnapshot(finalFile, opts),
+  ]);
   return findLeaksIn(baseline, target, final, { baseline: baselineFile, target: targetFile, final: finalFile }, opts);
 }
