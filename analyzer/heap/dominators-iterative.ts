@@ -3,8 +3,12 @@
  * Fast Dominance Algorithm", 2001), the one DevTools uses, on the same typed arrays and
  * with the same rules as `computeDominators` (Lengauer–Tarjan): weak edges do not retain,
  * shortcuts retain only from the root, unreachable nodes hang off the root. Kept beside
- * Lengauer–Tarjan so that `bench:heap` can measure both on real heap graphs; the analysis
- * uses the faster (see dominators.ts).
+ * Lengauer–Tarjan so that `bench:heap` can measure both on real heap graphs. The analysis
+ * keeps Lengauer–Tarjan: on the benchmark's heaps the two are within the machine's noise
+ * (this one needs four node-sized arrays at its peak, Lengauer–Tarjan ten), but this one is
+ * quadratic when a deep dominator tree meets a node with many deep predecessors — a
+ * 100,000-long chain whose links share one object took 55 s here against 5 s (the chain
+ * test in test/heap/labels.test.ts) — and heaps are full of long lists sharing a shape.
  */
 import type { Dominators } from './dominators.js';
 import { ROOT, type HeapGraph } from './heap-graph.js';

@@ -34,6 +34,8 @@ import { layoutFromHeader } from '../../analyzer/heap/snapshot-layout.js';
 import { EdgeColumns, NodeColumns } from '../../analyzer/heap/snapshot-columns.js';
 import { parseSnapshotFile } from '../../analyzer/heap/snapshot-parser.js';
 import { SnapshotTokenizer } from '../../analyzer/heap/snapshot-tokenizer.js';
+import { parseSnapshotStream } from '../../analyzer/heap/snapshot-parser.js';
+import { chainSnapshot } from '../heap/fixtures.js';
 import { summarizeHeap } from '../../analyzer/heap/summary.js';
 import { cacheProgram, writeCacheSnapshot } from './synthetic-snapshot.js';
 
@@ -74,6 +76,21 @@ interface MicroResult {
 
 const cpuMs = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1000;
 const load = (): string => `load ${loadavg()[0]!.toFixed(1)}`;
+const CHAIN_DEPTH = 30_000;
+
+/** Both dominator algorithms on a chain of CHAIN_DEPTH links that share one object (CPU ms). */
+async function chainDominators(): Promise<{ lengauerTarjan: number; iterative: number }> {
+  async function* one(s: string): AsyncGenerator<Buffer> {
+    yield Buffer.from(s);
+  }
+  const g = new HeapGraph(await parseSnapshotStream(one(chainSnapshot('right', CHAIN_DEPTH)), 'chain'));
+  let c0 = process.cpuUsage();
+  computeDominators(g, buildRetainers(g));
+  const lengauerTarjan = cpuMs(process.cpuUsage(c0));
+  c0 = process.cpuUsage();
+  computeDominatorsIterative(g, buildRetainers(g));
+  return { lengauerTarjan, iterative: cpuMs(process.cpuUsage(c0)) };
+}
 
 /** Peak resident set of this process, from /proc (VmHWM), else from resourceUsage. */
 async function peakRss(): Promise<number> {
@@ -421,6 +438,10 @@ async function bench(): Promise<void> {
     const itMs = median(micro.map((m) => m.iterativeMs));
     log(
       `dominators, median of ${RUNS}: Lengauer–Tarjan ${secs(ltMs)}, Cooper–Harvey–Kennedy iterative ${secs(itMs)}: iterative/LT = ${(itMs / ltMs).toFixed(2)}`,
+    );
+    const chain = await chainDominators();
+    log(
+      `dominators on a ${n0(CHAIN_DEPTH)}-link chain sharing one object (CPU): Lengauer–Tarjan ${secs(chain.lengauerTarjan)}, iterative ${secs(chain.iterative)}: iterative/LT = ${(chain.iterative / chain.lengauerTarjan).toFixed(1)}; ${load()}`,
     );
     await rm(real, { force: true });
 

@@ -251,3 +251,67 @@ export async function plant(dir: string, which: keyof typeof PLANTED): Promise<[
   await runProgram(dir, PLANTED[which].source);
   return ['s1', 's2', 's3'].map((s) => join(dir, `${s}.heapsnapshot`)) as [string, string, string];
 }
+
+/**
+ * Snapshot JSON built with arrays (the fixtures' snapshotJson looks strings up linearly,
+ * too slow for 200,000 nodes). `global.holder.text` is a chain of `depth` parts:
+ * - 'left': text = text + part, `depth` times (concatenated strings, left-deep);
+ * - 'right': part + (part + (...)) (right-deep);
+ * - 'objects': the control, a linked list of objects with the same node and edge counts.
+ * Every other part is a sliced string of one flat parent (so that parent has
+ * `depth` / 2 predecessors deep in the chain). With `holderOnly`, just the root
+ * and the holder (the baseline).
+ */
+export function chainSnapshot(kind: 'left' | 'right' | 'objects', depth: number, holderOnly = false): string {
+  const FIELDS = ['type', 'name', 'id', 'self_size', 'edge_count', 'trace_node_id', 'detachedness'];
+  const strings: string[] = [];
+  const sid = new Map<string, number>();
+  const s = (x: string): number => {
+    let k = sid.get(x);
+    if (k === undefined) sid.set(x, (k = strings.push(x) - 1));
+    return k;
+  };
+  s('');
+  const nodes: number[] = [];
+  const edges: number[] = [];
+  const node = (type: string, name: string, size: number, out: [string, string | number, number][]): void => {
+    nodes.push(V8_NODE_TYPES.indexOf(type), s(name), 2 * (nodes.length / FIELDS.length) + 1, size, out.length, 0, 0);
+    for (const [t, n, to] of out) edges.push(V8_EDGE_TYPES.indexOf(t), typeof n === 'number' ? n : s(n), to * 7);
+  };
+  const D = holderOnly ? 0 : depth;
+  const C = (k: number): number => 3 + 2 * k; // chain node k
+  const L = (k: number): number => 4 + 2 * k; // its part
+  const top = kind === 'right' ? C(0) : C(D - 1);
+  node('synthetic', '', 0, [['shortcut', 'holder', 1]]);
+  node('object', 'Holder', 32, D ? [['property', 'text', top]] : []);
+  if (D) node('string', 'x'.repeat(100), 120, []);
+  const cons = kind === 'objects' ? 'object' : 'concatenated string';
+  const [firstName, secondName] = kind === 'objects' ? ['prev', 'value'] : ['first', 'second'];
+  const edgeType = kind === 'objects' ? 'property' : 'internal';
+  for (let k = 0; k < D; k++) {
+    const name = kind === 'objects' ? 'Link' : '(concatenated string)';
+    if (kind === 'right') {
+      const rest = k + 1 < D ? C(k + 1) : L(k);
+      node(cons, name, 32, [
+        [edgeType, firstName, L(k)],
+        [edgeType, secondName, rest],
+      ]);
+    } else {
+      node(cons, name, 32, [
+        [edgeType, firstName, k === 0 ? L(0) : C(k - 1)],
+        [edgeType, secondName, L(k)],
+      ]);
+    }
+    if (k % 2 === 0) node('string', `part${k},`, 24, []);
+    else if (kind === 'objects') node('object', 'Slice', 24, [['property', 'parent', 2]]);
+    else node('sliced string', '(sliced string)', 24, [['internal', 'parent', 2]]);
+  }
+  const meta = {
+    node_fields: FIELDS,
+    node_types: FIELDS.map((f) => (f === 'type' ? V8_NODE_TYPES : 'number')),
+    edge_fields: ['type', 'name_or_index', 'to_node'],
+    edge_types: [V8_EDGE_TYPES, 'string_or_number', 'node'],
+  };
+  const n = nodes.length / FIELDS.length;
+  return `{"snapshot":{"meta":${JSON.stringify(meta)},"node_count":${n},"edge_count":${edges.length / 3}},\n"nodes":[${nodes.join(',')}],\n"edges":[${edges.join(',')}],\n"strings":${JSON.stringify(strings)}}`;
+}

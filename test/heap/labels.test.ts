@@ -7,78 +7,15 @@ import { HeapGraph } from '../../analyzer/heap/heap-graph.js';
 import { findLeaks } from '../../analyzer/heap/leaks.js';
 import { computeShortestPaths, nodeLabel, pathSteps, pathTo, renderPath } from '../../analyzer/heap/paths.js';
 import { parseSnapshotFile } from '../../analyzer/heap/snapshot-parser.js';
-import { V8_EDGE_TYPES, V8_NODE_TYPES, withTempDir } from './fixtures.js';
+import { chainSnapshot, withTempDir } from './fixtures.js';
 
 const DEPTH = 100_000;
-const FIELDS = ['type', 'name', 'id', 'self_size', 'edge_count', 'trace_node_id', 'detachedness'];
-
-/**
- * Snapshot JSON built with arrays (the fixtures' snapshotJson looks strings up linearly,
- * too slow for 200,000 nodes). `global.holder.text` is a chain of DEPTH parts:
- * - 'left': text = text + part, DEPTH times (concatenated strings, left-deep);
- * - 'right': part + (part + (...)) (right-deep);
- * - 'objects': the control, a linked list of objects with the same node and edge counts.
- * Every other part is a sliced string of one flat parent. With `holderOnly`, just the root
- * and the holder (the baseline).
- */
-function chainSnapshot(kind: 'left' | 'right' | 'objects', holderOnly = false): string {
-  const strings: string[] = [];
-  const sid = new Map<string, number>();
-  const s = (x: string): number => {
-    let k = sid.get(x);
-    if (k === undefined) sid.set(x, (k = strings.push(x) - 1));
-    return k;
-  };
-  s('');
-  const nodes: number[] = [];
-  const edges: number[] = [];
-  const node = (type: string, name: string, size: number, out: [string, string | number, number][]): void => {
-    nodes.push(V8_NODE_TYPES.indexOf(type), s(name), 2 * (nodes.length / FIELDS.length) + 1, size, out.length, 0, 0);
-    for (const [t, n, to] of out) edges.push(V8_EDGE_TYPES.indexOf(t), typeof n === 'number' ? n : s(n), to * 7);
-  };
-  const D = holderOnly ? 0 : DEPTH;
-  const C = (k: number): number => 3 + 2 * k; // chain node k
-  const L = (k: number): number => 4 + 2 * k; // its part
-  const top = kind === 'right' ? C(0) : C(D - 1);
-  node('synthetic', '', 0, [['shortcut', 'holder', 1]]);
-  node('object', 'Holder', 32, D ? [['property', 'text', top]] : []);
-  if (D) node('string', 'x'.repeat(100), 120, []);
-  const cons = kind === 'objects' ? 'object' : 'concatenated string';
-  const [firstName, secondName] = kind === 'objects' ? ['prev', 'value'] : ['first', 'second'];
-  const edgeType = kind === 'objects' ? 'property' : 'internal';
-  for (let k = 0; k < D; k++) {
-    const name = kind === 'objects' ? 'Link' : '(concatenated string)';
-    if (kind === 'right') {
-      const rest = k + 1 < D ? C(k + 1) : L(k);
-      node(cons, name, 32, [
-        [edgeType, firstName, L(k)],
-        [edgeType, secondName, rest],
-      ]);
-    } else {
-      node(cons, name, 32, [
-        [edgeType, firstName, k === 0 ? L(0) : C(k - 1)],
-        [edgeType, secondName, L(k)],
-      ]);
-    }
-    if (k % 2 === 0) node('string', `part${k},`, 24, []);
-    else if (kind === 'objects') node('object', 'Slice', 24, [['property', 'parent', 2]]);
-    else node('sliced string', '(sliced string)', 24, [['internal', 'parent', 2]]);
-  }
-  const meta = {
-    node_fields: FIELDS,
-    node_types: FIELDS.map((f) => (f === 'type' ? V8_NODE_TYPES : 'number')),
-    edge_fields: ['type', 'name_or_index', 'to_node'],
-    edge_types: [V8_EDGE_TYPES, 'string_or_number', 'node'],
-  };
-  const n = nodes.length / FIELDS.length;
-  return `{"snapshot":{"meta":${JSON.stringify(meta)},"node_count":${n},"edge_count":${edges.length / 3}},\n"nodes":[${nodes.join(',')}],\n"edges":[${edges.join(',')}],\n"strings":${JSON.stringify(strings)}}`;
-}
 
 async function timedLeaks(dir: string, kind: 'left' | 'right' | 'objects') {
   const base = join(dir, `${kind}-base.heapsnapshot`);
   const final = join(dir, `${kind}-final.heapsnapshot`);
-  await writeFile(base, chainSnapshot(kind, true));
-  await writeFile(final, chainSnapshot(kind));
+  await writeFile(base, chainSnapshot(kind, DEPTH, true));
+  await writeFile(final, chainSnapshot(kind, DEPTH));
   const t0 = performance.now();
   const report = await findLeaks(base, final, final, { top: 10 });
   return { ms: performance.now() - t0, report };
@@ -119,7 +56,7 @@ test('heap leaks on a 100,000-deep concatenated/sliced string chain costs about 
 test('labels of chained strings read their first characters only, in order, through sliced parts', async () => {
   await withTempDir(async (dir) => {
     const file = join(dir, 'right.heapsnapshot');
-    await writeFile(file, chainSnapshot('right'));
+    await writeFile(file, chainSnapshot('right', DEPTH));
     const g = new HeapGraph(await parseSnapshotFile(file));
     const c = classify(g);
     const top = g.edgeTo[g.firstEdge[1]!]!;
