@@ -40,15 +40,19 @@ const perReq = (s: SeriesAnalysis, v: number) => `${formatQuantity(v, s.unit)}/r
 const ci = (e: Estimate, f: (v: number) => string) =>
   `${f(e.estimate)} (${formatPercent(e.confidence)} CI ${f(e.low)} … ${f(e.high)})`;
 
-function seriesChecks(a: Analysis, budget: Budget): GateCheck[] {
+/**
+ * The budget's series checks against judged series (a run's, or one fleet instance's).
+ * @example seriesBudgetChecks(analysis.series, DEFAULT_BUDGET, 0.95).filter((c) => c.status === 'fail')
+ */
+export function seriesBudgetChecks(series: readonly SeriesAnalysis[], budget: Budget, confidence: number): GateCheck[] {
   const out: GateCheck[] = [];
   const keys = new Set<SeriesKey>([
-    ...a.series.map((s) => s.key),
+    ...series.map((s) => s.key),
     ...(Object.keys(budget.series).filter((k) => k !== '*') as SeriesKey[]),
   ]);
   for (const key of keys) {
     const b: SeriesBudget = { ...budget.series['*'], ...budget.series[key] };
-    const s = a.series.find((x) => x.key === key);
+    const s = series.find((x) => x.key === key);
     const id = `series.${key}`;
     if (!s) {
       // A series named explicitly must exist; '*' applies only to what the run has.
@@ -81,7 +85,7 @@ function seriesChecks(a: Analysis, budget: Budget): GateCheck[] {
         id: `${id}.maxPerRequest`,
         group: 'series',
         status: insufficient || !e ? 'skip' : e.low > b.maxPerRequest ? 'fail' : 'pass',
-        expected: `≤ ${f(b.maxPerRequest)} at ${formatPercent(a.settings.confidence)} confidence`,
+        expected: `≤ ${f(b.maxPerRequest)} at ${formatPercent(confidence)} confidence`,
         actual: e ? ci(e, f) : 'no estimate',
         message:
           insufficient || !e
@@ -287,7 +291,11 @@ export function evaluateGate(a: Analysis, budget: Budget, budgetName = 'default'
       message: a.overall.headline,
     });
   }
-  checks.push(...seriesChecks(a, budget), ...threadChecks(a, budget), ...phaseChecks(a, budget));
+  checks.push(
+    ...seriesBudgetChecks(a.series, budget, a.settings.confidence),
+    ...threadChecks(a, budget),
+    ...phaseChecks(a, budget),
+  );
   const count = (s: CheckStatus) => checks.filter((c) => c.status === s).length;
   return {
     pass: count('fail') === 0,

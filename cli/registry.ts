@@ -7,6 +7,7 @@ import { reportCommand } from './report.js';
 import { serveCommand } from './serve.js';
 import { runCommand } from './run.js';
 import { compareCommand } from './compare.js';
+import { fleetCommand } from './fleet.js';
 
 export const commands: readonly Command[] = [
   serveCommand,
@@ -18,4 +19,5 @@ export const commands: readonly Command[] = [
   heapLeaksCommand,
   reportCommand,
   gateCommand,
+  fleetCommand,
 ];

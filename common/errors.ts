@@ -77,6 +77,8 @@ export const ERRORS = {
   LS_ERR_BAD_SCENARIO: def('INVALID_ARGUMENT', 400),
   /** A target cannot be reached or died. */
   LS_ERR_TARGET: def('UNAVAILABLE', 503),
+  /** Prometheus cannot be reached or does not answer as its HTTP API does (fleet mode). */
+  LS_ERR_PROMETHEUS: def('UNAVAILABLE', 502),
   /** A run directory is unreadable or of an unknown format. */
   LS_ERR_BAD_RUN: def('INVALID_ARGUMENT', 400),
   /** The CI gate failed (a budget was exceeded). */

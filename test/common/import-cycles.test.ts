@@ -18,7 +18,8 @@ const LAYERS: Readonly<Record<string, readonly string[] | typeof ANY>> = {
   scenarios: ['common', 'wire'],
   analyzer: ['common'],
   reports: ['common', 'analyzer'],
-  pipeline: ['common', 'wire', 'scenarios', 'analyzer', 'reports'],
+  fleet: ['common', 'analyzer'],
+  pipeline: ['common', 'wire', 'scenarios', 'analyzer', 'reports', 'fleet'],
   cli: ANY,
   test: ANY,
 };
