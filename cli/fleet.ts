@@ -1,25 +1,14 @@
 /** `leakscope fleet`: argument parsing and printing over fleet/analyze-fleet. */
-import { writeFile } from 'node:fs/promises';
 import { LsError } from '../common/errors.js';
 import { bool, type Command, type ParsedArgs, str, stringOption } from './command.js';
 import { renderFleetSummary } from './fleet-format.js';
+import { writeOptionFile } from './output-file.js';
 
 function int(a: ParsedArgs, k: string): number | undefined {
   const v = str(a, k);
   if (v === undefined) return undefined;
   if (!/^\d+$/.test(v)) throw new LsError('LS_ERR_INVALID_OPTION', `--${k}: expected a whole number, got '${v}'`);
   return Number(v);
-}
-
-async function writeOrFail(file: string, text: string, option: string): Promise<void> {
-  try {
-    await writeFile(file, text);
-  } catch (e) {
-    throw new LsError(
-      'LS_ERR_INVALID_OPTION',
-      `${option} ${file}: cannot write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-    );
-  }
 }
 
 export const fleetCommand: Command = {
@@ -101,7 +90,7 @@ export const fleetCommand: Command = {
     const junit = str(a, 'junit');
     if (junit) {
       const { fleetJunit } = await import('../fleet/fleet-junit.js');
-      await writeOrFail(junit, fleetJunit(result), '--junit');
+      await writeOptionFile('--junit', junit, fleetJunit(result));
     }
     io.stdout.write(
       bool(a, 'json') ? `${JSON.stringify(result, null, 2)}\n` : renderFleetSummary(result, int(a, 'worst')),

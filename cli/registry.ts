@@ -8,6 +8,7 @@ import { serveCommand } from './serve.js';
 import { runCommand } from './run.js';
 import { compareCommand } from './compare.js';
 import { fleetCommand } from './fleet.js';
+import { rulesCommand } from './rules.js';
 
 export const commands: readonly Command[] = [
   serveCommand,
@@ -20,4 +21,5 @@ export const commands: readonly Command[] = [
   reportCommand,
   gateCommand,
   fleetCommand,
+  rulesCommand,
 ];

@@ -90,8 +90,20 @@ export function selectorMatchers(text: string, option: string): string[] {
   return out;
 }
 
-/** A Prometheus duration for a query string, in whole seconds ("15s"). */
-export const promDuration = (ms: number): string => `${Math.max(1, Math.round(ms / 1000))}s`;
+/**
+ * A Prometheus duration in whole seconds, in the largest unit that divides it.
+ * @example promDuration(3_600_000) // '1h'
+ */
+export function promDuration(ms: number): string {
+  const s = Math.max(1, Math.round(ms / 1000));
+  for (const [unit, size] of [
+    ['d', 86_400],
+    ['h', 3600],
+    ['m', 60],
+  ] as const)
+    if (s % size === 0) return `${s / size}${unit}`;
+  return `${s}s`;
+}
 
 const BYTE_UNITS: Readonly<Record<string, number>> = {
   '': 1,
