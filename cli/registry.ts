@@ -7,7 +7,7 @@ import { reportCommand } from './report.js';
 import { serveCommand } from './serve.js';
 import { runCommand } from './run.js';
 import { compareCommand } from './compare.js';
-import { fleetCommand } from './fleet.js';
+import { fleetCommand, fleetDemoCommand } from './fleet.js';
 import { rulesCommand } from './rules.js';
 
 export const commands: readonly Command[] = [
@@ -21,5 +21,6 @@ export const commands: readonly Command[] = [
   reportCommand,
   gateCommand,
   fleetCommand,
+  fleetDemoCommand,
   rulesCommand,
 ];

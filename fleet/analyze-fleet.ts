@@ -14,6 +14,7 @@ import { fleetMetrics } from './fleet-metrics.js';
 import { judgeInstance, verdictRank } from './judge-instance.js';
 import { PrometheusClient } from './prometheus-api.js';
 import { parseBytes, parseDuration, parseTime, selectorMatchers } from './query-syntax.js';
+import { DEFAULT_SETTLE_MS } from './segments.js';
 
 export interface FleetOptions {
   /** Prometheus base URL. */
@@ -43,6 +44,8 @@ export interface FleetOptions {
   readonly maxSamples?: number;
   /** Canary sub-windows per instance (default 6). */
   readonly windows?: number;
+  /** Warm-up left out after each process start, a duration (default 10m). */
+  readonly settle?: string;
   /** Clock for `end: now` (tests). */
   readonly now?: number;
 }
@@ -110,6 +113,7 @@ export async function analyzeFleet(o: FleetOptions): Promise<FleetResult> {
     throw new LsError('LS_ERR_INVALID_OPTION', '--selector is required (or --canary with --baseline)');
   }
   const limitBytes = o.limit !== undefined ? parseBytes(o.limit, '--limit') : null;
+  const settleMs = o.settle !== undefined ? parseDuration(o.settle, '--settle') : DEFAULT_SETTLE_MS;
   const maxSamples = o.maxSamples ?? FLEET_DEFAULT_MAX_SAMPLES;
   if (!Number.isInteger(maxSamples) || maxSamples < 10)
     throw new LsError('LS_ERR_INVALID_OPTION', `--max-samples: must be a whole number ≥ 10, got ${maxSamples}`);
@@ -131,12 +135,54 @@ export async function analyzeFleet(o: FleetOptions): Promise<FleetResult> {
     stepMs,
     metrics,
   });
+  return judgeFleet(data, {
+    query: {
+      prometheus: client.url,
+      selector: selectors.map((sel) => (sel.group ? `${sel.group} ${sel.text}` : sel.text)).join('; '),
+      groupBy,
+      start: new Date(data.startMs).toISOString(),
+      end: new Date(endMs).toISOString(),
+      stepSeconds: stepMs / 1000,
+      metrics: Object.fromEntries(metrics.map((m) => [m.key, m.names])),
+      requests: client.requests,
+      concurrency: client.peakConcurrency,
+    },
+    budget,
+    budgetName: o.budgetName ?? 'default',
+    limitBytes,
+    settleMs,
+    maxSamples,
+    windows,
+    ...(o.canary !== undefined && o.baseline !== undefined
+      ? { canary: { canary: o.canary, baseline: o.baseline } }
+      : {}),
+  });
+}
+
+export interface JudgeFleetOptions {
+  readonly query: FleetResult['query'];
+  readonly budget: Budget;
+  readonly budgetName: string;
+  readonly limitBytes: number | null;
+  readonly settleMs: number;
+  readonly maxSamples: number;
+  readonly windows: number;
+  /** Selectors of the two groups (instances carry their group in the data). */
+  readonly canary?: { readonly canary: string; readonly baseline: string };
+}
+
+/**
+ * Judges fetched fleet data: every instance, the fleet counts, the canary when asked.
+ * @example judgeFleet(data, { query, budget: DEFAULT_BUDGET, budgetName: 'default', limitBytes: null, settleMs: DEFAULT_SETTLE_MS, maxSamples: 400, windows: 6 })
+ */
+export function judgeFleet(data: FleetData, o: JudgeFleetOptions): FleetResult {
+  const { budget, limitBytes, settleMs } = o;
   const warnings: string[] = [];
   if (!data.found.has('requests'))
     warnings.push(
-      `no request counter found (${metrics.find((m) => m.key === 'requests')!.names.join(', ')}): growth per request cannot be judged; name yours with --metric requests=NAME`,
+      `no request counter found (${(o.query.metrics.requests ?? []).join(', ')}): growth per request cannot be judged; name yours with --metric requests=NAME`,
     );
-  const judgeOpts = { budget, limitBytes, maxSamples, confidence: budget.confidence };
+  const judgeOpts = { budget, limitBytes, settleMs, maxSamples: o.maxSamples, confidence: budget.confidence };
   const instances = data.instances
     .map((inst) => judgeInstance(data, inst, judgeOpts))
     .sort(
@@ -146,10 +192,16 @@ export async function analyzeFleet(o: FleetOptions): Promise<FleetResult> {
         rssRate(b) - rssRate(a) ||
         a.instance.localeCompare(b.instance),
     );
-  const canary =
-    o.canary !== undefined && o.baseline !== undefined
-      ? canaryAnalysis(data, { canarySelector: o.canary, baselineSelector: o.baseline, budget, windows, limitBytes })
-      : null;
+  const canary = o.canary
+    ? canaryAnalysis(data, {
+        canarySelector: o.canary.canary,
+        baselineSelector: o.canary.baseline,
+        budget,
+        windows: o.windows,
+        limitBytes,
+        settleMs,
+      })
+    : null;
   const c = counts(instances);
   const pass = c.failed === 0 && (canary === null || canary.pass);
   const parts = [
@@ -162,22 +214,12 @@ export async function analyzeFleet(o: FleetOptions): Promise<FleetResult> {
     format: FLEET_FORMAT,
     tool: { name: 'leakscope', version: VERSION },
     analyzedAt: new Date().toISOString(),
-    query: {
-      prometheus: client.url,
-      selector: selectors.map((s) => (s.group ? `${s.group} ${s.text}` : s.text)).join('; '),
-      groupBy,
-      start: new Date(data.startMs).toISOString(),
-      end: new Date(endMs).toISOString(),
-      stepSeconds: stepMs / 1000,
-      metrics: Object.fromEntries(metrics.map((m) => [m.key, m.names])),
-      requests: client.requests,
-      concurrency: client.peakConcurrency,
-    },
+    query: o.query,
     settings: {
       confidence: budget.confidence,
       alpha: VERDICT_DEFAULTS.alpha,
-      maxSamples,
-      budget: o.budgetName ?? 'default',
+      maxSamples: o.maxSamples,
+      budget: o.budgetName,
     },
     counts: c,
     instances,

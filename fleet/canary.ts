@@ -31,6 +31,8 @@ export interface CanaryOptions {
   /** One-sided significance level (default 0.01). */
   readonly alpha?: number;
   readonly limitBytes: number | null;
+  /** Warm-up left out after each process start (default DEFAULT_SETTLE_MS). */
+  readonly settleMs?: number;
 }
 
 /** Fewest points in a sub-window for its slope to count. */
@@ -46,10 +48,11 @@ export function windowSlopes(
   key: FleetMetricKey,
   windows: number,
   limitBytes: number | null,
+  settleMs?: number,
 ): number[] {
   const values = inst.values.get(key);
   if (!values) return [];
-  const timeline = instanceTimeline(data, inst, limitBytes);
+  const timeline = instanceTimeline(data, inst, limitBytes, settleMs);
   const total = timeline.segments.reduce((n, s) => n + (s.to - s.settledFrom), 0);
   const out: number[] = [];
   for (const seg of timeline.segments) {
@@ -84,8 +87,8 @@ export function canaryAnalysis(data: FleetData, o: CanaryOptions): CanaryResult 
   const comparisons: CanaryComparison[] = [];
   for (const spec of FLEET_SERIES) {
     const key = spec.key as FleetMetricKey;
-    const c = canary.flatMap((i) => windowSlopes(data, i, key, windows, o.limitBytes));
-    const b = baseline.flatMap((i) => windowSlopes(data, i, key, windows, o.limitBytes));
+    const c = canary.flatMap((i) => windowSlopes(data, i, key, windows, o.limitBytes, o.settleMs));
+    const b = baseline.flatMap((i) => windowSlopes(data, i, key, windows, o.limitBytes, o.settleMs));
     if (c.length < 3 || b.length < 3) continue;
     const test = mannWhitney(c, b, 'greater');
     const threshold = o.budget.series[spec.key]?.maxPerRequest ?? spec.minPerRequest;
@@ -115,7 +118,7 @@ export function canaryAnalysis(data: FleetData, o: CanaryOptions): CanaryResult 
     ? `Canary not judged: fewer than 3 sub-windows with requests in a group (canary ${canary.length}, baseline ${baseline.length} instance(s))`
     : pass
       ? `Canary passes: no series grows significantly faster per request than on the baseline (${comparisons.length} series compared)`
-      : `Canary fails: ${failed.map((c) => c.reason).join('; ')}`;
+      : `Canary fails: ${failed.map((c) => c.label).join(', ')} ${failed.length > 1 ? 'grow' : 'grows'} faster per request than on the baseline (significant, and by more than the threshold)`;
   return {
     canarySelector: o.canarySelector,
     baselineSelector: o.baselineSelector,

@@ -27,6 +27,8 @@ export interface JudgeOptions extends VerdictOptions {
   readonly budget: Budget;
   /** Memory limit for projections and OOM detection; null: from container_spec_memory_limit_bytes. */
   readonly limitBytes: number | null;
+  /** Warm-up left out after each process start (default DEFAULT_SETTLE_MS). */
+  readonly settleMs?: number;
 }
 
 const RANK: Readonly<Record<Verdict, number>> = { INSUFFICIENT_DATA: 0, STABLE: 1, GROWING: 2, LEAK: 3 };
@@ -67,11 +69,33 @@ function chartPoints(data: FleetData, values: Float64Array | undefined, max = 12
 }
 
 /**
+ * V8 heap used and external memory, as Prometheus samples them, include garbage that the
+ * next full GC frees, and a young process's old space fills for minutes before its first
+ * one: without GC-settled samples (the run analyzer forces a GC for those) their growth is
+ * a leak only if RSS, what the OOM killer acts on, shows it too. So a LEAK of either is
+ * reported as GROWING when RSS was judged and is no LEAK (the analyzer's
+ * reconcileHeapSeries does the same with its settled heap).
+ */
+export function reconcileFleetSeries(series: readonly SeriesAnalysis[]): SeriesAnalysis[] {
+  const rss = series.find((s) => s.key === 'rssBytes');
+  if (!rss || rss.verdict === 'INSUFFICIENT_DATA' || rss.verdict === 'LEAK') return [...series];
+  return series.map((s) =>
+    (s.key === 'heapUsedBytes' || s.key === 'externalBytes') && s.verdict === 'LEAK'
+      ? {
+          ...s,
+          verdict: 'GROWING',
+          reason: `${s.reason}; not counted as a leak: RSS is ${rss.verdict.toLowerCase()} (unsettled heap holds garbage until a full GC)`,
+        }
+      : s,
+  );
+}
+
+/**
  * Judges one instance of the fleet.
  * @example judgeInstance(data, data.instances[0], { budget: DEFAULT_BUDGET, limitBytes: null }).verdict
  */
 export function judgeInstance(data: FleetData, inst: InstanceSeries, o: JudgeOptions): InstanceJudgement {
-  const timeline = instanceTimeline(data, inst, o.limitBytes);
+  const timeline = instanceTimeline(data, inst, o.limitBytes, o.settleMs);
   const opts: VerdictOptions = { ...o, confidence: o.confidence ?? o.budget.confidence };
   const series: SeriesAnalysis[] = [];
   let lastRss: SeriesAnalysis | null = null;
@@ -89,8 +113,9 @@ export function judgeInstance(data: FleetData, inst: InstanceSeries, o: JudgeOpt
     });
     if (worst) series.push(worst);
   }
-  const overall = overallVerdict(series, null, null);
-  const failures = seriesBudgetChecks(series, o.budget, opts.confidence!)
+  const judged = reconcileFleetSeries(series);
+  const overall = overallVerdict(judged, null, null);
+  const failures = seriesBudgetChecks(judged, o.budget, opts.confidence!)
     .filter((c) => c.status === 'fail')
     .map((c) => `${c.id}: expected ${c.expected}, got ${c.actual}`);
   const restarts = timeline.segments.filter((s) => s.end === 'restart').length;
@@ -116,7 +141,7 @@ export function judgeInstance(data: FleetData, inst: InstanceSeries, o: JudgeOpt
     ...(inst.group ? { group: inst.group } : {}),
     verdict: overall.verdict,
     headline: overall.headline,
-    series,
+    series: judged,
     segments: timeline.segments.map(({ from: _f, to: _t, settledFrom: _s, ...s }) => s),
     restarts,
     oomKills: timeline.segments.filter((s) => s.oomKilled).length,

@@ -35,11 +35,9 @@ export function freeLoopbackPort(): Promise<number> {
 
 export interface ScrapeJob {
   readonly job: string;
-  /** host:port targets. */
-  readonly targets: readonly string[];
   readonly metricsPath?: string;
-  /** Extra labels on every target of the job (e.g. track: leaky). */
-  readonly labels?: Readonly<Record<string, string>>;
+  /** host:port targets, each with extra labels (e.g. track: leaky). */
+  readonly targets: readonly { readonly address: string; readonly labels?: Readonly<Record<string, string>> }[];
 }
 
 export interface PrometheusOptions {
@@ -72,7 +70,7 @@ export function prometheusConfig(jobs: readonly ScrapeJob[], intervalSeconds: nu
       scrape_configs: jobs.map((j) => ({
         job_name: j.job,
         metrics_path: j.metricsPath ?? '/metrics',
-        static_configs: j.targets.map((t) => ({ targets: [t], labels: j.labels ?? {} })),
+        static_configs: j.targets.map((t) => ({ targets: [t.address], labels: t.labels ?? {} })),
       })),
     },
     null,

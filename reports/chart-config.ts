@@ -50,11 +50,16 @@ export function chartConfig(spec: ChartSpec, opts: ChartConfigOptions): Record<s
       scales: {
         x: {
           type: 'linear',
-          ...xRange(spec),
+          ...(spec.bounds?.x ? { min: spec.bounds.x[0], max: spec.bounds.x[1] } : xRange(spec)),
           title: { display: true, text: spec.xLabel },
           ticks: { maxTicksLimit: 8, includeBounds: false },
         },
-        y: { type: 'linear', title: { display: spec.yLabel !== '', text: spec.yLabel }, ticks: { maxTicksLimit: 6 } },
+        y: {
+          type: 'linear',
+          ...(spec.bounds?.y ? { min: spec.bounds.y[0], max: spec.bounds.y[1] } : {}),
+          title: { display: spec.yLabel !== '', text: spec.yLabel },
+          ticks: { maxTicksLimit: 6 },
+        },
       },
       plugins: {
         title: { display: true, text: spec.title, align: 'start', font: { size: 13, weight: 'bold' } },

@@ -80,6 +80,8 @@ export interface ChartSpec {
   readonly yLabel: string;
   readonly datasets: readonly Dataset[];
   readonly markers: readonly PhaseMarkers[];
+  /** Fixed axis ranges, for small multiples that share their axes (default: from the data). */
+  readonly bounds?: { readonly x?: readonly [number, number]; readonly y?: readonly [number, number] };
 }
 
 const MiB = 1024 * 1024;

@@ -9,6 +9,8 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { mixSeed, mulberry32 } from '../../common/prng.js';
+import type { FleetData, InstanceSeries } from '../../fleet/fetch-fleet.js';
+import type { FleetMetricKey } from '../../fleet/fleet-metrics.js';
 import { gaussian } from './analyzer-series.js';
 
 export interface SyntheticInstance {
@@ -132,4 +134,40 @@ export async function writeSyntheticFleet(
   await flush();
   out.end();
   await once(out, 'finish');
+}
+
+/**
+ * The same fleet as FleetData on the grid, without Prometheus (for the report tests):
+ * instances whose `labels.track` is 'canary' or 'baseline' are put in that group.
+ * @example judgeFleet(syntheticFleetData(instances, opts), …)
+ */
+export function syntheticFleetData(instances: readonly SyntheticInstance[], o: SyntheticFleetOptions): FleetData {
+  const points = Math.floor((o.endSec - o.startSec) / o.stepSec) + 1;
+  const out: InstanceSeries[] = instances.map((inst) => {
+    const cols: Record<string, Float64Array> = {};
+    for (const k of ['requests', 'rssBytes', 'heapUsedBytes', 'cacheEntries', 'startTime'])
+      cols[k] = new Float64Array(points);
+    let i = 0;
+    for (const s of simulate(inst, o)) {
+      cols.requests![i] = s.requests;
+      cols.rssBytes![i] = s.rss;
+      cols.heapUsedBytes![i] = s.heap;
+      cols.cacheEntries![i] = s.cache;
+      cols.startTime![i] = s.start;
+      i++;
+    }
+    const track = inst.labels?.track;
+    return {
+      instance: inst.instance,
+      ...(track === 'canary' || track === 'baseline' ? { group: track } : {}),
+      values: new Map(Object.entries(cols) as [FleetMetricKey, Float64Array][]),
+    };
+  });
+  return {
+    startMs: o.startSec * 1000,
+    stepMs: o.stepSec * 1000,
+    points,
+    instances: out,
+    found: new Set<FleetMetricKey>(['requests', 'rssBytes', 'heapUsedBytes', 'cacheEntries', 'startTime']),
+  };
 }
