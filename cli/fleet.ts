@@ -28,7 +28,7 @@ export const fleetCommand: Command = {
   name: 'fleet',
   summary: 'judge every instance of a fleet from Prometheus; canary vs baseline (exit 0 pass, 1 fail, 2 bad input)',
   usage:
-    'fleet --prometheus URL --selector \'{job="serving"}\' --range 2h [--step 15s] [--end TIME] [--canary SEL --baseline SEL] [--budget FILE] [--limit 4GiB] [--json] [--junit FILE]',
+    'fleet --prometheus URL --selector \'{job="serving"}\' --range 2h [--step auto|15s] [--end TIME] [--canary SEL --baseline SEL] [--budget FILE] [--limit 4GiB] [--json] [--junit FILE]',
   description:
     "Reads RSS, V8 heap, external memory, threads, fds, the executor-cache gauges and the request counter of every instance through Prometheus' HTTP API (range queries paged to stay under 11,000 points per series, at most --concurrency at once), cuts each instance's history at restarts and counter resets, and runs the gate's statistics and budget on each segment. With --canary and --baseline the two groups' growth per request is compared with a Mann–Whitney test over sub-window slopes. Fails when an instance is over budget or the canary grows faster (see docs/fleet.md).",
   options: {
@@ -37,7 +37,12 @@ export const fleetCommand: Command = {
     canary: stringOption('label matchers of the canary group (with --baseline)', 'SEL'),
     baseline: stringOption('label matchers of the baseline group (with --canary)', 'SEL'),
     range: stringOption('how far back from --end, a Prometheus duration (e.g. 2h, 1d)', 'DURATION'),
-    step: { type: 'string', arg: 'DURATION', description: 'resolution of the range queries', default: '15s' },
+    step: {
+      type: 'string',
+      arg: 'DURATION',
+      description: 'resolution of the range queries; auto: 15s, coarser past 2,000 points per series',
+      default: 'auto',
+    },
     end: {
       type: 'string',
       arg: 'TIME',
@@ -62,7 +67,7 @@ export const fleetCommand: Command = {
       'SIZE',
     ),
     concurrency: { type: 'string', arg: 'N', description: 'Prometheus requests in flight at once', default: '4' },
-    'max-samples': { type: 'string', arg: 'N', description: 'points per series for the statistics', default: '400' },
+    'max-samples': { type: 'string', arg: 'N', description: 'points per segment for the statistics', default: '300' },
     windows: { type: 'string', arg: 'N', description: 'canary sub-windows per instance', default: '6' },
     settle: {
       type: 'string',

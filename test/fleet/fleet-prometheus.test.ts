@@ -141,11 +141,26 @@ test('range queries paged by time give the same points as one query', { skip }, 
   };
   const one = await collect(10_000);
   const paged = await collect(100);
-  assert.equal(one.requests, 1);
-  assert.equal(paged.requests, Math.ceil(481 / 100));
+  // A 100-point probe, then the other 381 points in one page, or in pages of 100.
+  assert.equal(one.requests, 2);
+  assert.equal(paged.requests, 1 + Math.ceil(381 / 100));
   assert.ok(paged.peak <= 2);
   assert.equal(one.seen.length, 481);
   assert.deepEqual(paged.seen, one.seen);
+  // The answer-size bound: 8 series in the probe → pages of 400 / 8 = 50 points.
+  const c = new PrometheusClient({ url: prom!.url, maxPointsPerResponse: 400 });
+  let points = 0;
+  await c.queryRange(
+    'process_resident_memory_bytes{job="serving"}',
+    (END - RANGE) * 1000,
+    END * 1000,
+    15_000,
+    (_l, v) => {
+      points += v.length;
+    },
+  );
+  assert.equal(c.requests, 1 + Math.ceil(381 / 50));
+  assert.equal(points, 8 * 481);
 });
 
 test('fleet CLI: summary, JSON and JUnit; exit 1 on a leaking fleet, 0 on a healthy canary', { skip }, async () => {

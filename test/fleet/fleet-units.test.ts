@@ -40,8 +40,8 @@ test('metric table: defaults cover Node and the reference server; overrides are 
   const rss = fleetMetrics().find((m) => m.key === 'rssBytes')!;
   assert.deepEqual(rss.names, ['process_resident_memory_bytes', 'leakscope_process_resident_memory_bytes']);
   assert.equal(
-    metricQuery(rss, ['job="serving"'], 'pod'),
-    'max by (pod) (max by (pod, __name__) ({__name__=~"process_resident_memory_bytes|leakscope_process_resident_memory_bytes",job="serving"}))',
+    metricQuery(rss, ['job="serving"']),
+    '{__name__=~"process_resident_memory_bytes|leakscope_process_resident_memory_bytes",job="serving"}',
   );
   assert.deepEqual(fleetMetrics(['rssBytes=container_memory_rss|a:b']).find((m) => m.key === 'rssBytes')!.names, [
     'container_memory_rss',
@@ -57,6 +57,7 @@ test('pages never exceed the points limit and cover the range exactly once', () 
   const step = 15_000;
   const pages = c.pages(0, 5759 * step, step);
   assert.equal(pages.length, 1);
+  assert.equal(c.pages(0, 5759 * step, step, 400).length, Math.ceil(5760 / 400), 'pages of at most 400 points');
   const day = c.pages(0, 86_400_000 * 3, step);
   let points = 0;
   for (const [s, e] of day) {

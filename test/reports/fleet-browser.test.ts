@@ -45,7 +45,7 @@ function plantedFleet() {
     budgetName: PAYLOADS[3],
     limitBytes: null,
     settleMs: 10 * 60_000,
-    maxSamples: 400,
+    maxSamples: 300,
     windows: 6,
     canary: { canary: `{track="${PAYLOADS[4]}"}`, baseline: `{track="${PAYLOADS[5]}"}` },
   });
