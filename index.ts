@@ -17,9 +17,13 @@ import type { ReportRunsOutcome } from './pipeline/report-runs.js';
 import type { WriteReportOptions } from './reports/write-report.js';
 import type { RunOptions, RunOutcome } from './scenarios/runner.js';
 import type { WriteModelVersionsOptions, WrittenModel } from './wire/models/write-models.js';
+import type { FleetOptions } from './fleet/analyze-fleet.js';
+import type { FleetResult } from './common/fleet-format.js';
 
 export type { Analysis, OverallVerdict, SeriesAnalysis, Verdict } from './common/analysis-format.js';
 export type { RunManifest, RunResults, Sample } from './common/run-format.js';
+export type { FleetResult, InstanceJudgement, CanaryResult } from './common/fleet-format.js';
+export type { FleetOptions } from './fleet/analyze-fleet.js';
 export type { ErrorCode } from './common/errors.js';
 export type { AnalyzeOptions } from './analyzer/analyze-run.js';
 export type { Budget } from './analyzer/budget.js';
@@ -148,4 +152,13 @@ export async function heapLeaks(
  */
 export async function buildModels(dir: string, options: WriteModelVersionsOptions): Promise<WrittenModel[]> {
   return (await import('./wire/models/write-models.js')).writeModelVersions(dir, options);
+}
+
+/**
+ * Judges every instance of a fleet from Prometheus (and a canary against its baseline).
+ * Equals `leakscope fleet --prometheus URL --selector SEL --range 2h`.
+ * @example const r = await analyzeFleet({ prometheus: 'http://127.0.0.1:9090', selector: '{job="serving"}', range: '2h' }); r.pass
+ */
+export async function analyzeFleet(options: FleetOptions): Promise<FleetResult> {
+  return (await import('./fleet/analyze-fleet.js')).analyzeFleet(options);
 }
