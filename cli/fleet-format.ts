@@ -1,11 +1,11 @@
 /** `leakscope fleet`'s summary: counts, the worst instances with slopes and CIs, projections, the canary. */
 import type { Estimate } from '../common/analysis-format.js';
 import type { FleetResult, InstanceJudgement } from '../common/fleet-format.js';
-import { formatQuantity } from '../analyzer/format-numbers.js';
+import { formatPercent, formatQuantity } from '../common/format-numbers.js';
 
 const bytes = (v: number) => formatQuantity(v, 'bytes');
 const ci = (e: Estimate, f: (v: number) => string) =>
-  `${f(e.estimate)} (${Math.round(e.confidence * 100)}% CI ${f(e.low)} … ${f(e.high)})`;
+  `${f(e.estimate)} (${formatPercent(e.confidence)} CI ${f(e.low)} … ${f(e.high)})`;
 
 function instanceLines(i: InstanceJudgement): string[] {
   const tag = i.group ? ` [${i.group}]` : '';

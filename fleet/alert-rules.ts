@@ -15,7 +15,7 @@ import YAML from 'yaml';
 import type { SeriesKey } from '../common/analysis-format.js';
 import { LsError } from '../common/errors.js';
 import type { Budget } from '../analyzer/budget.js';
-import { formatQuantity } from '../analyzer/format-numbers.js';
+import { formatPercent, formatQuantity } from '../common/format-numbers.js';
 import { normalQuantile } from '../analyzer/series/normal.js';
 import { type FleetMetric, type FleetMetricKey, nameAlternation } from './fleet-metrics.js';
 import { promDuration } from './query-syntax.js';
@@ -74,7 +74,7 @@ export function alertRules(o: RulesOptions): string {
     { record: reqRate, expr: `max by (${by}) (sum by (${by}, __name__) (rate(${sel(metric('requests'))}[${w}])))` },
   ];
   const alerts: Rule[] = [];
-  const budgetNote = `budget ${o.budgetName}, ${Math.round(o.budget.confidence * 100)}% confidence`;
+  const budgetNote = `budget ${o.budgetName}, ${formatPercent(o.budget.confidence)} confidence`;
   for (const p of PER_REQUEST) {
     const m = metric(p.key);
     const deriv = `leakscope:${p.slug}:deriv${w}`;

@@ -13,7 +13,7 @@
  * against the optimism that gives the p-value.
  */
 import type { CanaryComparison, CanaryResult } from '../common/fleet-format.js';
-import { formatP, formatQuantity } from '../analyzer/format-numbers.js';
+import { formatP, formatQuantity } from '../common/format-numbers.js';
 import type { Budget } from '../analyzer/budget.js';
 import { mannWhitney } from '../analyzer/series/mann-whitney.js';
 import { theilSen } from '../analyzer/series/theil-sen.js';

@@ -9,7 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { CanaryComparison, FleetResult, InstanceJudgement } from '../common/fleet-format.js';
 import { VERSION } from '../common/version.js';
-import { formatP, formatQuantity } from '../analyzer/format-numbers.js';
+import { formatP, formatPercent, formatQuantity } from '../common/format-numbers.js';
 import { median } from '../analyzer/series/median.js';
 import type { ChartSpec } from './chart-specs.js';
 import { html, type SafeHtml } from './html-escape.js';
@@ -136,7 +136,7 @@ export function buildFleetReport(r: FleetResult): { html: string; charts: ChartS
 <tr><th>instances</th><td>${c.instances}</td></tr>
 <tr><th>verdicts</th><td>${verdictBadge('LEAK')} ${c.LEAK} · ${verdictBadge('GROWING')} ${c.GROWING} · ${verdictBadge('STABLE')} ${c.STABLE} · not enough data ${c.INSUFFICIENT_DATA}</td></tr>
 <tr><th>restarts / OOM kills</th><td>${c.restarts} / ${c.oomKills}</td></tr>
-<tr><th>over budget</th><td>${c.failed} (budget ${r.settings.budget}, ${Math.round(r.settings.confidence * 100)}% confidence)</td></tr>
+<tr><th>over budget</th><td>${c.failed} (budget ${r.settings.budget}, ${formatPercent(r.settings.confidence)} confidence)</td></tr>
 <tr><th>Prometheus</th><td>${r.query.requests} range queries, at most ${r.query.concurrency} at once</td></tr>
 </tbody></table>
 ${r.warnings.map((w) => html`<p class="note err">${w}</p>`)}
