@@ -38,6 +38,18 @@ export const serveCommand: Command = {
     grpc_max_threads: s('Handler thread cap with the thread-cap fix (default 4 x CPUs)', 'N'),
     'model-delay-ms': s('Extra service time per Predict, to make a spike pile up requests (default 0)', 'MS'),
     max_message_bytes: s('Largest request accepted on either transport (default 4 MiB)', 'BYTES'),
+    'max-request-elements': s(
+      'Most elements over all inputs of one request, counted from declared shapes before allocating (default 8 Mi)',
+      'N',
+    ),
+    'max-request-bytes': s(
+      'Most bytes over all inputs of one request, from declared shapes and dtypes (default 64 MiB)',
+      'BYTES',
+    ),
+    'max-inflight-request-bytes': s(
+      'Most input bytes of all requests in flight at once; past it RESOURCE_EXHAUSTED / 429 (default 512 MiB)',
+      'BYTES',
+    ),
     'executor-cache-size': s('LRU bound of the executor cache with the bounded-cache fix (default 64)', 'N'),
     'min-idle-threads': s('Idle handler threads kept, like gRPC min pollers (default 1)', 'N'),
     'idle-thread-grace-ms': s(
@@ -73,6 +85,9 @@ export const serveCommand: Command = {
       grpc_max_threads: str(args, 'grpc_max_threads'),
       model_delay_ms: str(args, 'model-delay-ms'),
       max_message_bytes: str(args, 'max_message_bytes'),
+      max_request_elements: str(args, 'max-request-elements'),
+      max_request_bytes: str(args, 'max-request-bytes'),
+      max_inflight_request_bytes: str(args, 'max-inflight-request-bytes'),
       executor_cache_size: str(args, 'executor-cache-size'),
       min_idle_threads: str(args, 'min-idle-threads'),
       idle_thread_grace_ms: str(args, 'idle-thread-grace-ms'),

@@ -58,6 +58,12 @@ export const ERRORS = {
   LS_ERR_MALFORMED: def('INVALID_ARGUMENT', 400),
   /** Request body exceeds the configured size limit. */
   LS_ERR_TOO_LARGE: def('RESOURCE_EXHAUSTED', 413),
+  /** A request declares more elements or bytes than the per-request budget (--max_request_elements / _bytes). */
+  LS_ERR_OVER_BUDGET: def('INVALID_ARGUMENT', 400),
+  /** The process-wide budget of request bytes in flight is used up (--max_inflight_request_bytes); retry later. */
+  LS_ERR_BUDGET_EXHAUSTED: def('RESOURCE_EXHAUSTED', 429),
+  /** The client went away before its request was read or answered (counted apart from 5xx: 499, as nginx does). */
+  LS_ERR_CLIENT_ABORTED: def('CANCELLED', 499),
   /** Handler thread cap reached (thread-cap fix, TF Serving PR #1785). */
   LS_ERR_THREADS_EXHAUSTED: def('RESOURCE_EXHAUSTED', 429),
   /** Method exists in TF Serving's API but this server does not implement it. */

@@ -5,6 +5,7 @@ import type { ServerMetrics } from './metrics.js';
 import type { ModelSource } from './model-config.js';
 import type { Predictor } from './predict.js';
 import type { ModelRepository, VersionSpec } from './repository.js';
+import type { RequestBudget } from './request-budget.js';
 
 export interface ServiceContext {
   readonly repository: ModelRepository;
@@ -12,6 +13,8 @@ export interface ServiceContext {
   readonly metrics: ServerMetrics;
   readonly log: Logger;
   readonly maxMessageBytes: number;
+  /** Checked on every Predict's declared inputs before they are filled. */
+  readonly budget: RequestBudget;
   /** HandleReloadConfigRequest: replace the served models. */
   reloadConfig(sources: readonly ModelSource[]): Promise<void>;
 }

@@ -8,6 +8,7 @@ import { LsError } from '../common/errors.js';
 import { asFlags, flag, matching, numeric, oneOf, text, v, validate } from '../common/validate.js';
 import { resolveFixes, type FixSet } from './fixes.js';
 import { DEFAULT_POLICY, readModelConfigFile, type ModelSource } from './model-config.js';
+import { DEFAULT_REQUEST_BUDGET, type RequestBudgetLimits } from './request-budget.js';
 
 export interface ServerOptions {
   readonly host: string;
@@ -24,6 +25,8 @@ export interface ServerOptions {
   /** Extra service time per Predict, standing in for slow or stalled requests. */
   readonly modelDelayMs: number;
   readonly maxMessageBytes: number;
+  /** Per-request and in-flight bounds on what requests may make the server allocate. */
+  readonly requestBudget: RequestBudgetLimits;
   /** LRU bound when the bounded-cache fix is on. */
   readonly executorCacheSize: number;
   /** Idle handler threads kept (gRPC's min pollers); threads beyond it exit after their request. */
@@ -57,6 +60,18 @@ const rawServerOptionsSchema = v.object({
   grpc_max_threads: v.optional(numeric({ min: 1, max: 100000, integer: true }), () => 4 * availableParallelism()),
   model_delay_ms: v.optional(numeric({ min: 0, max: 600000 }), 0),
   max_message_bytes: v.optional(numeric({ min: 1024, max: 2 ** 31 - 1, integer: true }), 4 * 1024 * 1024),
+  max_request_elements: v.optional(
+    numeric({ min: 1, max: Number.MAX_SAFE_INTEGER, integer: true }),
+    DEFAULT_REQUEST_BUDGET.maxRequestElements,
+  ),
+  max_request_bytes: v.optional(
+    numeric({ min: 1, max: Number.MAX_SAFE_INTEGER, integer: true }),
+    DEFAULT_REQUEST_BUDGET.maxRequestBytes,
+  ),
+  max_inflight_request_bytes: v.optional(
+    numeric({ min: 1, max: Number.MAX_SAFE_INTEGER, integer: true }),
+    DEFAULT_REQUEST_BUDGET.maxInflightBytes,
+  ),
   executor_cache_size: v.optional(numeric({ min: 1, max: 10_000_000, integer: true }), 64),
   min_idle_threads: v.optional(numeric({ min: 0, max: 1000, integer: true }), 1),
   idle_thread_grace_ms: v.optional(numeric({ min: 0, max: 3_600_000 }), 1000),
@@ -110,6 +125,11 @@ export function validateServerOptions(input: RawServerOptions = {}): ServerOptio
     grpcMaxThreads: raw.grpc_max_threads,
     modelDelayMs: raw.model_delay_ms,
     maxMessageBytes: raw.max_message_bytes,
+    requestBudget: Object.freeze({
+      maxRequestElements: raw.max_request_elements,
+      maxRequestBytes: raw.max_request_bytes,
+      maxInflightBytes: raw.max_inflight_request_bytes,
+    }),
     executorCacheSize: raw.executor_cache_size,
     minIdleThreads: raw.min_idle_threads,
     idleThreadGraceMs: raw.idle_thread_grace_ms,

@@ -19,6 +19,7 @@ import { DEFAULT_POLICY, type ModelSource } from './model-config.js';
 import { validateServerOptions, type RawServerOptions, type ServerOptions } from './options.js';
 import { Predictor } from './predict.js';
 import { ModelRepository, type ServableLoader } from './repository.js';
+import { RequestBudget } from './request-budget.js';
 import { createRestServer, listenRest } from './rest/server.js';
 import { inputOrderStrategy, sessionStrategies } from './session.js';
 
@@ -107,6 +108,7 @@ export async function startServer(
     metrics,
     log,
     maxMessageBytes: options.maxMessageBytes,
+    budget: new RequestBudget(options.requestBudget),
     reloadConfig: (sources) => repository.setSources(sources),
   };
 

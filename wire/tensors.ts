@@ -150,11 +150,28 @@ export interface TensorProtoLike {
   string_val?: Uint8Array[];
 }
 
+/** What a request tensor declares (dtype and shape), read before anything is allocated for it. */
+export interface TensorDeclaration {
+  readonly dtype: DType;
+  readonly dims: readonly number[];
+  /** Elements the shape holds: what filling it will allocate, whatever the wire carried. */
+  readonly elements: number;
+  /** elements × the dtype's size. */
+  readonly bytes: number;
+}
+
+/** The declaration of an already built tensor (REST builds its tensors from the bounded body). */
+export const declarationOf = (t: { readonly dtype: DType; readonly dims: readonly number[] }): TensorDeclaration => {
+  const elements = elementCount(t.dims);
+  return { dtype: t.dtype, dims: t.dims, elements, bytes: elements * DTYPES[t.dtype].bytes };
+};
+
 /**
- * Converts one PredictRequest input TensorProto into a HostTensor.
- * @example fromTensorProto({ dtype: 1, tensor_shape: { dim: [{ size: 1 }] }, float_val: [0.5] }, 'user_age')
+ * Reads a TensorProto's dtype and shape and checks them, allocating nothing: a request
+ * budget is checked on these before any input is filled.
+ * @example declareTensorProto({ dtype: 1, tensor_shape: { dim: [{ size: 4000000 }, { size: 1 }] } }, 'x').bytes // 16000000
  */
-export function fromTensorProto(tp: TensorProtoLike, name: string): HostTensor {
+export function declareTensorProto(tp: TensorProtoLike, name: string): TensorDeclaration {
   const tf = tp.dtype ?? 0;
   const dtype = BY_TF.get(tf);
   if (!dtype)
@@ -178,6 +195,15 @@ export function fromTensorProto(tp: TensorProtoLike, name: string): HostTensor {
       `input '${name}' has shape ${shapeStr(dims)} (${n} elements), over the limit of ${MAX_TENSOR_ELEMENTS} elements per tensor`,
     );
   }
+  return declarationOf({ dtype, dims });
+}
+
+/**
+ * Converts one PredictRequest input TensorProto into a HostTensor.
+ * @example fromTensorProto({ dtype: 1, tensor_shape: { dim: [{ size: 1 }] }, float_val: [0.5] }, 'user_age')
+ */
+export function fromTensorProto(tp: TensorProtoLike, name: string): HostTensor {
+  const { dtype, dims, elements: n } = declareTensorProto(tp, name);
   const info = DTYPES[dtype];
   const content = tp.tensor_content;
   if (content && content.length > 0) {
@@ -235,30 +261,56 @@ export function toTensorProto(t: HostTensor, encoding: 'typed' | 'content' = 'ty
 
 // ---------------------------------------------------------------- JSON (REST API)
 
-/** Infers the shape of a nested JSON array and checks it is rectangular. */
-function jsonShape(v: unknown, name: string): number[] {
+/**
+ * Most list levels a JSON tensor may nest (TensorFlow's own rank limit is 254; no model
+ * here has more than a few). Checked as the shape is read, without recursion, so a
+ * 100,000-deep list costs a 400, not the stack.
+ */
+export const MAX_JSON_TENSOR_RANK = 32;
+
+/** A JSON value named for a message without serialising it (it may be huge or deep). */
+export function describeJson(x: unknown): string {
+  if (Array.isArray(x)) return `a list of ${x.length}`;
+  if (x === null) return 'null';
+  if (typeof x === 'object') return 'an object';
+  if (typeof x === 'string') return x.length > 40 ? `a string of ${x.length} characters` : JSON.stringify(x);
+  return String(x);
+}
+
+/** Infers the shape of a nested JSON array, checks it is rectangular and flattens it (iteratively). */
+function jsonShape(v: unknown, name: string): { dims: number[]; flat: unknown[] } {
   const dims: number[] = [];
   let cur = v;
   while (Array.isArray(cur)) {
+    if (dims.length === MAX_JSON_TENSOR_RANK)
+      throw bad(`input '${name}' nests lists more than ${MAX_JSON_TENSOR_RANK} levels deep (the most accepted)`);
     dims.push(cur.length);
     if (cur.length === 0) break;
     cur = cur[0];
   }
-  const check = (x: unknown, depth: number, path: string): void => {
-    if (depth === dims.length) {
-      if (Array.isArray(x))
-        throw bad(`input '${name}' is ragged: ${path || 'value'} is a list where ${shapeStr(dims)} needs a scalar`);
-      return;
+  // Level by level: every list at depth d must hold dims[d] elements; below the last level, scalars.
+  let level: unknown[] = [v];
+  for (let depth = 0; depth <= dims.length; depth++) {
+    const next: unknown[] = [];
+    for (let i = 0; i < level.length; i++) {
+      const x = level[i];
+      if (depth === dims.length) {
+        if (Array.isArray(x))
+          throw bad(
+            `input '${name}' is ragged: element ${i} at depth ${depth} is a list where ${shapeStr(dims)} needs a scalar`,
+          );
+        continue;
+      }
+      if (!Array.isArray(x) || x.length !== dims[depth]) {
+        throw bad(
+          `input '${name}' is ragged: element ${i} at depth ${depth} should be a list of ${dims[depth]} element(s) to fit shape ${shapeStr(dims)}`,
+        );
+      }
+      for (let k = 0; k < x.length; k++) next.push(x[k]);
     }
-    if (!Array.isArray(x) || x.length !== dims[depth]) {
-      throw bad(
-        `input '${name}' is ragged: ${path || 'value'} should be a list of ${dims[depth]} element(s) to fit shape ${shapeStr(dims)}`,
-      );
-    }
-    for (let i = 0; i < x.length; i++) check(x[i], depth + 1, `${path}[${i}]`);
-  };
-  check(v, 0, '');
-  return dims;
+    if (depth < dims.length) level = next;
+  }
+  return { dims, flat: level };
 }
 
 function fillFromJson(flat: unknown[], dtype: DType, name: string): TensorData {
@@ -268,12 +320,12 @@ function fillFromJson(flat: unknown[], dtype: DType, name: string): TensorData {
     const x = flat[i];
     if (dtype === 'bool') {
       if (typeof x !== 'boolean')
-        throw bad(`input '${name}' expects booleans (${info.tfName}) but element ${i} is ${JSON.stringify(x)}`);
+        throw bad(`input '${name}' expects booleans (${info.tfName}) but element ${i} is ${describeJson(x)}`);
       (data as Uint8Array)[i] = x ? 1 : 0;
       continue;
     }
     if (typeof x !== 'number')
-      throw bad(`input '${name}' expects numbers (${info.tfName}) but element ${i} is ${JSON.stringify(x)}`);
+      throw bad(`input '${name}' expects numbers (${info.tfName}) but element ${i} is ${describeJson(x)}`);
     if (dtype === 'float32' || dtype === 'float64') {
       (data as Float64Array)[i] = x;
     } else if (dtype === 'float16') {
@@ -299,8 +351,7 @@ function fillFromJson(flat: unknown[], dtype: DType, name: string): TensorData {
  * @example jsonToTensor([[1], [2]], 'int64', 'item_id') // dims [2,1]
  */
 export function jsonToTensor(v: unknown, dtype: DType, name: string): HostTensor {
-  const dims = jsonShape(v, name);
-  const flat = dims.length === 0 ? [v] : (v as unknown[]).flat(dims.length - 1);
+  const { dims, flat } = jsonShape(v, name);
   return { dtype, dims, data: fillFromJson(flat, dtype, name) };
 }
 

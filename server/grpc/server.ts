@@ -9,7 +9,8 @@ import * as grpc from '@grpc/grpc-js';
 import { GrpcCode, grpcCodeName, LsError, toLsError } from '../../common/errors.js';
 import { parseModelConfigList } from '../model-config.js';
 import { signatureDefProto, statusProto } from '../model-info.js';
-import { fromTensorProto, toTensorProto, type HostTensor } from '../../wire/tensors.js';
+import { declareTensorProto, fromTensorProto, toTensorProto, type HostTensor } from '../../wire/tensors.js';
+import type { PredictResult } from '../predict.js';
 import { versionSpec, type ServiceContext } from '../context.js';
 import { decodeMessage, decodePredictRequest, encodeMessage, type ModelSpecMsg } from '../../wire/codec.js';
 import { tfTypes } from '../../wire/proto-root.js';
@@ -50,14 +51,21 @@ function handlers(ctx: ServiceContext) {
   const predict: Handler = async (body) => {
     const req = decodePredictRequest(body);
     const spec = specOf(req.model_spec, 'PredictRequest');
-    const inputs: Array<readonly [string, HostTensor]> = req.inputs.map(
-      ([n, tp]) => [n, fromTensorProto(tp, n)] as const,
-    );
-    const res = await ctx.predictor.predict({
-      spec: { ...spec, signatureName: req.model_spec?.signature_name },
-      inputs: () => inputs,
-      outputFilter: req.output_filter,
-    });
+    // The budget is checked on declared shapes first: one value may fill a whole shape.
+    const lease = ctx.budget.admit(req.inputs.map(([n, tp]) => declareTensorProto(tp, n)));
+    let res: PredictResult;
+    try {
+      const inputs: Array<readonly [string, HostTensor]> = req.inputs.map(
+        ([n, tp]) => [n, fromTensorProto(tp, n)] as const,
+      );
+      res = await ctx.predictor.predict({
+        spec: { ...spec, signatureName: req.model_spec?.signature_name },
+        inputs: () => inputs,
+        outputFilter: req.output_filter,
+      });
+    } finally {
+      lease.release();
+    }
     const outputs: Record<string, unknown> = {};
     for (const [n, tensor] of res.outputs) outputs[n] = toTensorProto(tensor);
     return t.PredictResponse.encode({
@@ -166,14 +174,16 @@ export function createGrpcServer(ctx: ServiceContext): grpc.Server {
         const done = ctx.metrics.begin(name, 'grpc');
         h(call.request).then(
           (res) => {
-            done('OK');
+            done(call.cancelled ? 'CANCELLED' : 'OK');
             cb(null, res);
           },
           (e: unknown) => {
             const err = toLsError(e);
             if (err.code === 'LS_ERR_INTERNAL') ctx.log.error({ err: e, method: name }, 'request failed unexpectedly');
             if (err.code === 'LS_ERR_THREADS_EXHAUSTED') ctx.metrics.reject('grpc', 'thread-cap');
-            done(grpcCodeName(err.grpcCode));
+            if (err.code === 'LS_ERR_BUDGET_EXHAUSTED') ctx.metrics.reject('grpc', 'request-budget');
+            // A client that cancelled is not a server failure: counted as CANCELLED.
+            done(call.cancelled ? 'CANCELLED' : grpcCodeName(err.grpcCode));
             cb({ code: err.grpcCode, details: err.message });
           },
         );

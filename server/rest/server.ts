@@ -11,7 +11,15 @@ import { versionSpec, type ServiceContext } from '../context.js';
 import { metadataJson, statusJson } from '../model-info.js';
 import type { PredictResult } from '../predict.js';
 import type { Signature } from '../signature.js';
-import { jsonRowsToTensor, jsonToTensor, tensorRowToJson, tensorToJson, type HostTensor } from '../../wire/tensors.js';
+import {
+  declarationOf,
+  jsonRowsToTensor,
+  jsonToTensor,
+  tensorRowToJson,
+  tensorToJson,
+  type HostTensor,
+} from '../../wire/tensors.js';
+import type { BudgetLease } from '../request-budget.js';
 import { isRecord } from '../../common/objects.js';
 
 const MODEL_PATH = /^\/v1\/models\/([^/:]+)(?:\/versions\/([^/:]+)|\/labels\/([^/:]+))?(?:\/(metadata)|:([a-zA-Z]+))?$/;
@@ -28,6 +36,8 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 /** Reads the body up to `limit` bytes; past it, drains the rest and throws LS_ERR_TOO_LARGE. */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    const aborted = () =>
+      new LsError('LS_ERR_CLIENT_ABORTED', 'the client closed the connection before sending the whole body');
     const declared = Number(req.headers['content-length'] ?? -1);
     const tooLarge = (n: number) =>
       new LsError(
@@ -37,9 +47,13 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     if (declared > limit) {
       req.resume();
       req.on('end', () => reject(tooLarge(declared)));
-      req.on('error', reject);
+      req.on('error', (e) => reject(req.complete ? e : aborted()));
       return;
     }
+    // A client that disconnects mid-body is not a server failure: LS_ERR_CLIENT_ABORTED (499).
+    req.on('close', () => {
+      if (!req.complete) reject(aborted());
+    });
     const chunks: Buffer[] = [];
     let size = 0;
     let over = false;
@@ -49,7 +63,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       if (!over) chunks.push(c);
     });
     req.on('end', () => (over ? reject(tooLarge(size)) : resolve(Buffer.concat(chunks))));
-    req.on('error', reject);
+    req.on('error', (e) => reject(req.complete ? e : aborted()));
   });
 }
 
@@ -150,7 +164,14 @@ async function route(ctx: ServiceContext, req: IncomingMessage, res: ServerRespo
   const m = MODEL_PATH.exec(path);
   if (!m) throw new LsError('LS_ERR_ROUTE_NOT_FOUND', `Malformed request: ${req.method} ${path}`);
   const [, rawName, rawVersion, rawLabel, metadata, verb] = m;
-  const dec = (s: string | undefined) => (s === undefined ? undefined : decodeURIComponent(s));
+  const dec = (s: string | undefined) => {
+    if (s === undefined) return undefined;
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      throw bad(`Malformed request: the URL path segment '${s}' is not valid %-encoding`);
+    }
+  };
   const spec = versionSpec(dec(rawName), dec(rawVersion), dec(rawLabel), 'URL');
   if (verb !== undefined) {
     if (verb === 'classify' || verb === 'regress')
@@ -172,11 +193,25 @@ async function route(ctx: ServiceContext, req: IncomingMessage, res: ServerRespo
     if (body.signature_name !== undefined && typeof body.signature_name !== 'string')
       throw bad("'signature_name' must be a string");
     const { form, build } = restInputs(body, spec.name);
-    const result = await ctx.predictor.predict({
-      spec: { ...spec, signatureName: body.signature_name as string | undefined },
-      inputs: build,
-      outputFilter: [],
-    });
+    // JSON tensors are bounded by the body limit while they are built; the budget is
+    // checked on them before they go any further (handler threads, onnxruntime).
+    let lease: BudgetLease | undefined;
+    let result: PredictResult;
+    try {
+      result = await ctx.predictor.predict({
+        spec: { ...spec, signatureName: body.signature_name as string | undefined },
+        inputs: (sig) => {
+          const inputs = build(sig);
+          lease = ctx.budget.admit(inputs.map(([, t]) => declarationOf(t)));
+          return inputs;
+        },
+        outputFilter: [],
+      });
+    } finally {
+      lease?.release();
+    }
+    if (req.socket.destroyed)
+      throw new LsError('LS_ERR_CLIENT_ABORTED', 'the client closed the connection before the answer');
     send(res, 200, predictAnswer(form, result));
     return;
   }
@@ -214,8 +249,10 @@ export function createRestServer(ctx: ServiceContext): Server {
         const err = toLsError(e);
         if (err.code === 'LS_ERR_INTERNAL') ctx.log.error({ err: e, path }, 'request failed unexpectedly');
         if (err.code === 'LS_ERR_THREADS_EXHAUSTED') ctx.metrics.reject('rest', 'thread-cap');
+        if (err.code === 'LS_ERR_BUDGET_EXHAUSTED') ctx.metrics.reject('rest', 'request-budget');
         done(String(err.httpStatus));
-        if (!res.headersSent) send(res, err.httpStatus, { error: err.message });
+        if (err.code === 'LS_ERR_CLIENT_ABORTED') res.destroy();
+        else if (!res.headersSent) send(res, err.httpStatus, { error: err.message });
         else res.destroy();
       },
     );

@@ -4,6 +4,8 @@
  * need a server in a process of its own.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { packageRoot } from '../../common/package-root.js';
 import { createInterface } from 'node:readline';
 import { type ListeningEvent, parseListening } from '../../common/listening-event.js';
 
@@ -72,4 +74,12 @@ export function spawnTarget(args: string[], opts: SpawnOptions = {}): Promise<Ta
       });
     });
   });
+}
+
+/** Starts `leakscope serve` on port 0 in a child process (stderr kept for failure messages). */
+export function spawnServe(args: string[], opts: SpawnOptions = {}): Promise<Target> {
+  return spawnTarget(
+    [join(packageRoot(), 'bin', 'leakscope.js'), 'serve', '--port', '0', '--rest_api_port', '0', ...args],
+    { captureStderr: true, startTimeoutMs: 20_000, ...opts },
+  );
 }

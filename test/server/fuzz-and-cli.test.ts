@@ -10,15 +10,7 @@ import { mulberry32 } from '../../common/prng.js';
 import { writeModelVersions } from '../../wire/models/write-models.js';
 import { encodePredictRequest, TfServingClient } from '../../scenarios/tf-client.js';
 import { ctrJsonColumns, ctrTensors } from '../helpers/model-server.js';
-import { spawnTarget, type Target } from '../helpers/spawn-target.js';
-
-/** Starts `leakscope serve` on port 0 in a child process. */
-function spawnServe(args: string[]): Promise<Target> {
-  return spawnTarget(
-    [join(packageRoot(), 'bin', 'leakscope.js'), 'serve', '--port', '0', '--rest_api_port', '0', ...args],
-    { captureStderr: true, startTimeoutMs: 20_000 },
-  );
-}
+import { spawnServe, type Target } from '../helpers/spawn-target.js';
 
 test('fuzz: thousands of random REST bodies and protobuf byte strings each get an answer; the process stays up; SIGTERM exits 0', async () => {
   const root = await mkdtemp(join(tmpdir(), 'leakscope-fuzz-'));
