@@ -59,9 +59,12 @@ export const serveCommand: Command = {
     diagnostics: { type: 'boolean', description: 'Serve the diagnostics interface (loopback only)' },
     'diagnostics-port': s('Diagnostics port, always bound on 127.0.0.1 (default 0: a free port, logged)', 'PORT'),
     'diagnostics-dir': s(
-      'Folder heap snapshots are written into (default: a leakscope folder under the temp dir)',
+      'Folder heap snapshots are written into, 0700, files 0600; refused if a symlink or not yours (default: a private folder made per server under $XDG_RUNTIME_DIR or the temp dir)',
       'DIR',
     ),
+    'diagnostics-max-captures': s('Heap snapshots and allocation profiles one server may write (default 50)', 'N'),
+    'diagnostics-max-capture-bytes': s('Bytes those captures may add up to (default 4 GiB)', 'BYTES'),
+    'diagnostics-min-free-bytes': s('Free disk kept after a capture of the estimated size (default 1 GiB)', 'BYTES'),
     'log-level': s('fatal|error|warn|info|debug|trace|silent (default info)', 'LEVEL'),
   },
   examples: [
@@ -94,6 +97,9 @@ export const serveCommand: Command = {
       diagnostics: bool(args, 'diagnostics'),
       diagnostics_port: str(args, 'diagnostics-port'),
       diagnostics_dir: str(args, 'diagnostics-dir'),
+      diagnostics_max_captures: str(args, 'diagnostics-max-captures'),
+      diagnostics_max_capture_bytes: str(args, 'diagnostics-max-capture-bytes'),
+      diagnostics_min_free_bytes: str(args, 'diagnostics-min-free-bytes'),
       log_level: str(args, 'log-level'),
     };
     if (args.positionals.length) throw new LsError('LS_ERR_USAGE', `unexpected argument '${args.positionals[0]}'`);

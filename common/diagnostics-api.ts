@@ -69,6 +69,17 @@ export interface SummaryReply {
   readonly inflight: number;
   readonly gcExposed: boolean;
   readonly allocationSampling: boolean;
+  /** Where captures go and how much of the per-process quota they used. */
+  readonly captures: CaptureUsage;
+}
+
+/** The diagnostics folder and the captures written into it against the quota. */
+export interface CaptureUsage {
+  readonly dir: string;
+  readonly captures: number;
+  readonly bytes: number;
+  readonly maxCaptures: number;
+  readonly maxCaptureBytes: number;
 }
 
 /** `POST /diagnostics/gc`. */

@@ -77,6 +77,10 @@ export const ERRORS = {
   LS_ERR_SHUTTING_DOWN: def('UNAVAILABLE', 503),
   /** A diagnostics operation cannot be done here (no --expose-gc, unknown thread...). */
   LS_ERR_DIAGNOSTICS: def('FAILED_PRECONDITION', 409),
+  /** The diagnostics capture quota (count, bytes) or the disk reserve would be exceeded. */
+  LS_ERR_CAPTURE_QUOTA: def('RESOURCE_EXHAUSTED', 429),
+  /** Refused for where it came from: a Host or Origin the diagnostics interface does not serve (DNS rebinding, browsers). */
+  LS_ERR_FORBIDDEN: def('PERMISSION_DENIED', 403),
   /** A heap snapshot file is truncated, corrupt or not a snapshot. */
   LS_ERR_BAD_SNAPSHOT: def('INVALID_ARGUMENT', 400),
   /** A scenario file or name is invalid. */

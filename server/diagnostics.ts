@@ -3,12 +3,16 @@
  * 127.0.0.1 whatever --host says, answering JSON. A summary for samplers (memory, V8
  * heap, threads and fds from /proc, executor caches, handler threads, in-flight
  * requests), forced GC (with --expose-gc), heap snapshots of the main isolate or of one
- * handler thread, and V8 allocation sampling. Files go only into the configured folder
+ * handler thread, and V8 allocation sampling. Files go only into the diagnostics folder
  * under generated names: a request may add a short label, never choose a path.
+ * A browser must not reach it: only the Host values of the loopback address and port it
+ * listens on are served (DNS rebinding gives a page another name for 127.0.0.1), and
+ * cross-origin requests (`Origin`, `Sec-Fetch-Site`) are refused. The folder, its modes
+ * and the capture quota are diagnostics-folder.ts's.
  */
 import { createWriteStream } from 'node:fs';
-import { mkdir, stat, writeFile } from 'node:fs/promises';
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { stat, writeFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
 import { basename, dirname, resolve } from 'node:path';
@@ -28,14 +32,16 @@ import {
 } from '../common/diagnostics-api.js';
 import { LsError, toLsError } from '../common/errors.js';
 import { readProcStats } from '../common/proc.js';
+import { CAPTURE_FILE_MODE, CaptureFolder, type CaptureLimits } from './diagnostics-folder.js';
 import type { HandlerThreadRunner } from './handler-threads.js';
 import type { ServerMetrics } from './metrics.js';
 import type { Predictor } from './predict.js';
 
 export interface DiagnosticsDeps {
   readonly port: number;
-  /** Folder every file is written into. */
-  readonly dir: string;
+  /** Folder every file is written into; undefined: a private folder made per server. */
+  readonly dir: string | undefined;
+  readonly captureLimits?: CaptureLimits;
   readonly predictor: Predictor;
   readonly metrics: ServerMetrics;
   /** undefined when inference runs inline (no handler threads). */
@@ -69,13 +75,15 @@ const precondition = (m: string) => new LsError('LS_ERR_DIAGNOSTICS', m);
 /** What the handlers share: the dependencies, the folder, and the one-capture-at-a-time state. */
 class DiagnosticsContext {
   readonly dir: string;
+  readonly folder: CaptureFolder;
   private seq = 0;
   private capturing = false;
   /** The running allocation sampler, if any. */
   sampler: Session | undefined;
 
   constructor(readonly deps: DiagnosticsDeps) {
-    this.dir = resolve(deps.dir);
+    this.folder = CaptureFolder.open(deps.dir, deps.captureLimits);
+    this.dir = this.folder.dir;
   }
 
   /** A fresh file name in `dir`; the resolved path is checked to stay there. */
@@ -101,12 +109,15 @@ class DiagnosticsContext {
 
   writeSnapshot(kind: string, label: string, open: () => Promise<Readable>): Promise<CaptureResult> {
     return this.exclusive('heap snapshot', async () => {
-      await mkdir(this.dir, { recursive: true });
+      // A snapshot file is about the size of the heap it describes (the main heap bounds a thread's).
+      this.folder.beforeCapture(process.memoryUsage().heapUsed);
       const file = this.fileFor(kind, label, '.heapsnapshot');
       const t0 = performance.now();
-      await pipeline(await open(), createWriteStream(file, { flags: 'wx' }));
+      // 'wx' is O_CREAT|O_EXCL: never an existing file, never through a planted link.
+      await pipeline(await open(), createWriteStream(file, { flags: 'wx', mode: CAPTURE_FILE_MODE }));
       const ms = Math.round(performance.now() - t0);
       const { size } = await stat(file);
+      this.folder.written(size);
       this.deps.log.info({ file, bytes: size, ms }, 'heap snapshot written');
       return { file, bytes: size, ms };
     });
@@ -135,7 +146,7 @@ type RouteHandler<R extends DiagnosticsRoute> = (
   args: RawArgs<R>,
 ) => Promise<DiagnosticsResponses[R]>;
 
-const summary: RouteHandler<'summary'> = async ({ deps, sampler }) => ({
+const summary: RouteHandler<'summary'> = async ({ deps, sampler, folder }) => ({
   time: new Date().toISOString(),
   pid: process.pid,
   uptimeSeconds: process.uptime(),
@@ -153,6 +164,7 @@ const summary: RouteHandler<'summary'> = async ({ deps, sampler }) => ({
   inflight: deps.metrics.inflight,
   gcExposed: typeof (globalThis as { gc?: unknown }).gc === 'function',
   allocationSampling: sampler !== undefined,
+  captures: folder.usage(),
 });
 
 const threads: RouteHandler<'threads'> = async (c) => {
@@ -225,10 +237,11 @@ const allocationSamplingStop: RouteHandler<'allocationSamplingStop'> = async (c,
     const t0 = performance.now();
     try {
       const { profile } = await s.post('HeapProfiler.stopSampling');
-      await mkdir(c.dir, { recursive: true });
-      const file = c.fileFor('allocations', label, '.heapprofile');
       const text = JSON.stringify(profile);
-      await writeFile(file, text, { flag: 'wx' });
+      c.folder.beforeCapture(Buffer.byteLength(text));
+      const file = c.fileFor('allocations', label, '.heapprofile');
+      await writeFile(file, text, { flag: 'wx', mode: CAPTURE_FILE_MODE });
+      c.folder.written(Buffer.byteLength(text));
       return { file, bytes: Buffer.byteLength(text), ms: Math.round(performance.now() - t0) };
     } finally {
       s.disconnect();
@@ -303,18 +316,24 @@ async function dispatch(
 export async function startDiagnostics(deps: DiagnosticsDeps): Promise<DiagnosticsServer> {
   const c = new DiagnosticsContext(deps);
   const dir = c.dir;
+  let port = 0;
   const server: Server = createServer((req, res: ServerResponse) => {
     req.resume(); // bodies are not read: every endpoint takes its few arguments in the query
-    dispatch(c, req.method, req.url).then(
-      (body) => send(res, 200, body),
-      (e: unknown) => {
-        const err = toLsError(e);
-        if (err.code === 'LS_ERR_INTERNAL') deps.log.error({ err: e, url: req.url }, 'diagnostics request failed');
-        send(res, err.httpStatus, { error: err.message });
-      },
-    );
+    Promise.resolve()
+      .then(() => {
+        checkCaller(req, port);
+        return dispatch(c, req.method, req.url);
+      })
+      .then(
+        (body) => send(res, 200, body),
+        (e: unknown) => {
+          const err = toLsError(e);
+          if (err.code === 'LS_ERR_INTERNAL') deps.log.error({ err: e, url: req.url }, 'diagnostics request failed');
+          send(res, err.httpStatus, { error: err.message });
+        },
+      );
   });
-  const port = await new Promise<number>((ok, fail) => {
+  port = await new Promise<number>((ok, fail) => {
     const onError = (e: Error) =>
       fail(
         new LsError(
@@ -346,8 +365,30 @@ export async function startDiagnostics(deps: DiagnosticsDeps): Promise<Diagnosti
         server.close(() => ok());
         server.closeAllConnections();
       });
+      c.folder.removeIfEmptyPrivate();
     },
   };
+}
+
+/**
+ * Serves only callers that name this listener as 127.0.0.1:PORT or localhost:PORT and
+ * are not cross-origin browser requests: a DNS-rebound page sends its own host name, and
+ * a browser marks other sites' requests with Origin and Sec-Fetch-Site.
+ */
+export function checkCaller(req: Pick<IncomingMessage, 'headers'>, port: number): void {
+  const allowed = [`${DIAGNOSTICS_HOST}:${port}`, `localhost:${port}`];
+  const host = req.headers.host;
+  if (host === undefined || !allowed.includes(host.toLowerCase()))
+    throw new LsError(
+      'LS_ERR_FORBIDDEN',
+      `refused: Host '${host ?? ''}' is not this diagnostics listener (${allowed.join(' or ')}); DNS-rebinding defence`,
+    );
+  const origin = req.headers.origin;
+  if (origin !== undefined && !allowed.some((a) => origin.toLowerCase() === `http://${a}`))
+    throw new LsError('LS_ERR_FORBIDDEN', `refused: cross-origin request from '${origin}'`);
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin' && site !== 'none')
+    throw new LsError('LS_ERR_FORBIDDEN', `refused: a browser request from another site (Sec-Fetch-Site: ${site})`);
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

@@ -2,10 +2,10 @@
  * The reference server's options, validated once at the boundary (messages name the
  * option, TF Serving's flag names where TF Serving has the flag) and then frozen.
  */
-import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { LsError } from '../common/errors.js';
 import { asFlags, flag, matching, numeric, oneOf, text, v, validate } from '../common/validate.js';
+import { DEFAULT_CAPTURE_LIMITS, type CaptureLimits } from './diagnostics-folder.js';
 import { resolveFixes, type FixSet } from './fixes.js';
 import { DEFAULT_POLICY, readModelConfigFile, type ModelSource } from './model-config.js';
 import { DEFAULT_REQUEST_BUDGET, type RequestBudgetLimits } from './request-budget.js';
@@ -36,7 +36,10 @@ export interface ServerOptions {
   readonly diagnostics: boolean;
   /** Diagnostics listener port (always on 127.0.0.1); 0 picks a free port. */
   readonly diagnosticsPort: number;
-  readonly diagnosticsDir: string;
+  /** Folder for captures; undefined: a private folder made per server (diagnostics-folder.ts). */
+  readonly diagnosticsDir: string | undefined;
+  /** Per-process capture quota and disk reserve of the diagnostics interface. */
+  readonly captureLimits: CaptureLimits;
   readonly logLevel: string;
 }
 
@@ -77,7 +80,19 @@ const rawServerOptionsSchema = v.object({
   idle_thread_grace_ms: v.optional(numeric({ min: 0, max: 3_600_000 }), 1000),
   diagnostics: v.optional(flag(), false),
   diagnostics_port: v.optional(port, 0),
-  diagnostics_dir: v.optional(text(), () => join(tmpdir(), 'leakscope-diagnostics')),
+  diagnostics_dir: optionalText,
+  diagnostics_max_captures: v.optional(
+    numeric({ min: 0, max: Number.MAX_SAFE_INTEGER, integer: true }),
+    DEFAULT_CAPTURE_LIMITS.maxCaptures,
+  ),
+  diagnostics_max_capture_bytes: v.optional(
+    numeric({ min: 0, max: Number.MAX_SAFE_INTEGER, integer: true }),
+    DEFAULT_CAPTURE_LIMITS.maxCaptureBytes,
+  ),
+  diagnostics_min_free_bytes: v.optional(
+    numeric({ min: 0, max: Number.MAX_SAFE_INTEGER, integer: true }),
+    DEFAULT_CAPTURE_LIMITS.minFreeBytes,
+  ),
   log_level: v.optional(oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info'),
 });
 
@@ -135,7 +150,12 @@ export function validateServerOptions(input: RawServerOptions = {}): ServerOptio
     idleThreadGraceMs: raw.idle_thread_grace_ms,
     diagnostics: raw.diagnostics,
     diagnosticsPort: raw.diagnostics_port,
-    diagnosticsDir: raw.diagnostics_dir,
+    diagnosticsDir: raw.diagnostics_dir === '' ? undefined : raw.diagnostics_dir,
+    captureLimits: Object.freeze({
+      maxCaptures: raw.diagnostics_max_captures,
+      maxCaptureBytes: raw.diagnostics_max_capture_bytes,
+      minFreeBytes: raw.diagnostics_min_free_bytes,
+    }),
     logLevel: raw.log_level,
   });
 }

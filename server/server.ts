@@ -126,6 +126,7 @@ export async function startServer(
       diagnostics = await startDiagnostics({
         port: options.diagnosticsPort,
         dir: options.diagnosticsDir,
+        captureLimits: options.captureLimits,
         predictor,
         metrics,
         threads,
