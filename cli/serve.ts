@@ -29,6 +29,10 @@ export const serveCommand: Command = {
       'JSON model config: {"model_config_list": [{"name", "base_path", "model_version_policy"?}]}',
       'FILE',
     ),
+    allowed_model_roots: s(
+      'Comma-separated folders HandleReloadConfigRequest may point base paths into (default: the folders holding the start-up base paths)',
+      'DIRS',
+    ),
     file_system_poll_wait_seconds: s(
       'Seconds between scans of the base paths for new versions (default 1; 0 = never)',
       'S',
@@ -82,6 +86,7 @@ export const serveCommand: Command = {
       model_name: str(args, 'model_name'),
       model_base_path: str(args, 'model_base_path'),
       model_config_file: str(args, 'model_config_file'),
+      allowed_model_roots: str(args, 'allowed_model_roots'),
       file_system_poll_wait_seconds: str(args, 'file_system_poll_wait_seconds'),
       mode: str(args, 'mode'),
       fixes: str(args, 'fixes'),

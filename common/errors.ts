@@ -50,6 +50,8 @@ export const ERRORS = {
   LS_ERR_MODEL_NOT_FOUND: def('NOT_FOUND', 404),
   /** Model exists but no version of it is available (yet / any more). */
   LS_ERR_MODEL_UNAVAILABLE: def('UNAVAILABLE', 503),
+  /** A model base path outside the folders allowed at start-up, or unreadable (HandleReloadConfigRequest). */
+  LS_ERR_PATH_NOT_ALLOWED: def('PERMISSION_DENIED', 403),
   /** Model file missing or corrupt at load time. */
   LS_ERR_MODEL_LOAD: def('INTERNAL', 500),
   /** Request is malformed or does not fit the signature. */

@@ -3,6 +3,7 @@
  * option, TF Serving's flag names where TF Serving has the flag) and then frozen.
  */
 import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
 import { LsError } from '../common/errors.js';
 import { asFlags, flag, matching, numeric, oneOf, text, v, validate } from '../common/validate.js';
 import { DEFAULT_CAPTURE_LIMITS, type CaptureLimits } from './diagnostics-folder.js';
@@ -18,6 +19,8 @@ export interface ServerOptions {
   readonly restPort: number;
   /** undefined: the built-in CTR model, built into the cache folder on first start. */
   readonly models: readonly ModelSource[] | undefined;
+  /** Folders reloads may point base paths into; undefined: the folders holding the start-up base paths. */
+  readonly allowedModelRoots: readonly string[] | undefined;
   readonly pollWaitSeconds: number;
   readonly fixes: FixSet;
   /** Handler thread cap when the thread-cap fix is on (--grpc_max_threads). */
@@ -57,6 +60,7 @@ const rawServerOptionsSchema = v.object({
   model_name: v.optional(matching(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a model name (letters, digits, _ . -)')),
   model_base_path: optionalText,
   model_config_file: optionalText,
+  allowed_model_roots: optionalText,
   file_system_poll_wait_seconds: v.optional(numeric({ min: 0, max: 86400 }), 1),
   mode: optionalText,
   fixes: optionalText,
@@ -109,6 +113,8 @@ const TF_SERVING_FLAGS = new Set([
   'file_system_poll_wait_seconds',
   'grpc_max_threads',
   'max_message_bytes',
+  // ours, named in the style of the model flags it goes with
+  'allowed_model_roots',
 ]);
 
 const opt = (name: string, msg: string) => new LsError('LS_ERR_INVALID_OPTION', `--${name}: ${msg}`);
@@ -130,11 +136,21 @@ export function validateServerOptions(input: RawServerOptions = {}): ServerOptio
   } else if (raw.model_name !== undefined) {
     throw opt('model_name', 'needs --model_base_path (the folder holding numeric version folders)');
   }
+  let allowedModelRoots: readonly string[] | undefined;
+  if (raw.allowed_model_roots !== undefined) {
+    const roots = raw.allowed_model_roots
+      .split(',')
+      .map((r) => r.trim())
+      .filter((r) => r !== '');
+    if (roots.length === 0) throw opt('allowed_model_roots', 'expected a comma-separated list of folders');
+    allowedModelRoots = Object.freeze(roots.map((r) => resolve(r)));
+  }
   return Object.freeze({
     host: raw.host,
     grpcPort: raw.port,
     restPort: raw.rest_api_port,
     models,
+    allowedModelRoots,
     pollWaitSeconds: raw.file_system_poll_wait_seconds,
     fixes: resolveFixes(raw.mode, raw.fixes),
     grpcMaxThreads: raw.grpc_max_threads,

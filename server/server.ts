@@ -16,6 +16,7 @@ import { threadAdmission } from './thread-admission.js';
 import type { InferenceRunner } from './inference.js';
 import { ServerMetrics } from './metrics.js';
 import { DEFAULT_POLICY, type ModelSource } from './model-config.js';
+import { allowedModelRoots, checkModelPaths } from './model-roots.js';
 import { validateServerOptions, type RawServerOptions, type ServerOptions } from './options.js';
 import { Predictor } from './predict.js';
 import { ModelRepository, type ServableLoader } from './repository.js';
@@ -65,6 +66,7 @@ export async function startServer(
     const basePath = await ensureBuiltinModel();
     models = [{ name: BUILTIN_MODEL_NAME, basePath, policy: DEFAULT_POLICY, labels: {} }];
   }
+  const roots = allowedModelRoots(options.allowedModelRoots, models);
   const repository = new ModelRepository({
     logger: log,
     loader: deps.loader,
@@ -109,7 +111,10 @@ export async function startServer(
     log,
     maxMessageBytes: options.maxMessageBytes,
     budget: new RequestBudget(options.requestBudget),
-    reloadConfig: (sources) => repository.setSources(sources),
+    reloadConfig: async (sources) => {
+      checkModelPaths(sources, roots);
+      await repository.setSources(sources);
+    },
   };
 
   await repository.setSources(models);
@@ -158,6 +163,7 @@ export async function startServer(
       grpc: `${options.host}:${grpcPort}`,
       rest: `${options.host}:${restPort}`,
       models: models.map((m) => m.name),
+      allowedModelRoots: roots,
     },
     `leakscope reference server up (mode ${options.fixes.mode}; fixes: ${fixesOn.length ? fixesOn.join(', ') : 'none'}; handler threads: ${threads ? (threads.cap === null ? 'uncapped' : `cap ${threads.cap}`) : 'inline'})`,
   );
