@@ -11,7 +11,7 @@ test('HandleReloadConfigRequest: /etc, /proc/self, ../../ escapes, a symlink out
   await withModelServer({}, async ({ grpc, root }) => {
     await symlink('/etc', join(root, 'etc-link'));
     await mkdir(join(root, 'empty'));
-    const escape = join(relative(process.cwd(), root), '..', '..', '..', '..', '..', '..', '..', '..', 'etc');
+    const dotdot = join(relative(process.cwd(), root), '..', '..', '..', '..', '..', '..', '..', '..', 'etc');
     const cases: Array<[string, string, number, RegExp]> = [
       ['/etc', '/etc', GrpcCode.PERMISSION_DENIED, /base path \/etc is outside the allowed model roots/],
       [
@@ -20,7 +20,7 @@ test('HandleReloadConfigRequest: /etc, /proc/self, ../../ escapes, a symlink out
         GrpcCode.PERMISSION_DENIED,
         /\/proc\/self \(\/proc\/\d+\) is outside the allowed model roots/,
       ],
-      ['../../ escape', escape, GrpcCode.PERMISSION_DENIED, /is outside the allowed model roots/],
+      ['../../ escape', dotdot, GrpcCode.PERMISSION_DENIED, /is outside the allowed model roots/],
       ['symlink out of the root', join(root, 'etc-link'), GrpcCode.PERMISSION_DENIED, /\(\/etc\) is outside/],
       ['missing folder', join(root, 'nope'), GrpcCode.NOT_FOUND, /Could not find base path .*nope for servable x/],
       ['a file', join(root, 'ctr', '1', 'model.onnx'), GrpcCode.INVALID_ARGUMENT, /is not a folder/],
