@@ -5,6 +5,7 @@ import { builtinScenarios, type ScenarioOverrides } from '../scenarios/scenario.
 import { formatBytes } from '../common/format-numbers.js';
 import { modeSchema } from '../common/mode.js';
 import { asFlags, matching, numeric, oneOf, v, validate } from '../common/validate.js';
+import { resolveFixes } from '../server/fixes.js';
 import { bool, type Command, type CommandIo, type ParsedArgs, str, stringOption } from './command.js';
 
 const s = stringOption;
@@ -42,6 +43,8 @@ export function targetChoice(a: ParsedArgs): TargetChoice {
       `--${spawnFlags[0]} chooses a spawned reference server and cannot be combined with --${external[0]} (an external target)`,
     );
   if (!external.length) {
+    // Checked here, before a run folder is made or a server spawned.
+    resolveFixes(f.mode, str(a, 'fixes'));
     return {
       kind: 'spawn',
       ...(f.mode ? { mode: f.mode } : {}),

@@ -3,6 +3,7 @@ import { DIAGNOSTICS_HOST } from '../common/diagnostics-api.js';
 import { LsError } from '../common/errors.js';
 import { formatListening, type ServeListeningEvent } from '../common/listening-event.js';
 import { ALL_FIXES } from '../server/fixes.js';
+import { checkRemovableFolder, removeOnExit, watchParent } from '../server/lifetime.js';
 import type { RawServerOptions } from '../server/options.js';
 import { bool, type Command, str, stringOption } from './command.js';
 
@@ -70,6 +71,14 @@ export const serveCommand: Command = {
     'diagnostics-max-capture-bytes': s('Bytes those captures may add up to (default 4 GiB)', 'BYTES'),
     'diagnostics-min-free-bytes': s('Free disk kept after a capture of the estimated size (default 1 GiB)', 'BYTES'),
     'log-level': s('fatal|error|warn|info|debug|trace|silent (default info)', 'LEVEL'),
+    'exit-with-parent': {
+      type: 'boolean',
+      description: 'Shut down when stdin (a pipe the parent holds open) ends: the spawning process died',
+    },
+    'remove-on-exit': s(
+      'A leakscope-* folder in the temp dir (the model folder a parent made) to remove whenever the server exits',
+      'DIR',
+    ),
   },
   examples: [
     'leakscope serve',
@@ -108,6 +117,11 @@ export const serveCommand: Command = {
       log_level: str(args, 'log-level'),
     };
     if (args.positionals.length) throw new LsError('LS_ERR_USAGE', `unexpected argument '${args.positionals[0]}'`);
+    const removeDir = str(args, 'remove-on-exit');
+    if (removeDir !== undefined) removeOnExit(checkRemovableFolder(removeDir));
+    // Until the server is up, a parent's death just ends the process (the exit hook still cleans up).
+    let onParentGone = (): void => process.exit(1);
+    const unwatch = bool(args, 'exit-with-parent') ? watchParent(() => onParentGone()) : () => undefined;
     const server = await startServer(raw);
     // Always printed, whatever the log level: scripts and the scenario runner read the ports here.
     const listening: Omit<ServeListeningEvent, 'event'> = {
@@ -121,13 +135,18 @@ export const serveCommand: Command = {
     io.stdout.write(formatListening(listening));
     await new Promise<void>((resolve) => {
       const stop = (sig: string) => {
-        server.log.info({ signal: sig }, 'signal received');
+        server.log.info(
+          { signal: sig },
+          sig === 'parent' ? 'the parent process is gone: shutting down' : 'signal received',
+        );
         process.off('SIGINT', onInt);
         process.off('SIGTERM', onTerm);
+        unwatch();
         server.close().then(resolve, resolve);
       };
       const onInt = () => stop('SIGINT');
       const onTerm = () => stop('SIGTERM');
+      onParentGone = () => stop('parent');
       process.on('SIGINT', onInt);
       process.on('SIGTERM', onTerm);
     });

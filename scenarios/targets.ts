@@ -97,13 +97,18 @@ export async function spawnReferenceServer(o: SpawnOptions): Promise<Target> {
     o.diagnosticsDir,
     '--log-level',
     'warn',
+    // The server goes when this process goes (its stdin pipe closes), and removes its model folder.
+    '--exit-with-parent',
+    '--remove-on-exit',
+    modelRoot,
     ...(o.fixes !== undefined ? ['--fixes', o.fixes] : ['--mode', o.mode ?? 'patched']),
     ...(o.modelDelayMs !== undefined ? ['--model-delay-ms', String(o.modelDelayMs)] : []),
     ...(o.grpcMaxThreads !== undefined ? ['--grpc_max_threads', String(o.grpcMaxThreads)] : []),
     ...(o.pollWaitSeconds !== undefined ? ['--file_system_poll_wait_seconds', String(o.pollWaitSeconds)] : []),
   ];
   const [cmd, ...pre] = o.wrapper?.length ? [...o.wrapper, process.execPath] : [process.execPath];
-  const child = spawn(cmd!, [...pre, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: o.env ?? process.env });
+  // stdin is a pipe never written to: when this process dies, however it dies, the server sees it end.
+  const child = spawn(cmd!, [...pre, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: o.env ?? process.env });
   live.add(child);
   const stderr: string[] = [];
   child.stderr!.on('data', (d: Buffer) => {
