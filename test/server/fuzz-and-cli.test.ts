@@ -2,11 +2,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../../common/package-root.js';
+import { GrpcCode } from '../../common/errors.js';
 import { mulberry32 } from '../../common/prng.js';
+import { ctrFeatures } from '../../wire/models/ctr-model.js';
+import type { TensorProtoLike } from '../../wire/tensors.js';
 import { writeModelVersions } from '../../wire/models/write-models.js';
 import { encodePredictRequest, TfServingClient } from '../../scenarios/tf-client.js';
 import { ctrJsonColumns, ctrTensors } from '../helpers/model-server.js';
@@ -79,6 +83,7 @@ test('fuzz: thousands of random REST bodies and protobuf byte strings each get a
         const r = await fetch(`http://${s!.rest}/v1/models/ctr:predict`, { method: 'POST', body: restBody() });
         const body = (await r.json()) as { error?: unknown };
         assert.ok(r.status === 200 || typeof body.error === 'string', `status ${r.status} without an error message`);
+        assert.ok(r.status < 500, `a client error answered ${r.status}: ${body.error}`);
         count(r.status);
       }
     };
@@ -115,6 +120,106 @@ test('fuzz: thousands of random REST bodies and protobuf byte strings each get a
   } finally {
     client.c?.close();
     if (s && s.child.exitCode === null) s.child.kill('SIGKILL');
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('fuzz: shape amplification and deep nesting get 4xx (never 5xx), the server stays up with its peak RSS bounded', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'leakscope-fuzz-amp-'));
+  let s: Target | undefined;
+  let client: TfServingClient | undefined;
+  try {
+    await writeModelVersions(join(root, 'ctr'), { features: 10, versions: [1] });
+    s = await spawnServe([
+      '--model_name',
+      'ctr',
+      '--model_base_path',
+      join(root, 'ctr'),
+      '--log-level',
+      'warn',
+      '--mode',
+      'leaky',
+    ]);
+    const rand = mulberry32(20261130);
+    const ri = (n: number) => Math.floor(rand() * n);
+    const feats = ctrFeatures(10);
+    const dimChoices = () => [0, 1, 2, 1000, 4_000_000, 2 ** 24, 2 ** 31, 2 ** 40, ri(10_000_000)][ri(9)]!;
+    // A declared shape far larger than the bytes sent: one value (or none) fills it.
+    const amplified = (): Buffer => {
+      const inputs = feats
+        .filter(() => ri(5) !== 0)
+        .map((f) => {
+          const dims = Array.from({ length: 1 + ri(3) }, dimChoices);
+          const dtype = ri(6) === 0 ? [1, 2, 3, 9, 10, 19][ri(6)]! : f.dtype === 'int64' ? 9 : 1;
+          const vals = ri(4) === 0 ? [] : [1];
+          const tp =
+            dtype === 9
+              ? { dtype, tensor_shape: { dim: dims.map((size) => ({ size })) }, int64_val: vals }
+              : { dtype, tensor_shape: { dim: dims.map((size) => ({ size })) }, float_val: vals };
+          return [f.name, tp] as [string, TensorProtoLike];
+        });
+      return encodePredictRequest({ name: 'ctr' }, inputs);
+    };
+    const nested = (depth: number, leaf: string) => `${'['.repeat(depth)}${leaf}${']'.repeat(depth)}`;
+    const deepBody = (): string => {
+      const d = [2, 33, 1000, 100_000, 200_000][ri(5)]!;
+      const name = feats[ri(feats.length)]!.name;
+      switch (ri(4)) {
+        case 0:
+          return `{"inputs": {"${name}": ${nested(d, '1')}}}`;
+        case 1:
+          return `{"instances": [{"${name}": ${nested(d, '1')}}]}`;
+        case 2:
+          return `{"inputs": {"${name}": [${'{"a":'.repeat(d)}1${'}'.repeat(d)}]}}`;
+        default:
+          return `{"inputs": {"${name}": [${nested(d, '1')}, 2]}}`;
+      }
+    };
+    const statuses = new Map<string, number>();
+    const count = (k: string) => statuses.set(k, (statuses.get(k) ?? 0) + 1);
+    client = new TfServingClient(s.grpc);
+    const N = 150;
+    let sent = 0;
+    const grpcWorker = async () => {
+      while (sent < N) {
+        sent++;
+        try {
+          await client!.predictRaw(amplified(), 20_000);
+          count('grpc:OK');
+        } catch (e: any) {
+          assert.ok(
+            e.code === GrpcCode.INVALID_ARGUMENT || e.code === GrpcCode.RESOURCE_EXHAUSTED,
+            `amplified request answered ${e.code} ${e.details}`,
+          );
+          count(`grpc:${e.code}`);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 4 }, grpcWorker));
+    let restSent = 0;
+    const restWorker = async () => {
+      while (restSent < N) {
+        restSent++;
+        const r = await fetch(`http://${s!.rest}/v1/models/ctr:predict`, { method: 'POST', body: deepBody() });
+        const body = (await r.json()) as { error?: string };
+        assert.ok(r.status === 400 && typeof body.error === 'string', `deep body answered ${r.status} ${body.error}`);
+        count(`rest:${r.status}`);
+      }
+    };
+    await Promise.all(Array.from({ length: 4 }, restWorker));
+    assert.equal(
+      [...statuses.values()].reduce((a, b) => a + b, 0),
+      2 * N,
+      'every request was answered',
+    );
+    assert.equal(s.child.exitCode, null, 'the server is still up');
+    const hwmKb = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${s.child.pid}/status`, 'utf8'))![1]);
+    assert.ok(hwmKb < 600 * 1024, `peak RSS ${Math.round(hwmKb / 1024)} MB`);
+    const ok = await client.predict({ name: 'ctr' }, ctrTensors());
+    assert.ok(ok.outputs.prob!.float_val![0]! > 0);
+  } finally {
+    client?.close();
+    await s?.stop();
     await rm(root, { recursive: true, force: true });
   }
 });
