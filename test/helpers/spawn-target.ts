@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { packageRoot } from '../../common/package-root.js';
+import { writeModelVersions } from '../../wire/models/write-models.js';
 import { createInterface } from 'node:readline';
 import { type ListeningEvent, parseListening } from '../../common/listening-event.js';
 
@@ -81,5 +82,14 @@ export function spawnServe(args: string[], opts: SpawnOptions = {}): Promise<Tar
   return spawnTarget(
     [join(packageRoot(), 'bin', 'leakscope.js'), 'serve', '--port', '0', '--rest_api_port', '0', ...args],
     { captureStderr: true, startTimeoutMs: 20_000, ...opts },
+  );
+}
+
+/** Writes version 1 of the CTR model under `root`/ctr and serves it as 'ctr' (log level warn) with `args`. */
+export async function spawnCtrServe(root: string, args: string[], opts: SpawnOptions = {}): Promise<Target> {
+  await writeModelVersions(join(root, 'ctr'), { features: 10, versions: [1] });
+  return spawnServe(
+    ['--model_name', 'ctr', '--model_base_path', join(root, 'ctr'), '--log-level', 'warn', ...args],
+    opts,
   );
 }

@@ -11,27 +11,16 @@ import { GrpcCode } from '../../common/errors.js';
 import { mulberry32 } from '../../common/prng.js';
 import { ctrFeatures } from '../../wire/models/ctr-model.js';
 import type { TensorProtoLike } from '../../wire/tensors.js';
-import { writeModelVersions } from '../../wire/models/write-models.js';
 import { encodePredictRequest, TfServingClient } from '../../scenarios/tf-client.js';
 import { ctrJsonColumns, ctrTensors } from '../helpers/model-server.js';
-import { spawnServe, type Target } from '../helpers/spawn-target.js';
+import { spawnCtrServe, type Target } from '../helpers/spawn-target.js';
 
 test('fuzz: thousands of random REST bodies and protobuf byte strings each get an answer; the process stays up; SIGTERM exits 0', async () => {
   const root = await mkdtemp(join(tmpdir(), 'leakscope-fuzz-'));
   let s: Target | undefined;
   const client: { c?: TfServingClient } = {};
   try {
-    await writeModelVersions(join(root, 'ctr'), { features: 10, versions: [1] });
-    s = await spawnServe([
-      '--model_name',
-      'ctr',
-      '--model_base_path',
-      join(root, 'ctr'),
-      '--log-level',
-      'warn',
-      '--mode',
-      'leaky',
-    ]);
+    s = await spawnCtrServe(root, ['--mode', 'leaky']);
     const rand = mulberry32(20261128);
     const ri = (n: number) => Math.floor(rand() * n);
     const valid = JSON.stringify({ inputs: ctrJsonColumns() });
@@ -129,17 +118,7 @@ test('fuzz: shape amplification and deep nesting get 4xx (never 5xx), the server
   let s: Target | undefined;
   let client: TfServingClient | undefined;
   try {
-    await writeModelVersions(join(root, 'ctr'), { features: 10, versions: [1] });
-    s = await spawnServe([
-      '--model_name',
-      'ctr',
-      '--model_base_path',
-      join(root, 'ctr'),
-      '--log-level',
-      'warn',
-      '--mode',
-      'leaky',
-    ]);
+    s = await spawnCtrServe(root, ['--mode', 'leaky']);
     const rand = mulberry32(20261130);
     const ri = (n: number) => Math.floor(rand() * n);
     const feats = ctrFeatures(10);
@@ -229,17 +208,7 @@ test('graceful shutdown: SIGTERM stops accepting, lets in-flight slow requests f
   let s: Target | undefined;
   const c: { client?: TfServingClient } = {};
   try {
-    await writeModelVersions(join(root, 'ctr'), { features: 10, versions: [1] });
-    s = await spawnServe([
-      '--model_name',
-      'ctr',
-      '--model_base_path',
-      join(root, 'ctr'),
-      '--model-delay-ms',
-      '400',
-      '--log-level',
-      'warn',
-    ]);
+    s = await spawnCtrServe(root, ['--model-delay-ms', '400']);
     c.client = new TfServingClient(s.grpc);
     const inflight = Array.from({ length: 4 }, () => c.client!.predict({ name: 'ctr' }, ctrTensors()));
     const restInflight = fetch(`http://${s.rest}/v1/models/ctr:predict`, {

@@ -9,10 +9,9 @@ import { GrpcCode } from '../../common/errors.js';
 import { TfServingClient, encodePredictRequest } from '../../scenarios/tf-client.js';
 import { RequestBudget } from '../../server/request-budget.js';
 import { ctrFeatures } from '../../wire/models/ctr-model.js';
-import { writeModelVersions } from '../../wire/models/write-models.js';
 import { declareTensorProto, type TensorProtoLike } from '../../wire/tensors.js';
 import { ctrJsonColumns, ctrTensors, postJson, withModelServer } from '../helpers/model-server.js';
-import { spawnServe } from '../helpers/spawn-target.js';
+import { spawnCtrServe } from '../helpers/spawn-target.js';
 
 /** The issue's amplification request: every CTR input declared [rows, 1] and given one value. */
 function amplified(rows: number): Array<[string, TensorProtoLike]> {
@@ -126,11 +125,7 @@ test('REST: deep nesting, malformed %-encoding and an over-budget body answer 40
 
 test('a spawned server refuses the 355-byte amplification request (10 × [4000000, 1], one value each) with its peak RSS under 400 MB', async () => {
   const root = await mkdtemp(join(tmpdir(), 'leakscope-amplify-'));
-  await writeModelVersions(join(root, 'ctr'), { features: 10, versions: [1] });
-  const s = await spawnServe(
-    ['--model_name', 'ctr', '--model_base_path', join(root, 'ctr'), '--mode', 'leaky', '--log-level', 'warn'],
-    { startTimeoutMs: 30_000 },
-  );
+  const s = await spawnCtrServe(root, ['--mode', 'leaky'], { startTimeoutMs: 30_000 });
   const client = new TfServingClient(s.grpc);
   try {
     const body = encodePredictRequest({ name: 'ctr' }, amplified(4_000_000));
