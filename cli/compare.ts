@@ -2,7 +2,7 @@
 
 import { builtinScenarios } from '../scenarios/scenario.js';
 import { type Command, str } from './command.js';
-import { overridesFrom, progressPrinter, runOptions } from './run.js';
+import { overridesFrom, progressPrinter, runFlags, runOptions } from './run.js';
 
 export const compareCommand: Command = {
   name: 'compare',
@@ -49,7 +49,7 @@ export const compareCommand: Command = {
     try {
       const out = await compareScenarios({
         scenarios: args.positionals,
-        overrides: overridesFrom(args),
+        overrides: overridesFrom(runFlags(args)),
         ...(str(args, 'out') ? { out: str(args, 'out')! } : {}),
         ...(budget ? { budget, budgetName: budgetFile } : {}),
         signal: abort.signal,

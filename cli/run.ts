@@ -29,12 +29,14 @@ const runFlagsSchema = v.object({
   target: v.optional(matching(/^(grpc|https?):\/\//, 'grpc://host:port or http://host:port')),
 });
 
-/** Validates the flags of `run` (and `compare`, which shares the sizing ones) once. */
-const runFlags = (a: ParsedArgs) => validate(runFlagsSchema, a.values, asFlags());
+/** `run`'s numeric and choice flags, validated. */
+export type RunFlags = ReturnType<typeof runFlags>;
+
+/** Validates the flags of `run` (and `compare`, which shares the sizing ones) once per command. */
+export const runFlags = (a: ParsedArgs) => validate(runFlagsSchema, a.values, asFlags());
 
 /** Builds the target choice from --mode/--fixes or --target/--http/--pid/--prometheus/--inspect. */
-export function targetChoice(a: ParsedArgs): TargetChoice {
-  const f = runFlags(a);
+export function targetChoice(a: ParsedArgs, f: RunFlags): TargetChoice {
   const external = ['target', 'http', 'inspect', 'prometheus', 'pid'].filter((k) => str(a, k) !== undefined);
   const spawnFlags = ['mode', 'fixes'].filter((k) => str(a, k) !== undefined);
   if (external.length && spawnFlags.length)
@@ -71,8 +73,7 @@ export function targetChoice(a: ParsedArgs): TargetChoice {
   };
 }
 
-export function overridesFrom(a: ParsedArgs): ScenarioOverrides {
-  const f = runFlags(a);
+export function overridesFrom(f: RunFlags): ScenarioOverrides {
   if (f.requests !== undefined && f.duration !== undefined)
     throw new LsError('LS_ERR_INVALID_OPTION', '--requests and --duration both size the run; give one');
   return {
@@ -155,7 +156,8 @@ export const runCommand: Command = {
         'LS_ERR_USAGE',
         `expected one scenario (built-in: ${builtinScenarios().join(', ')}) or a scenario file`,
       );
-    const { 'gc-settled': gcEvery, seed } = runFlags(args);
+    const flags = runFlags(args);
+    const { 'gc-settled': gcEvery, seed } = flags;
     const abort = new AbortController();
     const tty = (io.stderr as NodeJS.WriteStream).isTTY === true;
     let interrupts = 0;
@@ -169,8 +171,8 @@ export const runCommand: Command = {
     try {
       const out = await runScenario({
         scenario: args.positionals[0]!,
-        overrides: overridesFrom(args),
-        target: targetChoice(args),
+        overrides: overridesFrom(flags),
+        target: targetChoice(args, flags),
         ...(str(args, 'out') ? { out: str(args, 'out')! } : {}),
         snapshots: !bool(args, 'no-snapshots'),
         ...(gcEvery !== undefined ? { gcSettledEvery: gcEvery } : {}),
