@@ -18,10 +18,9 @@ import { openGrpcChannels, startGrpcPhase } from '../../scenarios/grpc-driver.js
 import { planArrivals } from '../../scenarios/schedule.js';
 import { TfServingClient } from '../../scenarios/tf-client.js';
 import { inputSpecsFromMetadata, predictRequests } from '../../scenarios/predict-requests.js';
-import { writeModelVersions } from '../../wire/models/write-models.js';
 import { TRIVIAL_PATH } from '../helpers/trivial-grpc-server.js';
 import { closedLoop } from './load-loop.js';
-import { spawnTarget } from '../helpers/spawn-target.js';
+import { spawnCtrServe, spawnTarget } from '../helpers/spawn-target.js';
 
 const STEP_S = Number(process.env['STEP_S'] ?? 3);
 /** A step's p99 (from intended) may reach this, or 10x the first step's p99, before it counts as blown up. */
@@ -171,25 +170,7 @@ async function main(): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'leakscope-bench-driver-'));
   let reference;
   try {
-    const modelDir = join(root, 'ctr');
-    await writeModelVersions(modelDir, { features: 10, versions: [1] });
-    const bin = fileURLToPath(new URL('../../../bin/leakscope.js', import.meta.url));
-    const server = await spawnTarget([
-      bin,
-      'serve',
-      '--port',
-      '0',
-      '--rest_api_port',
-      '0',
-      '--model_name',
-      'ctr',
-      '--model_base_path',
-      modelDir,
-      '--mode',
-      'patched',
-      '--log-level',
-      'warn',
-    ]);
+    const server = await spawnCtrServe(root, ['--mode', 'patched'], { captureStderr: false, startTimeoutMs: 30_000 });
     try {
       const client = new TfServingClient(server.grpc);
       const inputs = inputSpecsFromMetadata(await client.metadata({ name: 'ctr' }));

@@ -14,7 +14,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { packageRoot } from '../../common/package-root.js';
 import { writeModelVersions } from '../../wire/models/write-models.js';
 import { encodePredictRequest } from '../../scenarios/tf-client.js';
 import { ctrTensors } from '../helpers/model-server.js';
@@ -27,7 +26,7 @@ function cpuSeconds(pid: number): number {
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }
-import { spawnTarget, type Target } from '../helpers/spawn-target.js';
+import { spawnServe, spawnTarget, type Target } from '../helpers/spawn-target.js';
 
 // 6 callers saturate 2 CPUs and stay under the patched server's default thread cap (8 on
 // 2 CPUs, of which one polls): past the cap the thread-cap fix sheds load by design.
@@ -48,24 +47,21 @@ try {
     join(modelDir, '1', 'model.onnx'),
   ]);
   targets.push(bare);
-  const ref = await spawnTarget([
-    join(packageRoot(), 'bin', 'leakscope.js'),
-    'serve',
-    '--port',
-    '0',
-    '--rest_api_port',
-    '0',
-    '--model_name',
-    'ctr',
-    '--model_base_path',
-    modelDir,
-    '--mode',
-    MODE,
-    '--idle-thread-grace-ms',
-    '3600000',
-    '--log-level',
-    'warn',
-  ]);
+  const ref = await spawnServe(
+    [
+      '--model_name',
+      'ctr',
+      '--model_base_path',
+      modelDir,
+      '--mode',
+      MODE,
+      '--idle-thread-grace-ms',
+      '3600000',
+      '--log-level',
+      'warn',
+    ],
+    { captureStderr: false, startTimeoutMs: 30_000 },
+  );
   targets.push(ref);
   const body = encodePredictRequest({ name: 'ctr' }, ctrTensors(10, BATCH));
   console.log(
