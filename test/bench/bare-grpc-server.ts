@@ -11,25 +11,15 @@ import { tfTypes } from '../../wire/proto-root.js';
 import { fromOrt, toOrt } from '../../server/inference.js';
 import { ORT_SESSION_OPTIONS } from '../../server/repository.js';
 import { fromTensorProto, toTensorProto, type TensorProtoLike } from '../../wire/tensors.js';
+import { bindLoopback, rawUnaryMethod } from '../helpers/trivial-grpc-server.js';
 
 const file = process.argv[2];
 if (!file) throw new Error('usage: bare-grpc-server MODEL.onnx');
 const session = await ort.InferenceSession.create(file, { ...ORT_SESSION_OPTIONS });
 const t = tfTypes();
-const id = (b: Buffer) => b;
 const server = new grpc.Server();
 server.addService(
-  {
-    Predict: {
-      path: '/tensorflow.serving.PredictionService/Predict',
-      requestStream: false,
-      responseStream: false,
-      requestSerialize: id,
-      requestDeserialize: id,
-      responseSerialize: id,
-      responseDeserialize: id,
-    },
-  },
+  { Predict: rawUnaryMethod('/tensorflow.serving.PredictionService/Predict') },
   {
     Predict: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
       const req = t.PredictRequest.decode(call.request) as unknown as { inputs: Record<string, TensorProtoLike> };
@@ -52,8 +42,5 @@ server.addService(
     },
   },
 );
-server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => {
-  if (err) throw err;
-  process.stdout.write(formatListening({ grpc: `127.0.0.1:${port}` }));
-});
+process.stdout.write(formatListening({ grpc: await bindLoopback(server) }));
 process.on('SIGTERM', () => server.tryShutdown(() => process.exit(0)));

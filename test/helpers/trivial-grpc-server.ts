@@ -27,6 +27,27 @@ export interface TrivialServer {
 const id = (b: Buffer) => b;
 export const TRIVIAL_PATH = '/test.Trivial/Call';
 
+/** A unary method on `path` whose requests and answers stay raw bytes (the handler decodes, if at all). */
+export function rawUnaryMethod(path: string): grpc.MethodDefinition<Buffer, Buffer> {
+  return {
+    path,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: id,
+    requestDeserialize: id,
+    responseSerialize: id,
+    responseDeserialize: id,
+  };
+}
+
+/** Binds `server` to 127.0.0.1 on a free port; resolves to its host:port. */
+export async function bindLoopback(server: grpc.Server): Promise<string> {
+  const port = await new Promise<number>((res, rej) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))),
+  );
+  return `127.0.0.1:${port}`;
+}
+
 /** Starts the server on 127.0.0.1, port 0, serving `path` (default /test.Trivial/Call). */
 export async function startTrivialGrpcServer(
   behaviour: TrivialBehaviour = {},
@@ -40,17 +61,7 @@ export async function startTrivialGrpcServer(
     else cb(null, Buffer.alloc(0));
   };
   server.addService(
-    {
-      Call: {
-        path,
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: id,
-        requestDeserialize: id,
-        responseSerialize: id,
-        responseDeserialize: id,
-      },
-    },
+    { Call: rawUnaryMethod(path) },
     {
       Call: (_call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
         received++;
@@ -60,14 +71,12 @@ export async function startTrivialGrpcServer(
       },
     },
   );
-  const port = await new Promise<number>((res, rej) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))),
-  );
+  const address = await bindLoopback(server);
   const release = () => {
     for (const f of stalled.splice(0)) f();
   };
   return {
-    address: `127.0.0.1:${port}`,
+    address,
     behaviour,
     received: () => received,
     release,

@@ -9,6 +9,7 @@ import { loadGrpcMethod } from '../../scenarios/grpc-generic.js';
 import { startGrpcPhase } from '../../scenarios/grpc-driver.js';
 import { planArrivals } from '../../scenarios/schedule.js';
 import { withTmpDir } from '../helpers/tmp-dir.js';
+import { bindLoopback, rawUnaryMethod } from '../helpers/trivial-grpc-server.js';
 
 const PROTO = `syntax = "proto3";
 package demo.v1;
@@ -70,20 +71,9 @@ test('a unary method from a .proto with a JSON template: encoded per request, dr
     const Req = root.lookupType('demo.v1.ScoreRequest');
     const Rep = root.lookupType('demo.v1.ScoreReply');
     const server = new grpc.Server();
-    const id = (b: Buffer) => b;
     let seen = 0;
     server.addService(
-      {
-        Score: {
-          path: m.path,
-          requestStream: false,
-          responseStream: false,
-          requestSerialize: id,
-          requestDeserialize: id,
-          responseSerialize: id,
-          responseDeserialize: id,
-        },
-      },
+      { Score: rawUnaryMethod(m.path) },
       {
         Score: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
           const req = Req.decode(call.request) as unknown as { user_id: string };
@@ -93,13 +83,11 @@ test('a unary method from a .proto with a JSON template: encoded per request, dr
         },
       },
     );
-    const port = await new Promise<number>((res, rej) =>
-      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))),
-    );
+    const address = await bindLoopback(server);
     try {
       const r = await startGrpcPhase({
         name: 'generic',
-        address: `127.0.0.1:${port}`,
+        address,
         path: m.path,
         request: m.request,
         schedule: planArrivals({ kind: 'constant', rate: 200, requests: 40 }),
