@@ -5,6 +5,8 @@
  * servers print the same line with only the fields they have. Readers parse the JSON and
  * never depend on its key order.
  */
+import type { ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { LsError } from './errors.js';
 import { isRecord } from './objects.js';
 
@@ -88,4 +90,61 @@ export function parseServeListening(line: string): ServeListeningEvent | undefin
       `the listening line lacks ${missing.join(', ')}: is this leakscope's reference server? ${line.slice(0, 200)}`,
     );
   return e as ServeListeningEvent;
+}
+
+export interface AwaitListeningOptions<E extends ListeningEvent> {
+  /** parseListening, parseServeListening: undefined for other lines, throws on a bad listening line. */
+  readonly parse: (line: string) => E | undefined;
+  /** Names the child in errors ("the reference server"). */
+  readonly what: string;
+  readonly timeoutMs: number;
+  /** The child's recent output, for the error messages. */
+  readonly tail: () => string;
+  /** Sees every stdout line, the listening line included, and the lines after it. */
+  readonly onLine?: (line: string) => void;
+}
+
+/**
+ * Waits for a spawned server's listening line on its stdout. Rejects with LS_ERR_TARGET when
+ * the child exits first, prints a bad listening line, or stays silent past `timeoutMs`; in the
+ * last two cases the child is killed (SIGKILL).
+ * @example const e = await awaitListening(child, { parse: parseListening, what: 'serve', timeoutMs: 20_000, tail: () => '' });
+ */
+export function awaitListening<E extends ListeningEvent>(child: ChildProcess, o: AwaitListeningOptions<E>): Promise<E> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const fail = (e: unknown) => {
+      settled = true;
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      reject(e);
+    };
+    const timer = setTimeout(
+      () => fail(new LsError('LS_ERR_TARGET', `${o.what} did not start within ${o.timeoutMs / 1000} s: ${o.tail()}`)),
+      o.timeoutMs,
+    );
+    child.once('exit', (code, signal) => {
+      settled = true;
+      clearTimeout(timer);
+      reject(
+        new LsError('LS_ERR_TARGET', `${o.what} exited during start-up (code ${code}, signal ${signal}): ${o.tail()}`),
+      );
+    });
+    // Read to the end even after the listening line: a full stdout pipe would stall the child.
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      o.onLine?.(line);
+      if (settled) return;
+      let event: E | undefined;
+      try {
+        event = o.parse(line);
+      } catch (e) {
+        fail(e);
+        return;
+      }
+      if (!event) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(event);
+    });
+  });
 }

@@ -9,10 +9,9 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { DiagnosticsClient } from '../common/diagnostics-api.js';
 import { GrpcCode, LsError } from '../common/errors.js';
-import { parseServeListening, type ServeListeningEvent } from '../common/listening-event.js';
+import { awaitListening, parseServeListening, type ServeListeningEvent } from '../common/listening-event.js';
 import { packageRoot } from '../common/package-root.js';
 import { readProcStats } from '../common/proc.js';
 import type { TargetInfo } from '../common/run-format.js';
@@ -128,39 +127,11 @@ export async function spawnReferenceServer(o: SpawnOptions): Promise<Target> {
   };
   let ready: ServeListeningEvent;
   try {
-    ready = await new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () =>
-          reject(
-            new LsError(
-              'LS_ERR_TARGET',
-              `the reference server did not start within ${(o.startTimeoutMs ?? 60_000) / 1000} s: ${stderr.join('').slice(-500)}`,
-            ),
-          ),
-        o.startTimeoutMs ?? 60_000,
-      );
-      void exited.then(({ code, signal }) => {
-        clearTimeout(timer);
-        reject(
-          new LsError(
-            'LS_ERR_TARGET',
-            `the reference server exited during start-up (code ${code}, signal ${signal}): ${stderr.join('').slice(-800)}`,
-          ),
-        );
-      });
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        let event: ServeListeningEvent | undefined;
-        try {
-          event = parseServeListening(line);
-        } catch (e) {
-          clearTimeout(timer);
-          reject(e);
-          return;
-        }
-        if (!event) return;
-        clearTimeout(timer);
-        resolve(event);
-      });
+    ready = await awaitListening(child, {
+      parse: parseServeListening,
+      what: 'the reference server',
+      timeoutMs: o.startTimeoutMs ?? 60_000,
+      tail: () => stderr.join('').slice(-800),
     });
   } catch (e) {
     await cleanup();

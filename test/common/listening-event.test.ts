@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { formatListening, parseListening, parseServeListening } from '../../common/listening-event.js';
+import { awaitListening, formatListening, parseListening, parseServeListening } from '../../common/listening-event.js';
 
 const serve = {
   grpc: '127.0.0.1:8500',
@@ -50,5 +51,31 @@ describe('the listening line', () => {
       code: 'LS_ERR_TARGET',
       message: /lacks diagnostics, mode, fixes, pid/,
     });
+  });
+
+  it('is awaited from a child: the event after other lines, or an error naming a child that exits first', async () => {
+    const child = (script: string) => spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const lines: string[] = [];
+    const up = child(
+      `console.log('booting'); console.log(${JSON.stringify(formatListening({ grpc: 'h:1' }).trim())}); setTimeout(() => {}, 200)`,
+    );
+    const e = await awaitListening(up, {
+      parse: parseListening,
+      what: 'up',
+      timeoutMs: 20_000,
+      tail: () => '',
+      onLine: (l) => lines.push(l),
+    });
+    assert.equal(e.grpc, 'h:1');
+    assert.equal(lines[0], 'booting');
+    await assert.rejects(
+      awaitListening(child('process.exit(3)'), {
+        parse: parseListening,
+        what: 'down',
+        timeoutMs: 20_000,
+        tail: () => 'tail',
+      }),
+      { code: 'LS_ERR_TARGET', message: /^down exited during start-up \(code 3, signal null\): tail/ },
+    );
   });
 });

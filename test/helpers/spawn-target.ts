@@ -7,8 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { packageRoot } from '../../common/package-root.js';
 import { writeModelVersions } from '../../wire/models/write-models.js';
-import { createInterface } from 'node:readline';
-import { type ListeningEvent, parseListening } from '../../common/listening-event.js';
+import { awaitListening, parseListening } from '../../common/listening-event.js';
 
 export interface Target {
   readonly child: ChildProcess;
@@ -29,52 +28,33 @@ export interface SpawnOptions {
   readonly startTimeoutMs?: number;
 }
 
-export function spawnTarget(args: string[], opts: SpawnOptions = {}): Promise<Target> {
+export async function spawnTarget(args: string[], opts: SpawnOptions = {}): Promise<Target> {
   const child = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', opts.captureStderr ? 'pipe' : 'inherit'],
     env: opts.env ?? process.env,
   });
   const logs: string[] = [];
   child.stderr?.on('data', (d) => logs.push(String(d)));
-  const rl = createInterface({ input: child.stdout! });
-  const timeoutMs = opts.startTimeoutMs ?? 30_000;
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${args.join(' ')} did not start within ${timeoutMs / 1000} s: ${logs.join('\n')}`));
-    }, timeoutMs);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${args.join(' ')} exited with ${code}: ${logs.join('\n')}`));
-    });
-    rl.on('line', (line) => {
-      logs.push(line);
-      let j: ListeningEvent | undefined;
-      try {
-        j = parseListening(line);
-      } catch (e) {
-        clearTimeout(timer);
-        child.kill('SIGKILL');
-        reject(new Error(`${args.join(' ')}: ${(e as Error).message}`));
-        return;
-      }
-      if (!j) return;
-      clearTimeout(timer);
-      resolve({
-        child,
-        grpc: j.grpc,
-        rest: j.rest,
-        logs,
-        stop: () =>
-          new Promise<void>((r) => {
-            if (child.exitCode !== null || child.signalCode !== null) return r();
-            child.once('exit', () => r());
-            child.kill('SIGTERM');
-            setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
-          }),
-      });
-    });
+  const j = await awaitListening(child, {
+    parse: parseListening,
+    what: args.join(' '),
+    timeoutMs: opts.startTimeoutMs ?? 30_000,
+    tail: () => logs.join('\n'),
+    onLine: (line) => logs.push(line),
   });
+  return {
+    child,
+    grpc: j.grpc,
+    rest: j.rest,
+    logs,
+    stop: () =>
+      new Promise<void>((r) => {
+        if (child.exitCode !== null || child.signalCode !== null) return r();
+        child.once('exit', () => r());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+      }),
+  };
 }
 
 /** Starts `leakscope serve` on port 0 in a child process (stderr kept for failure messages). */
