@@ -8,6 +8,7 @@
  * N! is a safe integer, so K up to N! costs one number per order, not one array.
  */
 import { LsError } from '../common/errors.js';
+import { expecting, number, oneOf, v, validate } from '../common/validate.js';
 import { distinctShuffles, mixSeed, mulberry32 } from '../common/prng.js';
 import { dtypeFromTf, dtypeFromTfName, type DType, type HostTensor, type TensorData } from '../wire/tensors.js';
 import { encodePredictParts, type ModelSpecInput } from './tf-client.js';
@@ -19,11 +20,24 @@ export interface InputSpec {
   readonly dims: readonly number[];
 }
 
-export type OrderPolicy =
-  | { readonly kind: 'fixed' }
-  | { readonly kind: 'sorted' }
-  /** K distinct permutations (K=1: one random order; K ≥ N!: all of them). */
-  | { readonly kind: 'permutations'; readonly k: number; readonly pick?: 'round-robin' | 'random' };
+const orderPolicySchema = v.variant(
+  'kind',
+  [
+    v.object({ kind: v.literal('fixed') }),
+    v.object({ kind: v.literal('sorted') }),
+    /** K distinct permutations (K=1: one random order; K ≥ N!: all of them). */
+    v.object({
+      kind: v.literal('permutations'),
+      k: number({ min: 1, integer: true }),
+      pick: v.optional(oneOf(['round-robin', 'random'])),
+    }),
+  ],
+  expecting('fixed, sorted or permutations'),
+);
+
+export type OrderPolicy = v.InferOutput<typeof orderPolicySchema>;
+
+const batchSchema = number({ min: 1, max: 100_000, integer: true });
 
 export interface PredictRequestOptions {
   readonly model: ModelSpecInput;
@@ -105,10 +119,11 @@ export function unrankPermutation(n: number, r: number): number[] {
  * Plans the distinct input orders of a policy over `names` (signature order).
  * @example planInputOrders(['a', 'b', 'c'], { kind: 'permutations', k: 6 }).count // 6 (all of 3!)
  */
-export function planInputOrders(names: readonly string[], policy: OrderPolicy, seed = 1, where = 'order'): OrderPlan {
+export function planInputOrders(names: readonly string[], input: OrderPolicy, seed = 1, where = 'order'): OrderPlan {
+  const policy = validate(orderPolicySchema, input, { code: 'LS_ERR_BAD_SCENARIO', at: where });
   const n = names.length;
   const identity = names.map((_, i) => i);
-  switch (policy?.kind) {
+  switch (policy.kind) {
     case 'fixed':
       return { count: 1, order: () => identity };
     case 'sorted': {
@@ -118,10 +133,6 @@ export function planInputOrders(names: readonly string[], policy: OrderPolicy, s
     }
     case 'permutations': {
       const k = policy.k;
-      if (!Number.isInteger(k) || k < 1) throw bad(where, `.k must be an integer >= 1, got ${JSON.stringify(k)}`);
-      if (policy.pick !== undefined && policy.pick !== 'round-robin' && policy.pick !== 'random') {
-        throw bad(where, `.pick must be round-robin or random, got ${JSON.stringify(policy.pick)}`);
-      }
       const rand = mulberry32(mixSeed(seed, 0x0bde));
       const total = factorial(n);
       if (total <= Number.MAX_SAFE_INTEGER) {
@@ -148,11 +159,6 @@ export function planInputOrders(names: readonly string[], policy: OrderPolicy, s
       const perms = distinctShuffles(identity, k, rand);
       return { count: k, order: (j) => perms[j % k]! };
     }
-    default:
-      throw bad(
-        where,
-        `.kind must be fixed, sorted or permutations, got ${JSON.stringify((policy as { kind?: unknown })?.kind)}`,
-      );
   }
 }
 
@@ -247,9 +253,7 @@ export interface PredictRequestSet {
  */
 export function predictRequests(o: PredictRequestOptions): PredictRequestSet {
   const where = o.where ?? 'request';
-  const batch = o.batch ?? 1;
-  if (!Number.isInteger(batch) || batch < 1 || batch > 100_000)
-    throw bad(where, `.batch must be an integer in 1..100000, got ${JSON.stringify(batch)}`);
+  const batch = validate(batchSchema, o.batch ?? 1, { code: 'LS_ERR_BAD_SCENARIO', at: `${where}.batch` });
   if (!o.inputs.length) throw bad(where, '.inputs: the signature has no inputs');
   const seed = o.seed ?? 1;
   const policy = o.order ?? { kind: 'fixed' };
