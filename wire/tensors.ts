@@ -199,11 +199,17 @@ export function declareTensorProto(tp: TensorProtoLike, name: string): TensorDec
 }
 
 /**
- * Converts one PredictRequest input TensorProto into a HostTensor.
+ * Converts one PredictRequest input TensorProto into a HostTensor. `declared` is its
+ * declaration when the caller has already read it (the request budget does, first), so the
+ * shape is read once per request.
  * @example fromTensorProto({ dtype: 1, tensor_shape: { dim: [{ size: 1 }] }, float_val: [0.5] }, 'user_age')
  */
-export function fromTensorProto(tp: TensorProtoLike, name: string): HostTensor {
-  const { dtype, dims, elements: n } = declareTensorProto(tp, name);
+export function fromTensorProto(
+  tp: TensorProtoLike,
+  name: string,
+  declared: TensorDeclaration = declareTensorProto(tp, name),
+): HostTensor {
+  const { dtype, dims, elements: n } = declared;
   const info = DTYPES[dtype];
   const content = tp.tensor_content;
   if (content && content.length > 0) {

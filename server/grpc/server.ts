@@ -52,11 +52,12 @@ function handlers(ctx: ServiceContext) {
     const req = decodePredictRequest(body);
     const spec = specOf(req.model_spec, 'PredictRequest');
     // The budget is checked on declared shapes first: one value may fill a whole shape.
-    const lease = ctx.budget.admit(req.inputs.map(([n, tp]) => declareTensorProto(tp, n)));
+    const declared = req.inputs.map(([n, tp]) => declareTensorProto(tp, n));
+    const lease = ctx.budget.admit(declared);
     let res: PredictResult;
     try {
       const inputs: Array<readonly [string, HostTensor]> = req.inputs.map(
-        ([n, tp]) => [n, fromTensorProto(tp, n)] as const,
+        ([n, tp], i) => [n, fromTensorProto(tp, n, declared[i])] as const,
       );
       res = await ctx.predictor.predict({
         spec: { ...spec, signatureName: req.model_spec?.signature_name },
