@@ -48,6 +48,9 @@ export interface ServerOptions {
 
 const port = numeric({ min: 0, max: 65535, integer: true });
 const optionalText = v.optional(text());
+/** A count or a size in bytes: any safe integer from `min`, `fallback` when not given. */
+const safeInteger = (min: 0 | 1, fallback: number) =>
+  v.optional(numeric({ min, max: Number.MAX_SAFE_INTEGER, integer: true }), fallback);
 
 /**
  * Options as given on the command line (strings) or from code (numbers), under TF Serving's
@@ -67,36 +70,18 @@ const rawServerOptionsSchema = v.object({
   grpc_max_threads: v.optional(numeric({ min: 1, max: 100000, integer: true }), () => 4 * availableParallelism()),
   model_delay_ms: v.optional(numeric({ min: 0, max: 600000 }), 0),
   max_message_bytes: v.optional(numeric({ min: 1024, max: 2 ** 31 - 1, integer: true }), 4 * 1024 * 1024),
-  max_request_elements: v.optional(
-    numeric({ min: 1, max: Number.MAX_SAFE_INTEGER, integer: true }),
-    DEFAULT_REQUEST_BUDGET.maxRequestElements,
-  ),
-  max_request_bytes: v.optional(
-    numeric({ min: 1, max: Number.MAX_SAFE_INTEGER, integer: true }),
-    DEFAULT_REQUEST_BUDGET.maxRequestBytes,
-  ),
-  max_inflight_request_bytes: v.optional(
-    numeric({ min: 1, max: Number.MAX_SAFE_INTEGER, integer: true }),
-    DEFAULT_REQUEST_BUDGET.maxInflightBytes,
-  ),
+  max_request_elements: safeInteger(1, DEFAULT_REQUEST_BUDGET.maxRequestElements),
+  max_request_bytes: safeInteger(1, DEFAULT_REQUEST_BUDGET.maxRequestBytes),
+  max_inflight_request_bytes: safeInteger(1, DEFAULT_REQUEST_BUDGET.maxInflightBytes),
   executor_cache_size: v.optional(numeric({ min: 1, max: 10_000_000, integer: true }), 64),
   min_idle_threads: v.optional(numeric({ min: 0, max: 1000, integer: true }), 1),
   idle_thread_grace_ms: v.optional(numeric({ min: 0, max: 3_600_000 }), 1000),
   diagnostics: v.optional(flag(), false),
   diagnostics_port: v.optional(port, 0),
   diagnostics_dir: optionalText,
-  diagnostics_max_captures: v.optional(
-    numeric({ min: 0, max: Number.MAX_SAFE_INTEGER, integer: true }),
-    DEFAULT_CAPTURE_LIMITS.maxCaptures,
-  ),
-  diagnostics_max_capture_bytes: v.optional(
-    numeric({ min: 0, max: Number.MAX_SAFE_INTEGER, integer: true }),
-    DEFAULT_CAPTURE_LIMITS.maxCaptureBytes,
-  ),
-  diagnostics_min_free_bytes: v.optional(
-    numeric({ min: 0, max: Number.MAX_SAFE_INTEGER, integer: true }),
-    DEFAULT_CAPTURE_LIMITS.minFreeBytes,
-  ),
+  diagnostics_max_captures: safeInteger(0, DEFAULT_CAPTURE_LIMITS.maxCaptures),
+  diagnostics_max_capture_bytes: safeInteger(0, DEFAULT_CAPTURE_LIMITS.maxCaptureBytes),
+  diagnostics_min_free_bytes: safeInteger(0, DEFAULT_CAPTURE_LIMITS.minFreeBytes),
   log_level: v.optional(oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info'),
 });
 
