@@ -129,10 +129,15 @@ function toBigInt(v: Int64Like): bigint {
   return (BigInt(v.high) << 32n) | BigInt(v.low >>> 0);
 }
 
-function toSafeNumber(v: Int64Like, what: string): number {
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+
+/** `what()` names the value in the error; called only when there is one. */
+function toSafeNumber(v: Int64Like, what: () => string): number {
+  // Per dimension of every request: a Long below 2^32 (every real size) needs no BigInt.
+  if (typeof v === 'object' && v.high === 0) return v.low >>> 0;
   const b = toBigInt(v);
-  if (b > BigInt(Number.MAX_SAFE_INTEGER) || b < BigInt(Number.MIN_SAFE_INTEGER))
-    throw bad(`${what} is out of range: ${b}`);
+  if (b > MAX_SAFE || b < MIN_SAFE) throw bad(`${what()} is out of range: ${b}`);
   return Number(b);
 }
 
@@ -185,7 +190,7 @@ export function declareTensorProto(tp: TensorProtoLike, name: string): TensorDec
   const shape = tp.tensor_shape;
   if (shape?.unknown_rank) throw bad(`input '${name}' has unknown rank; a request tensor needs a concrete shape`);
   const dims = (shape?.dim ?? []).map((d, i) => {
-    const n = toSafeNumber(d.size ?? 0, `input '${name}' dimension ${i}`);
+    const n = toSafeNumber(d.size ?? 0, () => `input '${name}' dimension ${i}`);
     if (n < 0) throw bad(`input '${name}' has a negative dimension ${i} (${n}); request tensors need concrete sizes`);
     return n;
   });
