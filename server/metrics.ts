@@ -5,6 +5,7 @@
  * touches counters.
  */
 import client from 'prom-client';
+import type { ErrorCode } from '../common/errors.js';
 
 export interface CacheGaugeSource {
   /** Per loaded model version: executor-cache entries and UTF-8 bytes of their keys. */
@@ -16,6 +17,12 @@ export interface ThreadGaugeSource {
 }
 
 export type Transport = 'grpc' | 'rest';
+
+/** The refusals counted in leakscope_rejected_requests_total: error code → `reason` label. */
+const REJECTION_REASONS: Readonly<Partial<Record<ErrorCode, string>>> = {
+  LS_ERR_THREADS_EXHAUSTED: 'thread-cap',
+  LS_ERR_BUDGET_EXHAUSTED: 'request-budget',
+};
 
 export class ServerMetrics {
   readonly registry = new client.Registry();
@@ -108,8 +115,10 @@ export class ServerMetrics {
     };
   }
 
-  reject(transport: Transport, reason: string): void {
-    this.rejected.inc({ transport, reason });
+  /** Counts a failed request as rejected when its error is one of the refusals (REJECTION_REASONS). */
+  countRefusal(transport: Transport, code: ErrorCode): void {
+    const reason = REJECTION_REASONS[code];
+    if (reason !== undefined) this.rejected.inc({ transport, reason });
   }
 
   get inflight(): number {

@@ -181,8 +181,7 @@ export function createGrpcServer(ctx: ServiceContext): grpc.Server {
           (e: unknown) => {
             const err = toLsError(e);
             if (err.code === 'LS_ERR_INTERNAL') ctx.log.error({ err: e, method: name }, 'request failed unexpectedly');
-            if (err.code === 'LS_ERR_THREADS_EXHAUSTED') ctx.metrics.reject('grpc', 'thread-cap');
-            if (err.code === 'LS_ERR_BUDGET_EXHAUSTED') ctx.metrics.reject('grpc', 'request-budget');
+            ctx.metrics.countRefusal('grpc', err.code);
             // A client that cancelled is not a server failure: counted as CANCELLED.
             done(call.cancelled ? 'CANCELLED' : grpcCodeName(err.grpcCode));
             cb({ code: err.grpcCode, details: err.message });

@@ -248,8 +248,7 @@ export function createRestServer(ctx: ServiceContext): Server {
       (e: unknown) => {
         const err = toLsError(e);
         if (err.code === 'LS_ERR_INTERNAL') ctx.log.error({ err: e, path }, 'request failed unexpectedly');
-        if (err.code === 'LS_ERR_THREADS_EXHAUSTED') ctx.metrics.reject('rest', 'thread-cap');
-        if (err.code === 'LS_ERR_BUDGET_EXHAUSTED') ctx.metrics.reject('rest', 'request-budget');
+        ctx.metrics.countRefusal('rest', err.code);
         done(String(err.httpStatus));
         if (err.code === 'LS_ERR_CLIENT_ABORTED') res.destroy();
         else if (!res.headersSent) send(res, err.httpStatus, { error: err.message });
