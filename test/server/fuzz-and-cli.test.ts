@@ -15,6 +15,18 @@ import { encodePredictRequest, TfServingClient } from '../../scenarios/tf-client
 import { ctrJsonColumns, ctrTensors } from '../helpers/model-server.js';
 import { spawnCtrServe, type Target } from '../helpers/spawn-target.js';
 
+/** Sends `total` requests from `workers` concurrent loops; `one` sends one and checks its answer. */
+async function inWorkers(workers: number, total: number, one: () => Promise<void>): Promise<void> {
+  let sent = 0;
+  const loop = async () => {
+    while (sent < total) {
+      sent++;
+      await one();
+    }
+  };
+  await Promise.all(Array.from({ length: workers }, loop));
+}
+
 test('fuzz: thousands of random REST bodies and protobuf byte strings each get an answer; the process stays up; SIGTERM exits 0', async () => {
   const root = await mkdtemp(join(tmpdir(), 'leakscope-fuzz-'));
   let s: Target | undefined;
@@ -65,36 +77,26 @@ test('fuzz: thousands of random REST bodies and protobuf byte strings each get a
     const N = 2000;
     const statuses = new Map<number | string, number>();
     const count = (k: number | string) => statuses.set(k, (statuses.get(k) ?? 0) + 1);
-    let next = 0;
-    const restWorker = async () => {
-      while (next < N) {
-        next++;
-        const r = await fetch(`http://${s!.rest}/v1/models/ctr:predict`, { method: 'POST', body: restBody() });
-        const body = (await r.json()) as { error?: unknown };
-        assert.ok(r.status === 200 || typeof body.error === 'string', `status ${r.status} without an error message`);
-        assert.ok(r.status < 500, `a client error answered ${r.status}: ${body.error}`);
-        count(r.status);
-      }
-    };
-    await Promise.all(Array.from({ length: 8 }, restWorker));
+    await inWorkers(8, N, async () => {
+      const r = await fetch(`http://${s!.rest}/v1/models/ctr:predict`, { method: 'POST', body: restBody() });
+      const body = (await r.json()) as { error?: unknown };
+      assert.ok(r.status === 200 || typeof body.error === 'string', `status ${r.status} without an error message`);
+      assert.ok(r.status < 500, `a client error answered ${r.status}: ${body.error}`);
+      count(r.status);
+    });
     client.c = new TfServingClient(s.grpc);
-    let sent = 0;
-    const grpcWorker = async () => {
-      while (sent < N) {
-        sent++;
-        try {
-          await client.c!.predictRaw(pbBody(), 10_000);
-          count('grpc:OK');
-        } catch (e: any) {
-          assert.ok(
-            typeof e.code === 'number' && e.code !== 14 && e.code !== 4,
-            `transport failure: ${e.code} ${e.details}`,
-          );
-          count(`grpc:${e.code}`);
-        }
+    await inWorkers(8, N, async () => {
+      try {
+        await client.c!.predictRaw(pbBody(), 10_000);
+        count('grpc:OK');
+      } catch (e: any) {
+        assert.ok(
+          typeof e.code === 'number' && e.code !== 14 && e.code !== 4,
+          `transport failure: ${e.code} ${e.details}`,
+        );
+        count(`grpc:${e.code}`);
       }
-    };
-    await Promise.all(Array.from({ length: 8 }, grpcWorker));
+    });
     const total = [...statuses.values()].reduce((a, b) => a + b, 0);
     assert.equal(total, 2 * N, 'every request was answered');
     assert.equal(s.child.exitCode, null, 'the server is still up');
@@ -158,34 +160,24 @@ test('fuzz: shape amplification and deep nesting get 4xx (never 5xx), the server
     const count = (k: string) => statuses.set(k, (statuses.get(k) ?? 0) + 1);
     client = new TfServingClient(s.grpc);
     const N = 150;
-    let sent = 0;
-    const grpcWorker = async () => {
-      while (sent < N) {
-        sent++;
-        try {
-          await client!.predictRaw(amplified(), 20_000);
-          count('grpc:OK');
-        } catch (e: any) {
-          assert.ok(
-            e.code === GrpcCode.INVALID_ARGUMENT || e.code === GrpcCode.RESOURCE_EXHAUSTED,
-            `amplified request answered ${e.code} ${e.details}`,
-          );
-          count(`grpc:${e.code}`);
-        }
+    await inWorkers(4, N, async () => {
+      try {
+        await client!.predictRaw(amplified(), 20_000);
+        count('grpc:OK');
+      } catch (e: any) {
+        assert.ok(
+          e.code === GrpcCode.INVALID_ARGUMENT || e.code === GrpcCode.RESOURCE_EXHAUSTED,
+          `amplified request answered ${e.code} ${e.details}`,
+        );
+        count(`grpc:${e.code}`);
       }
-    };
-    await Promise.all(Array.from({ length: 4 }, grpcWorker));
-    let restSent = 0;
-    const restWorker = async () => {
-      while (restSent < N) {
-        restSent++;
-        const r = await fetch(`http://${s!.rest}/v1/models/ctr:predict`, { method: 'POST', body: deepBody() });
-        const body = (await r.json()) as { error?: string };
-        assert.ok(r.status === 400 && typeof body.error === 'string', `deep body answered ${r.status} ${body.error}`);
-        count(`rest:${r.status}`);
-      }
-    };
-    await Promise.all(Array.from({ length: 4 }, restWorker));
+    });
+    await inWorkers(4, N, async () => {
+      const r = await fetch(`http://${s!.rest}/v1/models/ctr:predict`, { method: 'POST', body: deepBody() });
+      const body = (await r.json()) as { error?: string };
+      assert.ok(r.status === 400 && typeof body.error === 'string', `deep body answered ${r.status} ${body.error}`);
+      count(`rest:${r.status}`);
+    });
     assert.equal(
       [...statuses.values()].reduce((a, b) => a + b, 0),
       2 * N,
