@@ -26,7 +26,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { computeDominators } from '../../analyzer/heap/dominators.js';
-import { computeDominatorsIterative } from '../../analyzer/heap/dominators-iterative.js';
+import { computeDominatorsIterative } from './dominators-iterative.js';
 import { analyzeSnapshot, type HeapAnalysis } from '../../analyzer/heap/heap-analysis.js';
 import { HeapGraph } from '../../analyzer/heap/heap-graph.js';
 import { buildRetainers } from '../../analyzer/heap/retainers.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { computeDominatorsIterative } from '../../analyzer/heap/dominators-iterative.js';
+import { computeDominatorsIterative } from '../bench/dominators-iterative.js';
 import { computeDominators, computeRetainedSizes } from '../../analyzer/heap/dominators.js';
 import { analyzeRaw, analyzeSnapshot } from '../../analyzer/heap/heap-analysis.js';
 import { HeapGraph } from '../../analyzer/heap/heap-graph.js';
