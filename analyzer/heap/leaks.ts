@@ -7,6 +7,7 @@
  * from the GC roots to a representative member.
  */
 import { sumTopmostByGroup } from './dominator-tree.js';
+import type { Classes } from './class-names.js';
 import { analyzeSnapshot, type HeapAnalysis } from './heap-analysis.js';
 import { type HeapGraph, ROOT } from './heap-graph.js';
 import { IdSet } from './id-set.js';
@@ -62,12 +63,20 @@ export interface LeakOptions extends ParseOptions {
  * Whether a node can be a leak candidate in a Node server: V8 plumbing (hidden objects,
  * compiled code, backing arrays, shapes, "system / …" objects) is never what a developer
  * leaked; it is counted in the retained size of the program object that owns it.
+ * Decided once per node type and once per class (an object's class is its name), so the
+ * test per node is two table lookups: it runs on every new node of the final snapshot.
  */
-export function isCandidateNode(g: HeapGraph, i: number): boolean {
-  if (isInternalType(g.typeName(i))) return false;
-  const t = g.nodeType[i];
-  if (t === g.T.object || t === g.T.native) return !g.namePrefix(i, 8).startsWith('system /');
-  return true;
+export function candidateTest(g: HeapGraph, classes: Classes): (i: number) => boolean {
+  const internalType = Uint8Array.from(g.nodeTypes, (t) => (isInternalType(t) ? 1 : 0));
+  const systemClass = Uint8Array.from(classes.names, (n) => (n.startsWith('system /') ? 1 : 0));
+  const { nodeType } = g;
+  const { object, native } = g.T;
+  const { classOf } = classes;
+  return (i) => {
+    const t = nodeType[i]!;
+    if (internalType[t] === 1) return false;
+    return (t !== object && t !== native) || systemClass[classOf[i]!] === 0;
+  };
 }
 
 /** An edge's name for grouping: element and numeric (table slot) edges all read "[]". */
@@ -99,12 +108,13 @@ export function findLeaksIn(
     const id = g.nodeId[i]!;
     return target.has(id) && !baseline.has(id);
   };
+  const isCandidate = opts.includeInternal ? null : candidateTest(g, final.classes);
   const candidate = new Uint8Array(n);
   let candidateCount = 0;
   let candidateSelf = 0;
   for (let i = 0; i < n; i++) {
     if (paths.distance[i] === NONE || !isNew(i)) continue;
-    if (!opts.includeInternal && !isCandidateNode(g, i)) continue;
+    if (isCandidate && !isCandidate(i)) continue;
     candidate[i] = 1;
     candidateCount++;
     candidateSelf += g.selfSize[i]!;
