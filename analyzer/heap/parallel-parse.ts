@@ -13,7 +13,6 @@
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { LsError, type ErrorCode } from '../../common/errors.js';
 import type { WorkerJob, WorkerReply } from './parse-worker.js';
-import { EdgeColumns, NodeColumns } from './snapshot-columns.js';
 import {
   mergeParts,
   openSnapshot,
@@ -158,8 +157,8 @@ export async function parseSnapshotParallel(file: string, opts: ParallelParseOpt
       }),
     ]);
     const parts: SnapshotPart[] = [
-      { ...a, layout, nodes: a.nodes && NodeColumns.adopt(layout, a.nodes), edges: null, strings: null },
-      { ...b, layout, nodes: null, edges: b.edges && EdgeColumns.adopt(layout, b.edges), strings: null },
+      { ...a, layout, edges: null, strings: null },
+      { ...b, layout, nodes: null, strings: null },
       c,
     ];
     return mergeParts(file, parts, size);

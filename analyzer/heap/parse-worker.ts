@@ -39,8 +39,8 @@ async function run(): Promise<WorkerReply> {
     return {
       ok: true,
       seen: [...part.seen],
-      nodes: part.nodes?.arrays() ?? null,
-      edges: part.edges?.arrays() ?? null,
+      nodes: part.nodes,
+      edges: part.edges,
       locations: part.locations,
     };
   } catch (e) {

@@ -75,7 +75,8 @@ export interface NodeColumnArrays {
   readonly name: Uint32Array;
   readonly id: Uint32Array;
   readonly selfSize: Uint32Array | Float64Array;
-  readonly edgeCount: Uint32Array;
+  /** Dropped by HeapGraph once its firstEdge replaces the per-node counts. */
+  edgeCount: Uint32Array;
   readonly traceNodeId: Uint32Array | null;
   readonly detachedness: Uint8Array | null;
 }
@@ -175,18 +176,10 @@ export class NodeColumns extends RecordColumns {
     this.edgeCount = alloc(Uint32Array, 4, this.capacity, shared);
   }
 
-  /** The columns as plain data, to hand from a parse worker to the main thread. */
+  /** The columns as plain data: what a parse hands on (from a worker, without copying). */
   arrays(): NodeColumnArrays {
     const { count, type, name, id, selfSize, edgeCount, traceNodeId, detachedness } = this;
     return { count, type, name, id, selfSize, edgeCount, traceNodeId, detachedness };
-  }
-
-  /** Columns made by a parse worker (`arrays()` on its side). */
-  static adopt(layout: SnapshotLayout, a: NodeColumnArrays): NodeColumns {
-    const c = new NodeColumns({ ...layout, declaredNodeCount: 1 });
-    Object.assign(c, a);
-    c.capacity = a.type.length;
-    return c;
   }
 
   protected writeRows(v: Float64Array, len: number, row: number): boolean {
@@ -278,18 +271,10 @@ export class EdgeColumns extends RecordColumns {
     this.toNode = alloc(Uint32Array, 4, this.capacity, shared);
   }
 
-  /** The columns as plain data, to hand from a parse worker to the main thread. */
+  /** The columns as plain data: what a parse hands on (from a worker, without copying). */
   arrays(): EdgeColumnArrays {
     const { count, type, nameOrIndex, toNode } = this;
     return { count, type, nameOrIndex, toNode };
-  }
-
-  /** Columns made by a parse worker (`arrays()` on its side). */
-  static adopt(layout: SnapshotLayout, a: EdgeColumnArrays): EdgeColumns {
-    const c = new EdgeColumns({ ...layout, declaredEdgeCount: 1 });
-    Object.assign(c, a);
-    c.capacity = a.type.length;
-    return c;
   }
 
   protected writeRows(v: Float64Array, len: number, row: number): boolean {

@@ -6,7 +6,15 @@
  */
 import { type FileHandle, open, stat } from 'node:fs/promises';
 import { LsError } from '../../common/errors.js';
-import { CountingSink, EdgeColumns, NodeColumns, type NumberSink, Uint32List } from './snapshot-columns.js';
+import {
+  CountingSink,
+  type EdgeColumnArrays,
+  EdgeColumns,
+  type NodeColumnArrays,
+  NodeColumns,
+  type NumberSink,
+  Uint32List,
+} from './snapshot-columns.js';
 import { StringTable } from './string-table.js';
 import { layoutFromHeader, type SnapshotLayout } from './snapshot-layout.js';
 import { JsonSyntaxError, SnapshotTokenizer, type TokenizerHandler } from './snapshot-tokenizer.js';
@@ -14,8 +22,8 @@ import { JsonSyntaxError, SnapshotTokenizer, type TokenizerHandler } from './sna
 export interface RawSnapshot {
   readonly file: string;
   readonly layout: SnapshotLayout;
-  readonly nodes: NodeColumns;
-  readonly edges: EdgeColumns;
+  readonly nodes: NodeColumnArrays;
+  readonly edges: EdgeColumnArrays;
   readonly strings: StringTable;
   /** Flat `locations` array (object_index, script_id, line, column per entry), if present. */
   readonly locations: Uint32Array;
@@ -50,8 +58,8 @@ export interface PartOptions {
 export interface SnapshotPart {
   readonly seen: readonly string[];
   readonly layout: SnapshotLayout | null;
-  readonly nodes: NodeColumns | null;
-  readonly edges: EdgeColumns | null;
+  readonly nodes: NodeColumnArrays | null;
+  readonly edges: EdgeColumnArrays | null;
   readonly strings: StringTable | null;
   readonly locations: Uint32Array | null;
 }
@@ -137,8 +145,8 @@ class SnapshotAssembler implements TokenizerHandler {
     return {
       seen: [...this.seen],
       layout: this.layout,
-      nodes: this.nodes,
-      edges: this.edges,
+      nodes: this.nodes?.arrays() ?? null,
+      edges: this.edges?.arrays() ?? null,
       strings: this.strings,
       locations: this.locations ? this.locations.data.subarray(0, this.locations.length) : null,
     };
