@@ -248,7 +248,6 @@ export function heapSection(h: HeapSection | null | undefined, heading = 'Heap s
     parts.push(
       html`<h3>Heap diff by class</h3><p class="note"><code>${d.before.file}</code> (${formatBytes(d.before.totalSize)}, ${fmtCount(d.before.nodeCount)} nodes) → <code>${d.after.file}</code> (${formatBytes(d.after.totalSize)}, ${fmtCount(d.after.nodeCount)} nodes); ${fmtCount(d.changedClassCount)} classes changed, largest size change first${d.changedClassCount > MAX_DIFF_ROWS ? ` (top ${Math.min(MAX_DIFF_ROWS, d.rows.length)})` : ''}.</p>`,
     );
-    const signed = (n: number): string => `${n > 0 ? '+' : ''}${fmtCount(n)}`;
     parts.push(
       table(
         ['Class', 'New', 'Deleted', 'Δ count', 'Allocated', 'Freed', 'Δ size'],
@@ -258,7 +257,7 @@ export function heapSection(h: HeapSection | null | undefined, heading = 'Heap s
             r.className,
             num(fmtCount(r.newCount)),
             num(fmtCount(r.deletedCount)),
-            num(signed(r.deltaCount)),
+            num(formatCount(r.deltaCount, true)),
             num(formatBytes(r.allocSize)),
             num(formatBytes(r.freedSize)),
             num(formatBytes(r.deltaSize, true)),
