@@ -34,8 +34,13 @@ export interface ParallelParseOptions extends ParseOptions {
 const AUTO_MIN_BYTES = 16 << 20;
 const WORKER_URL = new URL('./parse-worker.js', import.meta.url);
 
-/** Byte offsets of the first occurrence of each key, scanning forward from `from`; -1 if absent. */
-async function findKeys(file: string, from: number, keys: readonly string[]): Promise<number[]> {
+/**
+ * Byte offsets of each key, found in the order given, scanning forward from `from`; -1 for
+ * a key that is absent (and for the keys after it). Also used by bench:heap to cut out the
+ * number arrays.
+ * @example const [edgesAt, stringsAt] = await findKeys(file, 0, ['"edges":[', '"strings":[']);
+ */
+export async function findKeys(file: string, from: number, keys: readonly string[]): Promise<number[]> {
   const { fh } = await openSnapshot(file);
   const found = keys.map(() => -1);
   try {

@@ -29,6 +29,7 @@ import { computeDominators } from '../../analyzer/heap/dominators.js';
 import { computeDominatorsIterative } from './dominators-iterative.js';
 import { analyzeSnapshot, type HeapAnalysis } from '../../analyzer/heap/heap-analysis.js';
 import { HeapGraph } from '../../analyzer/heap/heap-graph.js';
+import { findKeys } from '../../analyzer/heap/parallel-parse.js';
 import { buildRetainers } from '../../analyzer/heap/retainers.js';
 import { layoutFromHeader } from '../../analyzer/heap/snapshot-layout.js';
 import { EdgeColumns, NodeColumns } from '../../analyzer/heap/snapshot-columns.js';
@@ -125,34 +126,11 @@ async function childLeakscope(file: string): Promise<ChildResult> {
   return { ms, peakRssBytes: await peakRss(), answers: leakscopeAnswers(a), phases: { ...summary.timings } };
 }
 
-/** Byte range of the top-level `"nodes"` and `"edges"` arrays (from the first digit to the closing bracket). */
+/** Byte range of the top-level `"nodes"` and `"edges"` arrays: from after the '[' up to the next key. */
 async function numberSections(file: string): Promise<{ nodes: [number, number]; edges: [number, number] }> {
-  const fh = await open(file, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(8 << 20);
-    const found: Record<string, number> = {};
-    let pos = 0;
-    let tail = '';
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
-      if (bytesRead === 0) break;
-      const text = tail + buf.toString('latin1', 0, bytesRead);
-      const base = pos - tail.length;
-      for (const key of ['"nodes":[', '"edges":[', '"trace_function_infos":', '"strings":[']) {
-        const k = text.indexOf(key);
-        if (found[key] === undefined && k >= 0) found[key] = base + k;
-      }
-      if (found['"strings":['] !== undefined) break;
-      pos += bytesRead;
-      tail = text.slice(-32);
-    }
-    const n0 = found['"nodes":[']! + 9;
-    const e0 = found['"edges":[']! + 9;
-    const end = found['"trace_function_infos":'] ?? found['"strings":[']!;
-    return { nodes: [n0, found['"edges":[']!], edges: [e0, end] };
-  } finally {
-    await fh.close();
-  }
+  const [nodesAt, edgesAt, traceAt] = await findKeys(file, 0, ['"nodes":[', '"edges":[', '"trace_function_infos":']);
+  const end = traceAt >= 0 ? traceAt : (await findKeys(file, edgesAt!, ['"strings":[']))[0]!;
+  return { nodes: [nodesAt! + 9, edgesAt!], edges: [edgesAt! + 9, end] };
 }
 
 async function readRange(file: string, [a, b]: [number, number]): Promise<Buffer> {
