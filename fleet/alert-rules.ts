@@ -17,7 +17,7 @@ import { LsError } from '../common/errors.js';
 import type { Budget } from '../analyzer/budget.js';
 import { formatPercent, formatQuantity } from '../common/format-numbers.js';
 import { normalQuantile } from '../analyzer/series/normal.js';
-import { type FleetMetric, type FleetMetricKey, nameAlternation } from './fleet-metrics.js';
+import { type FleetMetric, type FleetMetricKey, metricQuery } from './fleet-metrics.js';
 import { promDuration } from './query-syntax.js';
 
 export interface RulesOptions {
@@ -68,7 +68,7 @@ export function alertRules(o: RulesOptions): string {
     if (!m) throw new LsError('LS_ERR_INTERNAL', `no metric names for ${key}`);
     return m;
   };
-  const sel = (m: FleetMetric) => `{${[`__name__=~"${nameAlternation(m.names)}"`, ...o.matchers].join(',')}}`;
+  const sel = (m: FleetMetric) => metricQuery(m, o.matchers);
   const reqRate = `leakscope:requests:rate${w}`;
   const recording: Rule[] = [
     { record: reqRate, expr: `max by (${by}) (sum by (${by}, __name__) (rate(${sel(metric('requests'))}[${w}])))` },

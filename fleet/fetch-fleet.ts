@@ -6,8 +6,7 @@
  * scraped).
  */
 import { LsError } from '../common/errors.js';
-import type { FleetMetric, FleetMetricKey } from './fleet-metrics.js';
-import { nameAlternation } from './fleet-metrics.js';
+import { type FleetMetric, type FleetMetricKey, metricQuery } from './fleet-metrics.js';
 import type { PrometheusClient } from './prometheus-api.js';
 
 export interface InstanceSeries {
@@ -43,16 +42,6 @@ export interface FetchFleetOptions {
   readonly endMs: number;
   readonly stepMs: number;
   readonly metrics: readonly FleetMetric[];
-}
-
-/**
- * The PromQL for one metric of one selector: the raw series, combined per instance here
- * rather than by `max by`/`sum by` in PromQL, which costs Prometheus 3–4× the time of the
- * plain selector at every step of a long range (measured on the bench:fleet store).
- * @example metricQuery(m, ['job="serving"']) // '{__name__=~"a|b",job="serving"}'
- */
-export function metricQuery(m: FleetMetric, matchers: readonly string[]): string {
-  return `{${[`__name__=~"${nameAlternation(m.names)}"`, ...matchers].join(',')}}`;
 }
 
 /** Adds a page's values into `arr`: summed or maxed with what other label sets of the same name put there. */
@@ -93,6 +82,9 @@ export async function fetchFleet(client: PrometheusClient, o: FetchFleetOptions)
   const seenBySelector = new Map<FleetSelector, number>();
   // Per instance, metric and metric name: label sets of one name combine as the metric says.
   const byName = new Map<InstanceSeries, Map<FleetMetricKey, Map<string, Float64Array>>>();
+  // Each query is the plain selector (metricQuery): its series are combined per instance
+  // here rather than by `max by`/`sum by` in PromQL, which costs Prometheus 3–4× the time
+  // of the plain selector at every step of a long range (measured on the bench:fleet store).
   await Promise.all(
     o.selectors.flatMap((sel) =>
       o.metrics.map((m) =>

@@ -69,5 +69,12 @@ export function fleetMetrics(overrides: readonly string[] = []): FleetMetric[] {
   return [...table.values()];
 }
 
-/** Regex alternation of metric names for `__name__=~"…"` (names cannot hold regex characters other than ':'). */
-export const nameAlternation = (names: readonly string[]): string => names.join('|');
+/**
+ * The selector of one metric under the fleet's label matchers: any of its names (a regex
+ * alternation; names cannot hold regex characters other than ':'). The fleet's range
+ * queries and the alerting rules both select a metric this way.
+ * @example metricQuery(m, ['job="serving"']) // '{__name__=~"a|b",job="serving"}'
+ */
+export function metricQuery(m: FleetMetric, matchers: readonly string[]): string {
+  return `{${[`__name__=~"${m.names.join('|')}"`, ...matchers].join(',')}}`;
+}

@@ -2,8 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FleetData, InstanceSeries } from '../../fleet/fetch-fleet.js';
-import { fleetMetrics, type FleetMetricKey } from '../../fleet/fleet-metrics.js';
-import { metricQuery } from '../../fleet/fetch-fleet.js';
+import { fleetMetrics, type FleetMetricKey, metricQuery } from '../../fleet/fleet-metrics.js';
 import { PrometheusClient } from '../../fleet/prometheus-api.js';
 import { parseBytes, parseDuration, parseTime, selectorMatchers } from '../../fleet/query-syntax.js';
 import { instanceTimeline } from '../../fleet/segments.js';
