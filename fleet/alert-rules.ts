@@ -17,6 +17,7 @@ import { LsError } from '../common/errors.js';
 import type { Budget } from '../analyzer/budget.js';
 import { formatPercent, formatQuantity } from '../common/format-numbers.js';
 import { normalQuantile } from '../analyzer/series/normal.js';
+import { SERIES_SPECS, type SeriesSpec } from '../analyzer/verdicts.js';
 import { type FleetMetric, type FleetMetricKey, metricQuery } from './fleet-metrics.js';
 import { promDuration } from './query-syntax.js';
 
@@ -46,11 +47,16 @@ interface Rule {
   readonly annotations?: Record<string, string>;
 }
 
-/** Budget series → the fleet series that carries it (the GC-settled heap is not exported; the plain heap stands in). */
-const PER_REQUEST: readonly { budgetKey: SeriesKey; key: FleetMetricKey; slug: string; label: string }[] = [
-  { budgetKey: 'rssBytes', key: 'rssBytes', slug: 'rss_bytes', label: 'RSS' },
-  { budgetKey: 'heapUsedSettledBytes', key: 'heapUsedBytes', slug: 'heap_used_bytes', label: 'V8 heap used' },
-  { budgetKey: 'cacheEntries', key: 'cacheEntries', slug: 'executor_cache_entries', label: 'executor-cache entries' },
+const spec = (key: SeriesKey): SeriesSpec => SERIES_SPECS.find((s) => s.key === key)!;
+
+/**
+ * Budget series → the fleet series that carries it (the GC-settled heap is not exported;
+ * the plain heap stands in), whose label, unit and noun come from the analyzer's SERIES_SPECS.
+ */
+const PER_REQUEST: readonly { budgetKey: SeriesKey; spec: SeriesSpec; slug: string }[] = [
+  { budgetKey: 'rssBytes', spec: spec('rssBytes'), slug: 'rss_bytes' },
+  { budgetKey: 'heapUsedSettledBytes', spec: spec('heapUsedBytes'), slug: 'heap_used_bytes' },
+  { budgetKey: 'cacheEntries', spec: spec('cacheEntries'), slug: 'executor_cache_entries' },
 ];
 
 /**
@@ -76,7 +82,8 @@ export function alertRules(o: RulesOptions): string {
   const alerts: Rule[] = [];
   const budgetNote = `budget ${o.budgetName}, ${formatPercent(o.budget.confidence)} confidence`;
   for (const p of PER_REQUEST) {
-    const m = metric(p.key);
+    const { label, unit, noun } = p.spec;
+    const m = metric(p.spec.key as FleetMetricKey);
     const deriv = `leakscope:${p.slug}:deriv${w}`;
     recording.push(
       { record: deriv, expr: `max by (${by}) (${m.within} by (${by}, __name__) (deriv(${sel(m)}[${w}])))` },
@@ -85,17 +92,15 @@ export function alertRules(o: RulesOptions): string {
     );
     const bound = o.budget.series[p.budgetKey]?.maxPerRequest;
     if (bound === undefined) continue;
-    const unit = p.key === 'cacheEntries' ? 'count' : 'bytes';
-    const q = (v: string | number) =>
-      typeof v === 'number' ? formatQuantity(v, unit, unit === 'count' ? 'entries' : '') : v;
+    const q = (v: number) => formatQuantity(v, unit, noun);
     alerts.push({
       alert: `Leakscope${p.slug.replace(/(^|_)(\w)/g, (_a, _b, c: string) => c.toUpperCase())}GrowthPerRequest`,
       expr: `leakscope:${p.slug}:per_request${w} > ${bound}`,
       for: forDuration,
       labels: { severity: 'warning', leakscope_budget: `series.${p.budgetKey}.maxPerRequest` },
       annotations: {
-        summary: `{{ $labels.${by} }}: ${p.label} +{{ $value | humanize }} per request (budget ${q(bound)}/request)`,
-        description: `${p.label} grew faster than the gate's budget allows (> ${q(bound)}/request over ${w}, held for ${forDuration}; ${budgetNote}). Run leakscope fleet on this ${by} for the statistics.`,
+        summary: `{{ $labels.${by} }}: ${label} +{{ $value | humanize }} per request (budget ${q(bound)}/request)`,
+        description: `${label} grew faster than the gate's budget allows (> ${q(bound)}/request over ${w}, held for ${forDuration}; ${budgetNote}). Run leakscope fleet on this ${by} for the statistics.`,
       },
     });
   }
