@@ -20,7 +20,7 @@ import { theilSen } from '../analyzer/series/theil-sen.js';
 import type { FleetData, InstanceSeries } from './fetch-fleet.js';
 import type { FleetMetricKey } from './fleet-metrics.js';
 import { FLEET_SERIES, segmentPoints } from './judge-instance.js';
-import { instanceTimeline } from './segments.js';
+import { type InstanceTimeline, instanceTimeline } from './segments.js';
 
 export interface CanaryOptions {
   readonly canarySelector: string;
@@ -40,19 +40,17 @@ const MIN_WINDOW_POINTS = 6;
 
 /**
  * Growth per request of each sub-window of an instance's life for one series.
- * @example windowSlopes(data, inst, 'cacheEntries', 6, null) // six slopes in entries/request
+ * @example windowSlopes(data, inst, instanceTimeline(data, inst, null), 'cacheEntries', 6) // six slopes in entries/request
  */
 export function windowSlopes(
   data: FleetData,
   inst: InstanceSeries,
+  timeline: InstanceTimeline,
   key: FleetMetricKey,
   windows: number,
-  limitBytes: number | null,
-  settleMs?: number,
 ): number[] {
   const values = inst.values.get(key);
   if (!values) return [];
-  const timeline = instanceTimeline(data, inst, limitBytes, settleMs);
   const total = timeline.segments.reduce((n, s) => n + (s.to - s.settledFrom), 0);
   const out: number[] = [];
   for (const seg of timeline.segments) {
@@ -84,11 +82,17 @@ export function canaryAnalysis(data: FleetData, o: CanaryOptions): CanaryResult 
   const alpha = o.alpha ?? 0.01;
   const canary = data.instances.filter((i) => i.group === 'canary');
   const baseline = data.instances.filter((i) => i.group === 'baseline');
+  // Segments depend on the instance, not the series: cut each instance's life once.
+  const timelines = new Map(
+    [...canary, ...baseline].map((i) => [i, instanceTimeline(data, i, o.limitBytes, o.settleMs)] as const),
+  );
+  const slopes = (group: readonly InstanceSeries[], key: FleetMetricKey) =>
+    group.flatMap((i) => windowSlopes(data, i, timelines.get(i)!, key, windows));
   const comparisons: CanaryComparison[] = [];
   for (const spec of FLEET_SERIES) {
     const key = spec.key as FleetMetricKey;
-    const c = canary.flatMap((i) => windowSlopes(data, i, key, windows, o.limitBytes, o.settleMs));
-    const b = baseline.flatMap((i) => windowSlopes(data, i, key, windows, o.limitBytes, o.settleMs));
+    const c = slopes(canary, key);
+    const b = slopes(baseline, key);
     if (c.length < 3 || b.length < 3) continue;
     const test = mannWhitney(c, b, 'greater');
     const threshold = o.budget.series[spec.key]?.maxPerRequest ?? spec.minPerRequest;
