@@ -7,9 +7,9 @@
  * Effect sizes: the common-language effect P(X > Y) + ½P(X = Y) = U/(n₁n₂), and the
  * Hodges–Lehmann shift (median of all differences x − y).
  */
-import { averageRanks } from './kendall.js';
-import { median } from './median.js';
+import { averageRanks, tieTerms } from './kendall.js';
 import { normalUpperTail } from './normal.js';
+import { orderStatistics } from './select.js';
 
 export type Alternative = 'greater' | 'less' | 'two-sided';
 
@@ -91,21 +91,15 @@ export function mannWhitney(
   const n1 = x.length;
   const n2 = y.length;
   if (n1 === 0 || n2 === 0) throw new RangeError(`mannWhitney: both samples need values (got ${n1} and ${n2})`);
-  const ranks = averageRanks([...x, ...y]);
+  const pooled = [...x, ...y];
+  const ranks = averageRanks(pooled);
   let r1 = 0;
   for (let i = 0; i < n1; i++) r1 += ranks[i]!;
   const u = r1 - (n1 * (n1 + 1)) / 2;
   const n = n1 + n2;
-  // Tie groups for the variance correction Σ(t³ − t).
-  const sorted = Float64Array.from(ranks).sort();
-  let tieSum = 0;
-  for (let i = 0; i < n; ) {
-    let j = i + 1;
-    while (j < n && sorted[j] === sorted[i]) j++;
-    const t = j - i;
-    tieSum += t * t * t - t;
-    i = j;
-  }
+  // The variance correction Σ(t³ − t) over tie groups: t(t−1)(t−2) + 3t(t−1) in Kendall's terms.
+  const ties = tieTerms(pooled);
+  const tieSum = ties.b + 3 * ties.c;
   let pValue: number;
   let method: MannWhitneyResult['method'];
   if (tieSum === 0 && n <= EXACT_MAX_N) {
@@ -124,8 +118,12 @@ export function mannWhitney(
         alternative === 'greater' ? upper : alternative === 'less' ? lower : Math.min(1, 2 * Math.min(upper, lower));
     }
   }
-  const diffs: number[] = [];
-  for (const a of x) for (const b of y) diffs.push(a - b);
+  // Hodges–Lehmann: the median of all n₁n₂ differences, by selection (a canary against a
+  // large baseline has millions of them; sorting them all is most of the test's time).
+  const diffs = new Float64Array(n1 * n2);
+  let d = 0;
+  for (const a of x) for (const b of y) diffs[d++] = a - b;
+  const [lowMid, highMid] = orderStatistics(diffs, [(diffs.length - 1) >> 1, diffs.length >> 1]);
   return {
     test: 'mann-whitney',
     n1,
@@ -135,6 +133,6 @@ export function mannWhitney(
     alternative,
     method,
     commonLanguage: u / (n1 * n2),
-    shift: median(diffs) ?? 0,
+    shift: (lowMid! + highMid!) / 2,
   };
 }
