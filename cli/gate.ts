@@ -1,10 +1,10 @@
 /** `leakscope gate`: argument parsing and printing over analyzer/gate. */
-import { writeFile } from 'node:fs/promises';
 import { LsError } from '../common/errors.js';
 import { modeSchema } from '../common/mode.js';
 import { asFlags, validate } from '../common/validate.js';
 import { bool, type Command, type CommandIo, type ParsedArgs, str } from './command.js';
 import { renderGateSummary } from './gate-format.js';
+import { writeOptionFile } from './output-file.js';
 
 /** --scenario NAME --mode M: run the scenario against a spawned reference server first; returns its run directory. */
 async function runForGate(a: ParsedArgs, io: CommandIo): Promise<string> {
@@ -81,16 +81,7 @@ export const gateCommand: Command = {
     });
     if (warning) io.stderr.write(`leakscope gate: warning: ${warning}\n`);
     const junit = str(a, 'junit');
-    if (junit) {
-      try {
-        await writeFile(junit, gateJunit(result));
-      } catch (e) {
-        throw new LsError(
-          'LS_ERR_INVALID_OPTION',
-          `--junit ${junit}: cannot write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-        );
-      }
-    }
+    if (junit) await writeOptionFile('--junit', junit, gateJunit(result));
     io.stdout.write(bool(a, 'json') ? `${JSON.stringify(result, null, 2)}\n` : renderGateSummary(result));
     return result.pass ? 0 : 1;
   },
