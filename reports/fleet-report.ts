@@ -18,7 +18,7 @@ import { verdictBadge } from './report-sections.js';
 
 /** Instances drawn as small multiples (worst first); the table lists them all. */
 export const MAX_MULTIPLES = 48;
-const MB = 1024 * 1024;
+const MiB = 1024 * 1024;
 const COLORS = { canary: '#b91c1c', baseline: '#2563eb', instance: '#0f766e' };
 
 const bytes = (v: number | null) => (v === null ? '—' : formatQuantity(v, 'bytes'));
@@ -30,7 +30,7 @@ function smallMultiples(r: FleetResult): ChartSpec[] {
   let xMax = 0;
   for (const i of shown)
     for (const [x, y] of i.rssChart) {
-      yMax = Math.max(yMax, y / MB);
+      yMax = Math.max(yMax, y / MiB);
       xMax = Math.max(xMax, x / 3_600_000);
     }
   return shown.map((i, k) => ({
@@ -39,12 +39,12 @@ function smallMultiples(r: FleetResult): ChartSpec[] {
     title: `${i.instance}${i.group ? ` (${i.group})` : ''}: ${i.verdict}`,
     axis: 'time' as const,
     xLabel: 'hours',
-    yLabel: 'RSS MB',
+    yLabel: 'RSS MiB',
     datasets: [
       {
         label: i.instance,
         color: i.group === 'canary' ? COLORS.canary : i.group === 'baseline' ? COLORS.baseline : COLORS.instance,
-        points: i.rssChart.map(([x, y]) => [Number((x / 3_600_000).toFixed(4)), Number((y / MB).toFixed(2))] as const),
+        points: i.rssChart.map(([x, y]) => [Number((x / 3_600_000).toFixed(4)), Number((y / MiB).toFixed(2))] as const),
         showLine: true,
       },
     ],
@@ -142,7 +142,7 @@ export function buildFleetReport(r: FleetResult): { html: string; charts: ChartS
 ${r.warnings.map((w) => html`<p class="note err">${w}</p>`)}
 ${canarySection(r)}
 <section><h2>RSS per instance</h2>
-<p class="note">${multiples.length} of ${r.instances.length} instances, worst first, on shared axes (hours since ${r.query.start}, MB).</p>
+<p class="note">${multiples.length} of ${r.instances.length} instances, worst first, on shared axes (hours since ${r.query.start}, MiB).</p>
 <div class="charts">${multiples.map((m) => html`<figure class="chart"><canvas data-chart="${m.id}"></canvas></figure>`)}</div>
 </section>
 <section><h2>Instances</h2>
