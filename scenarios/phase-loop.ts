@@ -50,7 +50,7 @@ export interface PhaseLoopOptions {
   /** The served model's inputs (gRPC and REST phases). */
   readonly inputs: readonly InputSpec[] | undefined;
   /** The captures due around each phase (run-captures.ts). */
-  readonly captures: Pick<Captures, 'beforePhase' | 'afterPhase'>;
+  readonly captures: Pick<Captures, 'beforePhase' | 'afterPhase' | 'lastSample'>;
   readonly record: RunRecord;
   readonly cursor: PhaseCursor;
   /** Phase i draws its load with seed + i. */
@@ -69,6 +69,7 @@ export async function runPhases(o: PhaseLoopOptions): Promise<void> {
   const progressTimer = setInterval(() => {
     const load = cursor.load;
     if (!load) return;
+    const last = o.captures.lastSample();
     o.onProgress?.({
       phase: cursor.phase,
       phaseIndex: record.phases.length,
@@ -78,6 +79,7 @@ export async function runPhases(o: PhaseLoopOptions): Promise<void> {
       dropped: load.live.dropped,
       errors: load.live.errors,
       elapsedS: o.now() / 1000,
+      ...(last ? { last } : {}),
     });
   }, 500);
   progressTimer.unref();

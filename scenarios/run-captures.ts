@@ -9,6 +9,7 @@ import { basename, join, relative } from 'node:path';
 import { renameSync, writeFileSync } from 'node:fs';
 import type { CaptureResult } from '../common/diagnostics-api.js';
 import { LsError } from '../common/errors.js';
+import type { Sample } from '../common/run-format.js';
 import type { RunRecord } from './run-record.js';
 import type { RunWriter } from './run-writer.js';
 import {
@@ -54,6 +55,8 @@ export class Captures {
   private readonly sampler: Sampler;
   /** The steady phases' indices: allocation sampling starts before the first, stops after the last. */
   private readonly steady: number[];
+  /** The newest sample, for the progress line. */
+  private latest: Sample | undefined;
 
   constructor(
     private readonly target: Target,
@@ -69,8 +72,16 @@ export class Captures {
       now: o.now,
       phase: o.phase,
       requests: o.requests,
-      onSample: (s) => writer.sample(s),
+      onSample: (s) => {
+        this.latest = s;
+        writer.sample(s);
+      },
     });
+  }
+
+  /** The newest sample taken, if any. */
+  lastSample(): Sample | undefined {
+    return this.latest;
   }
 
   /** Starts sampling. */

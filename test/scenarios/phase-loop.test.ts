@@ -6,8 +6,11 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
+import type { CommandIo } from '../../cli/command.js';
+import { progressPrinter } from '../../cli/run.js';
 import type { PhaseDef } from '../../scenarios/scenario.js';
-import { PhaseCursor, runPhases } from '../../scenarios/phase-loop.js';
+import type { Sample } from '../../common/run-format.js';
+import { PhaseCursor, type RunProgress, runPhases } from '../../scenarios/phase-loop.js';
 import { newRunRecord } from '../../scenarios/run-record.js';
 import { parseScenario } from '../../scenarios/scenario.js';
 import type { Target } from '../../scenarios/targets.js';
@@ -63,7 +66,12 @@ function standIn(http: string) {
   };
 }
 
-function harness(def: ReturnType<typeof scenario>, target: Target, signal?: AbortSignal) {
+function harness(
+  def: ReturnType<typeof scenario>,
+  target: Target,
+  signal?: AbortSignal,
+  progress?: { last?: Sample; seen: RunProgress[] },
+) {
   const calls: string[] = [];
   const record = newRunRecord('loop-x', def, {}, target.info);
   const cursor = new PhaseCursor();
@@ -79,6 +87,7 @@ function harness(def: ReturnType<typeof scenario>, target: Target, signal?: Abor
           calls.push(`after ${i}${p.snapshot ? ` ${p.snapshot}` : ''}`);
           hooks.afterPhase?.(i);
         },
+        lastSample: () => progress?.last,
       },
       record,
       cursor,
@@ -86,6 +95,7 @@ function harness(def: ReturnType<typeof scenario>, target: Target, signal?: Abor
       ...(signal ? { signal } : {}),
       now: () => performance.now() - t0,
       emit: (l) => calls.push(l),
+      ...(progress ? { onProgress: (p: RunProgress) => progress.seen.push(p) } : {}),
     });
   return { calls, record, cursor, run };
 }
@@ -180,5 +190,27 @@ test('an interrupted run stops after the phase under way, or before the first; t
     assert.equal(e.record.status, 'interrupted');
     assert.equal(e.record.error, 'interrupted before all phases ran');
     assert.deepEqual(e.record.phases, []);
+  });
+});
+
+test('the progress line carries the newest sample: RSS and threads are printed while a phase runs', async () => {
+  await withHttpServer(async (url) => {
+    const def = scenario([phase('long', { requests: 60, rate: 50 })]);
+    const sample: Sample = { t: 1, requests: 3, phase: 'long', rssBytes: 5 * 2 ** 20, threads: 7 };
+    const progress: { last?: Sample; seen: RunProgress[] } = { seen: [] };
+    const h = harness(def, standIn(url).target, undefined, progress);
+    const running = h.run();
+    await new Promise((r) => setTimeout(r, 300));
+    progress.last = sample;
+    await running;
+    const withSample = progress.seen.filter((p) => p.last);
+    assert.ok(withSample.length > 0, `no progress report carried a sample (${progress.seen.length} reports)`);
+    assert.equal(withSample.at(-1)!.last, sample);
+    const out: string[] = [];
+    progressPrinter(
+      { stderr: { write: (s: string) => out.push(s) } } as unknown as CommandIo,
+      true,
+    )(withSample.at(-1)!);
+    assert.match(out.join(''), /RSS 5(\.00)? MiB · threads 7/);
   });
 });
