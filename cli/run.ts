@@ -6,6 +6,7 @@ import { formatBytes } from '../common/format-numbers.js';
 import { modeSchema } from '../common/mode.js';
 import { asFlags, matching, numeric, oneOf, v, validate } from '../common/validate.js';
 import { resolveFixes } from '../server/fixes.js';
+import { phaseSummaryLine } from './phase-summary.js';
 import { bool, type Command, type CommandIo, type ParsedArgs, str, stringOption } from './command.js';
 
 const s = stringOption;
@@ -186,13 +187,7 @@ export const runCommand: Command = {
       const m = out.manifest;
       io.stdout.write(`${tty ? '\n' : ''}run ${m.status}: ${out.dir}\n`);
       for (const r of out.results) {
-        io.stdout.write(
-          `  ${r.name}: ${r.completed}/${r.planned} completed, ${r.dropped} dropped, ${r.errors} errors, p99 ${r.latencyFromIntended?.p99Ms.toFixed(1) ?? '–'} ms (from intended) · ${Object.entries(
-            r.statusCounts,
-          )
-            .map(([k, v]) => `${k}=${v}`)
-            .join(' ')}\n`,
-        );
+        io.stdout.write(`  ${phaseSummaryLine(r)}\n`);
       }
       io.stdout.write(`  ${out.sampleCount} samples, ${m.snapshots.length} heap snapshots\n`);
       if (m.status === 'interrupted') return 130;

@@ -139,12 +139,19 @@ export interface LatencySummary {
 export interface PhaseResult {
   readonly name: string;
   readonly transport: Transport;
-  /** Requests the schedule planned. */
+  /**
+   * Requests the schedule planned. Every one ends in one place: planned = sent + dropped and
+   * sent = completed + cut (an interrupted phase sends fewer). Closed-loop phases plan
+   * their `requests`, or what they sent when they ran for a duration.
+   */
   readonly planned: number;
   readonly sent: number;
+  /** Sent requests that ended during the phase: answered (any status), failed or timed out. */
   readonly completed: number;
   /** Planned requests that could not be sent on time (in-flight bound reached). */
   readonly dropped: number;
+  /** Sent requests still in flight when the phase's drain ended, then cancelled (absent in older runs). */
+  readonly cut?: number;
   /** By gRPC code name (OK, RESOURCE_EXHAUSTED…) or HTTP status ("200", "429"…). */
   readonly statusCounts: Readonly<Record<string, number>>;
   readonly errors: number;

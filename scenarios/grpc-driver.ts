@@ -9,9 +9,11 @@ import type { Transport } from '../common/run-format.js';
 import {
   checkOpenLoopOptions,
   newLiveCounters,
-  runOpenLoop,
   type OpenLoopOptions,
+  type OpenLoopTransport,
+  type Outcome,
   type RunningPhase,
+  runOpenLoop,
 } from './open-loop.js';
 
 export { newLiveCounters, type LiveCounters, type RunningPhase } from './open-loop.js';
@@ -36,6 +38,41 @@ export interface GrpcPhaseOptions extends OpenLoopOptions {
 }
 
 const identity = (b: Buffer) => b;
+const OK: Outcome = { status: 'OK', isError: false };
+
+/** Unary calls round-robin over the channels, each ending in its gRPC code name. */
+function grpcTransport(
+  clients: readonly grpc.Client[],
+  path: string,
+  o: Pick<GrpcPhaseOptions, 'request' | 'deadlineMs' | 'transport'>,
+): OpenLoopTransport {
+  const deadlineMs = o.deadlineMs ?? 30_000;
+  const calls = new Set<grpc.ClientUnaryCall>();
+  return {
+    name: o.transport ?? 'grpc',
+    send(i) {
+      const body = o.request(i);
+      return new Promise<Outcome>((resolve) => {
+        const call = clients[i % clients.length]!.makeUnaryRequest(
+          path,
+          identity,
+          identity,
+          body,
+          { deadline: Date.now() + deadlineMs },
+          (err) => {
+            calls.delete(call);
+            resolve(err ? { status: grpcCodeName(err.code ?? 2), isError: true } : OK);
+          },
+        );
+        calls.add(call);
+      });
+    },
+    cancelAll() {
+      for (const c of calls) c.cancel();
+      calls.clear();
+    },
+  };
+}
 
 /**
  * Opens `n` gRPC channels to one address that do not share a connection (grpc-js pools
@@ -85,20 +122,7 @@ export function startGrpcPhase(o: GrpcPhaseOptions): RunningPhase {
   const live = o.live ?? newLiveCounters();
   const clients = o.clients ?? openGrpcChannels(o.address!, o.channels ?? 2);
   const path = o.path ?? PREDICT_PATH;
-  const deadlineMs = o.deadlineMs ?? 30_000;
-  const send = (i: number, finish: (status: string, isError: boolean) => void) => {
-    const body = o.request(i);
-    const call = clients[i % clients.length]!.makeUnaryRequest(
-      path,
-      identity,
-      identity,
-      body,
-      { deadline: Date.now() + deadlineMs },
-      (err) => (err ? finish(grpcCodeName(err.code ?? 2), true) : finish('OK', false)),
-    );
-    return () => call.cancel();
-  };
-  const done = runOpenLoop(o, live, o.transport ?? 'grpc', send, 'grpc driver').finally(() => {
+  const done = runOpenLoop(o, live, grpcTransport(clients, path, o), 'grpc driver').finally(() => {
     if (!o.clients) for (const c of clients) c.close();
   });
   return { live, done };

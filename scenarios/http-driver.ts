@@ -1,20 +1,24 @@
 /**
- * The open-model HTTP load driver (open-loop.ts) on node:http with keep-alive: the same
- * planned send times, in-flight bound, drops and two latencies as the gRPC driver, for
- * TF Serving's REST API or any HTTP endpoint. Answers are counted by status code
- * ("200", "429"…), transport failures as "ERROR" and timeouts as "TIMEOUT".
- * (rest-driver.ts is the autocannon alternative: closed-loop, paced by a rate.)
+ * The open-model HTTP load driver (open-loop.ts) on undici's Pool: the same planned send
+ * times, in-flight bound, drops, cuts and two latencies as the gRPC driver, for TF
+ * Serving's REST API or any HTTP endpoint. The pool holds one keep-alive connection per
+ * request allowed in flight, so a request is on the wire when the loop says it was sent,
+ * never queued inside the client. Answers are counted by status code ("200", "429"…),
+ * transport failures as "ERROR" and timeouts as "TIMEOUT".
+ * (rest-driver.ts is the closed-loop alternative on autocannon: `connections: N`.)
  */
-import http from 'node:http';
+import { type Dispatcher, Pool } from 'undici';
 import { LsError } from '../common/errors.js';
 import type { Transport } from '../common/run-format.js';
 import type { HttpRequestSpec } from './http-templates.js';
 import {
   checkOpenLoopOptions,
   newLiveCounters,
-  runOpenLoop,
   type OpenLoopOptions,
+  type OpenLoopTransport,
+  type Outcome,
   type RunningPhase,
+  runOpenLoop,
 } from './open-loop.js';
 
 export interface HttpPhaseOptions extends OpenLoopOptions {
@@ -26,6 +30,8 @@ export interface HttpPhaseOptions extends OpenLoopOptions {
   readonly timeoutMs?: number;
   /** Recorded in the result (default 'rest'; 'http' for generic endpoints). */
   readonly transport?: Transport;
+  /** A pool the caller owns (kept open across phases, not closed here); default one per phase. */
+  readonly pool?: Pool;
 }
 
 /**
@@ -52,6 +58,83 @@ export function checkHttpTarget(url: string, request: unknown, who: string): URL
 }
 
 /**
+ * Opens an undici Pool to `url` sized for `maxInflight` requests at once (one keep-alive
+ * connection each, no pipelining), with `timeoutMs` for headers and body.
+ * @example const pool = openHttpPool('http://127.0.0.1:8501', 64); ... await pool.close();
+ */
+export function openHttpPool(url: string, maxInflight: number, timeoutMs = 30_000): Pool {
+  return new Pool(new URL(url).origin, {
+    connections: maxInflight,
+    pipelining: 1,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+    keepAliveTimeout: 60_000,
+  });
+}
+
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+const CUT = new Error('cut at the end of the phase');
+
+/** Requests dispatched on the pool, each ending in its status code, "ERROR" or "TIMEOUT". */
+function httpTransport(
+  pool: Dispatcher,
+  request: (i: number) => HttpRequestSpec,
+  transport: Transport,
+  timeoutMs: number,
+): OpenLoopTransport {
+  // Requests on a socket, by their controller, so the phase end can cut them.
+  const open = new Set<Dispatcher.DispatchController>();
+  let cutting = false;
+  return {
+    name: transport,
+    send(i) {
+      const r = request(i);
+      return new Promise<Outcome>((resolve) => {
+        let code = 0;
+        let ctl: Dispatcher.DispatchController | undefined;
+        const settle = (out: Outcome) => {
+          if (ctl) open.delete(ctl);
+          resolve(out);
+        };
+        pool.dispatch(
+          {
+            path: r.path,
+            method: r.method as Dispatcher.HttpMethod,
+            headers: r.headers,
+            body: r.body ?? null,
+            headersTimeout: timeoutMs,
+            bodyTimeout: timeoutMs,
+          },
+          {
+            onRequestStart(c) {
+              ctl = c;
+              if (cutting) c.abort(CUT);
+              else open.add(c);
+            },
+            onResponseStart(_c, statusCode) {
+              code = statusCode;
+            },
+            onResponseData() {},
+            onResponseEnd() {
+              settle({ status: String(code), isError: code < 200 || code > 299 });
+            },
+            onResponseError(_c, err) {
+              const timeout = TIMEOUT_CODES.has((err as { code?: string }).code ?? '');
+              settle({ status: timeout ? 'TIMEOUT' : 'ERROR', isError: true });
+            },
+          },
+        );
+      });
+    },
+    cancelAll() {
+      cutting = true;
+      for (const c of open) c.abort(CUT);
+      open.clear();
+    },
+  };
+}
+
+/**
  * Starts one open-model HTTP load phase. Equals a `rest` or `http` phase of `leakscope run`.
  *
  * @example
@@ -61,39 +144,15 @@ export function checkHttpTarget(url: string, request: unknown, who: string): URL
  */
 export function startHttpPhase(o: HttpPhaseOptions): RunningPhase {
   checkOpenLoopOptions(o, 'http driver');
-  const base = checkHttpTarget(o.url, o.request, 'http driver');
+  checkHttpTarget(o.url, o.request, 'http driver');
   const fail = (field: string, msg: string) => new LsError('LS_ERR_INVALID_OPTION', `http driver: ${field} ${msg}`);
   if (o.timeoutMs !== undefined && (!Number.isInteger(o.timeoutMs) || o.timeoutMs < 1))
     throw fail('timeoutMs', `must be an integer >= 1, got ${o.timeoutMs}`);
+  if (o.pool !== undefined && !(o.pool instanceof Pool)) throw fail('pool', 'must be an undici Pool (openHttpPool)');
   const live = o.live ?? newLiveCounters();
-  const agent = new http.Agent({ keepAlive: true, maxSockets: o.maxInflight ?? 1000 });
   const timeoutMs = o.timeoutMs ?? 30_000;
-  const host = base.hostname.replace(/^\[|\]$/g, '');
-  const port = Number(base.port || 80);
-  const send = (i: number, finish: (status: string, isError: boolean) => void) => {
-    const r = o.request(i);
-    const body = r.body === undefined ? undefined : Buffer.from(r.body);
-    const headers = body ? { ...r.headers, 'content-length': String(body.length) } : r.headers;
-    const req = http.request(
-      { agent, host, port, method: r.method, path: r.path, headers, timeout: timeoutMs },
-      (res) => {
-        const code = res.statusCode ?? 0;
-        const bad = code < 200 || code > 299;
-        res.on('end', () => finish(String(code), bad));
-        // A connection cut mid-body ends in 'close' without 'end' (and maybe no 'error').
-        res.on('close', () => finish(res.complete ? String(code) : 'ERROR', bad || !res.complete));
-        res.on('error', () => finish('ERROR', true));
-        res.resume();
-      },
-    );
-    req.on('timeout', () => {
-      finish('TIMEOUT', true);
-      req.destroy();
-    });
-    req.on('error', () => finish('ERROR', true));
-    req.end(body);
-    return () => req.destroy();
-  };
-  const done = runOpenLoop(o, live, o.transport ?? 'rest', send, 'http driver').finally(() => agent.destroy());
+  const pool = o.pool ?? openHttpPool(o.url, o.maxInflight ?? 1000, timeoutMs);
+  const transport = httpTransport(pool, o.request, o.transport ?? 'rest', timeoutMs);
+  const done = runOpenLoop(o, live, transport, 'http driver').finally(() => (o.pool ? undefined : pool.destroy()));
   return { live, done };
 }

@@ -5,6 +5,8 @@
  * intended time, that request is dropped and counted, never delayed, so the offered load
  * stays what the scenario planned. Latency is recorded from the intended time
  * (coordinated-omission free) and from the actual send; answers are counted by status.
+ * Each transport (grpc-driver.ts, http-driver.ts) only supplies "send request i → promise
+ * of its outcome"; everything about time, bounds and counting lives here, once.
  */
 import { LsError } from '../common/errors.js';
 import type { PhaseResult, Transport } from '../common/run-format.js';
@@ -44,8 +46,25 @@ export interface RunningPhase {
   readonly done: Promise<PhaseResult>;
 }
 
-/** Sends request i; calls `finish(status, isError)` exactly once; returns a canceller. */
-export type SendFn = (i: number, finish: (status: string, isError: boolean) => void) => () => void;
+/** How one request ended: a status name ("OK", "200", "RESOURCE_EXHAUSTED", "ERROR"…) and whether it counts as an error. */
+export interface Outcome {
+  readonly status: string;
+  readonly isError: boolean;
+}
+
+/**
+ * What a transport supplies to the open loop: send one request, get a promise of its
+ * outcome. A failed request (transport error, timeout, error status) resolves with an
+ * error outcome; the promise rejects only on a bug, which is then counted as "ERROR".
+ */
+export interface OpenLoopTransport {
+  /** Recorded in the result. */
+  readonly name: Transport;
+  /** Sends request i now. Throws synchronously only when request i cannot be built. */
+  send(i: number): Promise<Outcome>;
+  /** Cancels every request still in flight (the phase's drain is over); their outcomes are ignored. */
+  cancelAll(): void;
+}
 
 export function checkOpenLoopOptions(o: OpenLoopOptions, who: string): void {
   const fail = (field: string, msg: string) => new LsError('LS_ERR_INVALID_OPTION', `${who}: ${field} ${msg}`);
@@ -58,12 +77,20 @@ export function checkOpenLoopOptions(o: OpenLoopOptions, who: string): void {
   int('drainMs', o.drainMs, 0);
 }
 
-/** Runs the loop to the end of the schedule (or the abort), drains, and summarises. */
+const BUG_OUTCOME: Outcome = { status: 'ERROR', isError: true };
+
+/**
+ * Runs the loop to the end of the schedule (or the abort), drains, cuts what is still in
+ * flight, and summarises. Every planned request ends in exactly one place: dropped (due
+ * while the in-flight bound was reached, never sent), completed (an answer of any status,
+ * or a transport failure or timeout; `errors` counts the non-success among them), or cut
+ * (still in flight when the drain ended, cancelled). So planned = sent + dropped and
+ * sent = completed + cut, unless an abort stopped the schedule early.
+ */
 export async function runOpenLoop(
   o: OpenLoopOptions,
   live: LiveCounters,
-  transport: Transport,
-  send: SendFn,
+  transport: OpenLoopTransport,
   who: string,
 ): Promise<PhaseResult> {
   const maxInflight = o.maxInflight ?? 1000;
@@ -72,13 +99,14 @@ export async function runOpenLoop(
   const fromIntended = latencyRecorder();
   const fromSent = latencyRecorder();
   const statusCounts: Record<string, number> = {};
-  const cancels = new Map<number, () => void>();
   let sent = 0;
   let completed = 0;
   let dropped = 0;
   let errors = 0;
   let inflight = 0;
   let next = 0;
+  // Set once the drain is over: answers arriving after that belong to cut requests.
+  let closed = false;
   let timer: NodeJS.Timeout | undefined;
   let onIdle: (() => void) | undefined;
   let failure: unknown;
@@ -86,39 +114,38 @@ export async function runOpenLoop(
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
 
+  const finish = (out: Outcome, intended: number, s: number) => {
+    if (closed) return;
+    const end = performance.now();
+    inflight--;
+    completed++;
+    statusCounts[out.status] = (statusCounts[out.status] ?? 0) + 1;
+    if (out.isError) errors++;
+    fromIntended.recordMs(end - intended);
+    fromSent.recordMs(end - s);
+    live.completed = completed;
+    live.inflight = inflight;
+    live.errors = errors;
+    if (inflight === 0) onIdle?.();
+  };
+
   const start = (i: number, intended: number) => {
     const s = performance.now();
-    let finished = false;
+    let pending: Promise<Outcome>;
+    try {
+      pending = transport.send(i);
+    } catch (e) {
+      // A factory bug is the caller's: stop the phase with it rather than count it as load.
+      throw new LsError('LS_ERR_INVALID_OPTION', `${who}: request(${i}) threw: ${(e as Error).message}`);
+    }
     inflight++;
     sent++;
     live.sent = sent;
     live.inflight = inflight;
-    const finish = (status: string, isError: boolean) => {
-      if (finished) return;
-      finished = true;
-      const end = performance.now();
-      cancels.delete(i);
-      inflight--;
-      completed++;
-      statusCounts[status] = (statusCounts[status] ?? 0) + 1;
-      if (isError) errors++;
-      fromIntended.recordMs(end - intended);
-      fromSent.recordMs(end - s);
-      live.completed = completed;
-      live.inflight = inflight;
-      live.errors = errors;
-      if (inflight === 0) onIdle?.();
-    };
-    let cancel: () => void;
-    try {
-      cancel = send(i, finish);
-    } catch (e) {
-      inflight--;
-      sent--;
-      // A factory bug is the caller's: stop the phase with it rather than count it as load.
-      throw new LsError('LS_ERR_INVALID_OPTION', `${who}: request(${i}) threw: ${(e as Error).message}`);
-    }
-    if (!finished) cancels.set(i, cancel);
+    pending.then(
+      (out) => finish(out, intended, s),
+      () => finish(BUG_OUTCOME, intended, s),
+    );
   };
 
   await new Promise<void>((resolve) => {
@@ -161,26 +188,23 @@ export async function runOpenLoop(
       };
     });
   }
-  if (inflight > 0) {
-    // Calls still open past the drain are cancelled; they count under the transport's
-    // cancel status (CANCELLED / "ERROR").
-    await new Promise<void>((resolve) => {
-      onIdle = resolve;
-      setTimeout(resolve, 1000).unref();
-      for (const c of [...cancels.values()]) c();
-    });
-  }
   const end = performance.now();
   const cpu = process.cpuUsage(cpu0);
+  // Requests still in flight past the drain are cut: counted apart, then cancelled.
+  closed = true;
+  const cut = inflight;
+  live.inflight = 0;
+  if (cut > 0) transport.cancelAll();
   try {
     if (failure) throw failure;
     return {
       name: o.name,
-      transport,
+      transport: transport.name,
       planned: schedule.length,
       sent,
       completed,
       dropped,
+      cut,
       statusCounts,
       errors,
       achievedRate: completed / Math.max(1e-3, (end - t0) / 1000),

@@ -1,7 +1,9 @@
 /**
  * Turns one scenario phase into a running load: its arrival schedule, its request
  * factory (TF Serving Predict over gRPC or REST with the phase's input-order policy, or a
- * generic HTTP / gRPC request template), and the driver that sends it.
+ * generic HTTP / gRPC request template), and the driver that sends it: the open-model
+ * loop for every transport, or autocannon's closed loop for an HTTP phase with
+ * `connections`.
  */
 import type * as grpc from '@grpc/grpc-js';
 import { join } from 'node:path';
@@ -9,12 +11,12 @@ import { LsError } from '../common/errors.js';
 import type { PhaseResult } from '../common/run-format.js';
 import { loadGrpcMethod } from './grpc-generic.js';
 import { newLiveCounters, startGrpcPhase, type LiveCounters } from './grpc-driver.js';
+import { startHttpPhase, tfRestRequest } from './http-driver.js';
 import { httpRequestFactory } from './http-templates.js';
 import { predictRequests, restPredictPath, type InputSpec, type OrderPolicy } from './predict-requests.js';
 import { startRestPhase } from './rest-driver.js';
-import { tfRestRequest } from './http-driver.js';
 import type { HttpRequestSpec } from './http-templates.js';
-import { plannedRequests, type PhaseDef } from './scenario.js';
+import type { PhaseDef } from './scenario.js';
 import { planArrivals, type ArrivalShape } from './schedule.js';
 
 export interface PhaseTarget {
@@ -34,7 +36,7 @@ export interface RunningLoad {
   readonly done: Promise<PhaseResult>;
 }
 
-function shapeOf(p: PhaseDef): ArrivalShape {
+function shapeOf(p: PhaseDef & { rate: number }): ArrivalShape {
   if (p.rateTo !== undefined)
     return {
       kind: 'ramp',
@@ -52,26 +54,22 @@ function orderOf(p: PhaseDef): OrderPolicy {
   return { kind: p.order };
 }
 
-/**
- * REST and generic HTTP phases go through autocannon, which paces by rate over a pool of
- * connections (closed loop per connection) rather than by planned send times: the phase's
- * in-flight bound becomes the connection count.
- */
-function restLoad(
+/** A closed-loop phase (`connections`): autocannon, each connection sending again once answered. */
+function closedLoad(
   p: PhaseDef,
   url: string,
   transport: 'rest' | 'http',
   request: (i: number) => HttpRequestSpec,
   signal: AbortSignal,
-  live: ReturnType<typeof newLiveCounters>,
+  live: LiveCounters,
 ): Promise<PhaseResult> {
   return startRestPhase({
     url,
     name: p.name,
     request,
-    rate: p.rate,
+    ...(p.rate !== undefined ? { rate: p.rate } : {}),
     ...(p.requests !== undefined ? { requests: p.requests } : { durationS: p.durationS! }),
-    connections: Math.max(1, Math.min(p.maxInflight, Math.ceil(p.rate))),
+    connections: p.connections!,
     signal,
     live,
     transport,
@@ -86,9 +84,17 @@ export async function startPhaseLoad(
   seed: number,
 ): Promise<RunningLoad> {
   const where = `phase '${p.name}'`;
-  const schedule = planArrivals(shapeOf(p), { arrivals: p.arrivals, seed, where });
   const live = newLiveCounters();
-  const common = { name: p.name, schedule, maxInflight: p.maxInflight, signal, live };
+  // Every open-model phase, whatever its transport, sends on this one schedule.
+  const schedule =
+    p.rate !== undefined && p.connections === undefined
+      ? planArrivals(shapeOf({ ...p, rate: p.rate }), { arrivals: p.arrivals, seed, where })
+      : undefined;
+  const common = { name: p.name, schedule: schedule!, maxInflight: p.maxInflight, signal, live };
+  const httpPhase = (url: string, transport: 'rest' | 'http', request: (i: number) => HttpRequestSpec) =>
+    schedule
+      ? startHttpPhase({ ...common, url, request, transport }).done
+      : closedLoad(p, url, transport, request, signal, live);
   let done: Promise<PhaseResult>;
   switch (p.transport) {
     case 'grpc':
@@ -123,8 +129,7 @@ export async function startPhaseLoad(
             'LS_ERR_BAD_SCENARIO',
             `${where}: transport rest needs an HTTP target (--http http://host:port)`,
           );
-        const path = restPredictPath({ name: t.model });
-        done = restLoad(p, t.http, 'rest', tfRestRequest(path, reqs.rest), signal, live);
+        done = httpPhase(t.http, 'rest', tfRestRequest(restPredictPath({ name: t.model }), reqs.rest));
       }
       break;
     }
@@ -143,7 +148,7 @@ export async function startPhaseLoad(
         },
         `${where}.http`,
       );
-      done = restLoad(p, t.http, 'http', factory, signal, live);
+      done = httpPhase(t.http, 'http', factory);
       break;
     }
     case 'grpc-generic': {
@@ -167,9 +172,6 @@ export async function startPhaseLoad(
       break;
     }
   }
-  return {
-    live,
-    planned: p.transport === 'grpc' || p.transport === 'grpc-generic' ? schedule.length : plannedRequests(p),
-    done,
-  };
+  // A closed loop for a duration plans nothing: its progress counts against what it sent.
+  return { live, planned: schedule?.length ?? p.requests ?? 0, done };
 }

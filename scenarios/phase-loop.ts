@@ -92,9 +92,7 @@ export async function runPhases(o: PhaseLoopOptions): Promise<void> {
       if (!target.alive()) break;
       cursor.phase = p.name;
       const startMs = o.now();
-      emit(
-        `phase ${p.name}: ${plannedRequests(p)} requests at ${p.rate}${p.rateTo ? `→${p.rateTo}` : ''}/s over ${p.transport}`,
-      );
+      emit(`phase ${p.name}: ${loadLine(p)} over ${p.transport}`);
       await o.captures.beforePhase(i);
       const abort = new AbortController();
       phaseAbort = abort;
@@ -153,6 +151,13 @@ export async function runPhases(o: PhaseLoopOptions): Promise<void> {
   }
 }
 
+/** "600 requests at 200→400/s", or "closed loop on 8 connections for 10 s". */
+function loadLine(p: PhaseDef): string {
+  if (p.connections !== undefined)
+    return `closed loop on ${p.connections} connections for ${p.requests !== undefined ? `${p.requests} requests` : `${p.durationS} s`}${p.rate !== undefined ? ` (at most ${p.rate}/s)` : ''}`;
+  return `${plannedRequests(p)} requests at ${p.rate}${p.rateTo ? `→${p.rateTo}` : ''}/s`;
+}
+
 function phaseRecord(p: PhaseDef, startMs: number, endMs: number): PhaseRecord {
   return {
     name: p.name,
@@ -161,8 +166,9 @@ function phaseRecord(p: PhaseDef, startMs: number, endMs: number): PhaseRecord {
     steady: p.steady,
     transport: p.transport,
     load: {
-      rate: p.rate,
+      ...(p.rate !== undefined ? { rate: p.rate } : {}),
       ...(p.rateTo ? { rateTo: p.rateTo } : {}),
+      ...(p.connections !== undefined ? { connections: p.connections } : {}),
       ...(p.requests ? { requests: p.requests } : { durationS: p.durationS }),
       maxInflight: p.maxInflight,
       order: p.order,

@@ -1,10 +1,11 @@
 /**
- * The REST load driver: autocannon with one dynamic request whose setupRequest builds
- * request i (its own body, path and headers), for TF Serving's REST API or any HTTP
- * endpoint. autocannon is closed-loop per connection, paced by `overallRate`, so there
- * are no intended send times: only latency from the actual send is reported, and
- * `dropped` stays 0 (a rate the connections cannot reach shows as achievedRate < rate).
- * For open-model HTTP load with planned send times and drops, use startHttpPhase.
+ * The closed-loop HTTP load driver (a phase with `connections: N`): autocannon, each
+ * connection sending its next request as soon as the last is answered, for the most
+ * throughput N connections get (optionally capped by `overallRate`). One dynamic request
+ * whose setupRequest builds request i (its own body, path and headers), for TF Serving's
+ * REST API or any HTTP endpoint. A closed loop has no intended send times: only latency
+ * from the actual send is reported, `dropped` is 0, and requests unanswered when it stops
+ * at the duration's end are `cut`. Open-model HTTP load is http-driver.ts.
  */
 import autocannon from 'autocannon';
 import { LsError } from '../common/errors.js';
@@ -132,14 +133,18 @@ function runPhase(o: RestPhaseOptions, live: LiveCounters): Promise<PhaseResult>
         if (res.timeouts) statusCounts['TIMEOUT'] = res.timeouts;
         if (res.errors - res.timeouts > 0) statusCounts['ERROR'] = res.errors - res.timeouts;
         const completed = responses + res.errors;
-        const planned = count ?? (o.rate !== undefined ? Math.round(o.rate * o.durationS!) : completed);
+        // autocannon builds each request as it writes it (setupRequest), so `built` is what
+        // was sent; what had no answer when it stopped (at the duration's end) was cut.
+        const sent = Math.max(completed, built);
+        const planned = count ?? (o.rate !== undefined ? Math.round(o.rate * o.durationS!) : sent);
         const result: PhaseResult = {
           name: o.name,
           transport: o.transport ?? 'rest',
           planned,
-          sent: Math.max(completed, Math.min(built, res.totalRequests ?? built)),
+          sent,
           completed,
           dropped: 0,
+          cut: sent - completed,
           statusCounts,
           errors: non2xx + res.errors,
           achievedRate: completed / Math.max(1e-3, (end - t0) / 1000),

@@ -55,10 +55,15 @@ const grpcTemplateSchema = fields(
 
 /** Fields a phase needs because of its order or transport, and why. */
 const REQUIRED_WHEN = [
+  ['rate', (p) => p.connections === undefined, '(requests per second), or connections for a closed loop'],
   ['permutations', (p) => p.order === 'permutations', 'with order: permutations (how many distinct input orders, K)'],
   ['http', (p) => p.transport === 'http', 'with transport: http ({method, path, headers?, body?})'],
   ['grpc', (p) => p.transport === 'grpc-generic', 'with transport: grpc-generic ({proto, method, request})'],
-] as const satisfies readonly [string, (p: { order: string; transport: string }) => boolean, string][];
+] as const satisfies readonly [
+  string,
+  (p: { order: string; transport: string; connections?: number | undefined }) => boolean,
+  string,
+][];
 
 const phaseSchema = v.pipe(
   fields({
@@ -66,8 +71,10 @@ const phaseSchema = v.pipe(
     /** Exactly one of requests / durationS. */
     requests: bounded({ min: 1, max: 100_000_000, integer: true }),
     durationS: bounded({ min: 0.1, max: 86_400 }),
-    /** Open-model arrival rate, requests per second. */
-    rate,
+    /** Open-model arrival rate, requests per second (required unless `connections`). */
+    rate: v.optional(rate),
+    /** Closed loop instead (HTTP/REST on autocannon): N connections, each sending as soon as its answer is back. */
+    connections: bounded({ min: 1, max: 10_000, integer: true }),
     /** With a ramp: the rate at the end of the phase. */
     rateTo: v.optional(rate),
     arrivals: v.optional(oneOf(['uniform', 'poisson']), 'uniform'),
@@ -94,6 +101,16 @@ const phaseSchema = v.pipe(
   v.rawCheck(({ dataset, addIssue }) => {
     if (!dataset.typed) return;
     const p = dataset.value;
+    // A closed loop has no schedule, and runs on autocannon (HTTP only).
+    const issue = (key: 'rateTo' | 'transport', message: string) =>
+      addIssue({ message, path: [{ type: 'object', origin: 'value', input: p, key, value: p[key] }] });
+    if (p.connections !== undefined && p.rateTo !== undefined)
+      issue('rateTo', 'cannot be used with connections: a closed loop has no arrival schedule to ramp');
+    if (p.connections !== undefined && p.transport !== 'rest' && p.transport !== 'http')
+      issue(
+        'transport',
+        `must be rest or http with connections (a closed loop runs on autocannon), got ${p.transport}`,
+      );
     for (const [key, when, why] of REQUIRED_WHEN) {
       if (when(p) && p[key] === undefined)
         addIssue({
@@ -211,28 +228,40 @@ export interface ScenarioOverrides {
   readonly transport?: 'grpc' | 'rest';
 }
 
-/** How many requests a phase plans. */
-export const plannedRequests = (p: PhaseDef): number =>
-  p.requests ?? Math.max(1, Math.round(((p.rate + (p.rateTo ?? p.rate)) / 2) * p.durationS!));
+/** A closed-loop phase (`connections`) sends as fast as its connections get answers. */
+export const isClosedLoop = (p: PhaseDef): boolean => p.connections !== undefined;
+
+/** How many requests a phase plans (a closed loop for a duration plans none: undefined). */
+export function plannedRequests(p: PhaseDef): number | undefined {
+  if (p.requests !== undefined) return p.requests;
+  if (p.rate === undefined) return undefined;
+  return Math.max(1, Math.round(((p.rate + (p.rateTo ?? p.rate)) / 2) * p.durationS!));
+}
+
+/** Mean open-model rate of a phase (undefined for a closed loop). */
+const meanRate = (p: PhaseDef): number | undefined =>
+  p.rate === undefined ? undefined : (p.rate + (p.rateTo ?? p.rate)) / 2;
 
 /** Applies --requests/--duration/--rate/--permutations/--transport to a scenario. */
 export function applyOverrides<T extends ScenarioDef>(s: T, o: ScenarioOverrides): T {
-  const steady = s.phases.filter((p) => p.steady);
-  const scaled = steady.length ? steady : s.phases;
-  const totalPlanned = scaled.reduce((a, p) => a + plannedRequests(p), 0);
-  const totalDuration = scaled.reduce((a, p) => a + plannedRequests(p) / ((p.rate + (p.rateTo ?? p.rate)) / 2), 0);
+  // Closed-loop phases have no planned rate or count to scale: they run as written.
+  const open = s.phases.filter((p) => !isClosedLoop(p));
+  const steady = open.filter((p) => p.steady);
+  const scaled = steady.length ? steady : open;
+  const totalPlanned = scaled.reduce((a, p) => a + plannedRequests(p)!, 0);
+  const totalDuration = scaled.reduce((a, p) => a + plannedRequests(p)! / meanRate(p)!, 0);
   const phases = s.phases.map((p) => {
     if (!scaled.includes(p))
       return o.transport && (p.transport === 'grpc' || p.transport === 'rest') ? { ...p, transport: o.transport } : p;
     let q: PhaseDef = { ...p };
     if (o.rate !== undefined) q = { ...q, rate: o.rate, ...(q.rateTo !== undefined ? { rateTo: o.rate } : {}) };
-    const share = plannedRequests(p) / totalPlanned;
+    const share = plannedRequests(p)! / totalPlanned;
     if (o.requests !== undefined) {
       const { durationS: _d, ...rest } = q;
       q = { ...rest, requests: Math.max(1, Math.round(o.requests * share)) };
     } else if (o.durationS !== undefined) {
       const { requests: _r, ...rest } = q;
-      q = { ...rest, durationS: Math.max(0.1, o.durationS * (plannedRequests(p) / p.rate / totalDuration)) };
+      q = { ...rest, durationS: Math.max(0.1, o.durationS * (plannedRequests(p)! / meanRate(p)! / totalDuration)) };
     }
     if (o.permutations !== undefined && q.order === 'permutations') q = { ...q, permutations: o.permutations };
     if (o.transport && (q.transport === 'grpc' || q.transport === 'rest')) q = { ...q, transport: o.transport };

@@ -18,7 +18,7 @@ test('every built-in scenario file is valid and has the phases its story needs',
   );
   const spike = loadScenario('traffic-spike');
   assert.ok(spike.target.modelDelayMs! > 0);
-  assert.ok(spike.phases[1]!.rate >= 10 * spike.phases[0]!.rate, 'the spike is far above the baseline rate');
+  assert.ok(spike.phases[1]!.rate! >= 10 * spike.phases[0]!.rate!, 'the spike is far above the baseline rate');
   assert.ok(loadScenario('hot-reload').phases.some((p) => p.reloadEveryS));
   assert.ok(loadScenario('soak').phases.every((p) => p.order === 'fixed'));
 });
