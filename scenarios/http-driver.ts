@@ -7,6 +7,8 @@
  * transport failures as "ERROR" and timeouts as "TIMEOUT".
  * (rest-driver.ts is the closed-loop alternative on autocannon: `connections: N`.)
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { type Dispatcher, Pool } from 'undici';
 import { LsError } from '../common/errors.js';
 import type { Transport } from '../common/run-format.js';
@@ -70,6 +72,37 @@ export function openHttpPool(url: string, maxInflight: number, timeoutMs = 30_00
     bodyTimeout: timeoutMs,
     keepAliveTimeout: 60_000,
   });
+}
+
+let warmed: Promise<void> | undefined;
+
+/**
+ * The first requests undici sends in a process are slow: it compiles its llhttp
+ * WebAssembly parser synchronously on the first connection, and its pool, connect and
+ * dispatch paths start cold (together 0.2–1.5 s on a loaded 2-core machine). That would
+ * stall the first phase's schedule and show as latency, so a few dozen requests over a
+ * pool to a throwaway in-process loopback server pay it before any schedule starts,
+ * without touching the target.
+ */
+export function warmHttpClient(): Promise<void> {
+  warmed ??= (async () => {
+    const server = createServer({ keepAliveTimeout: 5000 }, (req, res) => {
+      req.resume();
+      res.end('{}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const pool = openHttpPool(url, 4, 5000);
+    try {
+      const t = httpTransport(pool, () => ({ method: 'POST', path: '/', headers: {}, body: '{}' }), 'http', 5000);
+      for (let wave = 0; wave < 8; wave++) await Promise.all([0, 1, 2, 3].map((i) => t.send(i)));
+    } finally {
+      await pool.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  })();
+  return warmed;
 }
 
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
@@ -153,6 +186,8 @@ export function startHttpPhase(o: HttpPhaseOptions): RunningPhase {
   const timeoutMs = o.timeoutMs ?? 30_000;
   const pool = o.pool ?? openHttpPool(o.url, o.maxInflight ?? 1000, timeoutMs);
   const transport = httpTransport(pool, o.request, o.transport ?? 'rest', timeoutMs);
-  const done = runOpenLoop(o, live, transport, 'http driver').finally(() => (o.pool ? undefined : pool.destroy()));
+  const done = warmHttpClient()
+    .then(() => runOpenLoop(o, live, transport, 'http driver'))
+    .finally(() => (o.pool ? undefined : pool.destroy()));
   return { live, done };
 }
