@@ -73,3 +73,49 @@ test('bad shapes: LS_ERR_BAD_SCENARIO naming the field', () => {
   code(() => planArrivals({ kind: 'constant', rate: 1, durationS: 1 }, { arrivals: 'bursty' as never }), /arrivals/);
   code(() => planArrivals({ kind: 'constant', rate: 1e6, durationS: 1000 }), /rate/);
 });
+
+/** Kolmogorov–Smirnov distance between the sorted sample `xs` and the CDF `cdf`. */
+function ksDistance(xs: readonly number[], cdf: (x: number) => number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  let d = 0;
+  for (const [i, x] of s.entries()) {
+    const f = cdf(x);
+    d = Math.max(d, Math.abs((i + 1) / s.length - f), Math.abs(f - i / s.length));
+  }
+  return d;
+}
+/** KS critical distance at α = 0.01 for n samples (large-n form). */
+const ksCritical = (n: number) => 1.628 / Math.sqrt(n);
+
+test('Poisson send times pass a KS test: exponential gaps at a constant rate, Λ(t)/Λ(T) along a ramp', () => {
+  // The intended send times are a function of the seed, so these are fixed checks (no clock).
+  for (const seed of [1, 2, 3]) {
+    const t = planArrivals({ kind: 'constant', rate: 500, durationS: 4 }, { arrivals: 'poisson', seed });
+    const gaps = Array.from(t.subarray(1), (v, i) => v - t[i]!);
+    const d = ksDistance(gaps, (g) => 1 - Math.exp(-g / 2)); // 500/s: mean gap 2 ms
+    assert.ok(
+      d < ksCritical(gaps.length),
+      `seed ${seed}: KS D ${d.toFixed(4)} ≥ ${ksCritical(gaps.length).toFixed(4)}`,
+    );
+  }
+  // The same test rejects evenly spaced arrivals: it can fail.
+  const even = planArrivals({ kind: 'constant', rate: 500, durationS: 4 });
+  const evenGaps = Array.from(even.subarray(1), (v, i) => v - even[i]!);
+  assert.ok(ksDistance(evenGaps, (g) => 1 - Math.exp(-g / 2)) > 3 * ksCritical(evenGaps.length));
+
+  // Ramp 100 → 900/s over 2 s: Λ(t) = 100 t + 200 t², so send times follow Λ(t)/Λ(2) given their count.
+  const cdf = (ms: number) => {
+    const s = ms / 1000;
+    return (100 * s + 200 * s * s) / 1000;
+  };
+  const ramp = planArrivals(
+    { kind: 'ramp', fromRate: 100, toRate: 900, durationS: 2 },
+    { arrivals: 'poisson', seed: 9 },
+  );
+  assert.ok(Math.abs(ramp.length - 1000) < 4 * Math.sqrt(1000), `count ${ramp.length}`);
+  const d = ksDistance(Array.from(ramp), cdf);
+  assert.ok(d < ksCritical(ramp.length), `ramp KS D ${d.toFixed(4)}`);
+  // …and rejects a constant-rate schedule of the same count over the same window.
+  const flat = planArrivals({ kind: 'constant', rate: 500, durationS: 2 }, { arrivals: 'poisson', seed: 9 });
+  assert.ok(ksDistance(Array.from(flat), cdf) > 3 * ksCritical(flat.length));
+});
