@@ -251,6 +251,7 @@ export function applyOverrides<T extends ScenarioDef>(s: T, o: ScenarioOverrides
   const totalPlanned = scaled.reduce((a, p) => a + plannedRequests(p)!, 0);
   const totalDuration = scaled.reduce((a, p) => a + plannedRequests(p)! / meanRate(p)!, 0);
   const phases = s.phases.map((p) => {
+    if (isClosedLoop(p)) return p;
     if (!scaled.includes(p))
       return o.transport && (p.transport === 'grpc' || p.transport === 'rest') ? { ...p, transport: o.transport } : p;
     let q: PhaseDef = { ...p };

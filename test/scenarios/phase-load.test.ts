@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import type { PhaseResult } from '../../common/run-format.js';
 import { startPhaseLoad } from '../../scenarios/phase-load.js';
 import { inputSpecsFromMetadata } from '../../scenarios/predict-requests.js';
-import { parseScenario, plannedRequests } from '../../scenarios/scenario.js';
+import { applyOverrides, parseScenario, plannedRequests } from '../../scenarios/scenario.js';
 import { getJson, withModelServer } from '../helpers/model-server.js';
 import { assertAccounted } from '../helpers/phase-accounting.js';
 
@@ -123,4 +123,16 @@ test('scenario phases: rate or connections; a closed loop refuses a ramp and gRP
   const ok = scenario([{ name: 'a', transport: 'rest', connections: 4, durationS: 1 }]);
   assert.equal(ok.phases[0]!.rate, undefined);
   assert.equal(plannedRequests(ok.phases[0]!), undefined);
+});
+
+test('run overrides (--rate, --requests, --transport) leave closed-loop phases as written', () => {
+  const def = scenario([
+    { name: 'open', transport: 'rest', rate: 10, durationS: 2, steady: true },
+    { name: 'closed', transport: 'rest', connections: 4, durationS: 1, steady: true },
+  ]);
+  const o = applyOverrides(def, { rate: 50, requests: 300, transport: 'grpc' });
+  assert.deepEqual(o.phases[1], def.phases[1]);
+  assert.equal(o.phases[0]!.rate, 50);
+  assert.equal(o.phases[0]!.requests, 300, 'the open phase takes the whole count');
+  assert.equal(o.phases[0]!.transport, 'grpc');
 });
