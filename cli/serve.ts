@@ -3,7 +3,7 @@ import { DIAGNOSTICS_HOST } from '../common/diagnostics-api.js';
 import { LsError } from '../common/errors.js';
 import { formatListening, type ServeListeningEvent } from '../common/listening-event.js';
 import { ALL_FIXES } from '../server/fixes.js';
-import { checkRemovableFolder, removeOnExit, watchParent } from '../server/lifetime.js';
+import { checkRemovableFolder, removeOnExit, watchParent, watchPid } from '../server/lifetime.js';
 import type { RawServerOptions } from '../server/options.js';
 import { bool, type Command, str, stringOption } from './command.js';
 
@@ -75,6 +75,10 @@ export const serveCommand: Command = {
       type: 'boolean',
       description: 'Shut down when stdin (a pipe the parent holds open) ends: the spawning process died',
     },
+    'exit-with-pid': s(
+      'Shut down when process PID is gone (for a spawner whose wrapper, such as Clinic.js, passes no stdin pipe on)',
+      'PID',
+    ),
     'remove-on-exit': s(
       'A leakscope-* folder in the temp dir (the model folder a parent made) to remove whenever the server exits',
       'DIR',
@@ -121,7 +125,13 @@ export const serveCommand: Command = {
     if (removeDir !== undefined) removeOnExit(checkRemovableFolder(removeDir));
     // Until the server is up, a parent's death just ends the process (the exit hook still cleans up).
     let onParentGone = (): void => process.exit(1);
-    const unwatch = bool(args, 'exit-with-parent') ? watchParent(() => onParentGone()) : () => undefined;
+    const unwatchPipe = bool(args, 'exit-with-parent') ? watchParent(() => onParentGone()) : () => undefined;
+    const parentPid = str(args, 'exit-with-pid');
+    const unwatchPid = parentPid !== undefined ? watchPid(parentPid, () => onParentGone()) : () => undefined;
+    const unwatch = () => {
+      unwatchPipe();
+      unwatchPid();
+    };
     const server = await startServer(raw);
     // Always printed, whatever the log level: scripts and the scenario runner read the ports here.
     const listening: Omit<ServeListeningEvent, 'event'> = {

@@ -77,3 +77,34 @@ export function watchParent(onGone: () => void): () => void {
     stdin.destroy();
   };
 }
+
+/**
+ * Calls `onGone` once when process `pid` no longer exists (checked every `everyMs`); returns
+ * the function that stops watching. For a server started through a wrapper that gives it no
+ * stdin pipe (Clinic.js Heap Profiler starts its target with stdin ignored), so
+ * `--exit-with-parent` cannot see the spawning process die: the spawner names itself instead.
+ * @example const unwatch = watchPid('1234', () => server.close());
+ */
+export function watchPid(pidText: string, onGone: () => void, everyMs = 500): () => void {
+  const pid = /^[1-9]\d{0,9}$/.test(pidText) ? Number(pidText) : Number.NaN;
+  if (!Number.isSafeInteger(pid))
+    throw new LsError('LS_ERR_INVALID_OPTION', `--exit-with-pid: expected a process id, got '${pidText}'`);
+  if (!pidExists(pid)) throw new LsError('LS_ERR_INVALID_OPTION', `--exit-with-pid ${pid}: no such process`);
+  const timer = setInterval(() => {
+    if (pidExists(pid)) return;
+    clearInterval(timer);
+    onGone();
+  }, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+function pidExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists, owned by someone else.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -20,6 +20,7 @@ import {
   type WireRequest,
 } from './thread-wire.js';
 import type { PoolJob, PoolThread, ThreadEvents } from './thread-pool.js';
+import { handlerThreadEnv } from './worker-env.js';
 
 /** A Predict on its way to a thread: the request message, and how to answer the caller. */
 export interface WireJob extends PoolJob {
@@ -126,7 +127,8 @@ export class WorkerThread implements PoolThread<WireJob> {
     const { port1, port2 } = new MessageChannel();
     const signal = new SharedArrayBuffer(8);
     const data: HandlerThreadData = { port: port2, signal };
-    this.worker = new Worker(url, { workerData: data, transferList: [port2] });
+    // Without NODE_OPTIONS' preloads: a profiler's sampler runs once, in the main thread (worker-env.ts).
+    this.worker = new Worker(url, { workerData: data, transferList: [port2], env: handlerThreadEnv() });
     this.id = this.worker.threadId;
     this.port = port1;
     this.signal = new Int32Array(signal);
