@@ -125,7 +125,7 @@ export const runOptions = {
   },
   out: s('Run directory (default runs/<scenario>-<mode>-<time>)', 'DIR'),
   clinic: s(
-    'Run the spawned server under Clinic.js (doctor or heapprofiler) when it is installed; its HTML is linked from the run',
+    'Run the spawned server under Clinic.js 13 (doctor or heapprofiler; the devDependency, $LEAKSCOPE_CLINIC or PATH): the run waits for its report, checks it is whole, and links it (manifest: clinic.status)',
     'TOOL',
   ),
   seed: s('Seed for input orders, values and Poisson arrivals (default 1)', 'N'),

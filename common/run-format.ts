@@ -100,6 +100,26 @@ export interface RunManifest {
   readonly heapProfiles: readonly { readonly file: string; readonly phase: string }[];
   /** Links to extra artefacts (Clinic.js HTML, logs), relative to the run directory. */
   readonly artifacts?: Readonly<Record<string, string>>;
+  /** The run's Clinic.js step, when it ran under `--clinic`. */
+  readonly clinic?: ClinicRecord;
+}
+
+/**
+ * How the Clinic.js step of a run ended. `complete`: Clinic exited after the server stopped and
+ * its HTML report is whole (closing tags, embedded data, Clinic's own hash trailer), linked as
+ * `artifacts.clinic`. `failed`: no such report (the reason in `error`; never linked).
+ */
+export interface ClinicRecord {
+  readonly tool: string;
+  /** Clinic.js' version, when its package could be read. */
+  readonly version?: string;
+  readonly status: 'complete' | 'failed';
+  /** The HTML report (or what was written of it), relative to the run directory. */
+  readonly html?: string;
+  readonly bytes?: number;
+  /** Seconds from stopping the server to Clinic's exit (its analysis and HTML). */
+  readonly finishS?: number;
+  readonly error?: string;
 }
 
 /** One line of samples.ndjson. */

@@ -6,6 +6,7 @@
  */
 import { cpus, hostname, totalmem } from 'node:os';
 import {
+  type ClinicRecord,
   type PhaseRecord,
   type PhaseResult,
   RUN_FORMAT,
@@ -34,6 +35,8 @@ export interface RunRecord {
   readonly heapProfiles: { readonly file: string; readonly phase: string }[];
   /** Extra artefacts (Clinic.js HTML), relative to the run directory. */
   readonly artifacts: Record<string, string>;
+  /** The Clinic.js step, once the target is stopped (`--clinic`). */
+  clinic?: ClinicRecord | undefined;
 }
 
 /** A new run's record: nothing run yet, status complete until something says otherwise. */
@@ -102,5 +105,6 @@ export function buildManifest(r: RunRecord, endedAt = new Date(), host: HostFact
     snapshots: r.snapshots,
     heapProfiles: r.heapProfiles,
     ...(Object.keys(r.artifacts).length ? { artifacts: r.artifacts } : {}),
+    ...(r.clinic ? { clinic: r.clinic } : {}),
   };
 }

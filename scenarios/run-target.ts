@@ -4,13 +4,14 @@
  * collecting the report Clinic.js wrote. targets.ts holds the targets themselves.
  */
 import type { Mode } from '../common/mode.js';
-import { existsSync, readdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { LsError } from '../common/errors.js';
-import type { TargetInfo } from '../common/run-format.js';
+import type { ClinicRecord, TargetInfo } from '../common/run-format.js';
+import { type ClinicCommand, checkClinicHtml, clinicCommand, clinicHtmlName } from './clinic.js';
 import { type InputSpec, inputSpecsFromMetadata } from './predict-requests.js';
 import type { ScenarioDef } from './scenario.js';
-import { clinicWrapper, connectExternal, type ExternalOptions, spawnReferenceServer, type Target } from './targets.js';
+import { connectExternal, type ExternalOptions, spawnReferenceServer, type Target } from './targets.js';
 import { TfServingClient } from './tf-client.js';
 
 export type TargetChoice =
@@ -46,14 +47,20 @@ export interface AttachOptions {
 export async function attachTarget(choice: TargetChoice, o: AttachOptions): Promise<Target> {
   if (choice.kind === 'spawn') {
     o.emit(`starting the reference server (${modeLabel(choice)})`);
-    const clinic = o.clinic ? clinicWrapper(o.clinic.tool, o.clinic.dir) : undefined;
-    return spawnReferenceServer({
+    const clinic = o.clinic ? clinicCommand(o.clinic.tool, o.clinic.dir) : undefined;
+    if (clinic) {
+      mkdirSync(clinic.cwd, { recursive: true });
+      o.emit(`under Clinic.js ${clinic.install.version ?? '(version unknown)'} ${clinic.tool}: ${clinic.install.bin}`);
+    }
+    const target = await spawnReferenceServer({
       ...(choice.fixes !== undefined ? { fixes: choice.fixes } : { mode: choice.mode ?? 'patched' }),
       diagnosticsDir: o.snapshotsDir,
       exposeGc: o.exposeGc,
       ...o.def.target,
-      ...(clinic ? { wrapper: clinic.wrapper, env: clinic.env } : {}),
+      ...(clinic ? { wrapper: clinic.wrapper, wrapperCwd: clinic.cwd, env: clinic.env } : {}),
     });
+    if (clinic) underClinic.set(target, clinic);
+    return target;
   }
   return connectExternal({
     ...choice,
@@ -84,20 +91,49 @@ export async function modelInputs(target: Target, model: string): Promise<InputS
   return undefined;
 }
 
+/** The Clinic.js command each spawned target runs under, for stopTarget. */
+const underClinic = new WeakMap<Target, ClinicCommand>();
+
+/** What stopping a target left: links to artefacts, and the Clinic.js step when there was one. */
+export interface StopOutcome {
+  readonly artifacts: Record<string, string>;
+  readonly clinic?: ClinicRecord;
+}
+
 /**
- * Stops the target. Under Clinic.js, returns the link (relative to `runDir`) to the HTML report
- * it writes beside its data once the server has exited, as the `clinic` artefact.
+ * Stops the target. Under Clinic.js, waits for Clinic to finish (targets.ts: bounded), checks
+ * its HTML report is whole (clinic.ts) and links it as the `clinic` artefact; a report that
+ * is missing or cut short is a `failed` Clinic step with the reason, and a warning emitted.
  */
-export async function stopTarget(
-  target: Target,
-  clinicDir: string | undefined,
-  runDir: string,
-  emit: (line: string) => void,
-): Promise<Record<string, string>> {
-  await target.stop();
-  if (clinicDir === undefined) return {};
-  const htmlFile = existsSync(clinicDir) ? readdirSync(clinicDir).find((f) => f.endsWith('.html')) : undefined;
-  if (htmlFile) return { clinic: relative(runDir, join(clinicDir, htmlFile)) };
-  emit(`Clinic.js wrote no HTML report into ${clinicDir}`);
-  return {};
+export async function stopTarget(target: Target, runDir: string, emit: (line: string) => void): Promise<StopOutcome> {
+  const clinic = underClinic.get(target);
+  if (!clinic) {
+    await target.stop();
+    return { artifacts: {} };
+  }
+  const t0 = performance.now();
+  const stopped = await target.stop().then(
+    () => undefined,
+    (e: Error) => e.message,
+  );
+  const finishS = Math.round((performance.now() - t0) / 100) / 10;
+  const exit = await target.exited;
+  const file = join(clinic.cwd, clinicHtmlName(target.pid ?? 0, clinic.tool));
+  const check = checkClinicHtml(file, clinic.tool);
+  const base = {
+    tool: clinic.tool,
+    ...(clinic.install.version ? { version: clinic.install.version } : {}),
+    ...(check.bytes > 0 ? { html: relative(runDir, file), bytes: check.bytes } : {}),
+    finishS,
+  };
+  if (stopped === undefined && check.ok) {
+    emit(`Clinic.js ${clinic.tool} report (${check.bytes} bytes, ${finishS} s after the server stopped): ${file}`);
+    return { artifacts: { clinic: relative(runDir, file) }, clinic: { ...base, status: 'complete' } };
+  }
+  const how =
+    exit && (exit.code !== 0 || exit.signal) ? ` (Clinic.js exited with ${exit.signal ?? `code ${exit.code}`})` : '';
+  const tail = target.stderrTail?.().trim().split('\n').slice(-3).join(' | ');
+  const error = `${stopped ?? (check.ok ? '' : check.reason)}${how}${tail ? `; its last output: ${tail}` : ''}`;
+  emit(`WARNING: the Clinic.js ${clinic.tool} step failed, no report is linked: ${error}`);
+  return { artifacts: {}, clinic: { ...base, status: 'failed', error } };
 }

@@ -117,7 +117,9 @@ class RunSession {
       throw await this.failed(e);
     }
     this.writer.results(this.record.results);
-    Object.assign(this.record.artifacts, await stopTarget(this.target!, this.clinicDir, this.writer.dir, this.emit));
+    const stopped = await stopTarget(this.target!, this.writer.dir, this.emit);
+    Object.assign(this.record.artifacts, stopped.artifacts);
+    this.record.clinic = stopped.clinic;
     const m = this.writeManifest();
     return { dir: this.writer.dir, manifest: m, results: this.record.results, sampleCount: this.writer.sampleCount };
   }

@@ -5,7 +5,6 @@
  * snapshotted through the inspector protocol). Spawned servers never outlive the run.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +32,8 @@ export interface Target {
   /** Base path of the served model (spawned targets), for the hot-reload scenario. */
   readonly modelDir?: string;
   readonly modelName: string;
+  /** The last of what a spawned target (or its wrapper) wrote on stderr. */
+  readonly stderrTail?: () => string;
   /** Resolves when a spawned target exits (for any reason). */
   readonly exited?: Promise<{ code: number | null; signal: string | null }>;
   alive(): boolean;
@@ -54,6 +55,10 @@ export interface SpawnOptions {
    * arguments and is stopped with SIGINT, which such tools forward before writing reports.
    */
   readonly wrapper?: readonly string[];
+  /** The wrapper's working folder. */
+  readonly wrapperCwd?: string;
+  /** How long stop() waits for the wrapper to finish after the server's SIGINT (default 180 s). */
+  readonly wrapperStopTimeoutMs?: number;
   readonly env?: NodeJS.ProcessEnv;
   readonly startTimeoutMs?: number;
 }
@@ -96,8 +101,9 @@ export async function spawnReferenceServer(o: SpawnOptions): Promise<Target> {
     o.diagnosticsDir,
     '--log-level',
     'warn',
-    // The server goes when this process goes (its stdin pipe closes), and removes its model folder.
-    '--exit-with-parent',
+    // The server goes when this process goes (its stdin pipe closes; a wrapper such as Clinic.js
+    // Heap Profiler gives it no stdin, so it watches this pid instead), and removes its model folder.
+    ...(o.wrapper?.length ? ['--exit-with-pid', String(process.pid)] : ['--exit-with-parent']),
     '--remove-on-exit',
     modelRoot,
     ...(o.fixes !== undefined ? ['--fixes', o.fixes] : ['--mode', o.mode ?? 'patched']),
@@ -107,7 +113,11 @@ export async function spawnReferenceServer(o: SpawnOptions): Promise<Target> {
   ];
   const [cmd, ...pre] = o.wrapper?.length ? [...o.wrapper, process.execPath] : [process.execPath];
   // stdin is a pipe never written to: when this process dies, however it dies, the server sees it end.
-  const child = spawn(cmd!, [...pre, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: o.env ?? process.env });
+  const child = spawn(cmd!, [...pre, ...args], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: o.env ?? process.env,
+    ...(o.wrapperCwd ? { cwd: o.wrapperCwd } : {}),
+  });
   live.add(child);
   const stderr: string[] = [];
   child.stderr!.on('data', (d: Buffer) => {
@@ -174,19 +184,59 @@ export async function spawnReferenceServer(o: SpawnOptions): Promise<Target> {
     modelDir,
     modelName: BUILTIN_MODEL_NAME,
     exited,
+    stderrTail: () => stderr.join('').slice(-800),
     alive: () => child.exitCode === null && child.signalCode === null && processExists(ready.pid),
     stop: () =>
       (stopping ??= (async () => {
+        if (o.wrapper?.length) return stopWrapped(child, ready.pid, exited, o.wrapperStopTimeoutMs ?? 180_000, cleanup);
         if (child.exitCode === null && child.signalCode === null) {
-          // A wrapper (Clinic.js) collects and writes its report after SIGINT: give it time.
-          child.kill(o.wrapper?.length ? 'SIGINT' : 'SIGTERM');
-          const t = setTimeout(() => child.kill('SIGKILL'), o.wrapper?.length ? 180_000 : 15_000);
+          child.kill('SIGTERM');
+          const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
           await exited;
           clearTimeout(t);
         }
         await cleanup();
       })()),
   };
+}
+
+/**
+ * Stops a server that runs under a wrapper (Clinic.js), which analyses and writes its report
+ * after the server exits: SIGINT to the server, as Ctrl-C would send it (Clinic's Heap Profiler
+ * does not relay one sent to the wrapper), then a bounded wait for the wrapper's own exit.
+ * Past `timeoutMs` both are killed and stop() rejects with LS_ERR_TARGET saying so.
+ */
+async function stopWrapped(
+  wrapper: ChildProcess,
+  serverPid: number,
+  exited: Promise<unknown>,
+  timeoutMs: number,
+  cleanup: () => Promise<void>,
+): Promise<void> {
+  if (wrapper.exitCode === null && wrapper.signalCode === null) signal(serverPid, 'SIGINT');
+  let timer: NodeJS.Timeout | undefined;
+  const late = await Promise.race([
+    exited.then(() => false),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), timeoutMs);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (late) signal(serverPid, 'SIGKILL');
+  await cleanup();
+  if (late)
+    throw new LsError(
+      'LS_ERR_TARGET',
+      `the wrapper did not exit within ${timeoutMs / 1000} s of the server's SIGINT (it was still writing its report, or hung): it and the server were killed`,
+    );
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // Already gone.
+  }
 }
 
 function processExists(pid: number): boolean {
@@ -196,25 +246,6 @@ function processExists(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-/**
- * The wrapper command for `--clinic doctor|heapprofiler`: Clinic.js is not a dependency
- * (unmaintained and heavy), so it must be on PATH. Its telemetry is turned off.
- */
-export function clinicWrapper(tool: string, dest: string): { wrapper: string[]; env: NodeJS.ProcessEnv } {
-  if (tool !== 'doctor' && tool !== 'heapprofiler')
-    throw new LsError('LS_ERR_INVALID_OPTION', `--clinic: expected doctor or heapprofiler, got '${tool}'`);
-  const onPath = (process.env.PATH ?? '').split(':').some((d) => d && existsSync(join(d, 'clinic')));
-  if (!onPath)
-    throw new LsError(
-      'LS_ERR_INVALID_OPTION',
-      '--clinic: Clinic.js is not installed (it is optional: npm install -g clinic), or not on PATH',
-    );
-  return {
-    wrapper: ['clinic', tool, '--open=false', '--dest', dest, '--'],
-    env: { ...process.env, NO_INSIGHT: 'true' },
-  };
 }
 
 export interface ExternalOptions {

@@ -7,24 +7,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { packageRoot } from '../../common/package-root.js';
+import { alive, until } from '../helpers/processes.js';
 import { withTmpDir } from '../helpers/tmp-dir.js';
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-async function until(what: string, ms: number, ok: () => boolean): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`${what} did not happen within ${ms / 1000} s`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** A parent process that spawns a reference server the way the runner does, prints its pid and model folder, and waits. */
 const PARENT = `
