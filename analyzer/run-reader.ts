@@ -60,6 +60,9 @@ export function readRun(dirArg: string): RunData {
   }
   if (!Array.isArray(m.phases)) throw badRun(`${join(dir, MANIFEST_FILE)}: 'phases' must be a list`);
   const warnings: string[] = [];
+  // A Clinic.js step that failed is said wherever the run is read (its report, its analysis).
+  if (isRecord(m.clinic) && m.clinic.status === 'failed')
+    warnings.push(`the Clinic.js ${String(m.clinic.tool)} step failed, no report is linked: ${String(m.clinic.error)}`);
   const samplesFile = join(dir, SAMPLES_FILE);
   let text = '';
   try {

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readRun } from '../../analyzer/run-reader.js';
 import type { LsError } from '../../common/errors.js';
 import { checkClinicHtml, clinicCommand, findClinic } from '../../scenarios/clinic.js';
 import { runScenario } from '../../scenarios/runner.js';
@@ -158,6 +159,11 @@ test('a Clinic.js that leaves a cut-short report: the run completes, warns, reco
       // Read back from disk, as the analyzer and the reports would.
       const m = JSON.parse(await readFile(join(out.dir, 'manifest.json'), 'utf8'));
       assert.equal(m.clinic.status, 'failed');
+      assert.ok(
+        readRun(out.dir).warnings.some((w) =>
+          /^the Clinic\.js doctor step failed, no report is linked: .*cut short/.test(w),
+        ),
+      );
     } finally {
       for (const [k, v] of Object.entries(env))
         if (v === undefined) delete process.env[k];
