@@ -55,7 +55,9 @@ for (const tool of CLINIC_TOOLS) {
       });
       const m = out.manifest;
       assert.equal(m.status, 'complete', m.error);
-      assert.equal(out.results[0]!.statusCounts.OK, 30);
+      // Served under Clinic (a loaded machine may time some Predicts out: the load is not what is tested).
+      assert.equal(out.results[0]!.sent + out.results[0]!.dropped, 30);
+      assert.ok((out.results[0]!.statusCounts.OK ?? 0) > 0, JSON.stringify(out.results[0]!.statusCounts));
       assert.equal(m.clinic?.status, 'complete', `${m.clinic?.error}\n${events.join('\n')}`);
       assert.equal(m.clinic.tool, tool);
       assert.equal(m.clinic.version, install?.version);

@@ -142,7 +142,8 @@ test('a Clinic.js that leaves a cut-short report: the run completes, warns, reco
         onEvent: (l) => events.push(l),
       });
       assert.equal(out.manifest.status, 'complete', out.manifest.error);
-      assert.equal(out.results[0]!.statusCounts.OK, 20);
+      // The load is not what is tested (a loaded machine may time some Predicts out): it ran.
+      assert.equal(out.results[0]!.sent + out.results[0]!.dropped, 20);
       assert.equal(out.manifest.artifacts?.clinic, undefined, 'a broken report is not linked');
       const c = out.manifest.clinic!;
       assert.equal(c.status, 'failed');
