@@ -62,6 +62,19 @@ function openFds(pid: number): number | null {
 }
 
 /**
+ * A process's OS thread count alone (/proc/<pid>/status `Threads:`), for a gauge read at every
+ * scrape; undefined where there is no /proc.
+ * @example threadCount(process.pid) // 11
+ */
+export function threadCount(pid: number): number | undefined {
+  try {
+    return intField(readFileSync(`/proc/${pid}/status`, 'utf8'), 'Threads') || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Reads one sample of a process's memory, threads and fds from /proc.
  * @example readProcStats(process.pid).threads
  */

@@ -14,8 +14,10 @@ import type { PredictResult } from '../predict.js';
 import { versionSpec, type ServiceContext } from '../context.js';
 import { decodeMessage, decodePredictRequest, encodeMessage, type ModelSpecMsg } from '../../wire/codec.js';
 import { tfTypes } from '../../wire/proto-root.js';
+import type { RequestTally } from '../metrics.js';
 
-type Handler = (body: Buffer) => Promise<Buffer>;
+/** A method's handler; a Predict names its model on `tally` once read (TF Serving's metrics are per model). */
+type Handler = (body: Buffer, tally: RequestTally) => Promise<Buffer>;
 
 const identity = (b: Buffer) => b;
 
@@ -48,8 +50,9 @@ function specOf(ms: ModelSpecMsg | undefined, where: string) {
 
 function handlers(ctx: ServiceContext) {
   const t = tfTypes();
-  const predict: Handler = async (body) => {
+  const predict: Handler = async (body, tally) => {
     const req = decodePredictRequest(body);
+    tally.model = req.model_spec?.name;
     const spec = specOf(req.model_spec, 'PredictRequest');
     // The budget is checked on declared shapes first: one value may fill a whole shape.
     const declared = req.inputs.map(([n, tp]) => declareTensorProto(tp, n));
@@ -172,10 +175,11 @@ export function createGrpcServer(ctx: ServiceContext): grpc.Server {
     for (const [name, h] of Object.entries(methods)) {
       definition[name] = method(service, name);
       impl[name] = (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
-        const done = ctx.metrics.begin(name, 'grpc');
-        h(call.request).then(
+        const tally = ctx.metrics.begin(name, 'grpc');
+        h(call.request, tally).then(
           (res) => {
-            done(call.cancelled ? 'CANCELLED' : 'OK');
+            const code = call.cancelled ? GrpcCode.CANCELLED : GrpcCode.OK;
+            tally.end(grpcCodeName(code), code);
             cb(null, res);
           },
           (e: unknown) => {
@@ -183,7 +187,8 @@ export function createGrpcServer(ctx: ServiceContext): grpc.Server {
             if (err.code === 'LS_ERR_INTERNAL') ctx.log.error({ err: e, method: name }, 'request failed unexpectedly');
             ctx.metrics.countRefusal('grpc', err.code);
             // A client that cancelled is not a server failure: counted as CANCELLED.
-            done(call.cancelled ? 'CANCELLED' : grpcCodeName(err.grpcCode));
+            const code = call.cancelled ? GrpcCode.CANCELLED : err.grpcCode;
+            tally.end(grpcCodeName(code), code);
             cb({ code: err.grpcCode, details: err.message });
           },
         );

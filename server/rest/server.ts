@@ -6,7 +6,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { LsError, toLsError } from '../../common/errors.js';
+import { GrpcCode, LsError, toLsError } from '../../common/errors.js';
 import { versionSpec, type ServiceContext } from '../context.js';
 import { metadataJson, statusJson } from '../model-info.js';
 import type { PredictResult } from '../predict.js';
@@ -20,6 +20,7 @@ import {
   type HostTensor,
 } from '../../wire/tensors.js';
 import type { BudgetLease } from '../request-budget.js';
+import type { RequestTally } from '../metrics.js';
 import { isRecord } from '../../common/objects.js';
 
 const MODEL_PATH = /^\/v1\/models\/([^/:]+)(?:\/versions\/([^/:]+)|\/labels\/([^/:]+))?(?:\/(metadata)|:([a-zA-Z]+))?$/;
@@ -160,7 +161,13 @@ function predictAnswer(form: 'row' | 'columnar', res: PredictResult): unknown {
   return { predictions };
 }
 
-async function route(ctx: ServiceContext, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+async function route(
+  ctx: ServiceContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  tally: RequestTally,
+): Promise<void> {
   const m = MODEL_PATH.exec(path);
   if (!m) throw new LsError('LS_ERR_ROUTE_NOT_FOUND', `Malformed request: ${req.method} ${path}`);
   const [, rawName, rawVersion, rawLabel, metadata, verb] = m;
@@ -182,6 +189,7 @@ async function route(ctx: ServiceContext, req: IncomingMessage, res: ServerRespo
     if (verb !== 'predict')
       throw new LsError('LS_ERR_ROUTE_NOT_FOUND', `Malformed request: unknown verb ':${verb}' (expected :predict)`);
     if (req.method !== 'POST') throw new LsError('LS_ERR_METHOD_NOT_ALLOWED', `:predict takes POST, not ${req.method}`);
+    tally.model = spec.name;
     const raw = await readBody(req, ctx.maxMessageBytes);
     let body: unknown;
     try {
@@ -242,14 +250,14 @@ export function createRestServer(ctx: ServiceContext): Server {
       : path.endsWith('/metadata')
         ? 'GetModelMetadata'
         : 'GetModelStatus';
-    const done = ctx.metrics.begin(methodName, 'rest');
-    route(ctx, req, res, path).then(
-      () => done('200'),
+    const tally = ctx.metrics.begin(methodName, 'rest');
+    route(ctx, req, res, path, tally).then(
+      () => tally.end('200', GrpcCode.OK),
       (e: unknown) => {
         const err = toLsError(e);
         if (err.code === 'LS_ERR_INTERNAL') ctx.log.error({ err: e, path }, 'request failed unexpectedly');
         ctx.metrics.countRefusal('rest', err.code);
-        done(String(err.httpStatus));
+        tally.end(String(err.httpStatus), err.grpcCode);
         if (err.code === 'LS_ERR_CLIENT_ABORTED') res.destroy();
         else if (!res.headersSent) send(res, err.httpStatus, { error: err.message });
         else res.destroy();

@@ -106,9 +106,20 @@ describe('patched (thread-cap): never above the cap, the excess refused at once'
         assert.ok(elapsed < delay * 2.5, `spike took ${elapsed} ms: refused requests were queued`);
         assert.equal((await grpcPredict(client)).code, GrpcCode.OK);
         assert.equal((await restPredict(s)).status, 200);
+        const metrics = await s.metrics.text();
+        assert.match(metrics, /leakscope_rejected_requests_total\{transport="grpc",reason="thread-cap"\} [1-9]/);
+        // TF Serving's names see the same refusals, and time only the Predicts that ran.
         assert.match(
-          await s.metrics.text(),
-          /leakscope_rejected_requests_total\{transport="grpc",reason="thread-cap"\} [1-9]/,
+          metrics,
+          /^:tensorflow:serving:request_count\{model_name="ctr",status="RESOURCE_EXHAUSTED"\} [1-9]/m,
+        );
+        assert.match(
+          metrics,
+          new RegExp(`^:tensorflow:serving:request_count\\{model_name="ctr",status="OK"\\} ${ok + 2}$`, 'm'),
+        );
+        assert.match(
+          metrics,
+          /^:tensorflow:serving:request_latency_count\{model_name="ctr",API="Predict",entrypoint="GRPC"\} [1-9]/m,
         );
       } finally {
         client.close();

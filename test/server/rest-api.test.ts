@@ -87,6 +87,18 @@ test('Prometheus metrics count requests by method and status and expose the exec
     assert.match(text, /leakscope_requests_total\{method="Predict",transport="rest",status="400"\} 1/);
     assert.match(text, /leakscope_executor_cache_entries\{model="ctr",version="1"\} 2/);
     assert.match(text, /leakscope_request_duration_seconds_bucket/);
-    assert.match(text, /leakscope_process_resident_memory_bytes/);
+    // prom-client's standard names, unprefixed, as Node dashboards query them; the OS thread count.
+    assert.match(text, /^process_resident_memory_bytes \d+$/m);
+    assert.match(text, /^nodejs_heap_size_used_bytes \d+$/m);
+    assert.match(text, /^process_threads \d+$/m);
+    assert.doesNotMatch(text, /leakscope_process_|leakscope_nodejs_/);
+    // TF Serving's own names: per model, status as a code name, latency in µs for Predicts that succeed.
+    assert.match(text, /^:tensorflow:serving:request_count\{model_name="ctr",status="OK"\} 1$/m);
+    assert.match(text, /^:tensorflow:serving:request_count\{model_name="ctr",status="INVALID_ARGUMENT"\} 1$/m);
+    assert.match(
+      text,
+      /^:tensorflow:serving:request_latency_count\{model_name="ctr",API="Predict",entrypoint="REST"\} 1$/m,
+    );
+    assert.match(text, /^:tensorflow:serving:request_latency_bucket\{le="32.4",model_name="ctr"/m);
   });
 });
