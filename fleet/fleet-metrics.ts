@@ -1,8 +1,8 @@
 /**
  * The metrics fleet mode reads, by the analyzer's series key, with the names they have in
- * the standard Node exporter (prom-client's default metrics), in the reference server
- * (the same under its `leakscope_` prefix, plus its own gauges) and in TF Serving. Each
- * can be renamed from the command line (`--metric rssBytes=container_memory_rss`).
+ * the standard Node exporter (prom-client's default metrics, which the reference server
+ * exports unprefixed too, with `process_threads` and its own `leakscope_` gauges) and in TF
+ * Serving. Each can be renamed from the command line (`--metric rssBytes=container_memory_rss`).
  */
 import type { SeriesKey } from '../common/analysis-format.js';
 import { LsError } from '../common/errors.js';
@@ -21,14 +21,12 @@ export interface FleetMetric {
   readonly within: 'sum' | 'max';
 }
 
-const node = (name: string) => [name, `leakscope_${name}`];
-
 export const DEFAULT_FLEET_METRICS: readonly FleetMetric[] = [
-  { key: 'rssBytes', names: node('process_resident_memory_bytes'), within: 'max' },
-  { key: 'heapUsedBytes', names: node('nodejs_heap_size_used_bytes'), within: 'max' },
-  { key: 'externalBytes', names: node('nodejs_external_memory_bytes'), within: 'max' },
-  { key: 'openFds', names: node('process_open_fds'), within: 'max' },
-  { key: 'threads', names: node('process_threads'), within: 'max' },
+  { key: 'rssBytes', names: ['process_resident_memory_bytes'], within: 'max' },
+  { key: 'heapUsedBytes', names: ['nodejs_heap_size_used_bytes'], within: 'max' },
+  { key: 'externalBytes', names: ['nodejs_external_memory_bytes'], within: 'max' },
+  { key: 'openFds', names: ['process_open_fds'], within: 'max' },
+  { key: 'threads', names: ['process_threads'], within: 'max' },
   { key: 'handlerThreads', names: ['leakscope_handler_threads'], within: 'max' },
   { key: 'cacheEntries', names: ['leakscope_executor_cache_entries'], within: 'sum' },
   { key: 'cacheKeyBytes', names: ['leakscope_executor_cache_key_bytes'], within: 'sum' },
@@ -37,7 +35,7 @@ export const DEFAULT_FLEET_METRICS: readonly FleetMetric[] = [
     names: ['leakscope_requests_total', 'http_requests_total', ':tensorflow:serving:request_count'],
     within: 'sum',
   },
-  { key: 'startTime', names: node('process_start_time_seconds'), within: 'max' },
+  { key: 'startTime', names: ['process_start_time_seconds'], within: 'max' },
   { key: 'memoryLimit', names: ['container_spec_memory_limit_bytes'], within: 'max' },
 ];
 

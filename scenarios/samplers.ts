@@ -100,11 +100,11 @@ export function prometheusSource(url: string, withRss: boolean): SampleSource {
         const v = promValue(text, names);
         if (v !== undefined) f[k] = v;
       };
-      if (withRss) put('rssBytes', ['process_resident_memory_bytes', 'leakscope_process_resident_memory_bytes']);
-      put('heapUsedBytes', ['nodejs_heap_size_used_bytes', 'leakscope_nodejs_heap_size_used_bytes']);
-      put('heapTotalBytes', ['nodejs_heap_size_total_bytes', 'leakscope_nodejs_heap_size_total_bytes']);
-      put('externalBytes', ['nodejs_external_memory_bytes', 'leakscope_nodejs_external_memory_bytes']);
-      put('openFds', ['process_open_fds', 'leakscope_process_open_fds']);
+      if (withRss) put('rssBytes', ['process_resident_memory_bytes']);
+      put('heapUsedBytes', ['nodejs_heap_size_used_bytes']);
+      put('heapTotalBytes', ['nodejs_heap_size_total_bytes']);
+      put('externalBytes', ['nodejs_external_memory_bytes']);
+      put('openFds', ['process_open_fds']);
       put('cacheEntries', ['leakscope_executor_cache_entries']);
       put('cacheKeyBytes', ['leakscope_executor_cache_key_bytes']);
       put('handlerThreads', ['leakscope_handler_threads']);

@@ -37,10 +37,12 @@ test('durations, times, sizes and selectors in Prometheus syntax', () => {
 
 test('metric table: defaults cover Node and the reference server; overrides are checked', () => {
   const rss = fleetMetrics().find((m) => m.key === 'rssBytes')!;
-  assert.deepEqual(rss.names, ['process_resident_memory_bytes', 'leakscope_process_resident_memory_bytes']);
+  assert.deepEqual(rss.names, ['process_resident_memory_bytes']);
+  assert.equal(metricQuery(rss, ['job="serving"']), '{__name__=~"process_resident_memory_bytes",job="serving"}');
+  const requests = fleetMetrics().find((m) => m.key === 'requests')!;
   assert.equal(
-    metricQuery(rss, ['job="serving"']),
-    '{__name__=~"process_resident_memory_bytes|leakscope_process_resident_memory_bytes",job="serving"}',
+    metricQuery(requests, ['job="serving"']),
+    '{__name__=~"leakscope_requests_total|http_requests_total|:tensorflow:serving:request_count",job="serving"}',
   );
   assert.deepEqual(fleetMetrics(['rssBytes=container_memory_rss|a:b']).find((m) => m.key === 'rssBytes')!.names, [
     'container_memory_rss',

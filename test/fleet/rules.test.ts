@@ -25,14 +25,14 @@ const series = (name: string, instance: string, values: string) => ({
 /** Per minute: leaky RSS +4 MB, heap +400 kB, cache +300 entries at 600 requests; patched flat. */
 const INPUT = [
   series('leakscope_requests_total', 'leaky', '0+600x200'),
-  series('leakscope_process_resident_memory_bytes', 'leaky', '1e8+4e6x200'),
-  series('leakscope_nodejs_heap_size_used_bytes', 'leaky', '5e7+4e5x200'),
+  series('process_resident_memory_bytes', 'leaky', '1e8+4e6x200'),
+  series('nodejs_heap_size_used_bytes', 'leaky', '5e7+4e5x200'),
   series('leakscope_executor_cache_entries', 'leaky', '1+300x200'),
   series('leakscope_handler_threads', 'leaky', '200+0x200'),
   series('leakscope_handler_threads_cap', 'leaky', '-1+0x200'),
   series('leakscope_requests_total', 'patched', '0+600x200'),
-  series('leakscope_process_resident_memory_bytes', 'patched', '1e8+0x200'),
-  series('leakscope_nodejs_heap_size_used_bytes', 'patched', '5e7+0x200'),
+  series('process_resident_memory_bytes', 'patched', '1e8+0x200'),
+  series('nodejs_heap_size_used_bytes', 'patched', '5e7+0x200'),
   series('leakscope_executor_cache_entries', 'patched', '1+0x200'),
   series('leakscope_handler_threads', 'patched', '8+0x200'),
   series('leakscope_handler_threads_cap', 'patched', '8+0x200'),
