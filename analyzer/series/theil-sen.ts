@@ -46,15 +46,24 @@ export function pairwiseSlopes(x: ArrayLike<number>, y: ArrayLike<number>, into?
  * it can be reused with another confidence or inflation).
  */
 export function senInterval(slopes: Float64Array, n: number, tx: TieTerms, opts: TheilSenOptions): Estimate | null {
+  const variance = kendallVariance(n, tx, NO_TIES) * Math.max(1, opts.varianceInflation ?? 1);
+  return senFromVariance(slopes, variance, opts.confidence);
+}
+
+/**
+ * Theil–Sen estimate and Sen interval from `slopes` and the (already inflated) null
+ * variance of Kendall's S they were counted from: the summed variance of several segments
+ * gives the seasonal Kendall slope's interval.
+ */
+export function senFromVariance(slopes: Float64Array, variance: number, confidence: number): Estimate | null {
   const N = slopes.length;
   if (N === 0) return null;
-  const variance = kendallVariance(n, tx, NO_TIES) * Math.max(1, opts.varianceInflation ?? 1);
-  const c = normalQuantile(1 - (1 - opts.confidence) / 2) * Math.sqrt(variance);
+  const c = normalQuantile(1 - (1 - confidence) / 2) * Math.sqrt(variance);
   // 1-based ranks M1 (lower) and M2 + 1 (upper) as in Sen (1968); clamped to the slopes.
   const lowK = Math.min(N - 1, Math.max(0, Math.round((N - c) / 2) - 1));
   const highK = Math.min(N - 1, Math.max(0, Math.round((N + c) / 2)));
   const [low, m1, m2, high] = orderStatistics(slopes, [lowK, (N - 1) >> 1, N >> 1, highK]);
-  return { estimate: (m1! + m2!) / 2, low: low!, high: high!, confidence: opts.confidence };
+  return { estimate: (m1! + m2!) / 2, low: low!, high: high!, confidence };
 }
 
 /**
