@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import {
   ANALYSIS_FORMAT,
   type Analysis,
+  type CaptureMark,
   type Culprit,
   type HeapSection,
   type PhaseLoadSummary,
@@ -61,11 +62,28 @@ export interface AnalyzeOptions extends VerdictOptions {
 
 export const DEFAULT_SETTLE_MS = 2000;
 
-/** Samples of steady phases minus each phase's settling window (see AnalyzeOptions.settleMs). */
-export function settledSamples(samples: readonly Sample[], phases: readonly PhaseRecord[], settleMs: number): Sample[] {
+/**
+ * Samples minus each phase's settling window (see AnalyzeOptions.settleMs) and minus the
+ * samples taken during a heap capture or within `settleMs` after it (the target was paused
+ * and its pools refill), wherever in a phase the capture was.
+ */
+export function settledSamples(
+  samples: readonly Sample[],
+  phases: readonly PhaseRecord[],
+  settleMs: number,
+  captures: readonly CaptureMark[] = [],
+): Sample[] {
   const skipUntil = new Map<string, number>();
   for (const p of phases) if (p.endMs - p.startMs >= 3 * settleMs) skipUntil.set(p.name, p.startMs + settleMs);
-  return samples.filter((s) => s.t >= (skipUntil.get(s.phase) ?? -Infinity));
+  const paused = (t: number) => captures.some((c) => t > c.tMs && t < c.tMs + c.captureMs + settleMs);
+  return samples.filter((s) => s.t >= (skipUntil.get(s.phase) ?? -Infinity) && !paused(s.t));
+}
+
+/** The run's heap captures, in time order. */
+export function captureMarks(m: RunManifest): CaptureMark[] {
+  return m.snapshots
+    .map((s) => ({ label: s.label, phase: s.phase, tMs: s.tMs, captureMs: s.captureMs }))
+    .sort((a, b) => a.tMs - b.tMs);
 }
 
 export const DEFAULT_MAX_SNAPSHOT_BYTES = 512 * 1024 * 1024;
@@ -252,9 +270,10 @@ export async function analyzeRun(run: RunData, opts: AnalyzeOptions = {}): Promi
   const steady = steadyPhases(m, warnings);
   const steadySet = new Set(steady);
   let series: SeriesAnalysis[] = [];
-  const judged = settledSamples(run.samples, m.phases, opts.settleMs ?? DEFAULT_SETTLE_MS);
+  const captures = captureMarks(m);
+  const judged = settledSamples(run.samples, m.phases, opts.settleMs ?? DEFAULT_SETTLE_MS, captures);
   for (const spec of SERIES_SPECS) {
-    const pts = seriesPoints(judged, spec, steadySet);
+    const pts = seriesPoints(judged, spec, steadySet, captures);
     // A series the target never reported is absent, not INSUFFICIENT_DATA.
     if (!run.samples.some((s) => spec.pick(s) !== undefined)) continue;
     const used = steady.filter((p) => run.samples.some((s) => s.phase === p && spec.pick(s) !== undefined));
@@ -293,6 +312,7 @@ export async function analyzeRun(run: RunData, opts: AnalyzeOptions = {}): Promi
       maxPairsSamples: opts.maxSamples ?? VERDICT_DEFAULTS.maxSamples,
     },
     overall: overallVerdict(series, threads, culprit),
+    captures,
     series,
     threads,
     heap,

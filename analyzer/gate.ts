@@ -80,19 +80,34 @@ export function seriesBudgetChecks(series: readonly SeriesAnalysis[], budget: Bu
     }
     if (b.maxPerRequest !== undefined) {
       const f = (v: number) => perReq(s, v);
+      const fs = (v: number) => `${formatQuantity(v, s.unit)}/s`;
       const e = s.perRequest;
+      // Rate-independent: with maxPerSecond too, the growth must exceed both (a leak grows
+      // with requests, drift with time: a slower load divides the same drift by fewer
+      // requests). Across heap captures, the fit across them must exceed it as well.
+      const low = (a: Estimate | null | undefined, b: Estimate | null | undefined) =>
+        Math.min(a?.low ?? Infinity, b?.low ?? Infinity);
+      const reqLow = low(e, s.acrossCaptures?.perRequest ?? e);
+      const secLow = low(s.perSecond, s.acrossCaptures?.perSecond ?? s.perSecond);
+      const overReq = e !== null && reqLow > b.maxPerRequest;
+      const overSec = b.maxPerSecond === undefined || secLow > b.maxPerSecond;
+      const fail = overReq && overSec;
       out.push({
         id: `${id}.maxPerRequest`,
         group: 'series',
-        status: insufficient || !e ? 'skip' : e.low > b.maxPerRequest ? 'fail' : 'pass',
-        expected: `≤ ${f(b.maxPerRequest)} at ${formatPercent(confidence)} confidence`,
-        actual: e ? ci(e, f) : 'no estimate',
+        status: insufficient || !e ? 'skip' : fail ? 'fail' : 'pass',
+        expected: `≤ ${f(b.maxPerRequest)}${b.maxPerSecond !== undefined ? ` or ≤ ${fs(b.maxPerSecond)}` : ''} at ${formatPercent(confidence)} confidence`,
+        actual: e
+          ? `${ci(e, f)}${s.perSecond && b.maxPerSecond !== undefined ? `; ${ci(s.perSecond, fs)}` : ''}`
+          : 'no estimate',
         message:
           insufficient || !e
             ? s.reason
-            : e.low > b.maxPerRequest
-              ? `${s.label}: even the CI lower bound ${f(e.low)} exceeds ${f(b.maxPerRequest)}`
-              : `${s.label}: ${f(e.estimate)} is within ${f(b.maxPerRequest)}`,
+            : fail
+              ? `${s.label}: even the CI lower bounds ${f(reqLow)}${b.maxPerSecond !== undefined ? ` and ${fs(secLow)}` : ''} exceed ${f(b.maxPerRequest)}${b.maxPerSecond !== undefined ? ` and ${fs(b.maxPerSecond)}` : ''}`
+              : overReq
+                ? `${s.label}: ${f(e.estimate)} is over ${f(b.maxPerRequest)}, but growth per second (lower bound ${fs(secLow)}) is within ${fs(b.maxPerSecond!)}: drift with time, not growth with requests`
+                : `${s.label}: ${f(e.estimate)} is within ${f(b.maxPerRequest)}`,
       });
     }
   }

@@ -8,7 +8,10 @@
  * alone calls a counter going from 1 to 2 a leak.
  */
 import type {
+  CaptureMark,
   Culprit,
+  Estimate,
+  LastWindow,
   OverallVerdict,
   SeriesAnalysis,
   SeriesKey,
@@ -31,19 +34,33 @@ export interface SeriesSpec {
   readonly noun: string;
   readonly settledOnly: boolean;
   readonly pick: (s: Sample) => number | undefined;
+  /** LEAK: the CI lower bound per request above this… */
   readonly minPerRequest: number;
+  /** …and per second above this (time-driven drift is not a leak)… */
+  readonly minPerSecond: number;
+  /** …and the growth over the window at least this fraction of the start level. */
   readonly minRelativeGrowth: number;
+  /** STABLE (equivalence): the CI upper bound per request below this… */
+  readonly negligiblePerRequest: number;
+  /** …and per second below this. */
+  readonly negligiblePerSecond: number;
 }
 
 const heapUnsettled = (s: Sample) => (s.gcSettled ? undefined : s.heapUsedBytes);
+const KiB = 1024;
 
 /**
  * The series judged, in the order reports list them, with their default practical
- * thresholds. Why these numbers: the leaks reproduced here grow by hundreds of bytes per
- * request (an executor-cache key string plus its Map entry per shuffled request);
- * GC-settled heap is the cleanest evidence, so it gets the lowest thresholds; RSS and
- * unsettled heap move with allocator and old-space garbage, so they need 10 % growth over
- * the steady window; counters need one unit per thousand requests and 25–50 % growth.
+ * thresholds (docs/verdicts.md). Why these numbers: the leaks reproduced here grow by
+ * hundreds of bytes per request (an executor-cache key string plus its Map entry per
+ * shuffled request); GC-settled heap is the cleanest evidence, so it gets the lowest
+ * thresholds; RSS and unsettled heap move with allocator and old-space garbage, so they
+ * need 10 % growth over the steady window; counters need one unit per thousand requests
+ * and 25–50 % growth. Per second, a LEAK must also outgrow the drift a healthy server
+ * shows with time alone (RSS of the patched reference server drifts up to ~1.5 MiB/s in a
+ * short run while its isolates and allocator arenas settle, whatever the rate, so RSS needs 1 MiB/s); the
+ * negligible margins are half the per-request minimums and what an hour of growth at that
+ * rate would leave unnoticed (8–64 KiB/s ≈ 28–225 MiB/hour; two counter units a minute).
  */
 export const SERIES_SPECS: readonly SeriesSpec[] = [
   {
@@ -54,7 +71,10 @@ export const SERIES_SPECS: readonly SeriesSpec[] = [
     settledOnly: false,
     pick: (s) => s.rssBytes,
     minPerRequest: 256,
+    minPerSecond: 1024 * KiB,
     minRelativeGrowth: 0.1,
+    negligiblePerRequest: 128,
+    negligiblePerSecond: 64 * KiB,
   },
   {
     key: 'heapUsedSettledBytes',
@@ -64,7 +84,10 @@ export const SERIES_SPECS: readonly SeriesSpec[] = [
     settledOnly: true,
     pick: (s) => (s.gcSettled ? s.heapUsedBytes : undefined),
     minPerRequest: 64,
+    minPerSecond: 16 * KiB,
     minRelativeGrowth: 0.05,
+    negligiblePerRequest: 32,
+    negligiblePerSecond: 8 * KiB,
   },
   {
     key: 'heapUsedBytes',
@@ -74,7 +97,10 @@ export const SERIES_SPECS: readonly SeriesSpec[] = [
     settledOnly: false,
     pick: heapUnsettled,
     minPerRequest: 128,
+    minPerSecond: 32 * KiB,
     minRelativeGrowth: 0.1,
+    negligiblePerRequest: 64,
+    negligiblePerSecond: 16 * KiB,
   },
   {
     key: 'externalBytes',
@@ -84,7 +110,10 @@ export const SERIES_SPECS: readonly SeriesSpec[] = [
     settledOnly: false,
     pick: (s) => s.externalBytes,
     minPerRequest: 256,
+    minPerSecond: 64 * KiB,
     minRelativeGrowth: 0.1,
+    negligiblePerRequest: 128,
+    negligiblePerSecond: 32 * KiB,
   },
   {
     key: 'cacheEntries',
@@ -94,7 +123,10 @@ export const SERIES_SPECS: readonly SeriesSpec[] = [
     settledOnly: false,
     pick: (s) => s.cacheEntries,
     minPerRequest: 0.001,
+    minPerSecond: 0.05,
     minRelativeGrowth: 0.5,
+    negligiblePerRequest: 0.0005,
+    negligiblePerSecond: 1 / 30,
   },
   {
     key: 'cacheKeyBytes',
@@ -104,7 +136,10 @@ export const SERIES_SPECS: readonly SeriesSpec[] = [
     settledOnly: false,
     pick: (s) => s.cacheKeyBytes,
     minPerRequest: 16,
+    minPerSecond: 4 * KiB,
     minRelativeGrowth: 0.5,
+    negligiblePerRequest: 8,
+    negligiblePerSecond: 2 * KiB,
   },
   {
     key: 'threads',
@@ -114,7 +149,10 @@ export const SERIES_SPECS: readonly SeriesSpec[] = [
     settledOnly: false,
     pick: (s) => s.threads,
     minPerRequest: 0.001,
+    minPerSecond: 0.05,
     minRelativeGrowth: 0.25,
+    negligiblePerRequest: 0.0005,
+    negligiblePerSecond: 1 / 30,
   },
   {
     key: 'handlerThreads',
@@ -124,7 +162,10 @@ export const SERIES_SPECS: readonly SeriesSpec[] = [
     settledOnly: false,
     pick: (s) => s.handlerThreads,
     minPerRequest: 0.001,
+    minPerSecond: 0.05,
     minRelativeGrowth: 0.25,
+    negligiblePerRequest: 0.0005,
+    negligiblePerSecond: 1 / 30,
   },
   {
     key: 'openFds',
@@ -134,9 +175,14 @@ export const SERIES_SPECS: readonly SeriesSpec[] = [
     settledOnly: false,
     pick: (s) => s.openFds,
     minPerRequest: 0.001,
+    minPerSecond: 0.05,
     minRelativeGrowth: 0.25,
+    negligiblePerRequest: 0.0005,
+    negligiblePerSecond: 1 / 30,
   },
 ];
+
+type ThresholdOverride = Partial<Omit<SeriesThreshold, 'alpha'>>;
 
 export interface VerdictOptions {
   /** Confidence of the slope intervals (default 0.95). */
@@ -153,10 +199,8 @@ export interface VerdictOptions {
   readonly minRequests?: number;
   /** Series longer than this are subsampled evenly (default 3000). */
   readonly maxSamples?: number;
-  /** Per-series overrides of the practical thresholds. */
-  readonly thresholds?: Partial<
-    Record<SeriesKey, Partial<Pick<SeriesThreshold, 'minPerRequest' | 'minRelativeGrowth'>>>
-  >;
+  /** Per-series overrides of the practical thresholds and equivalence margins. */
+  readonly thresholds?: Partial<Record<SeriesKey, ThresholdOverride>>;
 }
 
 export const VERDICT_DEFAULTS = Object.freeze({
@@ -167,15 +211,77 @@ export const VERDICT_DEFAULTS = Object.freeze({
   maxSamples: DEFAULT_MAX_SAMPLES,
 });
 
-/** Points of one series from the samples of the given phases (time order kept). */
-export function seriesPoints(samples: readonly Sample[], spec: SeriesSpec, phases: ReadonlySet<string>): SeriesPoint[] {
+/**
+ * Points of one series from the samples of the given phases (time order kept), each in
+ * the segment after the captures that began before it: a capture's pause and RSS step
+ * then fall between segments, which the fit never pairs.
+ */
+export function seriesPoints(
+  samples: readonly Sample[],
+  spec: SeriesSpec,
+  phases: ReadonlySet<string>,
+  captures: readonly CaptureMark[] = [],
+): SeriesPoint[] {
+  const starts = captures.map((c) => c.tMs).sort((a, b) => a - b);
   const out: SeriesPoint[] = [];
   for (const s of samples) {
     if (!phases.has(s.phase)) continue;
     const v = spec.pick(s);
-    if (typeof v === 'number' && Number.isFinite(v)) out.push({ t: s.t, requests: s.requests, value: v });
+    if (typeof v !== 'number' || !Number.isFinite(v)) continue;
+    let segment = 0;
+    while (segment < starts.length && starts[segment]! < s.t) segment++;
+    out.push({ t: s.t, requests: s.requests, value: v, phase: s.phase, ...(segment ? { segment } : {}) });
   }
   return out;
+}
+
+/** A series' thresholds: the spec's defaults with the options' overrides. */
+export function seriesThreshold(spec: SeriesSpec, opts: VerdictOptions = {}): SeriesThreshold {
+  const o = opts.thresholds?.[spec.key] ?? {};
+  return {
+    alpha: opts.alpha ?? VERDICT_DEFAULTS.alpha,
+    minPerRequest: o.minPerRequest ?? spec.minPerRequest,
+    minPerSecond: o.minPerSecond ?? spec.minPerSecond,
+    minRelativeGrowth: o.minRelativeGrowth ?? spec.minRelativeGrowth,
+    negligiblePerRequest: o.negligiblePerRequest ?? spec.negligiblePerRequest,
+    negligiblePerSecond: o.negligiblePerSecond ?? spec.negligiblePerSecond,
+  };
+}
+
+/**
+ * How many times longer a steady window would have to be for an interval of half-width
+ * `half` around `estimate` to clear `bound` (a slope's interval narrows about as the
+ * window's length to the power 1.5 at a fixed sampling rate); null when the estimate sits
+ * on the bound.
+ */
+function lengthFactor(estimate: number, half: number, bound: number): number | null {
+  const room = Math.abs(estimate - bound);
+  if (!(room > 0) || !(half > 0)) return null;
+  return Math.max(1, (half / room) ** (2 / 3));
+}
+
+/** The window alone: LEAK / STABLE / GROWING of its two intervals (no relative-growth test). */
+function windowVerdict(pr: Estimate | null, ps: Estimate | null, th: SeriesThreshold, sigUp: boolean): Verdict {
+  if (!pr || !ps) return 'INSUFFICIENT_DATA';
+  if (pr.high < th.negligiblePerRequest && ps.high < th.negligiblePerSecond) return 'STABLE';
+  if (sigUp && pr.low > th.minPerRequest && ps.low > th.minPerSecond) return 'LEAK';
+  return 'GROWING';
+}
+
+/**
+ * The last steady window: the last phase when the points span several, else the last half
+ * of the points (by time).
+ */
+function lastWindowPoints(points: readonly SeriesPoint[]): { label: string; points: SeriesPoint[] } {
+  const last = points[points.length - 1]!;
+  const first = points[0]!;
+  if (last.phase !== undefined && first.phase !== last.phase)
+    return { label: last.phase, points: points.filter((p) => p.phase === last.phase) };
+  const mid = (first.t + last.t) / 2;
+  return {
+    label: `last half${last.phase !== undefined ? ` of ${last.phase}` : ''}`,
+    points: points.filter((p) => p.t >= mid),
+  };
 }
 
 /**
@@ -189,12 +295,7 @@ export function judgeSeries(
   opts: VerdictOptions = {},
 ): SeriesAnalysis {
   const o = { ...VERDICT_DEFAULTS, ...withoutUndefined(opts) };
-  const override = opts.thresholds?.[spec.key] ?? {};
-  const threshold: SeriesThreshold = {
-    alpha: o.alpha,
-    minPerRequest: override.minPerRequest ?? spec.minPerRequest,
-    minRelativeGrowth: override.minRelativeGrowth ?? spec.minRelativeGrowth,
-  };
+  const threshold = seriesThreshold(spec, opts);
   const base = { key: spec.key, label: spec.label, unit: spec.unit, settledOnly: spec.settledOnly, phases, threshold };
   const q = (v: number) => formatQuantity(v, spec.unit, spec.noun);
   const plural = /[a-z]s$/.test(spec.label);
@@ -219,7 +320,8 @@ export function judgeSeries(
         : `${spec.label}: no steady phase to judge growth over`,
     };
   }
-  const r = analyzeTrend(points, { confidence: o.confidence, maxSamples: o.maxSamples });
+  const trendOpts = { confidence: o.confidence, maxSamples: o.maxSamples };
+  const r = analyzeTrend(points, trendOpts);
   const levelBase = Math.max(Math.abs(r.start), 1);
   const growthOf = (perReq: number) => (perReq * r.requestSpan) / levelBase;
   const relativeGrowth = r.perRequest
@@ -240,8 +342,9 @@ export function judgeSeries(
     end: r.end,
     peak: r.peak,
     relativeGrowth,
+    ...(r.segments > 1 ? { segments: r.segments } : {}),
   };
-  if (r.requestSpan < o.minRequests || !r.perRequest) {
+  if (r.requestSpan < o.minRequests || !r.perRequest || !r.perSecond) {
     return {
       ...common,
       verdict: 'INSUFFICIENT_DATA',
@@ -249,27 +352,123 @@ export function judgeSeries(
     };
   }
   const pr = r.perRequest;
+  const ps = r.perSecond;
   const sigUp = r.trend.pValue < o.alpha && r.trend.s > 0;
-  const practical = (v: number) => v > threshold.minPerRequest && growthOf(v) >= threshold.minRelativeGrowth;
   const rate = `${q(pr.estimate)}/request ±${q((pr.high - pr.low) / 2)} (${formatPercent(o.confidence)} CI)`;
+  const perSec = `${q(ps.estimate)}/s`;
   const mk = `Mann-Kendall ${formatP(r.trend.pValue)}`;
-  const bar = `leak threshold: > ${q(threshold.minPerRequest)}/request and ≥ ${formatPercent(threshold.minRelativeGrowth)} growth`;
+  const steps = r.segments > 1 ? `, fitted across ${r.segments - 1} heap capture(s)` : '';
+  const bar = `leak threshold: > ${q(threshold.minPerRequest)}/request, > ${q(threshold.minPerSecond)}/s and ≥ ${formatPercent(threshold.minRelativeGrowth)} growth`;
+  const margin = `negligible: < ${q(threshold.negligiblePerRequest)}/request and < ${q(threshold.negligiblePerSecond)}/s`;
+  const large = pr.low > threshold.minPerRequest && ps.low > threshold.minPerSecond;
+  const negligible = pr.high < threshold.negligiblePerRequest && ps.high < threshold.negligiblePerSecond;
+  // The last steady window alone: growth that stopped (warm-up, lazy initialisation) is no leak.
+  const lw = lastWindowPoints(points);
+  let lastWindow: LastWindow | undefined;
+  const lwRequests = lw.points.length ? lw.points[lw.points.length - 1]!.requests - lw.points[0]!.requests : 0;
+  if (
+    lw.points.length >= Math.max(3, o.minSamples) &&
+    lwRequests >= o.minRequests / 2 &&
+    lw.points.length < points.length
+  ) {
+    const w = analyzeTrend(lw.points, trendOpts);
+    const wSig = w.trend.pValue < o.alpha && w.trend.s > 0;
+    lastWindow = {
+      label: lw.label,
+      n: w.n,
+      perRequest: w.perRequest,
+      perSecond: w.perSecond,
+      verdict: windowVerdict(w.perRequest, w.perSecond, threshold, wSig),
+    };
+  }
+  const stoppedNote = (earlier: string) =>
+    lastWindow
+      ? `grew during ${earlier}, flat in ${lastWindow.label} (${q(lastWindow.perRequest!.estimate)}/request, ${formatPercent(o.confidence)} CI up to ${q(lastWindow.perRequest!.high)}): not a leak`
+      : '';
+  const earlier =
+    phases.length > 1 && lastWindow?.label === phases[phases.length - 1]
+      ? phases.slice(0, -1).join(', ')
+      : 'the first half';
+  // Cut at captures, growth inside the segments must also lift the level across them: a
+  // capture that frees memory (a full GC, a trimmed heap) is followed by regrowth to the
+  // old level, which is recovery, not a leak.
+  const across =
+    r.segments > 1
+      ? analyzeTrend(
+          points.map(({ segment: _s, ...p }) => p),
+          trendOpts,
+        )
+      : null;
+  const carried =
+    !across ||
+    (across.perRequest !== null &&
+      across.perSecond !== null &&
+      across.perRequest.low > threshold.minPerRequest &&
+      across.perSecond.low > threshold.minPerSecond);
   let verdict: Verdict;
   let reason: string;
-  if (sigUp && practical(pr.low)) {
-    verdict = 'LEAK';
-    reason = `${spec.label} ${grows} ${rate}, ${mk}, +${formatPercent(relativeGrowth ?? 0)} over ${formatCount(r.requestSpan)} requests`;
-  } else if (sigUp) {
+  if (sigUp && large && growthOf(pr.low) >= threshold.minRelativeGrowth && !carried) {
     verdict = 'GROWING';
-    reason = `${spec.label} ${grows} ${rate}, ${mk}: significant but below the ${bar}`;
-  } else if (pr.estimate > 0 && practical(pr.estimate)) {
-    verdict = 'GROWING';
-    reason = `${spec.label} ${grows} ${rate}, ${mk}: not significant`;
-  } else {
+    reason = `${spec.label} ${grows} ${rate}, ${perSec}, ${mk} between the ${r.segments - 1} heap capture(s), but its level does not rise across them (${q(across!.perRequest?.estimate ?? 0)}/request, ${formatPercent(o.confidence)} CI from ${q(across!.perRequest?.low ?? 0)}): regrowth after the captures, not proven a leak`;
+  } else if (sigUp && large && growthOf(pr.low) >= threshold.minRelativeGrowth) {
+    const stopped =
+      lastWindow &&
+      (lastWindow.verdict === 'STABLE' ||
+        lastWindow.perRequest!.high < threshold.minPerRequest ||
+        lastWindow.perSecond!.high < threshold.minPerSecond);
+    if (stopped) {
+      verdict = lastWindow!.verdict === 'STABLE' ? 'STABLE' : 'GROWING';
+      reason = `${spec.label} ${stoppedNote(earlier)}; over all steady phases ${rate}, ${perSec}, ${mk}${steps}`;
+    } else {
+      verdict = 'LEAK';
+      const still = lastWindow ? `, still growing in ${lastWindow.label}` : '';
+      reason = `${spec.label} ${grows} ${rate}, ${perSec}, ${mk}, +${formatPercent(relativeGrowth ?? 0)} over ${formatCount(r.requestSpan)} requests${still}${steps}`;
+    }
+  } else if (negligible) {
     verdict = 'STABLE';
-    reason = `${spec.label} ${plural ? 'are' : 'is'} stable: ${rate}, ${mk}`;
+    reason = `${spec.label} ${plural ? 'are' : 'is'} stable: ${rate}, ${perSec}, ${mk}${steps} (${margin})`;
+  } else if (lastWindow?.verdict === 'STABLE' && sigUp) {
+    verdict = 'STABLE';
+    reason = `${spec.label} ${stoppedNote(earlier)}; over all steady phases ${rate}, ${perSec}, ${mk}${steps}`;
+  } else {
+    verdict = 'GROWING';
+    // Which bound would settle it, and how much longer a steady window would have to be.
+    const towardsLeak = pr.estimate > threshold.minPerRequest && ps.estimate > threshold.minPerSecond;
+    const k = towardsLeak
+      ? Math.max(
+          lengthFactor(pr.estimate, pr.estimate - pr.low, threshold.minPerRequest) ?? Infinity,
+          lengthFactor(ps.estimate, ps.estimate - ps.low, threshold.minPerSecond) ?? Infinity,
+        )
+      : Math.max(
+          pr.estimate < threshold.negligiblePerRequest
+            ? (lengthFactor(pr.estimate, pr.high - pr.estimate, threshold.negligiblePerRequest) ?? Infinity)
+            : 1,
+          ps.estimate < threshold.negligiblePerSecond
+            ? (lengthFactor(ps.estimate, ps.high - ps.estimate, threshold.negligiblePerSecond) ?? Infinity)
+            : 1,
+        );
+    const between =
+      !towardsLeak && (pr.estimate >= threshold.negligiblePerRequest || ps.estimate >= threshold.negligiblePerSecond);
+    const decide = between
+      ? `the growth lies between negligible and the leak threshold: more data narrows it but will not make it either (${margin}; ${bar})`
+      : Number.isFinite(k)
+        ? `a steady window ~${k < 10 ? k.toFixed(1) : Math.round(k)}× longer would decide it at this noise (${towardsLeak ? bar : margin})`
+        : `the estimate sits on the threshold (${bar})`;
+    const why = sigUp
+      ? large
+        ? `significant, but below the ${formatPercent(threshold.minRelativeGrowth)} relative growth of the leak threshold`
+        : 'significant, but not above the leak threshold per request and per second'
+      : 'not significant, and not proven negligible';
+    reason = `${spec.label} ${grows} ${rate}, ${perSec}, ${mk}${steps}: ${why}; ${decide}`;
   }
-  return { ...common, verdict, reason };
+  const acrossCaptures = across ? { perRequest: across.perRequest, perSecond: across.perSecond } : undefined;
+  return {
+    ...common,
+    ...(acrossCaptures ? { acrossCaptures } : {}),
+    ...(lastWindow ? { lastWindow } : {}),
+    verdict,
+    reason,
+  };
 }
 
 /**
@@ -328,17 +527,17 @@ export function overallVerdict(
   let headline: string;
   if (verdict === 'LEAK') headline = `Leak: ${parts.join('; ')}`;
   else if (verdict === 'GROWING')
-    headline = `No leak proven, but growing: ${series.find((s) => s.verdict === 'GROWING')!.reason}`;
+    headline = `No leak proven, not proven stable: ${series.find((s) => s.verdict === 'GROWING')!.reason}`;
   else if (verdict === 'STABLE')
     headline = `No leak: ${(judged.find((s) => s.key === 'rssBytes') ?? judged[0])?.reason ?? threads!.reason}`;
   else headline = 'Not enough data for a verdict: too few steady samples or requests';
-  // Young objects alive at the final snapshot exist in every run; without growth they are
-  // not a culprit of anything, so a stable run names none.
+  // A culprit explains a leak; without one, the objects alive at the final snapshot (young
+  // objects, warm-up structures) are not a culprit of anything, so only a LEAK names one.
   return {
     verdict,
     headline,
     leaking: leaking.map((s) => s.key),
     threadProblem,
-    culprit: verdict === 'LEAK' || verdict === 'GROWING' ? culprit : null,
+    culprit: verdict === 'LEAK' ? culprit : null,
   };
 }

@@ -9,9 +9,12 @@
 export const ANALYSIS_FORMAT = 1;
 
 /**
- * LEAK: significant upward trend whose growth is also practically large (CI lower bound
- * above the series' budget). GROWING: upward but not significant or below the practical
- * threshold. STABLE: no upward trend. INSUFFICIENT_DATA: too few samples / requests.
+ * LEAK: significant upward trend whose growth is practically large per request and per
+ * second (CI lower bounds above the series' minimums) and still going in the last steady
+ * window. STABLE: growth proven negligible (CI upper bounds below the series' margins, per
+ * request and per second: an equivalence test), or negligible in the last steady window
+ * after growth that stopped. GROWING: neither (inconclusive). INSUFFICIENT_DATA: too few
+ * samples / requests. Rules and defaults: docs/verdicts.md.
  */
 export type Verdict = 'LEAK' | 'GROWING' | 'STABLE' | 'INSUFFICIENT_DATA';
 
@@ -58,8 +61,34 @@ export interface SeriesThreshold {
   readonly alpha: number;
   /** A LEAK needs perRequest.low above this (unit per request). */
   readonly minPerRequest: number;
-  /** …or fitted growth over the window ≥ this fraction of the start value (0.1 = 10 %). */
+  /** …and perSecond.low above this (unit per second): time-driven drift is not a leak. */
+  readonly minPerSecond: number;
+  /** …and fitted growth over the window (at perRequest.low) ≥ this fraction of the start value (0.1 = 10 %). */
   readonly minRelativeGrowth: number;
+  /** STABLE needs perRequest.high below this (the equivalence margin, unit per request)… */
+  readonly negligiblePerRequest: number;
+  /** …and perSecond.high below this (unit per second). */
+  readonly negligiblePerSecond: number;
+}
+
+/** A heap capture (snapshot) during the run: its pause and RSS step split the series. */
+export interface CaptureMark {
+  readonly label: string;
+  readonly phase: string;
+  /** ms since the run's start when the capture began. */
+  readonly tMs: number;
+  readonly captureMs: number;
+}
+
+/** The last steady window judged on its own: is the growth still going at the end? */
+export interface LastWindow {
+  /** e.g. "shuffle-more" (the last steady phase) or "last half of soak". */
+  readonly label: string;
+  readonly n: number;
+  readonly perRequest: Estimate | null;
+  readonly perSecond: Estimate | null;
+  /** LEAK/GROWING/STABLE of the window alone by the same rules (no relative-growth test). */
+  readonly verdict: Verdict;
 }
 
 export interface SeriesAnalysis {
@@ -89,6 +118,16 @@ export interface SeriesAnalysis {
   /** perRequest.estimate × requestSpan / start (or per time when no requests), null if start is 0. */
   readonly relativeGrowth: number | null;
   readonly threshold: SeriesThreshold;
+  /** Segments fitted with one common slope and their own offsets (> 1: cut at heap captures). */
+  readonly segments?: number;
+  /**
+   * When cut at captures: the same slopes fitted across them (steps included). A LEAK and
+   * a budget's excess need these too: growth inside segments whose level the series does
+   * not carry across the captures is regrowth after them.
+   */
+  readonly acrossCaptures?: { readonly perRequest: Estimate | null; readonly perSecond: Estimate | null };
+  /** The last steady window judged alone; absent when it had too few samples or requests. */
+  readonly lastWindow?: LastWindow;
   readonly verdict: Verdict;
   /** One line, e.g. "RSS grows 412 B/request ±30 (95% CI), Mann-Kendall p<0.001". */
   readonly reason: string;
@@ -277,6 +316,8 @@ export interface Analysis {
     readonly cpus?: number;
   };
   readonly overall: OverallVerdict;
+  /** Heap captures during the run (from the manifest), marked on the charts. */
+  readonly captures?: readonly CaptureMark[];
   readonly series: readonly SeriesAnalysis[];
   readonly threads: ThreadAnalysis | null;
   readonly heap: HeapSection | null;

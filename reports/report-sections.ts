@@ -82,7 +82,8 @@ export function verdictSection(_run: RunData, analysis: Analysis | undefined, ti
     return html`<section class="verdict nodata"><h2>${title}</h2><p class="headline">${verdictBadge(undefined)} This run was not analysed: the report shows its samples and load results only.</p></section>`;
   }
   const o = analysis.overall;
-  const c = o.culprit;
+  // Only a LEAK has a culprit (analysis.json files written before that rule may carry one).
+  const c = o.verdict === 'LEAK' ? o.culprit : null;
   // The analyzer's headline is one sentence of clauses; the first reads as the verdict, the rest as its evidence.
   const [first, ...clauses] = o.headline.split('; ');
   // The culprit gets its own line with more detail; do not say it twice.
@@ -100,6 +101,17 @@ ${o.threadProblem && threadReason && !o.headline.includes(threadReason) ? html`<
 
 // ---- series statistics ----
 
+const verdictWord = (v: string) => v.toLowerCase().replace('_', ' ');
+
+/** The bounds a series was judged against: LEAK above both minimums, STABLE below both margins. */
+function fmtThreshold(s: SeriesAnalysis): string {
+  const t = s.threshold;
+  const q = (v: number) => formatQuantity(v, s.unit);
+  // analysis.json written before the equivalence margins has only the leak minimum.
+  if (t.negligiblePerRequest === undefined) return `LEAK > ${q(t.minPerRequest)}/request`;
+  return `LEAK > ${q(t.minPerRequest)}/request, > ${q(t.minPerSecond)}/s, ≥ ${formatPercent(t.minRelativeGrowth)}; STABLE < ${q(t.negligiblePerRequest)}/request, < ${q(t.negligiblePerSecond)}/s`;
+}
+
 /** One row per analysed series: the estimate, its interval and the decision together. */
 export function seriesSection(analysis: Analysis | undefined): SafeHtml {
   if (!analysis || analysis.series.length === 0) return html``;
@@ -112,11 +124,16 @@ export function seriesSection(analysis: Analysis | undefined): SafeHtml {
     num(`${fmtValue(s.start, s.unit)} → ${fmtValue(s.end, s.unit)}`),
     num(fmtValue(s.peak, s.unit)),
     num(s.subsampledFrom ? `${s.n} of ${s.subsampledFrom}` : s.n),
+    s.lastWindow
+      ? `${s.lastWindow.label}: ${verdictWord(s.lastWindow.verdict)}, ${fmtRate(s.lastWindow.perRequest, s.unit, 'request')}`
+      : '–',
+    html`<span class="reason">${fmtThreshold(s)}</span>`,
     html`<span class="reason">${s.reason}</span>`,
   ]);
+  const captures = analysis.captures?.length ?? 0;
   return html`<section><h2>Growth per series</h2>
-<p class="note">Theil–Sen slopes over the steady phases with their confidence intervals; Mann–Kendall trend test. LEAK needs a significant trend and growth above the series' threshold.</p>
-${table(['Series', 'Verdict', 'Growth per request', 'Growth per second', 'Trend', 'Start → end', 'Peak', 'Samples', 'Why'], rows, 'wide')}</section>`;
+<p class="note">Theil–Sen slopes over the steady phases with their confidence intervals, per request and per second; Mann–Kendall trend test${captures ? html`; the series are cut at the ${captures} heap capture(s) and fitted with one slope and an offset per segment, so a capture's RSS step moves no slope` : ''}. LEAK: a significant trend whose lower bounds clear the leak minimums per request and per second, still growing in the last steady window. STABLE: upper bounds under the negligible margins (an equivalence test). GROWING: neither. See docs/verdicts.md.</p>
+${table(['Series', 'Verdict', 'Growth per request', 'Growth per second', 'Trend', 'Start → end', 'Peak', 'Samples', 'Last window', 'Thresholds', 'Why'], rows, 'wide')}</section>`;
 }
 
 // ---- threads ----

@@ -80,7 +80,8 @@ test('analyzeRun: a broken snapshot is a note and a warning, not a failure; unsa
     });
     await writeRunDir(dir, { ...spec, samples, snapshots: [snap('baseline'), snap('final')] });
     const a = await analyzeRun(readRun(dir));
-    assert.equal(a.overall.verdict, 'STABLE', a.overall.headline);
+    // No series leaks; RSS over this short steady phase is not proven negligible either.
+    assert.equal(a.overall.verdict, 'GROWING', a.overall.headline);
     assert.equal(
       a.series.find((s) => s.key === 'openFds'),
       undefined,

@@ -290,7 +290,14 @@ export function syntheticAnalysis(o: SyntheticRunOptions): Analysis {
       end: start + est * 6000,
       peak: start + est * 6000 * 1.02,
       relativeGrowth: (est * 6000) / start,
-      threshold: { alpha: 0.01, minPerRequest: unit === 'bytes' ? 64 : 0.01, minRelativeGrowth: 0.1 },
+      threshold: {
+        alpha: 0.01,
+        minPerRequest: unit === 'bytes' ? 64 : 0.01,
+        minPerSecond: unit === 'bytes' ? 16384 : 0.05,
+        minRelativeGrowth: 0.1,
+        negligiblePerRequest: unit === 'bytes' ? 32 : 0.005,
+        negligiblePerSecond: unit === 'bytes' ? 8192 : 0.02,
+      },
       verdict: grows ? 'LEAK' : 'STABLE',
       reason: p(
         o.plant,
