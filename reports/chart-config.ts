@@ -100,7 +100,8 @@ export interface MarkerChart {
 
 /**
  * Draws the phases of each run: steady phases shaded, a line at each phase start, the
- * phase's name at the top (canvas text: never parsed as markup). `when` 'background'
+ * phase's name at the top, and a labelled violet line at each heap capture (canvas text:
+ * never parsed as markup). `when` 'background'
  * paints the canvas white first (PNG copies are otherwise transparent).
  * Must stay self-contained: the HTML inlines its source text.
  */
@@ -144,6 +145,21 @@ export function drawPhaseMarkers(
       if (m.labels && ctx.measureText(b.name).width < x1 - x0 - 6) {
         ctx.fillStyle = '#334155';
         ctx.fillText(b.name, x0 + 3, area.top + 3);
+      }
+    }
+    // Heap captures: a solid violet line each, labelled at the bottom (first run's only).
+    for (const c of m.captures ?? []) {
+      const x = chart.scales.x.getPixelForValue(c.x);
+      ctx.strokeStyle = '#7e22ce';
+      ctx.lineWidth = 1.5;
+      ctx.setLineDash(m.dashed ? [4, 4] : []);
+      ctx.beginPath();
+      ctx.moveTo(x, area.top);
+      ctx.lineTo(x, area.bottom);
+      ctx.stroke();
+      if (m.labels) {
+        ctx.fillStyle = '#7e22ce';
+        ctx.fillText(c.label, x + 3, area.bottom - 14);
       }
     }
   }

@@ -62,12 +62,19 @@ export interface PhaseBand {
   readonly steady: boolean;
 }
 
+/** A heap capture: the target paused and its RSS may step there; the analyzer fits no slope across it. */
+export interface CaptureLine {
+  readonly label: string;
+  readonly x: number;
+}
+
 export interface PhaseMarkers {
   readonly color: string;
   readonly dashed: boolean;
   /** Names are drawn for the first marker set only, so two runs' bands do not overprint. */
   readonly labels: boolean;
   readonly bands: readonly PhaseBand[];
+  readonly captures?: readonly CaptureLine[];
 }
 
 export interface ChartSpec {
@@ -149,6 +156,14 @@ export function phaseBands(run: RunData, axis: ChartAxis): PhaseBand[] {
   }));
 }
 
+/** Heap captures of a run on one axis, labelled "snapshot <label>". */
+export function captureLines(run: RunData, axis: ChartAxis): CaptureLine[] {
+  return run.manifest.snapshots.map((c) => ({
+    label: `snapshot ${c.label}`,
+    x: round(axis === 'time' ? c.tMs / 1000 : requestsAt(run.samples, c.tMs)),
+  }));
+}
+
 /** Series with at least one value in any of the runs, in SERIES order. */
 export function presentSeries(runs: readonly RunData[]): SeriesDef[] {
   return SERIES.filter((d) => runs.some((r) => r.samples.some((s) => d.get(s) !== undefined)));
@@ -225,6 +240,7 @@ export function chartSpecs(runs: readonly RunLabel[]): ChartSpec[] {
       dashed: i > 0,
       labels: i === 0,
       bands: phaseBands(r.run, axis),
+      captures: captureLines(r.run, axis),
     }));
   for (const def of presentSeries(data)) {
     for (const axis of ['time', 'requests'] as const) {

@@ -122,3 +122,23 @@ test("charts of an analysed run draw each judged series' Theil–Sen slope over 
     );
   });
 });
+
+test('charts mark each heap capture with a labelled line, on both axes', async () => {
+  await withTmpDir('leakscope-report-capture-', async (dir) => {
+    await writeSyntheticRun(dir, { mode: 'leaky', intervalMs: 500 });
+    const run = readRun(dir);
+    const specs = chartSpecs([{ run, label: 'leaky' }]);
+    const time = specs.find((s) => s.id === 'rssBytes-time')!;
+    assert.deepEqual(time.markers[0]!.captures, [
+      { label: 'snapshot baseline', x: 5 },
+      { label: 'snapshot target', x: 35 },
+      { label: 'snapshot final', x: 55 },
+    ]);
+    const byRequests = specs.find((s) => s.id === 'rssBytes-requests')!;
+    assert.equal(byRequests.markers[0]!.captures![1]!.x, Math.round(requestsAt(run.samples, 35000)));
+    // The lines are drawn: the same chart without them renders differently.
+    const bare = { ...time, markers: time.markers.map(({ captures: _c, ...m }) => m) };
+    const [a, b] = await Promise.all([renderChartPng(time), renderChartPng(bare)]);
+    assert.notDeepEqual(a, b);
+  });
+});
