@@ -51,16 +51,17 @@ const KiB = 1024;
 
 /**
  * The series judged, in the order reports list them, with their default practical
- * thresholds (docs/verdicts.md). Why these numbers: the leaks reproduced here grow by
- * hundreds of bytes per request (an executor-cache key string plus its Map entry per
- * shuffled request); GC-settled heap is the cleanest evidence, so it gets the lowest
- * thresholds; RSS and unsettled heap move with allocator and old-space garbage, so they
- * need 10 % growth over the steady window; counters need one unit per thousand requests
- * and 25–50 % growth. Per second, a LEAK must also outgrow the drift a healthy server
- * shows with time alone (RSS of the patched reference server drifts up to ~1.5 MiB/s in a
- * short run while its isolates and allocator arenas settle, whatever the rate, so RSS needs 1 MiB/s); the
- * negligible margins are half the per-request minimums and what an hour of growth at that
- * rate would leave unnoticed (8–64 KiB/s ≈ 28–225 MiB/hour; two counter units a minute).
+ * thresholds for a leakscope run's short steady window (docs/verdicts.md). Why these
+ * numbers: the leaks reproduced here grow by hundreds of bytes per request (an
+ * executor-cache key string plus its Map entry per shuffled request); GC-settled heap is
+ * the cleanest evidence, so it gets the lowest thresholds; RSS and unsettled heap move with
+ * allocator and old-space garbage, so they need 10 % growth over the steady window;
+ * counters need one unit per thousand requests and 25–50 % growth. Per second, a LEAK must
+ * also outgrow the drift a healthy server shows with time alone over a short window (RSS of
+ * the patched reference server drifts by up to ~1 MiB/s while its isolates and allocator
+ * arenas settle, whatever the rate), so a light load that spreads that drift over few
+ * requests is no leak. The negligible margins (STABLE) are half the per-request minimums
+ * (RSS', the noisiest series, 3/4) and a quarter of the per-second ones (RSS 1/16).
  */
 export const SERIES_SPECS: readonly SeriesSpec[] = [
   {
@@ -73,7 +74,7 @@ export const SERIES_SPECS: readonly SeriesSpec[] = [
     minPerRequest: 256,
     minPerSecond: 1024 * KiB,
     minRelativeGrowth: 0.1,
-    negligiblePerRequest: 128,
+    negligiblePerRequest: 192,
     negligiblePerSecond: 64 * KiB,
   },
   {
@@ -87,7 +88,7 @@ export const SERIES_SPECS: readonly SeriesSpec[] = [
     minPerSecond: 16 * KiB,
     minRelativeGrowth: 0.05,
     negligiblePerRequest: 32,
-    negligiblePerSecond: 8 * KiB,
+    negligiblePerSecond: 4 * KiB,
   },
   {
     key: 'heapUsedBytes',
@@ -100,7 +101,7 @@ export const SERIES_SPECS: readonly SeriesSpec[] = [
     minPerSecond: 32 * KiB,
     minRelativeGrowth: 0.1,
     negligiblePerRequest: 64,
-    negligiblePerSecond: 16 * KiB,
+    negligiblePerSecond: 8 * KiB,
   },
   {
     key: 'externalBytes',
@@ -113,7 +114,7 @@ export const SERIES_SPECS: readonly SeriesSpec[] = [
     minPerSecond: 64 * KiB,
     minRelativeGrowth: 0.1,
     negligiblePerRequest: 128,
-    negligiblePerSecond: 32 * KiB,
+    negligiblePerSecond: 16 * KiB,
   },
   {
     key: 'cacheEntries',
@@ -126,7 +127,7 @@ export const SERIES_SPECS: readonly SeriesSpec[] = [
     minPerSecond: 0.05,
     minRelativeGrowth: 0.5,
     negligiblePerRequest: 0.0005,
-    negligiblePerSecond: 1 / 30,
+    negligiblePerSecond: 0.01,
   },
   {
     key: 'cacheKeyBytes',
@@ -139,7 +140,7 @@ export const SERIES_SPECS: readonly SeriesSpec[] = [
     minPerSecond: 4 * KiB,
     minRelativeGrowth: 0.5,
     negligiblePerRequest: 8,
-    negligiblePerSecond: 2 * KiB,
+    negligiblePerSecond: 1 * KiB,
   },
   {
     key: 'threads',
@@ -152,7 +153,7 @@ export const SERIES_SPECS: readonly SeriesSpec[] = [
     minPerSecond: 0.05,
     minRelativeGrowth: 0.25,
     negligiblePerRequest: 0.0005,
-    negligiblePerSecond: 1 / 30,
+    negligiblePerSecond: 0.01,
   },
   {
     key: 'handlerThreads',
@@ -165,7 +166,7 @@ export const SERIES_SPECS: readonly SeriesSpec[] = [
     minPerSecond: 0.05,
     minRelativeGrowth: 0.25,
     negligiblePerRequest: 0.0005,
-    negligiblePerSecond: 1 / 30,
+    negligiblePerSecond: 0.01,
   },
   {
     key: 'openFds',
@@ -178,9 +179,26 @@ export const SERIES_SPECS: readonly SeriesSpec[] = [
     minPerSecond: 0.05,
     minRelativeGrowth: 0.25,
     negligiblePerRequest: 0.0005,
-    negligiblePerSecond: 1 / 30,
+    negligiblePerSecond: 0.01,
   },
 ];
+
+/**
+ * Per-second thresholds for windows of hours (fleet mode): the short-window drift
+ * allowances above would hide a production leak (60 KiB/s of RSS is 5 GiB a day), while
+ * warm-up drift is a small part of a long window. Per-request thresholds stay the same.
+ */
+export const LONG_WINDOW_THRESHOLDS: Readonly<Partial<Record<SeriesKey, ThresholdOverride>>> = Object.freeze({
+  rssBytes: { minPerSecond: 8 * KiB, negligiblePerSecond: 2 * KiB },
+  heapUsedSettledBytes: { minPerSecond: 1 * KiB, negligiblePerSecond: 256 },
+  heapUsedBytes: { minPerSecond: 2 * KiB, negligiblePerSecond: 512 },
+  externalBytes: { minPerSecond: 4 * KiB, negligiblePerSecond: 1 * KiB },
+  cacheEntries: { minPerSecond: 0.005, negligiblePerSecond: 0.001 },
+  cacheKeyBytes: { minPerSecond: 256, negligiblePerSecond: 64 },
+  threads: { minPerSecond: 0.005, negligiblePerSecond: 0.001 },
+  handlerThreads: { minPerSecond: 0.005, negligiblePerSecond: 0.001 },
+  openFds: { minPerSecond: 0.005, negligiblePerSecond: 0.001 },
+});
 
 type ThresholdOverride = Partial<Omit<SeriesThreshold, 'alpha'>>;
 
@@ -263,7 +281,7 @@ function lengthFactor(estimate: number, half: number, bound: number): number | n
 /** The window alone: LEAK / STABLE / GROWING of its two intervals (no relative-growth test). */
 function windowVerdict(pr: Estimate | null, ps: Estimate | null, th: SeriesThreshold, sigUp: boolean): Verdict {
   if (!pr || !ps) return 'INSUFFICIENT_DATA';
-  if (pr.high < th.negligiblePerRequest && ps.high < th.negligiblePerSecond) return 'STABLE';
+  if (pr.high < th.negligiblePerRequest || ps.high < th.negligiblePerSecond) return 'STABLE';
   if (sigUp && pr.low > th.minPerRequest && ps.low > th.minPerSecond) return 'LEAK';
   return 'GROWING';
 }
@@ -359,9 +377,12 @@ export function judgeSeries(
   const mk = `Mann-Kendall ${formatP(r.trend.pValue)}`;
   const steps = r.segments > 1 ? `, fitted across ${r.segments - 1} heap capture(s)` : '';
   const bar = `leak threshold: > ${q(threshold.minPerRequest)}/request, > ${q(threshold.minPerSecond)}/s and ≥ ${formatPercent(threshold.minRelativeGrowth)} growth`;
-  const margin = `negligible: < ${q(threshold.negligiblePerRequest)}/request and < ${q(threshold.negligiblePerSecond)}/s`;
+  const margin = `negligible: < ${q(threshold.negligiblePerRequest)}/request or < ${q(threshold.negligiblePerSecond)}/s`;
   const large = pr.low > threshold.minPerRequest && ps.low > threshold.minPerSecond;
-  const negligible = pr.high < threshold.negligiblePerRequest && ps.high < threshold.negligiblePerSecond;
+  // Large on both scales is a leak; negligible on either is stable: per request, the bars are
+  // max(minimum, minimum per second ÷ rate) and max(margin, margin per second ÷ rate), so a
+  // light load that spreads drift with time over few requests moves neither verdict.
+  const negligible = pr.high < threshold.negligiblePerRequest || ps.high < threshold.negligiblePerSecond;
   // The last steady window alone: growth that stopped (warm-up, lazy initialisation) is no leak.
   const lw = lastWindowPoints(points);
   let lastWindow: LastWindow | undefined;
@@ -434,21 +455,22 @@ export function judgeSeries(
     verdict = 'GROWING';
     // Which bound would settle it, and how much longer a steady window would have to be.
     const towardsLeak = pr.estimate > threshold.minPerRequest && ps.estimate > threshold.minPerSecond;
+    const finite = (v: number | null) => v ?? Infinity;
+    const below = [
+      pr.estimate < threshold.negligiblePerRequest
+        ? finite(lengthFactor(pr.estimate, pr.high - pr.estimate, threshold.negligiblePerRequest))
+        : Infinity,
+      ps.estimate < threshold.negligiblePerSecond
+        ? finite(lengthFactor(ps.estimate, ps.high - ps.estimate, threshold.negligiblePerSecond))
+        : Infinity,
+    ];
     const k = towardsLeak
       ? Math.max(
-          lengthFactor(pr.estimate, pr.estimate - pr.low, threshold.minPerRequest) ?? Infinity,
-          lengthFactor(ps.estimate, ps.estimate - ps.low, threshold.minPerSecond) ?? Infinity,
+          finite(lengthFactor(pr.estimate, pr.estimate - pr.low, threshold.minPerRequest)),
+          finite(lengthFactor(ps.estimate, ps.estimate - ps.low, threshold.minPerSecond)),
         )
-      : Math.max(
-          pr.estimate < threshold.negligiblePerRequest
-            ? (lengthFactor(pr.estimate, pr.high - pr.estimate, threshold.negligiblePerRequest) ?? Infinity)
-            : 1,
-          ps.estimate < threshold.negligiblePerSecond
-            ? (lengthFactor(ps.estimate, ps.high - ps.estimate, threshold.negligiblePerSecond) ?? Infinity)
-            : 1,
-        );
-    const between =
-      !towardsLeak && (pr.estimate >= threshold.negligiblePerRequest || ps.estimate >= threshold.negligiblePerSecond);
+      : Math.min(...below);
+    const between = !towardsLeak && below.every((v) => v === Infinity);
     const decide = between
       ? `the growth lies between negligible and the leak threshold: more data narrows it but will not make it either (${margin}; ${bar})`
       : Number.isFinite(k)

@@ -11,6 +11,7 @@ import { seriesBudgetChecks } from '../analyzer/gate.js';
 import type { SeriesPoint } from '../analyzer/series/trend.js';
 import {
   judgeSeries,
+  LONG_WINDOW_THRESHOLDS,
   overallVerdict,
   SERIES_SPECS,
   type SeriesSpec,
@@ -96,7 +97,12 @@ export function reconcileFleetSeries(series: readonly SeriesAnalysis[]): SeriesA
  */
 export function judgeInstance(data: FleetData, inst: InstanceSeries, o: JudgeOptions): InstanceJudgement {
   const timeline = instanceTimeline(data, inst, o.limitBytes, o.settleMs);
-  const opts: VerdictOptions = { ...o, confidence: o.confidence ?? o.budget.confidence };
+  // Hours of production: per-second thresholds for long windows (LONG_WINDOW_THRESHOLDS).
+  const opts: VerdictOptions = {
+    ...o,
+    confidence: o.confidence ?? o.budget.confidence,
+    thresholds: { ...LONG_WINDOW_THRESHOLDS, ...o.thresholds },
+  };
   const series: SeriesAnalysis[] = [];
   let lastRss: SeriesAnalysis | null = null;
   for (const spec of FLEET_SERIES) {
