@@ -109,7 +109,7 @@ function fmtThreshold(s: SeriesAnalysis): string {
   const q = (v: number) => formatQuantity(v, s.unit);
   // analysis.json written before the equivalence margins has only the leak minimum.
   if (t.negligiblePerRequest === undefined) return `LEAK > ${q(t.minPerRequest)}/request`;
-  return `LEAK > ${q(t.minPerRequest)}/request, > ${q(t.minPerSecond)}/s, ≥ ${formatPercent(t.minRelativeGrowth)}; STABLE < ${q(t.negligiblePerRequest)}/request, < ${q(t.negligiblePerSecond)}/s`;
+  return `LEAK > ${q(t.minPerRequest)}/request, > ${q(t.minPerSecond)}/s, ≥ ${formatPercent(t.minRelativeGrowth)}; STABLE < ${q(t.negligiblePerRequest)}/request or < ${q(t.negligiblePerSecond)}/s`;
 }
 
 /** One row per analysed series: the estimate, its interval and the decision together. */
@@ -132,7 +132,7 @@ export function seriesSection(analysis: Analysis | undefined): SafeHtml {
   ]);
   const captures = analysis.captures?.length ?? 0;
   return html`<section><h2>Growth per series</h2>
-<p class="note">Theil–Sen slopes over the steady phases with their confidence intervals, per request and per second; Mann–Kendall trend test${captures ? html`; the series are cut at the ${captures} heap capture(s) and fitted with one slope and an offset per segment, so a capture's RSS step moves no slope` : ''}. LEAK: a significant trend whose lower bounds clear the leak minimums per request and per second, still growing in the last steady window. STABLE: upper bounds under the negligible margins (an equivalence test). GROWING: neither. See docs/verdicts.md.</p>
+<p class="note">Theil–Sen slopes over the steady phases with their confidence intervals, per request and per second; Mann–Kendall trend test${captures ? html`; the series are cut at the ${captures} heap capture(s) and fitted with one slope and an offset per segment, so a capture's RSS step moves no slope` : ''}. LEAK: a significant trend whose lower bounds clear the leak minimums per request and per second, still growing in the last steady window. STABLE: an upper bound under its negligible margin, per request or per second (an equivalence test). GROWING: neither. See docs/verdicts.md.</p>
 ${table(['Series', 'Verdict', 'Growth per request', 'Growth per second', 'Trend', 'Start → end', 'Peak', 'Samples', 'Last window', 'Thresholds', 'Why'], rows, 'wide')}</section>`;
 }
 
