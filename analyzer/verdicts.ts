@@ -189,10 +189,10 @@ export const SERIES_SPECS: readonly SeriesSpec[] = [
  * warm-up drift is a small part of a long window. Per-request thresholds stay the same.
  */
 export const LONG_WINDOW_THRESHOLDS: Readonly<Partial<Record<SeriesKey, ThresholdOverride>>> = Object.freeze({
-  rssBytes: { minPerSecond: 8 * KiB, negligiblePerSecond: 2 * KiB },
-  heapUsedSettledBytes: { minPerSecond: 1 * KiB, negligiblePerSecond: 256 },
-  heapUsedBytes: { minPerSecond: 2 * KiB, negligiblePerSecond: 512 },
-  externalBytes: { minPerSecond: 4 * KiB, negligiblePerSecond: 1 * KiB },
+  rssBytes: { minPerSecond: 8 * KiB, negligiblePerSecond: 4 * KiB },
+  heapUsedSettledBytes: { minPerSecond: 2 * KiB, negligiblePerSecond: 1 * KiB },
+  heapUsedBytes: { minPerSecond: 4 * KiB, negligiblePerSecond: 2 * KiB },
+  externalBytes: { minPerSecond: 8 * KiB, negligiblePerSecond: 4 * KiB },
   cacheEntries: { minPerSecond: 0.005, negligiblePerSecond: 0.001 },
   cacheKeyBytes: { minPerSecond: 256, negligiblePerSecond: 64 },
   threads: { minPerSecond: 0.005, negligiblePerSecond: 0.001 },

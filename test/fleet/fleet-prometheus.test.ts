@@ -91,7 +91,10 @@ test('leaky instances LEAK, patched STABLE; restarts split segments; OOM kills r
   assert.equal(restart.restarts, 2);
   assert.equal(restart.segments.length, 3);
   assert.equal(restart.oomKills, 0);
-  assert.equal(restart.verdict, 'STABLE', restart.headline);
+  // Its shortest segment (36 min of an 18 MB GC sawtooth after a warm-up) proves neither a
+  // leak nor negligible growth of the heap: GROWING says how much longer would decide it.
+  assert.ok(restart.verdict === 'STABLE' || restart.verdict === 'GROWING', restart.headline);
+  assert.equal(restart.pass, true, restart.headline);
   const oom = m.get('oom-1')!;
   assert.ok(oom.restarts >= 2, `oom-1 restarted ${oom.restarts} times`);
   assert.equal(oom.oomKills, oom.restarts, 'every restart of oom-1 came at its memory limit');
