@@ -141,7 +141,10 @@ export const runCommand: Command = {
     'Without a target, the reference server is started on free loopback ports and stopped at the end.\n' +
     'Writes a run directory (manifest.json, samples.ndjson, results.json, snapshots/). Ctrl-C stops\n' +
     'the run, keeps what was measured and marks it interrupted (exit 130). Exit 2 on bad input or a\n' +
-    'target that cannot be reached or dies.',
+    'target that cannot be reached or dies.\n' +
+    'Request templates (http and grpc-generic phases): {{i}} is the request index within its phase\n' +
+    '(0 at each phase start), {{n}} the index within the whole run (never repeats across phases);\n' +
+    'also {{randInt MIN MAX}}, {{randFloat MIN MAX}}, {{choice A B ...}}, {{uuid}}, {{now}}.',
   options: runOptions,
   examples: [
     'leakscope run shuffled-input --mode leaky',

@@ -17,6 +17,8 @@ export interface GrpcMethodSpec {
   /** Extra import paths for the .proto's imports. */
   readonly includeDirs?: readonly string[];
   readonly seed?: number;
+  /** Requests sent by the run's earlier phases: `{{n}}` = this + `{{i}}`. */
+  readonly indexBase?: number;
 }
 
 export interface GrpcMethodTarget {
@@ -143,7 +145,7 @@ export async function loadGrpcMethod(spec: GrpcMethodSpec, where = 'grpc'): Prom
   // protobufjs's writer yields a Buffer on Node already: no copy.
   const request = (i: number) =>
     requestType
-      .encode(requestType.fromObject(build(templateContext(i, seed)) as Record<string, unknown>))
+      .encode(requestType.fromObject(build(templateContext(i, seed, spec.indexBase ?? 0)) as Record<string, unknown>))
       .finish() as Buffer;
   // Fail now, not at the first send, on values fromObject cannot take.
   try {

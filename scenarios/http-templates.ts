@@ -1,6 +1,6 @@
 /**
- * Request templates for targets beyond TF Serving: a tiny template engine (`{{i}}`,
- * `{{randInt 1 100}}`, `{{randFloat 0 1}}`, `{{choice a b c}}`, `{{uuid}}`, `{{now}}`)
+ * Request templates for targets beyond TF Serving: a tiny template engine (`{{i}}` the
+ * request's index in its phase, `{{n}}` its index in the whole run, `{{randInt 1 100}}`, `{{randFloat 0 1}}`, `{{choice a b c}}`, `{{uuid}}`, `{{now}}`)
  * compiled once per field, and the generic HTTP target built on it. Values depend only
  * on (seed, request index), so a run replays the same requests.
  */
@@ -9,7 +9,10 @@ import { mixSeed, mulberry32 } from '../common/prng.js';
 
 /** What a template expression sees for one request. */
 export interface TemplateContext {
+  /** The request's index within its phase (restarts at 0 each phase). */
   readonly i: number;
+  /** The request's index within the run: requests sent by the earlier phases + i. */
+  readonly n: number;
   /** Seeded per request. */
   readonly rand: () => number;
 }
@@ -25,6 +28,7 @@ const HELPERS: Readonly<
   Record<string, { readonly arity: (n: number) => boolean; readonly usage: string; readonly fn: Helper }>
 > = {
   i: { arity: (n) => n === 0, usage: '{{i}}', fn: (_, c) => String(c.i) },
+  n: { arity: (n) => n === 0, usage: '{{n}}', fn: (_, c) => String(c.n) },
   now: { arity: (n) => n === 0, usage: '{{now}}', fn: () => String(Date.now()) },
   uuid: {
     arity: (n) => n === 0,
@@ -105,9 +109,13 @@ export function compileTemplate(src: string, where: string): Template {
   };
 }
 
-/** The context of request i: its own seeded generator, independent of call order. */
-export const templateContext = (i: number, seed = 1): TemplateContext => ({
+/**
+ * The context of request i of a phase whose first request is the run's request `base`:
+ * its own seeded generator, independent of call order.
+ */
+export const templateContext = (i: number, seed = 1, base = 0): TemplateContext => ({
   i,
+  n: base + i,
   rand: mulberry32(mixSeed(seed, 0x7e3b, i)),
 });
 
@@ -119,6 +127,8 @@ export interface HttpTargetSpec {
   /** Body template (a string), or a JSON value whose strings are templates. */
   readonly body?: unknown;
   readonly seed?: number;
+  /** Requests sent by the run's earlier phases: `{{n}}` = this + `{{i}}`. */
+  readonly indexBase?: number;
 }
 
 export interface HttpRequestSpec {
@@ -184,8 +194,9 @@ export function httpRequestFactory(spec: HttpTargetSpec, where = 'http'): (i: nu
         : compileTemplate(spec.body as string, `${where}.body`);
   const hasType = headers.some(([k]) => k === 'content-type');
   const seed = spec.seed ?? 1;
+  const base = spec.indexBase ?? 0;
   return (i) => {
-    const c = templateContext(i, seed);
+    const c = templateContext(i, seed, base);
     const h: Record<string, string> = {};
     if (jsonBody && !hasType) h['content-type'] = 'application/json';
     for (const [k, t] of headers) h[k] = t(c);

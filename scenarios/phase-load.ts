@@ -28,6 +28,8 @@ export interface PhaseTarget {
   readonly inputs?: readonly InputSpec[];
   /** Folder relative paths in the scenario file resolve against. */
   readonly baseDir: string;
+  /** Requests sent by the run's earlier phases (the run-wide index `{{n}}` starts here). */
+  readonly requestIndexBase?: number;
 }
 
 export interface RunningLoad {
@@ -145,6 +147,7 @@ export async function startPhaseLoad(
           path: p.http!.path,
           headers: p.http!.headers,
           ...(p.http!.body !== undefined ? { body: p.http!.body } : {}),
+          indexBase: t.requestIndexBase ?? 0,
         },
         `${where}.http`,
       );
@@ -159,7 +162,13 @@ export async function startPhaseLoad(
         );
       const g = p.grpc!;
       const factory = await loadGrpcMethod(
-        { protoFile: join(t.baseDir, g.proto), method: g.method, request: g.request, seed },
+        {
+          protoFile: join(t.baseDir, g.proto),
+          method: g.method,
+          request: g.request,
+          seed,
+          indexBase: t.requestIndexBase ?? 0,
+        },
         `${where}.grpc`,
       );
       done = startGrpcPhase({

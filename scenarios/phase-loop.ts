@@ -109,6 +109,7 @@ export async function runPhases(o: PhaseLoopOptions): Promise<void> {
           model: target.modelName,
           ...(o.inputs ? { inputs: o.inputs } : {}),
           baseDir: def.baseDir,
+          requestIndexBase: record.results.reduce((a, r) => a + r.sent, 0),
         },
         abort.signal,
         o.seed + i,

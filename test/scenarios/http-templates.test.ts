@@ -78,3 +78,15 @@ test('generic HTTP target validation names the bad field', () => {
     /h\.body\.deep\[0\]: unknown template variable/,
   );
 });
+
+test('{{n}} is the run-wide index: the phase base plus {{i}}; {{i}} restarts each phase', () => {
+  const phase2 = httpRequestFactory({ method: 'GET', path: '/x?i={{i}}&n={{n}}', indexBase: 40 }, 'phases[1].http');
+  assert.equal(phase2(0).path, '/x?i=0&n=40');
+  assert.equal(phase2(7).path, '/x?i=7&n=47');
+  const first = httpRequestFactory({ method: 'GET', path: '/x?n={{n}}' }, 'phases[0].http');
+  assert.equal(first(3).path, '/x?n=3', 'without a base, n equals i');
+  badScenario(
+    () => compileTemplate('{{n 2}}', 'phases[0].http.path'),
+    /phases\[0\]\.http\.path: '\{\{n 2\}\}' takes the form \{\{n\}\}/,
+  );
+});
