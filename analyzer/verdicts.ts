@@ -117,6 +117,16 @@ export const SERIES_SPECS: readonly SeriesSpec[] = [
     negligiblePerSecond: 16 * KiB,
   },
   {
+    key: 'arrayBuffersBytes',
+    label: 'ArrayBuffer memory',
+    unit: 'bytes',
+    noun: '',
+    settledOnly: false,
+    pick: (s) => s.arrayBuffersBytes,
+    minPerRequest: 256,
+    minRelativeGrowth: 0.1,
+  },
+  {
     key: 'cacheEntries',
     label: 'executor-cache entries',
     unit: 'count',

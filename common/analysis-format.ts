@@ -24,6 +24,7 @@ export type SeriesKey =
   | 'heapUsedBytes'
   | 'heapUsedSettledBytes'
   | 'externalBytes'
+  | 'arrayBuffersBytes'
   | 'cacheEntries'
   | 'cacheKeyBytes'
   | 'threads'

@@ -133,6 +133,8 @@ export interface Sample {
   readonly heapUsedBytes?: number;
   readonly heapTotalBytes?: number;
   readonly externalBytes?: number;
+  /** Memory of ArrayBuffers and Buffers (process.memoryUsage().arrayBuffers; part of external). */
+  readonly arrayBuffersBytes?: number;
   /** True when a GC was forced just before this sample (heap figures are then settled). */
   readonly gcSettled?: boolean;
   readonly threads?: number;

@@ -38,6 +38,7 @@ export const SERIES: readonly SeriesDef[] = [
   judged('heapUsedSettledBytes', true),
   { key: 'heapTotalBytes', label: 'V8 heap total', unit: 'bytes', get: (s) => s.heapTotalBytes },
   judged('externalBytes'),
+  judged('arrayBuffersBytes'),
   judged('cacheEntries'),
   judged('cacheKeyBytes'),
   judged('threads'),

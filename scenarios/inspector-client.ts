@@ -16,6 +16,15 @@ interface CdpMessage {
   error?: { message: string };
 }
 
+/** process.memoryUsage() of a Node target; a field its Node version lacks is undefined. */
+export interface NodeMemoryUsage {
+  readonly rss: number | undefined;
+  readonly heapUsed: number;
+  readonly heapTotal: number;
+  readonly external: number | undefined;
+  readonly arrayBuffers: number | undefined;
+}
+
 export class InspectorClient {
   private seq = 0;
   private readonly pending = new Map<
@@ -99,6 +108,34 @@ export class InspectorClient {
   async pid(): Promise<number> {
     const r = await this.send('Runtime.evaluate', { expression: 'process.pid', returnByValue: true });
     return Number((r.result as { value?: unknown })?.value);
+  }
+
+  /**
+   * `process.memoryUsage()` evaluated inside a Node target: RSS, V8 heap, external and
+   * ArrayBuffer memory (off-heap Buffers show only here). Null when the target has no
+   * `process` (a browser or a non-Node runtime); heapUsage() still works there.
+   */
+  async memoryUsage(): Promise<NodeMemoryUsage | null> {
+    const r = await this.send('Runtime.evaluate', {
+      expression:
+        "typeof process === 'object' && typeof process.memoryUsage === 'function' ? process.memoryUsage() : null",
+      returnByValue: true,
+      silent: true,
+    });
+    if (r.exceptionDetails) return null;
+    const v = (r.result as { value?: unknown } | undefined)?.value;
+    if (!v || typeof v !== 'object') return null;
+    const m = v as Record<string, unknown>;
+    const num = (k: string) => (typeof m[k] === 'number' && Number.isFinite(m[k]) ? (m[k] as number) : undefined);
+    const [rss, heapUsed, heapTotal, external, arrayBuffers] = [
+      num('rss'),
+      num('heapUsed'),
+      num('heapTotal'),
+      num('external'),
+      num('arrayBuffers'),
+    ];
+    if (heapUsed === undefined || heapTotal === undefined) return null;
+    return { rss, heapUsed, heapTotal, external, arrayBuffers };
   }
 
   /** V8 heap used/total of the inspected isolate. */

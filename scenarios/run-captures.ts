@@ -47,7 +47,7 @@ export function sampleSources(t: Target): SampleSource[] {
   if (t.pid !== undefined) sources.push(procSource(t.pid));
   if (t.diagnostics) sources.push(diagnosticsSource(t.diagnostics, t.pid === undefined));
   if (t.prometheus) sources.push(prometheusSource(t.prometheus, t.pid === undefined));
-  if (t.inspector) sources.push(inspectorSource(t.inspector));
+  if (t.inspector) sources.push(inspectorSource(t.inspector, t.pid === undefined));
   return sources;
 }
 

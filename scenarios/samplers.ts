@@ -114,13 +114,29 @@ export function prometheusSource(url: string, withRss: boolean): SampleSource {
   };
 }
 
-/** A Node process's inspector: V8 heap usage, and forced GC. */
-export function inspectorSource(c: InspectorClient): SampleSource {
+/**
+ * A Node process's inspector: every memory kind `process.memoryUsage()` reports, read
+ * inside the target (RSS too when /proc does not give it, `withRss`), and forced GC. A
+ * target without `process` gives V8 heap usage only.
+ */
+export function inspectorSource(c: InspectorClient, withRss = true): SampleSource {
+  let nodeTarget = true;
   return {
     name: 'inspector',
     async collect() {
-      const h = await c.heapUsage();
-      return { heapUsedBytes: h.usedSize, heapTotalBytes: h.totalSize };
+      const m = nodeTarget ? await c.memoryUsage() : null;
+      if (!m) {
+        nodeTarget = false;
+        const h = await c.heapUsage();
+        return { heapUsedBytes: h.usedSize, heapTotalBytes: h.totalSize };
+      }
+      return {
+        heapUsedBytes: m.heapUsed,
+        heapTotalBytes: m.heapTotal,
+        ...(m.external !== undefined ? { externalBytes: m.external } : {}),
+        ...(m.arrayBuffers !== undefined ? { arrayBuffersBytes: m.arrayBuffers } : {}),
+        ...(withRss && m.rss !== undefined ? { rssBytes: m.rss } : {}),
+      };
     },
     gc: () => c.collectGarbage(),
   };

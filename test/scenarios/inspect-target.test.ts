@@ -70,6 +70,10 @@ test('a Node server started with --inspect is sampled and snapshotted through th
       const s = run.samples.at(-1)!;
       assert.equal(typeof s.heapUsedBytes, 'number');
       assert.equal(typeof s.rssBytes, 'number');
+      // process.memoryUsage() read inside the target: the off-heap kinds too.
+      assert.equal(typeof s.externalBytes, 'number');
+      assert.equal(typeof s.arrayBuffersBytes, 'number');
+      assert.ok(s.externalBytes! >= s.arrayBuffersBytes!, 'external includes ArrayBuffer memory');
       // HTTP phases are open-model: a bound of 1000 in flight keeps a loaded machine's stalls
       // from dropping any of the 650 requests the leak is counted by.
       assert.equal(
