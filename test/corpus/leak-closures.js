@@ -14,7 +14,7 @@ function registerHook(req) {
   const started = process.hrtime.bigint();
   // the hook closes over req
   finishHooks.push(function logTiming() {
-    // LEAK-SITE
+    // LEAK-SITE: the function above is the site
     return `${req.method} ${req.url} took ${process.hrtime.bigint() - started} ns`;
   });
 }

@@ -17,7 +17,7 @@ function handle(req, res) {
   const path = req.url;
   // the listener closes over this request's data and is never removed
   bus.on('config-changed', function onConfig(next) {
-    // LEAK-SITE
+    // LEAK-SITE: the function above is the site
     if (next.version > config.version) console.log(`${path} started ${started} saw config ${next.version}`);
   });
   res.end(`config ${config.version}\n`);

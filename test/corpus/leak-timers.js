@@ -13,7 +13,7 @@ function startSession(id) {
   const session = { id, lastSeen: Date.now(), tags: [`session-${id}`, 'web'] };
   // an hourly interval per request, never cleared, holds the session
   setInterval(function keepAlive() {
-    // LEAK-SITE
+    // LEAK-SITE: the function above is the site
     session.lastSeen = Date.now();
     pings++;
   }, 3_600_000);
