@@ -531,7 +531,9 @@ export function overallVerdict(
   culprit: Culprit | null,
 ): OverallVerdict {
   const leaking = series.filter((s) => s.verdict === 'LEAK');
-  const threadProblem = threads !== null && (threads.bounded === false || threads.cameBackDown === false);
+  const threadProblem =
+    threads !== null &&
+    (threads.bounded === false || threads.cameBackDown === false || threads.growth?.leaking === true);
   const judged = series.filter((s) => s.verdict !== 'INSUFFICIENT_DATA');
   const verdict: Verdict =
     leaking.length || threadProblem

@@ -175,7 +175,36 @@ export interface ThreadAnalysis {
    */
   readonly bounded: boolean | null;
   readonly groups: readonly ThreadGroupChange[];
+  /** Threads' growth with requests outside the spike and its recovery; null with too few samples. */
+  readonly growth?: ThreadGrowth | null;
   readonly reason: string;
+}
+
+/**
+ * Thread growth per request over the calm part of a run (the steady phases, or every phase
+ * but a spike and its recovery): a thread leak that needs no spike, such as a Worker
+ * started every N requests, with what the threads are when that can be known.
+ */
+export interface ThreadGrowth {
+  readonly phases: readonly string[];
+  readonly n: number;
+  readonly requestSpan: number;
+  /** Theil–Sen slope of the thread count against requests, × 1,000, with its CI. */
+  readonly perThousandRequests: Estimate;
+  readonly pValue: number;
+  readonly start: number;
+  readonly end: number;
+  /**
+   * Significant (p < alpha), the CI's lower bound at least MIN_PER_THOUSAND threads per
+   * 1,000 requests, and a rise of at least 4 threads and 25 %.
+   */
+  readonly leaking: boolean;
+  /** What grew: "Worker threads from worker.js", "threads named grpcpp_sync_ser", or "threads". */
+  readonly who: string;
+  /** Workers of that script that exited over the window (null: workers not observed). */
+  readonly exited: number | null;
+  /** "Worker threads from worker.js grow 4.1 per 1,000 requests (95% CI 3.9–4.3) and never exit". */
+  readonly headline: string;
 }
 
 /** One row of the class diff between two snapshots (analyzer/heap's DiffRow is this type). */

@@ -139,6 +139,12 @@ export interface Sample {
   readonly gcSettled?: boolean;
   readonly threads?: number;
   readonly threadsByName?: Readonly<Record<string, number>>;
+  /** Worker threads alive, from the inspector's NodeWorker domain (Node targets with --inspect). */
+  readonly workers?: number;
+  /** Those workers by script file name ("eval" for code strings). */
+  readonly workersByScript?: Readonly<Record<string, number>>;
+  /** Workers seen to exit since sampling began (cumulative). */
+  readonly workersExited?: number;
   readonly openFds?: number;
   readonly cacheEntries?: number;
   readonly cacheKeyBytes?: number;

@@ -140,18 +140,42 @@ ${table(['Series', 'Verdict', 'Growth per request', 'Growth per second', 'Trend'
 
 export function threadSection(t: ThreadAnalysis | null | undefined): SafeHtml {
   if (!t) return html``;
-  const kv: [string, HtmlValue][] = [
-    ['Source', t.source === 'threads' ? 'OS threads (/proc)' : 'handler-thread gauge'],
-    ['Spike phase', t.spikePhase ?? '–'],
-    [
-      'Baseline → peak → plateau → after recovery',
-      `${fmtValue(t.baseline, 'count')} → ${fmtValue(t.peak, 'count')} (at ${(t.peakTMs / 1000).toFixed(1)} s) → ${fmtValue(t.plateau, 'count')} → ${fmtValue(t.afterRecovery, 'count')}`,
-    ],
-    ['Peak in-flight requests', fmtValue(t.peakInflight, 'count')],
-    ['Threads per in-flight request', t.threadsPerInflight ? fmtRate(t.threadsPerInflight, 'count', 'in-flight') : '–'],
-    ['Came back down', t.cameBackDown === null ? '–' : t.cameBackDown ? 'yes' : 'no'],
-    ['Bounded by a cap', t.bounded === null ? '–' : t.bounded ? 'yes' : 'no'],
-  ];
+  const g = t.growth;
+  const growthRows: [string, HtmlValue][] = g
+    ? [
+        [
+          `Threads per 1,000 requests (${g.phases.join(', ')})`,
+          `${g.perThousandRequests.estimate.toFixed(2)} (${formatPercent(g.perThousandRequests.confidence)} CI ${g.perThousandRequests.low.toFixed(2)}–${g.perThousandRequests.high.toFixed(2)}), ${fmtValue(g.start, 'count')} → ${fmtValue(g.end, 'count')} over ${fmtValue(g.requestSpan, 'count')} requests`,
+        ],
+        [
+          'What grew',
+          g.leaking ? `${g.who}${g.exited === null ? '' : `, ${fmtValue(g.exited, 'count')} exited`}` : '–',
+        ],
+      ]
+    : [];
+  // A run without a spike gets no spike vocabulary: only its growth with requests.
+  const kv: [string, HtmlValue][] = t.spikePhase
+    ? [
+        ['Source', t.source === 'threads' ? 'OS threads (/proc)' : 'handler-thread gauge'],
+        ['Spike phase', t.spikePhase],
+        [
+          'Baseline → peak → plateau → after recovery',
+          `${fmtValue(t.baseline, 'count')} → ${fmtValue(t.peak, 'count')} (at ${(t.peakTMs / 1000).toFixed(1)} s) → ${fmtValue(t.plateau, 'count')} → ${fmtValue(t.afterRecovery, 'count')}`,
+        ],
+        ['Peak in-flight requests', fmtValue(t.peakInflight, 'count')],
+        [
+          'Threads per in-flight request',
+          t.threadsPerInflight ? fmtRate(t.threadsPerInflight, 'count', 'in-flight') : '–',
+        ],
+        ['Came back down', t.cameBackDown === null ? '–' : t.cameBackDown ? 'yes' : 'no'],
+        ['Bounded by a cap', t.bounded === null ? '–' : t.bounded ? 'yes' : 'no'],
+        ...growthRows,
+      ]
+    : [
+        ['Source', t.source === 'threads' ? 'OS threads (/proc)' : 'handler-thread gauge'],
+        ['Start → peak', `${fmtValue(t.baseline, 'count')} → ${fmtValue(t.peak, 'count')}`],
+        ...growthRows,
+      ];
   return html`<section><h2>Threads</h2><p>${t.reason}</p>
 ${kvTable(kv)}
 ${

@@ -138,6 +138,39 @@ export class InspectorClient {
     return { rss, heapUsed, heapTotal, external, arrayBuffers };
   }
 
+  private workerWatch: Promise<boolean> | undefined;
+  private readonly liveWorkers = new Map<string, string>();
+  private workersExited = 0;
+
+  /**
+   * The target's worker threads, through the NodeWorker domain: alive now by script file
+   * name, and how many exited since the first call. Null when the target has no such
+   * domain. Workers that start and exit between two samples before the inspector attaches
+   * to them are not seen (the OS thread count still is).
+   */
+  async workers(): Promise<{ live: number; byScript: Record<string, number>; exited: number } | null> {
+    this.workerWatch ??= (async () => {
+      this.on('NodeWorker.attachedToWorker', (p) => {
+        const w = p.workerInfo as { url?: string; title?: string } | undefined;
+        const url = w?.url ?? '';
+        this.liveWorkers.set(String(p.sessionId), url ? url.slice(url.lastIndexOf('/') + 1) : 'eval');
+      });
+      this.on('NodeWorker.detachedFromWorker', (p) => {
+        if (this.liveWorkers.delete(String(p.sessionId))) this.workersExited++;
+      });
+      try {
+        await this.send('NodeWorker.enable', { waitForDebuggerOnStart: false });
+        return true;
+      } catch {
+        return false;
+      }
+    })();
+    if (!(await this.workerWatch)) return null;
+    const byScript: Record<string, number> = {};
+    for (const script of this.liveWorkers.values()) byScript[script] = (byScript[script] ?? 0) + 1;
+    return { live: this.liveWorkers.size, byScript, exited: this.workersExited };
+  }
+
   /** V8 heap used/total of the inspected isolate. */
   async heapUsage(): Promise<{ usedSize: number; totalSize: number }> {
     const r = await this.send('Runtime.getHeapUsage');

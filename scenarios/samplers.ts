@@ -116,8 +116,9 @@ export function prometheusSource(url: string, withRss: boolean): SampleSource {
 
 /**
  * A Node process's inspector: every memory kind `process.memoryUsage()` reports, read
- * inside the target (RSS too when /proc does not give it, `withRss`), and forced GC. A
- * target without `process` gives V8 heap usage only.
+ * inside the target (RSS too when /proc does not give it, `withRss`), its worker threads
+ * by script (NodeWorker domain), and forced GC. A target without `process` gives V8 heap
+ * usage only.
  */
 export function inspectorSource(c: InspectorClient, withRss = true): SampleSource {
   let nodeTarget = true;
@@ -130,7 +131,9 @@ export function inspectorSource(c: InspectorClient, withRss = true): SampleSourc
         const h = await c.heapUsage();
         return { heapUsedBytes: h.usedSize, heapTotalBytes: h.totalSize };
       }
+      const w = await c.workers();
       return {
+        ...(w ? { workers: w.live, workersByScript: w.byScript, workersExited: w.exited } : {}),
         heapUsedBytes: m.heapUsed,
         heapTotalBytes: m.heapTotal,
         ...(m.external !== undefined ? { externalBytes: m.external } : {}),

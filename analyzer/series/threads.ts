@@ -1,15 +1,20 @@
 /**
  * Thread analysis around a load spike (leak 2, the gRPC sync-server thread explosion):
  * did threads follow in-flight requests (one thread per request, no cap), how high did
- * they go, and did they come back down once the spike was over?
+ * they go, and did they come back down once the spike was over? And outside a spike: do
+ * threads grow with requests (a Worker started every N requests that never exits), and
+ * which threads are they (the inspector's worker scripts, /proc names)?
  */
-import type { Estimate, ThreadAnalysis, ThreadGroupChange } from '../../common/analysis-format.js';
+import type { Estimate, ThreadAnalysis, ThreadGroupChange, ThreadGrowth } from '../../common/analysis-format.js';
 import type { PhaseRecord, Sample } from '../../common/run-format.js';
 import { maxOf, median, medianEstimate } from './median.js';
-import { formatPercent } from '../../common/format-numbers.js';
+import { analyzeTrend } from './trend.js';
+import { formatCount, formatPercent } from '../../common/format-numbers.js';
 
 export interface ThreadOptions {
   readonly confidence?: number;
+  /** Significance level of the per-request growth trend (default 0.01, as the series verdicts). */
+  readonly alpha?: number;
   /** Phase to treat as the spike (default: one named like "spike"/"burst", else the highest in-flight). */
   readonly spikePhase?: string;
   /** CPUs of the target's host (manifest host.cpus): sets the cap a bounded pool stays under. */
@@ -26,6 +31,14 @@ export const capAllowance = (cpus: number): number => 4 * cpus + 4;
 const SETTLE_SLACK = 2;
 /** A rise below this many threads is never called an explosion. */
 const MIN_RISE = 8;
+/** Per-request growth: the CI's lower bound must reach this many threads per 1,000 requests… */
+export const MIN_PER_THOUSAND = 0.5;
+/** …and the count rise by this many threads and this fraction over the window. */
+const MIN_GROWTH_RISE = 4;
+const MIN_GROWTH_RELATIVE = 0.25;
+/** Fewer samples or requests than this give no per-request estimate. */
+const MIN_GROWTH_SAMPLES = 10;
+const MIN_GROWTH_REQUESTS = 200;
 
 const plannedRate = (p: PhaseRecord | undefined): number | undefined => {
   const r = p?.load?.rate;
@@ -62,6 +75,92 @@ function groupChange(
   const cameBackDown =
     afterV === null || !grew ? null : afterV <= (baseline ?? all[0]!) + Math.max(SETTLE_SLACK, 0.1 * rise);
   return { name, baseline, peak, after: afterV, grew, cameBackDown };
+}
+
+const perThousand = (x: number) => (Math.abs(x * 1000) < 0.05 ? '0' : (x * 1000).toFixed(1));
+
+/**
+ * Thread growth per request over `calm` samples (in time order), with what grew: the worker
+ * script whose live count rose most (inspector), else the /proc thread name that rose most
+ * when names differ, else threads as a whole.
+ */
+export function threadGrowth(
+  calm: readonly Sample[],
+  phases: readonly string[],
+  value: (s: Sample) => number | undefined,
+  label: string,
+  opts: { confidence: number; alpha: number },
+): ThreadGrowth | null {
+  const pts = calm
+    .filter((s) => value(s) !== undefined)
+    .map((s) => ({ t: s.t, requests: s.requests, value: value(s)! }));
+  if (pts.length < MIN_GROWTH_SAMPLES || pts[pts.length - 1]!.requests - pts[0]!.requests < MIN_GROWTH_REQUESTS)
+    return null;
+  const r = analyzeTrend(pts, { confidence: opts.confidence });
+  if (!r.perRequest) return null;
+  const per = { ...r.perRequest };
+  const rise = r.end - r.start;
+  const leaking =
+    r.trend.pValue < opts.alpha &&
+    per.low * 1000 >= MIN_PER_THOUSAND &&
+    rise >= MIN_GROWTH_RISE &&
+    rise >= MIN_GROWTH_RELATIVE * Math.max(1, r.start);
+
+  // Who: the worker script that gained most, else a /proc name that gained most.
+  const first = calm[0]!;
+  const last = calm[calm.length - 1]!;
+  const gain = (pick: (s: Sample) => Readonly<Record<string, number>> | undefined) => {
+    const names = new Set([...Object.keys(pick(first) ?? {}), ...Object.keys(pick(last) ?? {})]);
+    let best: [string, number] | null = null;
+    for (const n of names) {
+      const d = (pick(last)?.[n] ?? 0) - (pick(first)?.[n] ?? 0);
+      if (d > 0 && (!best || d > best[1])) best = [n, d];
+    }
+    return best;
+  };
+  const worker = calm.some((s) => s.workersByScript) ? gain((s) => s.workersByScript) : null;
+  const named = Object.keys(last.threadsByName ?? {}).length > 1 ? gain((s) => s.threadsByName) : null;
+  let who = label;
+  let exited: number | null = null;
+  let rate = per;
+  if (worker) {
+    who = `Worker threads from ${worker[0]}`;
+    exited =
+      first.workersExited !== undefined && last.workersExited !== undefined
+        ? last.workersExited - first.workersExited
+        : null;
+    // The workers' own rate when their count was sampled often enough, else the threads'.
+    const w = threadGrowthOf(calm, (s) => s.workersByScript?.[worker[0]] ?? 0, opts.confidence);
+    if (w) rate = w;
+  } else if (named) who = `threads named ${named[0]}`;
+  const ci = `${formatPercent(rate.confidence)} CI ${perThousand(rate.low)}–${perThousand(rate.high)}`;
+  const exits = exited === null ? '' : exited === 0 ? ' and never exit' : `; ${formatCount(exited)} exited`;
+  const headline = leaking
+    ? `${who} grow ${perThousand(rate.estimate)} per 1,000 requests (${ci})${exits}: ${formatCount(Math.round(r.start))} → ${formatCount(Math.round(r.end))} over ${formatCount(r.requestSpan)} requests`
+    : `${label} per 1,000 requests: ${perThousand(per.estimate)} (${formatPercent(per.confidence)} CI ${perThousand(per.low)}–${perThousand(per.high)}), no thread leak`;
+  return {
+    phases,
+    n: r.n,
+    requestSpan: r.requestSpan,
+    perThousandRequests: {
+      estimate: per.estimate * 1000,
+      low: per.low * 1000,
+      high: per.high * 1000,
+      confidence: per.confidence,
+    },
+    pValue: r.trend.pValue,
+    start: r.start,
+    end: r.end,
+    leaking,
+    who,
+    exited,
+    headline,
+  };
+}
+
+function threadGrowthOf(calm: readonly Sample[], v: (s: Sample) => number, confidence: number): Estimate | null {
+  const pts = calm.map((s) => ({ t: s.t, requests: s.requests, value: v(s) }));
+  return analyzeTrend(pts, { confidence }).perRequest;
 }
 
 /**
@@ -152,7 +251,28 @@ export function analyzeThreads(
   }
 
   const label = source === 'threads' ? 'threads' : 'handler threads';
-  const parts = [`${label} peaked at ${peak}${baseline !== null ? ` from ${baseline} before the spike` : ''}`];
+  // The calm part of the run: steady phases (else all) other than the spike and its recovery.
+  const loud = new Set([spike?.name, recovery?.name].filter((x) => x !== undefined));
+  const calmPhases = phases.filter((p) => !loud.has(p.name));
+  const calmNames = (calmPhases.some((p) => p.steady) ? calmPhases.filter((p) => p.steady) : calmPhases).map(
+    (p) => p.name,
+  );
+  const calmSet = new Set(calmNames);
+  const growth = threadGrowth(
+    withValue.filter((s) => calmSet.has(s.phase)),
+    calmNames,
+    value,
+    label,
+    { confidence, alpha: opts.alpha ?? 0.01 },
+  );
+  const parts = spike
+    ? [`${label} peaked at ${peak}${baseline !== null ? ` from ${baseline} before the spike` : ''}`]
+    : [
+        growth?.leaking
+          ? growth.headline
+          : `${label} peaked at ${peak}${baseline !== null ? ` from ${baseline} at the start` : ''}`,
+      ];
+  if (spike && growth?.leaking) parts.push(`outside the spike: ${growth.headline}`);
   if (peakInflight !== null) parts.push(`${peakInflight} requests in flight at most`);
   if (threadsPerInflight)
     parts.push(
@@ -182,6 +302,7 @@ export function analyzeThreads(
     cameBackDown,
     bounded,
     groups,
+    growth,
     reason: parts.join('; '),
   };
 }

@@ -104,3 +104,74 @@ test('slow thread start-up: threads lag the load but rise past 4 × CPUs + 4 —
   assert.match(slow.reason, /no cap: threads rose by \d+, past the 12 a 4 × CPUs cap allows/);
   assert.equal(analyzeThreads(PHASES, samples, { cpus: 64 })!.bounded, true, 'a 64-CPU default cap would allow it');
 });
+
+const CALM: PhaseRecord[] = [
+  { name: 'warmup', startMs: 0, endMs: 4_000, steady: false, transport: 'http', load: { rate: 150 } },
+  { name: 'load', startMs: 4_000, endMs: 24_000, steady: true, transport: 'http', load: { rate: 200 } },
+];
+
+/** 200 requests/s; a Worker from worker.js every `every` requests (0: never), each one OS thread; `exits` of them exit at once. */
+function workerRun(o: { every: number; exits?: boolean; seed: number }): Sample[] {
+  const r = mulberry32(o.seed);
+  const out: Sample[] = [];
+  let exited = 0;
+  for (let t = 0; t < 24_000; t += 250) {
+    const requests = Math.round(t / 5);
+    const started = o.every ? Math.floor(requests / o.every) : 0;
+    if (o.exits) exited = started;
+    const live = started - exited;
+    const threads = 11 + live + (r() < 0.2 ? 1 : 0);
+    out.push({
+      t,
+      phase: t < 4_000 ? 'warmup' : 'load',
+      requests,
+      threads,
+      threadsByName: { node: threads },
+      workers: live,
+      workersByScript: live ? { 'worker.js': live } : {},
+      workersExited: exited,
+    });
+  }
+  return out;
+}
+
+test('threads outside a spike: a Worker per 250 requests reads as a leak, per 1,000 requests, named by its script', () => {
+  const a = analyzeThreads(CALM, workerRun({ every: 250, seed: 3 }))!;
+  assert.equal(a.spikePhase, null);
+  const g = a.growth!;
+  assert.deepEqual(g.phases, ['load'], 'the steady phases only');
+  assert.equal(g.leaking, true);
+  assert.ok(g.perThousandRequests.low > 3.5 && g.perThousandRequests.high < 4.5, JSON.stringify(g.perThousandRequests));
+  assert.equal(g.who, 'Worker threads from worker.js');
+  assert.equal(g.exited, 0);
+  assert.match(
+    a.reason,
+    /^Worker threads from worker\.js grow 4\.0 per 1,000 requests \(95% CI [\d.]+–[\d.]+\) and never exit/,
+  );
+  assert.doesNotMatch(a.reason, /spike/, 'no spike wording without a spike');
+});
+
+test('threads outside a spike: a constant pool and workers that exit are no leak; /proc names say who without an inspector', () => {
+  const flat = analyzeThreads(CALM, workerRun({ every: 0, seed: 4 }))!;
+  assert.equal(flat.growth!.leaking, false);
+  assert.ok(flat.growth!.perThousandRequests.low <= 0.5, JSON.stringify(flat.growth!.perThousandRequests));
+  assert.doesNotMatch(flat.reason, /spike/);
+  const churn = analyzeThreads(CALM, workerRun({ every: 250, exits: true, seed: 5 }))!;
+  assert.equal(churn.growth!.leaking, false, churn.reason);
+  // A native target: no workers, but its threads have names; the one that grew is named.
+  const native = workerRun({ every: 250, seed: 6 }).map(({ workers, workersByScript, workersExited, ...s }) => ({
+    ...s,
+    threadsByName: { main: 1, grpcpp_sync_ser: s.threads! - 1 },
+  }));
+  const n = analyzeThreads(CALM, native)!.growth!;
+  assert.equal(n.leaking, true);
+  assert.equal(n.who, 'threads named grpcpp_sync_ser');
+  assert.equal(n.exited, null);
+  assert.match(n.headline, /^threads named grpcpp_sync_ser grow 4\.0 per 1,000 requests/);
+  assert.doesNotMatch(n.headline, /never exit/, 'without worker exits observed, no claim about them');
+});
+
+test('a run with too few calm requests gets no growth estimate', () => {
+  const short = workerRun({ every: 250, seed: 7 }).filter((s) => s.t < 4_500);
+  assert.equal(analyzeThreads(CALM, short)!.growth, null);
+});
