@@ -277,7 +277,9 @@ export async function analyzeRun(run: RunData, opts: AnalyzeOptions = {}): Promi
     // A series the target never reported is absent, not INSUFFICIENT_DATA.
     if (!run.samples.some((s) => spec.pick(s) !== undefined)) continue;
     const used = steady.filter((p) => run.samples.some((s) => s.phase === p && spec.pick(s) !== undefined));
-    series.push(judgeSeries(spec, pts, used, opts));
+    // The headline states the requests the fitted phases sent, not the samples' span.
+    const requestsSent = run.results.phases.filter((r) => used.includes(r.name)).reduce((a, r) => a + r.sent, 0);
+    series.push(judgeSeries(spec, pts, used, requestsSent > 0 ? { ...opts, requestsSent } : opts));
   }
   series = reconcileHeapSeries(series);
   const threads = analyzeThreads(m.phases, run.samples, {

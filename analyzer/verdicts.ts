@@ -227,6 +227,11 @@ export interface VerdictOptions {
   readonly minRequests?: number;
   /** Series longer than this are subsampled evenly (default 3000). */
   readonly maxSamples?: number;
+  /**
+   * Requests sent in the phases the series is fitted over: the count a reason states
+   * ("over N requests"). Default: the span of the fitted samples.
+   */
+  readonly requestsSent?: number;
   /** Per-series overrides of the practical thresholds and equivalence margins. */
   readonly thresholds?: Partial<Record<SeriesKey, ThresholdOverride>>;
 }
@@ -453,7 +458,7 @@ export function judgeSeries(
     } else {
       verdict = 'LEAK';
       const still = lastWindow ? `, still growing in ${lastWindow.label}` : '';
-      reason = `${spec.label} ${grows} ${rate}, ${perSec}, ${mk}, +${formatPercent(relativeGrowth ?? 0)} over ${formatCount(r.requestSpan)} requests${still}${steps}`;
+      reason = `${spec.label} ${grows} ${rate}, ${perSec}, ${mk}, +${formatPercent(relativeGrowth ?? 0)} over ${formatCount(opts.requestsSent ?? r.requestSpan)} requests${still}${steps}`;
     }
   } else if (negligible) {
     verdict = 'STABLE';

@@ -50,6 +50,12 @@ test('analyzeRun: verdicts over steady phases only, culprit from three snapshots
     assert.ok(c.count >= 4000, `count ${c.count}`);
     assert.ok(c.growthShare! > 0.3 && c.growthShare! <= 1.2, `share ${c.growthShare}`);
     assert.match(a.overall.headline, /held by ExecutorCache\.executors/);
+    // The count a reason states is what the fitted phases sent (results.json: 1,000 in
+    // 'steady'), not the span of the samples left after each phase's settling window.
+    const cache = a.series.find((x) => x.key === 'cacheEntries')!;
+    assert.notEqual(cache.requestSpan, 1000);
+    assert.match(cache.reason, /over 1,000 requests/);
+    assert.match(a.overall.headline, /over 1,000 requests/);
     assert.ok(a.heap!.diff!.rows.length > 0);
     assert.ok(a.heap!.leaks!.groups[0]!.steps.length > 1);
     assert.equal(a.phases.length, 4);
