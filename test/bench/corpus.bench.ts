@@ -33,6 +33,8 @@ function onlyFilter(argv: readonly string[]): Set<string> | null {
 
 async function cli(args: readonly string[], deadline: number): Promise<{ code: number; out: string; err: string }> {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const handle = { stop: async () => void child.kill('SIGKILL') };
+  running.add(handle);
   let out = '';
   let err = '';
   child.stdout.on('data', (d) => (out += d));
@@ -40,6 +42,7 @@ async function cli(args: readonly string[], deadline: number): Promise<{ code: n
   const t = setTimeout(() => child.kill('SIGKILL'), Math.max(1000, deadline - Date.now()));
   const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
   clearTimeout(t);
+  running.delete(handle);
   return { code: code ?? (signal ? 128 : 1), out, err };
 }
 
@@ -68,6 +71,7 @@ async function runOne(p: CorpusProgram, root: string): Promise<Row> {
   const deadline = Date.now() + PER_PROGRAM_TIMEOUT_MS;
   const dir = join(root, p.name);
   const prog = await startCorpusProgram(p);
+  running.add(prog);
   let gateExit: number | string = '–';
   let a: Analysis | null = null;
   try {
@@ -87,6 +91,7 @@ async function runOne(p: CorpusProgram, root: string): Promise<Row> {
     }
   } finally {
     await prog.stop();
+    running.delete(prog);
   }
   const verdict = a?.overall.verdict ?? 'ERROR';
   const c = a?.overall.culprit ?? null;
@@ -122,6 +127,12 @@ if (only) {
   }
 }
 const programs = only ? all.filter((p) => only.has(p.name)) : all;
+// Ctrl-C or a kill ends the program under test and the run with the bench (they are its children).
+const running = new Set<{ stop(): Promise<void> }>();
+for (const sig of ['SIGINT', 'SIGTERM'] as const)
+  process.once(sig, () => {
+    void Promise.all([...running].map((r) => r.stop())).finally(() => process.exit(130));
+  });
 const root = await mkdtemp(join(tmpdir(), 'leakscope-corpus-'));
 const wall0 = performance.now();
 const rows: Row[] = [];

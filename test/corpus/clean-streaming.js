@@ -1,6 +1,6 @@
 /**
- * Corpus: each response is a 64 KiB CSV streamed from a generator through pipeline(),
- * with backpressure; nothing outlives the response.
+ * Corpus: each response is a ~30 KiB CSV streamed from a generator through pipeline(),
+ * 50 rows a chunk, with backpressure; nothing outlives the response.
  * expect: STABLE
  * series: none
  * culprit: none
@@ -12,7 +12,11 @@ import { pipeline } from 'node:stream/promises';
 
 function* rows(n) {
   yield 'id,value,label\n';
-  for (let i = 0; i < 1500; i++) yield `${i},${(n * 31 + i) % 997},row-${n}-${i}\n`;
+  for (let c = 0; c < 1500; c += 50) {
+    let chunk = '';
+    for (let i = c; i < c + 50; i++) chunk += `${i},${(n * 31 + i) % 997},row-${n}-${i}\n`;
+    yield chunk;
+  }
 }
 
 http
