@@ -154,7 +154,7 @@ test('threads outside a spike: a Worker per 250 requests reads as a leak, per 1,
 test('threads outside a spike: a constant pool and workers that exit are no leak; /proc names say who without an inspector', () => {
   const flat = analyzeThreads(CALM, workerRun({ every: 0, seed: 4 }))!;
   assert.equal(flat.growth!.leaking, false);
-  assert.ok(flat.growth!.perThousandRequests.low <= 0.5, JSON.stringify(flat.growth!.perThousandRequests));
+  assert.ok(flat.growth!.perThousandRequests.low < 1, JSON.stringify(flat.growth!.perThousandRequests));
   assert.doesNotMatch(flat.reason, /spike/);
   const churn = analyzeThreads(CALM, workerRun({ every: 250, exits: true, seed: 5 }))!;
   assert.equal(churn.growth!.leaking, false, churn.reason);
