@@ -17,7 +17,7 @@ export interface GrpcMethodSpec {
   /** Extra import paths for the .proto's imports. */
   readonly includeDirs?: readonly string[];
   readonly seed?: number;
-  /** Requests sent by the run's earlier phases: `{{n}}` = this + `{{i}}`. */
+  /** Requests the run's earlier phases planned: `{{n}}` = this + `{{i}}`. */
   readonly indexBase?: number;
 }
 

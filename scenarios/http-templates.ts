@@ -11,7 +11,7 @@ import { mixSeed, mulberry32 } from '../common/prng.js';
 export interface TemplateContext {
   /** The request's index within its phase (restarts at 0 each phase). */
   readonly i: number;
-  /** The request's index within the run: requests sent by the earlier phases + i. */
+  /** The request's index within the run: requests the earlier phases planned + i (never repeats). */
   readonly n: number;
   /** Seeded per request. */
   readonly rand: () => number;
@@ -127,7 +127,7 @@ export interface HttpTargetSpec {
   /** Body template (a string), or a JSON value whose strings are templates. */
   readonly body?: unknown;
   readonly seed?: number;
-  /** Requests sent by the run's earlier phases: `{{n}}` = this + `{{i}}`. */
+  /** Requests the run's earlier phases planned: `{{n}}` = this + `{{i}}`. */
   readonly indexBase?: number;
 }
 

@@ -28,7 +28,7 @@ export interface PhaseTarget {
   readonly inputs?: readonly InputSpec[];
   /** Folder relative paths in the scenario file resolve against. */
   readonly baseDir: string;
-  /** Requests sent by the run's earlier phases (the run-wide index `{{n}}` starts here). */
+  /** Requests planned (or sent, if more) by the run's earlier phases: the run-wide index `{{n}}` starts here. */
   readonly requestIndexBase?: number;
 }
 

@@ -109,7 +109,8 @@ export async function runPhases(o: PhaseLoopOptions): Promise<void> {
           model: target.modelName,
           ...(o.inputs ? { inputs: o.inputs } : {}),
           baseDir: def.baseDir,
-          requestIndexBase: record.results.reduce((a, r) => a + r.sent, 0),
+          // Request i of a phase is its schedule's i (a dropped request keeps its index).
+          requestIndexBase: record.results.reduce((a, r) => a + Math.max(r.planned, r.sent), 0),
         },
         abort.signal,
         o.seed + i,
