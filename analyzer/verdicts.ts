@@ -124,7 +124,10 @@ export const SERIES_SPECS: readonly SeriesSpec[] = [
     settledOnly: false,
     pick: (s) => s.arrayBuffersBytes,
     minPerRequest: 256,
+    minPerSecond: 64 * KiB,
     minRelativeGrowth: 0.1,
+    negligiblePerRequest: 128,
+    negligiblePerSecond: 16 * KiB,
   },
   {
     key: 'cacheEntries',
@@ -203,6 +206,7 @@ export const LONG_WINDOW_THRESHOLDS: Readonly<Partial<Record<SeriesKey, Threshol
   heapUsedSettledBytes: { minPerSecond: 2 * KiB, negligiblePerSecond: 1 * KiB },
   heapUsedBytes: { minPerSecond: 4 * KiB, negligiblePerSecond: 2 * KiB },
   externalBytes: { minPerSecond: 8 * KiB, negligiblePerSecond: 4 * KiB },
+  arrayBuffersBytes: { minPerSecond: 8 * KiB, negligiblePerSecond: 4 * KiB },
   cacheEntries: { minPerSecond: 0.005, negligiblePerSecond: 0.001 },
   cacheKeyBytes: { minPerSecond: 256, negligiblePerSecond: 64 },
   threads: { minPerSecond: 0.005, negligiblePerSecond: 0.001 },
