@@ -28,8 +28,10 @@ import { formatQuantity } from '../common/format-numbers.js';
 import { diffHeaps } from './heap/diff.js';
 import { analyzeSnapshot, loadClassifiedHeap } from './heap/heap-analysis.js';
 import { IdSet } from './heap/id-set.js';
+import { matchAllocationSites, type MatchedSite, readProfileJson } from './heap/allocation-profile.js';
 import { findLeaksIn } from './heap/leaks.js';
-import { parseSnapshotFile } from './heap/snapshot-parser.js';
+import { describeSources } from './heap/source-locations.js';
+import { classTotals, loadStage } from './heap/snapshot-stages.js';
 import type { RunData } from './run-reader.js';
 import { analyzeThreads } from './series/threads.js';
 import {
@@ -133,25 +135,45 @@ function phaseSummaries(m: RunManifest, results: RunResults): PhaseLoadSummary[]
   });
 }
 
-/** The main-isolate snapshot with this label (the last one if several). */
-const snapshot = (m: RunManifest, label: string): SnapshotRecord | undefined =>
-  [...m.snapshots].reverse().find((s) => s.label === label && (s.isolate ?? 'main') === 'main');
+/** A snapshot's label without the `-<k>` of a phase's series (`snapshots: N`). */
+const baseLabel = (label: string): string => label.replace(/-\d+$/, '');
 
 /**
- * Heap diff baseline → final and three-snapshot leak candidates. Failures and oversized
- * snapshots give a note, never an exception: the series verdicts stand on their own.
+ * The main-isolate snapshots from the baseline to the final one, in the order taken: the
+ * last labelled baseline (or the first of a baseline series), then every snapshot after
+ * it up to the last labelled final (or of a final series). Fewer than two: null.
+ */
+export function snapshotSequence(m: RunManifest): SnapshotRecord[] | null {
+  const main = m.snapshots.filter((s) => (s.isolate ?? 'main') === 'main');
+  const last = (label: string): number => main.findLastIndex((s) => baseLabel(s.label) === label);
+  let from = main.findLastIndex((s) => s.label === 'baseline');
+  if (from < 0) from = main.findIndex((s) => baseLabel(s.label) === 'baseline');
+  const to = last('final');
+  if (from < 0 || to <= from) return null;
+  return main.slice(from, to + 1);
+}
+
+/**
+ * Heap diff baseline → final and N-snapshot leak candidates, with allocation sites from
+ * the run's sampling profile when there is one. Failures and oversized snapshots give a
+ * note, never an exception: the series verdicts stand on their own.
  */
 async function analyzeHeap(run: RunData, opts: AnalyzeOptions, warnings: string[]): Promise<HeapSection | null> {
   const m = run.manifest;
-  const [b, t, f] = [snapshot(m, 'baseline'), snapshot(m, 'target'), snapshot(m, 'final')];
-  if (!b || !f) return null;
+  const seq = snapshotSequence(m);
+  if (!seq) return null;
+  const b = seq[0]!;
+  const f = seq[seq.length - 1]!;
+  const middle = seq.slice(1, -1);
+  const t = middle[middle.length - 1];
   const top = opts.top ?? 20;
   const max = opts.maxSnapshotBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES;
   const path = (r: SnapshotRecord) => join(run.dir, r.file);
-  const files = t ? { baseline: b.file, target: t.file, final: f.file } : null;
+  const files = t
+    ? { baseline: b.file, target: t.file, final: f.file, ...(seq.length > 3 ? { series: seq.map((r) => r.file) } : {}) }
+    : null;
   try {
-    for (const r of [b, t, f]) {
-      if (!r) continue;
+    for (const r of seq) {
       const size = statSync(path(r)).size;
       if (size > max)
         return {
@@ -161,23 +183,15 @@ async function analyzeHeap(run: RunData, opts: AnalyzeOptions, warnings: string[
           note: `snapshot ${r.file} is ${formatQuantity(size, 'bytes')}, above the ${formatQuantity(max, 'bytes')} limit; run \`leakscope heap leaks\` on it directly`,
         };
     }
-    // The three files are parsed at once (the heap parse also puts its nodes and edges on
-    // worker threads). Baseline classified once: its ids serve the leak analysis, its
-    // classes the diff. Target: node ids for the leak analysis and its heap size for the
-    // growth the culprit explains.
-    const [before, target, final] = await Promise.all([
+    // The files are parsed at once (the final's parse also puts its nodes and edges on
+    // worker threads). Baseline classified once: its ids and class totals serve the leak
+    // analysis, its classes the diff. The snapshots between: node ids and class totals
+    // (the target's heap size is the growth the culprit explains).
+    const [before, stages, final] = await Promise.all([
       loadClassifiedHeap(path(b)),
-      t ? parseSnapshotFile(path(t), { nodesOnly: true }) : null,
+      Promise.all(middle.map((r) => loadStage(path(r)))),
       analyzeSnapshot(path(f)),
     ]);
-    const baselineIds = new IdSet(before.graph.nodeId);
-    let targetIds: IdSet | undefined;
-    let targetSize = 0;
-    if (target) {
-      const n = target.nodes.count;
-      targetIds = new IdSet(target.nodes.id.subarray(0, n));
-      for (let i = 0; i < n; i++) targetSize += target.nodes.selfSize[i]!;
-    }
     const d = diffHeaps(before, final, { top });
     const diff = {
       before: { ...d.before, file: b.file },
@@ -187,19 +201,20 @@ async function analyzeHeap(run: RunData, opts: AnalyzeOptions, warnings: string[
       totals: d.totals,
     };
     let leaks: HeapSection['leaks'] = null;
-    if (targetIds && t) {
-      const r = findLeaksIn(
-        baselineIds,
-        targetIds,
-        final,
-        { baseline: b.file, target: t.file, final: f.file },
-        { top },
-      );
+    if (t) {
+      const baseline = {
+        file: b.file,
+        ids: new IdSet(before.graph.nodeId),
+        classes: classTotals(before.classes, before.graph.selfSize),
+        totalSize: d.before.totalSize,
+      };
+      const r = findLeaksIn([baseline, ...stages], final, f.file, { top });
+      const sites = allocationSites(run, r.groups, warnings);
       leaks = {
         candidateCount: r.candidateCount,
         candidateRetainedSize: r.candidateRetainedSize,
         byClass: r.byClass,
-        groups: r.groups.map((g) => ({
+        groups: r.groups.map((g, k) => ({
           className: g.className,
           count: g.count,
           selfSize: g.selfSize,
@@ -210,19 +225,50 @@ async function analyzeHeap(run: RunData, opts: AnalyzeOptions, warnings: string[
             ...(s.edge ? { edge: s.edge } : {}),
             node: { id: s.node.id, type: s.node.type, className: s.node.className, text: s.node.text },
           })),
+          readablePath: g.readablePath,
+          codeSites: g.sites,
+          allocationSites: sites?.[k] ?? [],
+          newPerInterval: g.newPerInterval,
+          grewInPairs: g.grewInPairs,
+          pairs: g.pairs,
         })),
+        stopped: r.stopped,
+        stoppedCount: r.stoppedCount,
       };
     }
     return {
       snapshots: files,
       diff,
       leaks,
-      ...(t ? { targetTotalSize: targetSize } : { note: 'no target snapshot: diff only, no leak candidates' }),
+      ...(t
+        ? { targetTotalSize: stages[stages.length - 1]!.totalSize }
+        : { note: 'no target snapshot: diff only, no leak candidates' }),
     };
   } catch (e) {
     const msg = `heap analysis skipped: ${(e as Error).message}`;
     warnings.push(msg);
     return { snapshots: files, diff: null, leaks: null, note: msg };
+  }
+}
+
+/** Allocation sites per group from the run's (last) sampling profile; null without one. */
+function allocationSites(
+  run: RunData,
+  groups: readonly { readonly className: string }[],
+  warnings: string[],
+): MatchedSite[][] | null {
+  const rec = run.manifest.heapProfiles?.at(-1);
+  if (!rec) return null;
+  try {
+    const file = join(run.dir, rec.file);
+    return matchAllocationSites(
+      readProfileJson(file),
+      rec.file,
+      groups.map((g) => g.className),
+    );
+  } catch (e) {
+    warnings.push(`allocation sites skipped: ${(e as Error).message}`);
+    return null;
   }
 }
 
@@ -232,30 +278,23 @@ async function analyzeHeap(run: RunData, opts: AnalyzeOptions, warnings: string[
  */
 function culpritOf(heap: HeapSection | null): Culprit | null {
   const g = heap?.leaks?.groups[0];
-  if (!g || !heap.diff)
-    return g
-      ? {
-          className: g.className,
-          heldBy: g.heldBy,
-          path: g.path,
-          retainedSize: g.retainedSize,
-          count: g.count,
-          growthShare: null,
-          growthBasis: null,
-        }
-      : null;
+  if (!g) return null;
+  const source = describeSources(g.codeSites, g.allocationSites);
+  const code = {
+    ...(source ? { source } : {}),
+    ...(g.readablePath ? { readablePath: g.readablePath } : {}),
+  };
+  const base = { className: g.className, heldBy: g.heldBy, path: g.path, retainedSize: g.retainedSize, count: g.count };
+  if (!heap.diff) return { ...base, growthShare: null, growthBasis: null, ...code };
   const before = heap.diff.before.totalSize;
   const [to, what] =
     heap.targetTotalSize !== undefined ? [heap.targetTotalSize, 'target'] : [heap.diff.after.totalSize, 'final'];
   const growth = to - before;
   return {
-    className: g.className,
-    heldBy: g.heldBy,
-    path: g.path,
-    retainedSize: g.retainedSize,
-    count: g.count,
+    ...base,
     growthShare: growth > 0 ? g.retainedSize / growth : null,
     growthBasis: growth > 0 ? `heap growth baseline → ${what} snapshot: ${formatQuantity(growth, 'bytes')}` : null,
+    ...code,
   };
 }
 

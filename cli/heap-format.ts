@@ -1,6 +1,8 @@
 /** Text rendering of the heap analyses for `leakscope heap …`: tables and paths. */
 import type { HeapDiff } from '../analyzer/heap/diff.js';
-import type { LeakReport } from '../analyzer/heap/leaks.js';
+import type { MatchedSite } from '../analyzer/heap/allocation-profile.js';
+import type { LeakGroup, LeakReport } from '../analyzer/heap/leaks.js';
+import { describeSources } from '../analyzer/heap/source-locations.js';
 import type { HeapSummary } from '../analyzer/heap/summary.js';
 
 import { formatBytes, formatCount, formatPercent } from '../common/format-numbers.js';
@@ -69,30 +71,51 @@ export function renderDiff(d: HeapDiff): string {
   ].join('\n');
 }
 
-export function renderLeaks(r: LeakReport): string {
+/** A leak report whose groups may carry allocation sites (`heap leaks --profile`). */
+export type LeaksWithSites = Omit<LeakReport, 'groups'> & {
+  readonly groups: readonly (LeakGroup & { readonly allocationSites?: readonly MatchedSite[] })[];
+};
+
+export function renderLeaks(r: LeaksWithSites): string {
+  const middle = r.snapshots.slice(1, -1);
   const out = [
     `baseline ${r.files.baseline}`,
+    ...middle.slice(0, -1).map((f) => `between  ${f}`),
     `target   ${r.files.target}`,
     `final    ${r.files.final}`,
-    `${formatCount(r.candidateCount)} objects allocated between baseline and target are still alive in final: self ${formatBytes(r.candidateSelfSize)}, retained ${formatBytes(r.candidateRetainedSize)}`,
-    '',
+    `${formatCount(r.candidateCount)} objects allocated between baseline and target are still alive in final, in groups still growing target → final: self ${formatBytes(r.candidateSelfSize)}, retained ${formatBytes(r.candidateRetainedSize)}`,
   ];
+  if (r.stoppedCount > 0)
+    out.push(
+      `Not blamed: ${formatCount(r.stoppedCount)} group(s) grew after the baseline but not target → final (warm-up that stopped), largest: ${r.stopped
+        .slice(0, 3)
+        .map((s) => `${s.className} held by ${s.heldBy} (${formatBytes(s.retainedSize)})`)
+        .join('; ')}`,
+    );
+  out.push('');
   if (r.candidateCount === 0) return out.concat('No leak candidates.', '').join('\n');
   out.push(
     'By retainer (class held through the owner alive since the baseline):',
     table(
-      ['#', 'Class', 'Count', 'Self size', 'Retained size', 'Held by'],
+      ['#', 'Class', 'Count', 'Self size', 'Retained size', 'Grew in', 'Held by'],
       r.groups.map((g, k) => [
         String(k + 1),
         clip(g.className, 32),
         formatCount(g.count),
         formatBytes(g.selfSize),
         formatBytes(g.retainedSize),
+        `${g.grewInPairs}/${g.pairs}`,
         clip(g.heldBy, 40),
       ]),
     ),
-    'Retainer paths:',
+    'Retainer paths (folded) and code:',
   );
+  r.groups.forEach((g, k) => {
+    out.push(`  ${k + 1}. ${g.readablePath}`);
+    const code = describeSources(g.sites, g.allocationSites);
+    if (code) out.push(`     ${code}`);
+  });
+  out.push('Full retainer paths:');
   r.groups.forEach((g, k) => out.push(`  ${k + 1}. ${g.path}`));
   out.push(
     '',

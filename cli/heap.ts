@@ -116,9 +116,10 @@ export const heapDiffCommand: Command = {
 export const heapLeaksCommand: Command = {
   name: 'heap leaks',
   summary: 'leak candidates from three snapshots (baseline, target, final)',
-  usage: 'heap leaks BASELINE TARGET FINAL [--top N] [--json] [--include-internal]',
+  usage:
+    'heap leaks BASELINE [MORE…] TARGET FINAL [--profile FILE] [--top N] [--json] [--include-internal] [--keep-stopped]',
   description:
-    'Objects allocated between BASELINE and TARGET that are still alive in FINAL, grouped by class and by the pre-existing object holding them, ranked by retained size, each with its shortest retainer path from the GC roots. Take BASELINE after warm-up, TARGET after the suspect load, FINAL after the load stopped.',
+    'Objects allocated between BASELINE and TARGET that are still alive in FINAL, grouped by class and by the pre-existing object holding them, ranked by retained size, each with its shortest retainer path from the GC roots (lists, listener arrays and Map tables folded; closures with file:line). A group counts only while it keeps growing: it must gain members and its class must grow TARGET → FINAL; with more snapshots in between (in the order taken), groups that grew in every pair rank first. Take BASELINE after warm-up, TARGET after the suspect load, FINAL after more of it. With --profile, each group gets its allocation sites from a sampling heap profile taken over the same load.',
   options: {
     ...COMMON,
     top: { ...COMMON['top']!, default: '10' },
@@ -126,20 +127,48 @@ export const heapLeaksCommand: Command = {
       type: 'boolean',
       description: 'keep V8 internals (system, code, backing arrays) as candidates',
     },
+    'keep-stopped': {
+      type: 'boolean',
+      description: 'keep groups that stopped growing before FINAL (warm-up) as candidates',
+    },
+    profile: {
+      type: 'string',
+      arg: 'FILE',
+      description: 'a .heapprofile (sampling heap profile) to match allocation sites from',
+    },
   },
   examples: [
     'leakscope heap leaks s1.heapsnapshot s2.heapsnapshot s3.heapsnapshot',
+    'leakscope heap leaks base.heapsnapshot t-1.heapsnapshot t-2.heapsnapshot final.heapsnapshot --profile run.heapprofile',
     'leakscope heap leaks b.heapsnapshot t.heapsnapshot f.heapsnapshot --top 3 --json',
   ],
   async run(a, io) {
-    const { findLeaks } = await import('../analyzer/heap/leaks.js');
-    const [b, t, f] = positionals(a, 'leaks', ['BASELINE', 'TARGET', 'FINAL']);
+    const { findLeaksAcross } = await import('../analyzer/heap/leaks.js');
+    if (a.positionals.length < 3)
+      throw new LsError(
+        'LS_ERR_USAGE',
+        `expected BASELINE [MORE…] TARGET FINAL (at least 3 snapshots), got ${a.positionals.length} argument(s) (see: leakscope heap leaks --help)`,
+      );
     const top = topOption(a);
-    const r = await findLeaks(b!, t!, f!, {
+    const profileFile = str(a, 'profile');
+    const { matchAllocationSites, readProfileJson } = await import('../analyzer/heap/allocation-profile.js');
+    // Read the profile first: a bad file is reported before minutes of parsing.
+    const profile = profileFile === undefined ? undefined : readProfileJson(profileFile);
+    const leaks = await findLeaksAcross(a.positionals, {
       top,
       includeInternal: bool(a, 'include-internal'),
+      keepStopped: bool(a, 'keep-stopped'),
       onProgress: progress(a, io),
     });
+    const sites =
+      profile === undefined
+        ? undefined
+        : matchAllocationSites(
+            profile,
+            profileFile!,
+            leaks.groups.map((g) => g.className),
+          );
+    const r = sites ? { ...leaks, groups: leaks.groups.map((g, k) => ({ ...g, allocationSites: sites[k]! })) } : leaks;
     print(io, a, r, () => renderLeaks(r));
     return 0;
   },

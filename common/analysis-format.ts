@@ -236,11 +236,47 @@ export interface LeakGroupRow {
   readonly heldBy: string;
   readonly path: string;
   readonly steps: readonly HeapPathStep[];
+  /** The path with lists, listener arrays and Map tables folded; closures with file:line. */
+  readonly readablePath?: string;
+  /** Closures on the path and the callback the representative holds (snapshot `locations`). */
+  readonly codeSites?: readonly HeapCodeSite[];
+  /** Where the group's objects were allocated, from the run's sampling heap profile. */
+  readonly allocationSites?: readonly HeapAllocationSite[];
+  /** Surviving members first seen per interval between consecutive snapshots (the last: after the target). */
+  readonly newPerInterval?: readonly number[];
+  /** Consecutive snapshot pairs in which the group grew, of `pairs`. */
+  readonly grewInPairs?: number;
+  readonly pairs?: number;
+}
+
+/** A function's source position (1-based line and column). */
+export interface HeapCodeSite {
+  readonly kind: 'closure' | 'callback';
+  readonly functionName: string;
+  readonly url: string;
+  readonly line: number;
+  readonly column: number;
+}
+
+/** An allocation site of a leak group (analyzer/heap/allocation-profile.ts). */
+export interface HeapAllocationSite {
+  readonly functionName: string;
+  readonly url: string;
+  /** The function's line (sampling profiles carry the function's position, not the statement's). */
+  readonly line: number;
+  readonly bytes: number;
+  readonly matchedBy: 'constructor' | 'largest';
 }
 
 export interface HeapSection {
   /** Snapshot files used, relative to the run directory. */
-  readonly snapshots: { readonly baseline: string; readonly target: string; readonly final: string } | null;
+  readonly snapshots: {
+    readonly baseline: string;
+    readonly target: string;
+    readonly final: string;
+    /** All snapshots used in order, when more than three (`snapshots: N` in a phase). */
+    readonly series?: readonly string[];
+  } | null;
   /** Diff baseline → final. */
   readonly diff: {
     readonly before: { readonly file: string; readonly nodeCount: number; readonly totalSize: number };
@@ -259,6 +295,14 @@ export interface HeapSection {
       readonly selfSize: number;
       readonly retainedSize: number;
     }[];
+    /** Groups that grew after the baseline but not in the last pair: warm-up, not blamed. */
+    readonly stopped?: readonly {
+      readonly className: string;
+      readonly heldBy: string;
+      readonly count: number;
+      readonly retainedSize: number;
+    }[];
+    readonly stoppedCount?: number;
   } | null;
   /** Heap size (sum of self sizes) of the target snapshot, when there is one. */
   readonly targetTotalSize?: number;
@@ -276,6 +320,10 @@ export interface Culprit {
   readonly growthShare: number | null;
   /** What growthShare divides by, in words ("heap growth baseline → target snapshot: 24.1 MB"). */
   readonly growthBasis: string | null;
+  /** The code behind it: "allocated at cache.js:31 in `remember`; closure `onConfig` at app.js:12". */
+  readonly source?: string;
+  /** The readable retainer path (lists, listeners, Map tables folded). */
+  readonly readablePath?: string;
 }
 
 export interface OverallVerdict {

@@ -8,7 +8,7 @@ import type { Analysis } from '../common/analysis-format.js';
 import { PROFILE_DIR } from '../common/run-format.js';
 import { VERSION } from '../common/version.js';
 import type { RunData } from '../analyzer/run-reader.js';
-import { type AllocationProfileSummary, readAllocationProfile } from './allocation-sites.js';
+import { type AllocationProfileSummary, readAllocationProfile } from '../analyzer/heap/allocation-profile.js';
 import { chartSpecs, presentSeries, type ChartSpec } from './chart-specs.js';
 import { html, type SafeHtml } from './html-escape.js';
 import { renderPage } from './html-page.js';

@@ -15,7 +15,7 @@ import type {
 import type { LatencySummary, PhaseResult, RunManifest } from '../common/run-format.js';
 import type { RunData } from '../analyzer/run-reader.js';
 import { formatBytes, formatCount, formatP, formatPercent, formatQuantity } from '../common/format-numbers.js';
-import type { AllocationProfileSummary } from './allocation-sites.js';
+import type { AllocationProfileSummary } from '../analyzer/heap/allocation-profile.js';
 import { capitalize, type ChartSpec } from './chart-specs.js';
 import { html, type HtmlValue, SafeHtml } from './html-escape.js';
 

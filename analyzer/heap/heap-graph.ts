@@ -28,6 +28,8 @@ export class HeapGraph {
   readonly edgeTypes: readonly string[];
   readonly locations: Uint32Array;
   readonly locationFieldCount: number;
+  /** Fields per node in the file: a location's object_index is node index × this. */
+  readonly nodeFieldCount: number;
   readonly fileBytes: number;
   /** The snapshot's header object (meta, counts) as written. */
   readonly header: Readonly<Record<string, unknown>>;
@@ -75,6 +77,7 @@ export class HeapGraph {
     this.edgeTypes = layout.edgeTypes;
     this.locations = raw.locations;
     this.locationFieldCount = layout.locationFieldCount;
+    this.nodeFieldCount = layout.nodeFieldCount;
     this.fileBytes = raw.fileBytes;
     this.header = layout.header;
     const nt = (n: string): number => layout.nodeTypes.indexOf(n);

@@ -1,16 +1,22 @@
 /**
- * Three-snapshot leak candidates (baseline, target, final), as memlab's find-leaks but
- * for Node servers: objects whose id first appears in the target and that are still
- * reachable in the final snapshot. They are grouped by class and by allocation retainer
- * — the pre-existing object (alive at baseline) whose edge leads to them, e.g. the cache
- * Map that keeps growing — and ranked by retained size, each group with the shortest path
- * from the GC roots to a representative member.
+ * Leak candidates from N ≥ 3 snapshots (baseline, …, target, final), as memlab's
+ * find-leaks but for Node servers and confirmed over time: objects first seen after the
+ * baseline and by the target (the snapshot before the final) that are still reachable in
+ * the final snapshot. They are grouped by class and by allocation retainer — the
+ * pre-existing object (alive at baseline) whose edge leads to them, e.g. the cache Map
+ * that keeps growing — and ranked by retained size, each group with the shortest path
+ * from the GC roots to a representative member, readable (collections folded, closures
+ * with file:line).
+ *
+ * A group is kept only while it is still growing: in the last pair (target → final) it
+ * gained surviving members and its class grew in count. Warm-up that stopped is named in
+ * `stopped`, not blamed. Groups that grew in every consecutive pair (graphql-hive's
+ * gateway memtests judge a leak the same way: growth in every interval) rank first.
  */
 import { sumTopmostByGroup } from './dominator-tree.js';
 import type { Classes } from './class-names.js';
 import { analyzeSnapshot, type HeapAnalysis } from './heap-analysis.js';
 import { type HeapGraph, ROOT } from './heap-graph.js';
-import { IdSet } from './id-set.js';
 import {
   computeShortestPaths,
   isInternalType,
@@ -21,7 +27,10 @@ import {
   renderPath,
   type PathStep,
 } from './paths.js';
-import { parseSnapshotFile, type ParseOptions } from './snapshot-parser.js';
+import { readablePath, type CodeSite } from './readable-path.js';
+import type { ParseOptions } from './snapshot-parser.js';
+import { classTotals, loadStage, type SnapshotStage } from './snapshot-stages.js';
+import { LsError } from '../../common/errors.js';
 
 export interface LeakClassRow {
   readonly className: string;
@@ -40,10 +49,32 @@ export interface LeakGroup extends LeakClassRow {
   /** Shortest path from the GC roots to the group's largest member. */
   readonly path: string;
   readonly steps: readonly PathStep[];
+  /** The path with lists, listener arrays and Map tables folded, closures with file:line. */
+  readonly readablePath: string;
+  /** Closures on the path and the callback the representative holds, with their source lines. */
+  readonly sites: readonly CodeSite[];
+  /**
+   * Surviving members first seen in each interval (baseline → S1, …, target → final);
+   * the last counts members made after the target (not in count), which prove growth goes on.
+   */
+  readonly newPerInterval: readonly number[];
+  /** Consecutive snapshot pairs in which the group gained members and its class grew. */
+  readonly grewInPairs: number;
+  readonly pairs: number;
+}
+
+/** A group that grew after the baseline but not in the last pair: warm-up that stopped. */
+export interface StoppedGroup {
+  readonly className: string;
+  readonly heldBy: string;
+  readonly count: number;
+  readonly retainedSize: number;
 }
 
 export interface LeakReport {
   readonly files: { readonly baseline: string; readonly target: string; readonly final: string };
+  /** Every snapshot used, in order (baseline first, final last). */
+  readonly snapshots: readonly string[];
   readonly candidateCount: number;
   readonly candidateSelfSize: number;
   /** Retained size of all candidates together (each byte once). */
@@ -51,12 +82,17 @@ export interface LeakReport {
   readonly byClass: readonly LeakClassRow[];
   readonly groups: readonly LeakGroup[];
   readonly groupCount: number;
+  /** Groups left out because they stopped growing (largest first, top 5), and how many. */
+  readonly stopped: readonly StoppedGroup[];
+  readonly stoppedCount: number;
 }
 
 export interface LeakOptions extends ParseOptions {
   readonly top?: number;
   /** Keep V8 internals (hidden, code, internal arrays, system / *) as candidates. */
   readonly includeInternal?: boolean;
+  /** Keep groups that did not grow in the last pair (default false: they are warm-up). */
+  readonly keepStopped?: boolean;
 }
 
 /**
@@ -79,45 +115,55 @@ export function candidateTest(g: HeapGraph, classes: Classes): (i: number) => bo
   };
 }
 
+/**
+ * The two directions of a doubly linked list or ring (Node's timer lists, linked queues):
+ * the shortest paths reach half of a ring's members each way, one group for both.
+ */
+const LINK_PAIRS: Readonly<Record<string, string>> = {
+  _idleNext: '_idleNext/_idlePrev',
+  _idlePrev: '_idleNext/_idlePrev',
+  next: 'next/prev',
+  prev: 'next/prev',
+};
+
 /** An edge's name for grouping: element and numeric (table slot) edges all read "[]". */
 function ownerEdgeName(g: HeapGraph, e: number): string {
   if (g.isIndexEdge(e)) return '[]';
   const name = g.edgeName(e);
-  return /^\d+$/.test(name) ? '[]' : name;
+  return /^\d+$/.test(name) ? '[]' : (LINK_PAIRS[name] ?? name);
 }
 
-/** Ids of all nodes of a snapshot file (edges and strings are skipped, not stored). */
-export async function snapshotIds(file: string, opts: ParseOptions = {}): Promise<IdSet> {
-  const raw = await parseSnapshotFile(file, { ...opts, nodesOnly: true });
-  return new IdSet(raw.nodes.id.subarray(0, raw.nodes.count));
-}
-
-/** Leak candidates in an analysed final snapshot, given the ids of baseline and target. */
+/**
+ * Leak candidates in an analysed final snapshot, given the earlier snapshots in order
+ * (baseline first, target last; at least two).
+ */
 export function findLeaksIn(
-  baseline: IdSet,
-  target: IdSet,
+  stages: readonly SnapshotStage[],
   final: HeapAnalysis,
-  files: LeakReport['files'],
+  finalFile: string,
   opts: LeakOptions = {},
 ): LeakReport {
+  if (stages.length < 2)
+    throw new LsError('LS_ERR_INVALID_OPTION', `leak candidates need at least 3 snapshots, got ${stages.length + 1}`);
   const g = final.graph;
   const { classOf, names } = final.classes;
   const n = g.nodeCount;
+  const k = stages.length; // intervals: stage j-1 → j for j = 1..k-1, then target → final (k)
   const paths = computeShortestPaths(g, final.pool);
-  const isNew = (i: number): boolean => {
+  const baseline = stages[0]!.ids;
+  // Interval in which each object alive in the final was first seen: 0 before the
+  // baseline, j when first in stage j, k when made after the target.
+  const bornIn = (i: number): number => {
     const id = g.nodeId[i]!;
-    return target.has(id) && !baseline.has(id);
+    for (let j = 0; j < k; j++) if (stages[j]!.ids.has(id)) return j;
+    return k;
   };
   const isCandidate = opts.includeInternal ? null : candidateTest(g, final.classes);
-  const candidate = new Uint8Array(n);
-  let candidateCount = 0;
-  let candidateSelf = 0;
+  const interval = new Uint8Array(n); // 0: not a candidate (nor a late member)
   for (let i = 0; i < n; i++) {
-    if (paths.distance[i] === NONE || !isNew(i)) continue;
+    if (paths.distance[i] === NONE) continue;
     if (isCandidate && !isCandidate(i)) continue;
-    candidate[i] = 1;
-    candidateCount++;
-    candidateSelf += g.selfSize[i]!;
+    interval[i] = bornIn(i);
   }
 
   // Owner edge of each candidate: walk up the shortest-path tree past objects that are
@@ -136,7 +182,8 @@ export function findLeaksIn(
       }
       chain.push(v);
       const p = paths.parentNode[v]!;
-      if (inBaseline(p)) {
+      // A list's older members are not its owner: walk on to the list's head.
+      if (inBaseline(p) && (p === ROOT || classOf[p] !== classOf[v])) {
         found = paths.parentEdge[v]!;
         break;
       }
@@ -148,16 +195,16 @@ export function findLeaksIn(
 
   // Group = (class, owner, owner edge name), where all elements of one owner are one
   // edge "[]". Numeric keys per owner edge first, so no string is built per candidate.
+  // Candidates (first seen by the target) make the groups; members made after the
+  // target only count towards the last interval of a group that exists.
   const classCount = names.length;
   const groupOf = new Int32Array(n).fill(-1);
   const byEdge = new Map<number, number>();
   const byName = new Map<string, number>();
   const groupEdge: number[] = [];
   const groupClass: number[] = [];
-  const candidateClass = new Int32Array(n).fill(-1);
-  const all = new Int32Array(n).fill(-1);
-  for (let i = 0; i < n; i++) {
-    if (!candidate[i]) continue;
+  const perInterval: number[][] = [];
+  const groupFor = (i: number, create: boolean): number | undefined => {
     const e = ownerEdge(i);
     const cls = classOf[i]!;
     const numKey = e * classCount + cls;
@@ -166,21 +213,64 @@ export function findLeaksIn(
       const nameKey = `${cls}\u0000${paths.parentNode[g.edgeTo[e]!]}\u0000${ownerEdgeName(g, e)}`;
       gi = byName.get(nameKey);
       if (gi === undefined) {
+        if (!create) return undefined;
         gi = groupEdge.length;
         byName.set(nameKey, gi);
         groupEdge.push(e);
         groupClass.push(cls);
+        perInterval.push(new Array<number>(k).fill(0));
       }
       byEdge.set(numKey, gi);
     }
+    return gi;
+  };
+  for (let i = 0; i < n; i++) {
+    const j = interval[i]!;
+    if (j === 0 || j === k) continue;
+    const gi = groupFor(i, true)!;
     groupOf[i] = gi;
-    candidateClass[i] = cls;
-    all[i] = 0;
+    perInterval[gi]![j - 1]!++;
+  }
+  for (let i = 0; i < n; i++) {
+    if (interval[i] !== k) continue;
+    const gi = groupFor(i, false);
+    if (gi !== undefined) perInterval[gi]![k - 1]!++;
   }
   const G = groupEdge.length;
-  const gRetained = sumTopmostByGroup(final.tree, groupOf, G, final.retained, final.pool);
+
+  // Growth per consecutive pair: new survivors in the group and more of its class.
+  const totals = [...stages.map((s) => s.classes), classTotals(final.classes, g.selfSize)];
+  const grewIn = new Int32Array(G);
+  const grewLast = new Uint8Array(G);
+  for (let gi = 0; gi < G; gi++) {
+    const name = names[groupClass[gi]!]!;
+    for (let j = 1; j <= k; j++) {
+      const before = totals[j - 1]!.get(name)?.count ?? 0;
+      const after = totals[j]!.get(name)?.count ?? 0;
+      if (perInterval[gi]![j - 1]! > 0 && after > before) {
+        grewIn[gi]!++;
+        if (j === k) grewLast[gi] = 1;
+      }
+    }
+  }
+  const kept = (gi: number): boolean => opts.keepStopped === true || grewLast[gi] === 1;
+
+  const allRetained = sumTopmostByGroup(final.tree, groupOf, G, final.retained, final.pool);
+  // Candidates are the members of groups still growing; the others are warm-up.
+  const candidate = new Int32Array(n).fill(-1);
+  const candidateClass = new Int32Array(n).fill(-1);
+  let candidateCount = 0;
+  let candidateSelf = 0;
+  for (let i = 0; i < n; i++) {
+    const gi = groupOf[i]!;
+    if (gi < 0 || !kept(gi)) continue;
+    candidate[i] = 0;
+    candidateClass[i] = classOf[i]!;
+    candidateCount++;
+    candidateSelf += g.selfSize[i]!;
+  }
   const cRetained = sumTopmostByGroup(final.tree, candidateClass, classCount, final.retained, final.pool);
-  const totalRetained = sumTopmostByGroup(final.tree, all, 1, final.retained, final.pool)[0]!;
+  const totalRetained = sumTopmostByGroup(final.tree, candidate, 1, final.retained, final.pool)[0]!;
 
   const gCount = new Float64Array(G);
   const gSelf = new Float64Array(G);
@@ -193,31 +283,49 @@ export function findLeaksIn(
     gCount[gi]!++;
     gSelf[gi]! += g.selfSize[i]!;
     if (gBest[gi]! < 0 || final.retained[i]! > final.retained[gBest[gi]!]!) gBest[gi] = i;
+    if (candidate[i] !== 0) continue;
     cCount[classOf[i]!]!++;
     cSelf[classOf[i]!]! += g.selfSize[i]!;
   }
   const top = opts.top ?? 10;
-  const order = [...Array(G).keys()].sort((x, y) => gRetained[y]! - gRetained[x]! || gCount[y]! - gCount[x]!);
-  const groups: LeakGroup[] = order.slice(0, top).map((gi) => {
+  const heldByOf = (gi: number): string => {
     const e = groupEdge[gi]!;
     const owner = paths.parentNode[g.edgeTo[e]!]!;
-    const steps = pathSteps(g, final.classes, paths, pathTo(paths, gBest[gi]!));
     const edgeName = ownerEdgeName(g, e);
     const ownerIn = paths.parentEdge[owner]!;
     const ownerText =
       owner === ROOT || ownerIn === NONE || g.nodeType[owner] === g.T.synthetic
         ? nodeLabel(g, final.classes, owner)
         : `${names[classOf[paths.parentNode[owner]!]!]}.${ownerEdgeName(g, ownerIn)}`;
+    return edgeName === '[]' ? `${ownerText}[]` : `${ownerText}.${edgeName}`;
+  };
+  const bySize = (x: number, y: number): number => allRetained[y]! - allRetained[x]! || gCount[y]! - gCount[x]!;
+  // Growth in every pair first, then by retained size.
+  const order = [...Array(G).keys()]
+    .filter(kept)
+    .sort((x, y) => Number(grewIn[y] === k) - Number(grewIn[x] === k) || bySize(x, y));
+  const stoppedOrder = [...Array(G).keys()].filter((gi) => !kept(gi)).sort(bySize);
+  const groups: LeakGroup[] = order.slice(0, top).map((gi) => {
+    const e = groupEdge[gi]!;
+    const owner = paths.parentNode[g.edgeTo[e]!]!;
+    const nodes = pathTo(paths, gBest[gi]!);
+    const steps = pathSteps(g, final.classes, paths, nodes);
+    const readable = readablePath(g, final.classes, paths, nodes);
     return {
       className: names[groupClass[gi]!]!,
       count: gCount[gi]!,
       selfSize: gSelf[gi]!,
-      retainedSize: gRetained[gi]!,
+      retainedSize: allRetained[gi]!,
       owner: { id: g.nodeId[owner]!, className: names[classOf[owner]!]!, label: nodeLabel(g, final.classes, owner) },
-      ownerEdge: edgeName,
-      heldBy: edgeName === '[]' ? `${ownerText}[]` : `${ownerText}.${edgeName}`,
+      ownerEdge: ownerEdgeName(g, e),
+      heldBy: heldByOf(gi),
       path: renderPath(steps),
       steps,
+      readablePath: readable.text,
+      sites: readable.sites,
+      newPerInterval: perInterval[gi]!,
+      grewInPairs: grewIn[gi]!,
+      pairs: k,
     };
   });
   const byClass: LeakClassRow[] = names
@@ -225,34 +333,57 @@ export function findLeaksIn(
     .filter((r) => r.count > 0)
     .sort((x, y) => y.retainedSize - x.retainedSize || y.count - x.count)
     .slice(0, top);
+  const files = [...stages.map((s) => s.file), finalFile];
   return {
-    files,
+    files: { baseline: files[0]!, target: files[files.length - 2]!, final: finalFile },
+    snapshots: files,
     candidateCount,
     candidateSelfSize: candidateSelf,
     candidateRetainedSize: totalRetained,
     byClass,
     groups,
-    groupCount: G,
+    groupCount: order.length,
+    stopped: stoppedOrder.slice(0, 5).map((gi) => ({
+      className: names[groupClass[gi]!]!,
+      heldBy: heldByOf(gi),
+      count: gCount[gi]!,
+      retainedSize: allRetained[gi]!,
+    })),
+    stoppedCount: stoppedOrder.length,
   };
 }
 
 /**
+ * Leak candidates from N ≥ 3 snapshot files in the order they were taken:
+ * `leakscope heap leaks BASELINE [MORE…] TARGET FINAL`. The earlier files are read at once
+ * for their node ids and class totals only (no edges kept), interleaved with the final's
+ * parse, whose nodes and edges go to worker threads.
+ * @example (await findLeaksAcross(['s1.heapsnapshot', 's2.heapsnapshot', 's3.heapsnapshot'])).groups[0].readablePath
+ */
+export async function findLeaksAcross(files: readonly string[], opts: LeakOptions = {}): Promise<LeakReport> {
+  if (files.length < 3)
+    throw new LsError(
+      'LS_ERR_INVALID_OPTION',
+      `leak candidates need at least 3 snapshots (baseline, target, final), got ${files.length}`,
+    );
+  const earlier = files.slice(0, -1);
+  const finalFile = files[files.length - 1]!;
+  const [final, stages] = await Promise.all([
+    analyzeSnapshot(finalFile, opts),
+    Promise.all(earlier.map((f) => loadStage(f, opts))),
+  ]);
+  return findLeaksIn(stages, final, finalFile, opts);
+}
+
+/**
  * Leak candidates from three snapshot files: `leakscope heap leaks BASELINE TARGET FINAL`.
- * The three files are read at once: baseline and target for their node ids only (no
- * edges kept, no string table built: the final's is the only one), interleaved with the
- * final's parse, whose nodes and edges go to worker threads.
  * @example (await findLeaks('s1.heapsnapshot', 's2.heapsnapshot', 's3.heapsnapshot')).groups[0].path
  */
-export async function findLeaks(
+export function findLeaks(
   baselineFile: string,
   targetFile: string,
   finalFile: string,
   opts: LeakOptions = {},
 ): Promise<LeakReport> {
-  const [baseline, target, final] = await Promise.all([
-    snapshotIds(baselineFile, opts),
-    snapshotIds(targetFile, opts),
-    analyzeSnapshot(finalFile, opts),
-  ]);
-  return findLeaksIn(baseline, target, final, { baseline: baselineFile, target: targetFile, final: finalFile }, opts);
+  return findLeaksAcross([baselineFile, targetFile, finalFile], opts);
 }

@@ -39,6 +39,8 @@ export interface ParseOptions {
   readonly chunkSize?: number;
   /** Keep only the nodes; edges and strings are checked and skipped (edges/strings come back empty). */
   readonly nodesOnly?: boolean;
+  /** With nodesOnly: keep the strings too, so nodes can be named (class totals of a snapshot). */
+  readonly keepStrings?: boolean;
 }
 
 /** How to parse one part of a file (parse workers each take one; see parallel-parse.ts). */
@@ -78,6 +80,7 @@ class SnapshotAssembler implements TokenizerHandler {
     private readonly file: string,
     private readonly nodesOnly = false,
     private readonly part: PartOptions = {},
+    private readonly keepStrings = false,
   ) {
     this.layout = part.layout ?? null;
   }
@@ -114,7 +117,7 @@ class SnapshotAssembler implements TokenizerHandler {
     return null;
   }
   wantsStrings(key: string): boolean {
-    if (key !== 'strings' || this.nodesOnly) return false;
+    if (key !== 'strings' || (this.nodesOnly && !this.keepStrings)) return false;
     this.strings = new StringTable();
     return true;
   }
@@ -198,7 +201,7 @@ export async function parseSnapshotStream(
   name: string,
   opts: ParseOptions = {},
 ): Promise<RawSnapshot> {
-  const asm = new SnapshotAssembler(name, opts.nodesOnly);
+  const asm = new SnapshotAssembler(name, opts.nodesOnly, {}, opts.keepStrings);
   const tok = new SnapshotTokenizer(asm);
   try {
     for await (const chunk of chunks) {
@@ -249,7 +252,7 @@ export async function parseSnapshotPart(
 ): Promise<SnapshotPart> {
   const { fh, size } = await openSnapshot(file);
   try {
-    const asm = new SnapshotAssembler(file, opts.nodesOnly, part);
+    const asm = new SnapshotAssembler(file, opts.nodesOnly, part, opts.keepStrings);
     // A part after the start is fed as an object of its own: "{" then its keys.
     const tok = new SnapshotTokenizer(asm, start > 0 ? start - 1 : 0);
     const buf = Buffer.allocUnsafe(part.chunkSize ?? opts.chunkSize ?? 4 << 20);

@@ -80,10 +80,10 @@ test('leakscope heap summary|diff|leaks print tables, JSON, and exit 2 on bad in
 
     const usage = await run(['heap', 'leaks', s1, s2]);
     assert.equal(usage.code, 2);
-    assert.match(usage.err, /expected BASELINE TARGET FINAL/);
+    assert.match(usage.err, /expected BASELINE \[MORE…\] TARGET FINAL \(at least 3 snapshots\), got 2/);
     assert.equal((await run(['heap', 'summary', s1, '--top', '0'])).code, 2);
     const help = await run(['heap', 'leaks', '--help']);
-    assert.match(help.out, /Usage: leakscope heap leaks BASELINE TARGET FINAL/);
+    assert.match(help.out, /Usage: leakscope heap leaks BASELINE \[MORE…\] TARGET FINAL/);
     assert.match((await run(['--help'])).out, /heap summary[\s\S]*heap diff[\s\S]*heap leaks/);
   });
 });

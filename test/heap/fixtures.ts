@@ -183,7 +183,8 @@ export async function* pieces(buf: Buffer, size: number): AsyncGenerator<Buffer>
 
 /**
  * Programs that plant a known leak between snapshots s1 (baseline) and s2 (target) and
- * keep it until s3 (final). Sizes are small so each runs in well under a second.
+ * keep it until s3 (final), still growing between s2 and s3 (a leak must: see
+ * leaks.ts). Sizes are small so each runs in well under a second.
  */
 export const PLANTED = {
   /** Leak 1 of the design notes: executor cache keyed by request input order. */
@@ -227,14 +228,16 @@ snap('s1'); for (let i = 50; i < 1550; i++) handle(i); snap('s2'); for (let i = 
 globalThis.router = new Router();
 function makeHandler(i) { const scratch = new Array(64).fill(i); return function handleRoute() { return scratch.length; }; }
 for (let i = 0; i < 50; i++) router.routes.push(makeHandler(i));
-snap('s1'); for (let i = 50; i < 1050; i++) router.routes.push(makeHandler(i)); snap('s2'); snap('s3');`,
+snap('s1'); for (let i = 50; i < 1050; i++) router.routes.push(makeHandler(i)); snap('s2');
+for (let i = 1050; i < 1100; i++) router.routes.push(makeHandler(i)); snap('s3');`,
   },
   buffers: {
     leaked: 200,
     source: `class UploadSpool { constructor() { this.pending = []; } }
 globalThis.spool = new UploadSpool();
 for (let i = 0; i < 5; i++) spool.pending.push(Buffer.alloc(16384, i));
-snap('s1'); for (let i = 0; i < 200; i++) spool.pending.push(Buffer.alloc(16384, i)); snap('s2'); snap('s3');`,
+snap('s1'); for (let i = 0; i < 200; i++) spool.pending.push(Buffer.alloc(16384, i)); snap('s2');
+for (let i = 0; i < 10; i++) spool.pending.push(Buffer.alloc(16384, i)); snap('s3');`,
   },
   /** Control: objects made between s1 and s2 are released before s3. */
   released: {

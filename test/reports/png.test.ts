@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readRun } from '../../analyzer/run-reader.js';
-import { topAllocationSites } from '../../reports/allocation-sites.js';
+import { topAllocationSites } from '../../analyzer/heap/allocation-profile.js';
 import { renderChartPng } from '../../reports/chart-png.js';
 import { chartSpecs, requestsAt } from '../../reports/chart-specs.js';
 import { writeReport } from '../../reports/write-report.js';
