@@ -28,7 +28,8 @@ import { formatQuantity } from '../common/format-numbers.js';
 import { diffHeaps } from './heap/diff.js';
 import { analyzeSnapshot, loadClassifiedHeap } from './heap/heap-analysis.js';
 import { IdSet } from './heap/id-set.js';
-import { matchAllocationSites, type MatchedSite, readProfileJson } from './heap/allocation-profile.js';
+import { matchAllocationSites, type MatchedSite, readProfileJson, siteQuery } from './heap/allocation-profile.js';
+import type { CodeSite } from './heap/readable-path.js';
 import { findLeaksIn } from './heap/leaks.js';
 import { describeSources } from './heap/source-locations.js';
 import { classTotals, loadStage } from './heap/snapshot-stages.js';
@@ -254,7 +255,7 @@ async function analyzeHeap(run: RunData, opts: AnalyzeOptions, warnings: string[
 /** Allocation sites per group from the run's (last) sampling profile; null without one. */
 function allocationSites(
   run: RunData,
-  groups: readonly { readonly className: string }[],
+  groups: readonly { readonly className: string; readonly sites: readonly CodeSite[] }[],
   warnings: string[],
 ): MatchedSite[][] | null {
   const rec = run.manifest.heapProfiles?.at(-1);
@@ -264,7 +265,7 @@ function allocationSites(
     return matchAllocationSites(
       readProfileJson(file),
       rec.file,
-      groups.map((g) => g.className),
+      groups.map((g) => siteQuery(g.className, g.sites)),
     );
   } catch (e) {
     warnings.push(`allocation sites skipped: ${(e as Error).message}`);

@@ -151,7 +151,7 @@ export const heapLeaksCommand: Command = {
       );
     const top = topOption(a);
     const profileFile = str(a, 'profile');
-    const { matchAllocationSites, readProfileJson } = await import('../analyzer/heap/allocation-profile.js');
+    const { matchAllocationSites, readProfileJson, siteQuery } = await import('../analyzer/heap/allocation-profile.js');
     // Read the profile first: a bad file is reported before minutes of parsing.
     const profile = profileFile === undefined ? undefined : readProfileJson(profileFile);
     const leaks = await findLeaksAcross(a.positionals, {
@@ -166,7 +166,7 @@ export const heapLeaksCommand: Command = {
         : matchAllocationSites(
             profile,
             profileFile!,
-            leaks.groups.map((g) => g.className),
+            leaks.groups.map((g) => siteQuery(g.className, g.sites)),
           );
     const r = sites ? { ...leaks, groups: leaks.groups.map((g, k) => ({ ...g, allocationSites: sites[k]! })) } : leaks;
     print(io, a, r, () => renderLeaks(r));

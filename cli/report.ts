@@ -29,8 +29,11 @@ export const reportCommand: Command = {
     const r = await reportRuns(dirs, out, { png: !bool(a, 'no-png') });
     for (const w of r.warnings) io.stderr.write(`leakscope report: warning: ${w}\n`);
     r.analyses.forEach((an, i) => {
-      if (an)
-        io.stdout.write(`${dirs.length > 1 ? `${'AB'[i]}: ` : ''}${an.overall.verdict}: ${an.overall.headline}\n`);
+      if (!an) return;
+      io.stdout.write(`${dirs.length > 1 ? `${'AB'[i]}: ` : ''}${an.overall.verdict}: ${an.overall.headline}\n`);
+      const c = an.overall.culprit;
+      if (c?.source) io.stdout.write(`  culprit code: ${c.source}\n`);
+      if (c?.readablePath) io.stdout.write(`  culprit path: ${c.readablePath}\n`);
     });
     io.stdout.write(`report: ${r.html}\n${r.pngs.length ? `charts: ${r.pngs.length} PNG files in ${r.outDir}\n` : ''}`);
     return 0;

@@ -121,7 +121,12 @@ export const runOptions = {
   'no-snapshots': { type: 'boolean' as const, description: 'Skip heap snapshots' },
   'allocation-sampling': {
     type: 'boolean' as const,
-    description: 'Record V8 allocation sampling over the steady phases (.heapprofile)',
+    description:
+      'Record V8 allocation sampling over the steady phases (.heapprofile; on by default when the target allows it: spawned servers, --inspect)',
+  },
+  'no-allocation-sampling': {
+    type: 'boolean' as const,
+    description: 'Do not record allocation sampling (culprits then name no allocation site)',
   },
   out: s('Run directory (default runs/<scenario>-<mode>-<time>)', 'DIR'),
   clinic: s(
@@ -181,6 +186,7 @@ export const runCommand: Command = {
         snapshots: !bool(args, 'no-snapshots'),
         ...(gcEvery !== undefined ? { gcSettledEvery: gcEvery } : {}),
         ...(bool(args, 'allocation-sampling') ? { allocationSampling: true } : {}),
+        ...(bool(args, 'no-allocation-sampling') ? { allocationSampling: false } : {}),
         ...(str(args, 'clinic') ? { clinic: str(args, 'clinic')! } : {}),
         ...(seed !== undefined ? { seed } : {}),
         signal: abort.signal,

@@ -265,7 +265,7 @@ export interface HeapAllocationSite {
   /** The function's line (sampling profiles carry the function's position, not the statement's). */
   readonly line: number;
   readonly bytes: number;
-  readonly matchedBy: 'constructor' | 'largest';
+  readonly matchedBy: 'constructor' | 'enclosing' | 'largest';
 }
 
 export interface HeapSection {

@@ -16,6 +16,7 @@ import type { LatencySummary, PhaseResult, RunManifest } from '../common/run-for
 import type { RunData } from '../analyzer/run-reader.js';
 import { formatBytes, formatCount, formatP, formatPercent, formatQuantity } from '../common/format-numbers.js';
 import type { AllocationProfileSummary } from '../analyzer/heap/allocation-profile.js';
+import { describeSources } from '../analyzer/heap/source-locations.js';
 import { capitalize, type ChartSpec } from './chart-specs.js';
 import { html, type HtmlValue, SafeHtml } from './html-escape.js';
 
@@ -93,7 +94,7 @@ export function verdictSection(_run: RunData, analysis: Analysis | undefined, ti
 <h2>${title}</h2>
 <p class="headline">${verdictBadge(o.verdict)} ${first}</p>
 ${rest.length ? html`<ul class="evidence">${rest.map((r) => html`<li>${r}</li>`)}</ul>` : ''}
-${c ? html`<p class="culprit">Culprit: <b>${c.className}</b> × ${fmtCount(c.count)} held by <code>${c.heldBy}</code>, retaining ${formatBytes(c.retainedSize)}${c.growthShare !== null ? html` (${fmtPct(c.growthShare)} of ${c.growthBasis ?? 'the heap growth'})` : ''}.</p>` : ''}
+${c ? html`<p class="culprit">Culprit: <b>${c.className}</b> × ${fmtCount(c.count)} held by <code>${c.heldBy}</code>, retaining ${formatBytes(c.retainedSize)}${c.growthShare !== null ? html` (${fmtPct(c.growthShare)} of ${c.growthBasis ?? 'the heap growth'})` : ''}.${c.source ? html` Code: <span class="source">${c.source}</span>.` : ''}</p>${c.readablePath ? html`<p class="culprit-path">Path: <code class="path">${c.readablePath}</code></p>` : ''}` : ''}
 ${o.threadProblem && threadReason && !o.headline.includes(threadReason) ? html`<p class="culprit">Threads: ${threadReason}</p>` : ''}
 <p class="meta">${o.leaking.length ? html`Leaking series: ${o.leaking.map((k) => analysis.series.find((s) => s.key === k)?.label ?? k).join(', ')}. ` : ''}${fmtCount(analysis.run.requests)} requests, steady phases: ${analysis.run.steadyPhases.join(', ') || 'none'}; ${fmtPct(analysis.settings.confidence)} confidence intervals, trend test α=${analysis.settings.alpha}.</p>
 </section>`;
@@ -259,27 +260,46 @@ export function heapSection(h: HeapSection | null | undefined, heading = 'Heap s
   if (h.note) parts.push(html`<p class="note">${h.note}</p>`);
   if (h.snapshots)
     parts.push(
-      html`<p class="note">Baseline <code>${h.snapshots.baseline}</code>, target <code>${h.snapshots.target}</code>, final <code>${h.snapshots.final}</code>.</p>`,
+      h.snapshots.series
+        ? html`<p class="note">Snapshots in order: ${h.snapshots.series.map((f, i) => html`${i ? ' → ' : ''}<code>${f}</code>`)} (baseline first, target the one before the final).</p>`
+        : html`<p class="note">Baseline <code>${h.snapshots.baseline}</code>, target <code>${h.snapshots.target}</code>, final <code>${h.snapshots.final}</code>.</p>`,
     );
   if (h.leaks) {
     const l = h.leaks;
     parts.push(
-      html`<h3>Leak candidates</h3><p class="note">${fmtCount(l.candidateCount)} objects allocated between baseline and target and still alive in the final snapshot, retaining ${formatBytes(l.candidateRetainedSize)}; grouped by class and by the object holding them${l.groups.length > MAX_LEAK_GROUPS ? `, largest ${MAX_LEAK_GROUPS} of ${l.groups.length} groups` : ''}.</p>`,
+      html`<h3>Leak candidates</h3><p class="note">${fmtCount(l.candidateCount)} objects allocated between baseline and target and still alive in the final snapshot, in groups still growing target → final, retaining ${formatBytes(l.candidateRetainedSize)}; grouped by class and by the object holding them, groups that grew between every pair of snapshots first${l.groups.length > MAX_LEAK_GROUPS ? `, largest ${MAX_LEAK_GROUPS} of ${l.groups.length} groups` : ''}.</p>`,
     );
+    if (l.stoppedCount)
+      parts.push(
+        html`<p class="note stopped">Not blamed: ${fmtCount(l.stoppedCount)} group(s) grew after the baseline but not target → final (warm-up that stopped)${l.stopped?.length ? html`, largest: ${l.stopped.slice(0, 3).map((s, i) => html`${i ? '; ' : ''}<b>${s.className}</b> held by <code>${s.heldBy}</code> (${formatBytes(s.retainedSize)})`)}` : ''}.</p>`,
+      );
     parts.push(
       table(
-        ['#', 'Class', 'Count', 'Self size', 'Retained', 'Held by', 'Retainer path (from the GC roots)'],
-        l.groups
-          .slice(0, MAX_LEAK_GROUPS)
-          .map((g, i) => [
+        [
+          '#',
+          'Class',
+          'Count',
+          'Self size',
+          'Retained',
+          'Grew in',
+          'Held by',
+          'Retainer path (from the GC roots) and code',
+        ],
+        l.groups.slice(0, MAX_LEAK_GROUPS).map((g, i) => {
+          const code = describeSources(g.codeSites, g.allocationSites);
+          return [
             num(i + 1),
             html`<b>${g.className}</b>`,
             num(fmtCount(g.count)),
             num(formatBytes(g.selfSize)),
             num(formatBytes(g.retainedSize)),
+            num(g.pairs ? `${g.grewInPairs}/${g.pairs} pairs` : '–'),
             html`<code>${g.heldBy}</code>`,
-            html`<code class="path">${g.path}</code>`,
-          ]),
+            g.readablePath
+              ? html`<code class="path">${g.readablePath}</code>${code ? html`<div class="source">${code}</div>` : ''}<details><summary>full path</summary><code class="path">${g.path}</code></details>`
+              : html`<code class="path">${g.path}</code>`,
+          ];
+        }),
         'wide',
       ),
     );

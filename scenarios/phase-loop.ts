@@ -93,7 +93,7 @@ export async function runPhases(o: PhaseLoopOptions): Promise<void> {
       cursor.phase = p.name;
       const startMs = o.now();
       emit(`phase ${p.name}: ${loadLine(p)} over ${p.transport}`);
-      await o.captures.beforePhase(i);
+      await o.captures.beforePhase(i, p);
       const abort = new AbortController();
       phaseAbort = abort;
       const onAbort = () => abort.abort();

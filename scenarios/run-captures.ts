@@ -23,14 +23,20 @@ import {
 import type { PhaseDef } from './scenario.js';
 import type { Target } from './targets.js';
 
+/** How often a phase with `snapshots: N` checks whether its next capture is due. */
+const WATCH_MS = 100;
+
 export interface CaptureOptions {
   readonly intervalMs: number;
   /** Force a GC before every Nth sample (0: never). */
   readonly gcSettledEvery: number;
   /** Heap snapshots at the phases that name one. */
   readonly snapshots: boolean;
-  /** Allocation sampling over the steady phases. */
-  readonly allocationSampling: boolean;
+  /**
+   * Allocation sampling over the steady phases (default on: a spawned server's diagnostics
+   * interface or an --inspect target can; the overhead is measured by `npm run bench:sampling`).
+   */
+  readonly allocationSampling?: boolean | undefined;
   /** Which phases are steady, by index. */
   readonly steady: readonly boolean[];
   /** ms since the run started. */
@@ -89,54 +95,111 @@ export class Captures {
     this.sampler.start();
   }
 
-  /** Before phase `i`: allocation sampling starts with the first steady phase. */
-  async beforePhase(i: number): Promise<void> {
+  /**
+   * Before phase `i`: allocation sampling starts with the first steady phase, and a phase
+   * with `snapshots: N` (N > 1) gets a watch that takes snapshots 1..N−1 as it passes each
+   * N-th of its length (requests completed, or time for a phase given by duration).
+   */
+  async beforePhase(i: number, p?: PhaseDef): Promise<void> {
     if (this.samplingAllocations() && i === this.steady[0]) await startAllocationSampling(this.target);
+    if (p?.snapshot && (p.snapshots ?? 1) > 1 && this.o.snapshots && this.canSnapshot()) this.watchPhase(p);
   }
 
   /**
    * After phase `i` ran to its end: allocation sampling stops with the last steady phase, and a
-   * phase that names a snapshot gets one (after a sample, so the series has the point before it).
+   * phase that names a snapshot gets one (after a sample, so the series has the point before it);
+   * with `snapshots: N`, the N-th of its series.
    */
   async afterPhase(i: number, p: PhaseDef): Promise<void> {
     const t = this.target;
+    await this.endWatch();
     if (this.samplingAllocations() && i === this.steady[this.steady.length - 1]) {
       const prof = await stopAllocationSampling(t, this.writer, p.name);
       if (prof) this.record.heapProfiles.push({ file: relative(this.writer.dir, prof), phase: p.name });
     }
-    if (p.snapshot && this.o.snapshots && (t.diagnostics || t.inspector)) {
-      await this.sampler.sampleOnce();
-      this.o.emit(`heap snapshot '${p.snapshot}'…`);
-      const tMs = this.o.now();
-      const s = await snapshot(t, this.writer, p.snapshot);
-      if (s) {
-        this.record.snapshots.push({
-          label: p.snapshot,
-          file: relative(this.writer.dir, s.file),
-          phase: p.name,
-          tMs: Math.round(tMs),
-          captureMs: s.ms,
-          bytes: s.bytes,
-          isolate: 'main',
-        });
-        this.o.emit(`heap snapshot '${p.snapshot}': ${formatBytes(s.bytes)} in ${s.ms} ms`);
-      }
+    if (p.snapshot && this.o.snapshots && this.canSnapshot()) {
+      const n = p.snapshots ?? 1;
+      await this.capture(n > 1 ? `${p.snapshot}-${n}` : p.snapshot, p.name);
     }
   }
 
-  /** Stops sampling (a sample under way finishes first). */
-  stop(): Promise<void> {
-    return this.sampler.stop();
+  private canSnapshot(): boolean {
+    return this.target.diagnostics !== undefined || this.target.inspector !== undefined;
+  }
+
+  /** The watch of a phase with `snapshots: N`: polls its progress, one capture at a time. */
+  private watch: { timer: NodeJS.Timeout; busy: Promise<void> | undefined; error?: unknown } | undefined;
+
+  private watchPhase(p: PhaseDef): void {
+    const n = p.snapshots!;
+    const t0 = this.o.now();
+    const r0 = this.o.requests();
+    // A phase is given by exactly one of durationS and requests (the schema says so).
+    const total = p.durationS !== undefined ? p.durationS * 1000 : (p.requests ?? 1);
+    const progress = (): number => (p.durationS !== undefined ? this.o.now() - t0 : this.o.requests() - r0) / total;
+    let next = 1;
+    const w: NonNullable<Captures['watch']> = {
+      timer: setInterval(() => {
+        if (w.busy || next >= n || progress() < next / n) return;
+        const label = `${p.snapshot}-${next++}`;
+        w.busy = this.capture(label, p.name)
+          .catch((e: unknown) => {
+            w.error ??= e;
+          })
+          .finally(() => {
+            w.busy = undefined;
+          });
+      }, WATCH_MS),
+      busy: undefined,
+    };
+    w.timer.unref();
+    this.watch = w;
+  }
+
+  /** Ends a phase's watch: a capture under way finishes first; its failure is the phase's. */
+  private async endWatch(): Promise<void> {
+    const w = this.watch;
+    if (!w) return;
+    clearInterval(w.timer);
+    this.watch = undefined;
+    await w.busy;
+    if (w.error) throw w.error;
+  }
+
+  /** One heap snapshot, labelled, recorded in the run (after a sample, so the series has the point before it). */
+  private async capture(label: string, phase: string): Promise<void> {
+    await this.sampler.sampleOnce();
+    this.o.emit(`heap snapshot '${label}'…`);
+    const tMs = this.o.now();
+    const s = await snapshot(this.target, this.writer, label);
+    if (!s) return;
+    this.record.snapshots.push({
+      label,
+      file: relative(this.writer.dir, s.file),
+      phase,
+      tMs: Math.round(tMs),
+      captureMs: s.ms,
+      bytes: s.bytes,
+      isolate: 'main',
+    });
+    this.o.emit(`heap snapshot '${label}': ${formatBytes(s.bytes)} in ${s.ms} ms`);
+  }
+
+  /** Stops sampling (a sample under way finishes first) and any phase's snapshot watch. */
+  async stop(): Promise<void> {
+    if (this.watch) clearInterval(this.watch.timer);
+    await this.sampler.stop();
   }
 
   /** Stops sampling and, while the target is alive, takes one last sample. */
   async finish(): Promise<void> {
+    await this.endWatch().catch(() => undefined);
     await this.sampler.stop();
     if (this.target.alive()) await this.sampler.sampleOnce().catch(() => undefined);
   }
 
   private samplingAllocations(): boolean {
-    return this.o.allocationSampling && this.steady.length > 0;
+    return (this.o.allocationSampling ?? true) && this.steady.length > 0;
   }
 }
 

@@ -89,6 +89,8 @@ const phaseSchema = v.pipe(
     steady: v.optional(flag(), false),
     /** Take a heap snapshot with this label at the end of the phase. */
     snapshot: v.optional(matching(/^[a-z0-9][a-z0-9_-]{0,40}$/i, 'a short label such as baseline')),
+    /** N evenly spaced snapshots within the phase, labelled <snapshot>-1..N (the last at its end). */
+    snapshots: bounded({ min: 1, max: 20, integer: true }),
     /** Write a new model version every this many seconds during the phase (hot-reload). */
     reloadEveryS: bounded({ min: 0.2, max: 3600 }),
     http: v.optional(httpTemplateSchema),
@@ -102,7 +104,7 @@ const phaseSchema = v.pipe(
     if (!dataset.typed) return;
     const p = dataset.value;
     // A closed loop has no schedule, and runs on autocannon (HTTP only).
-    const issue = (key: 'rateTo' | 'transport', message: string) =>
+    const issue = (key: 'rateTo' | 'transport' | 'snapshots', message: string) =>
       addIssue({ message, path: [{ type: 'object', origin: 'value', input: p, key, value: p[key] }] });
     if (p.connections !== undefined && p.rateTo !== undefined)
       issue('rateTo', 'cannot be used with connections: a closed loop has no arrival schedule to ramp');
@@ -111,6 +113,8 @@ const phaseSchema = v.pipe(
         'transport',
         `must be rest or http with connections (a closed loop runs on autocannon), got ${p.transport}`,
       );
+    if (p.snapshots !== undefined && p.snapshot === undefined)
+      issue('snapshots', 'needs snapshot: LABEL beside it (the N captures are labelled LABEL-1..N)');
     for (const [key, when, why] of REQUIRED_WHEN) {
       if (when(p) && p[key] === undefined)
         addIssue({
@@ -131,7 +135,8 @@ const scenarioSchema = fields(
     sampleIntervalMs: v.optional(number({ min: 20, max: 60_000, integer: true }), 250),
     /** Force a GC before every Nth sample (0 = never) when the target allows it. */
     gcSettledEvery: v.optional(number({ min: 0, max: 10_000, integer: true }), 0),
-    allocationSampling: v.optional(flag(), false),
+    /** V8 allocation sampling over the steady phases; absent: on when the target allows it. */
+    allocationSampling: v.optional(flag()),
     target: v.optional(
       fields({
         /** Extra service time per Predict for a spawned server (--model-delay-ms). */

@@ -104,39 +104,72 @@ export interface MatchedSite {
   readonly bytes: number;
   /**
    * constructor: the stack ran the group's class constructor, and this is the program's
-   * frame that called it; largest: no such stack, this is the program's frame with the
-   * most live sampled bytes (what a Map of strings or an array of closures shows).
+   * frame that called it. enclosing: the group's objects are (or hold) a closure, and this
+   * is the sampled function that encloses its definition — the one that made it. largest:
+   * neither, this is the program's frame with the most live sampled bytes (a V8 object
+   * allocated without running code of its own, e.g. a base class instance or a string).
    */
-  readonly matchedBy: 'constructor' | 'largest';
+  readonly matchedBy: 'constructor' | 'enclosing' | 'largest';
+}
+
+/** What a leak group offers to match: its class and, when it has one, its closure's definition. */
+export interface SiteQuery {
+  readonly className: string;
+  /** Where the group's closure (a member, or the callback a member holds) is defined; 1-based. */
+  readonly closure?: { readonly url: string; readonly line: number; readonly column: number } | undefined;
+}
+
+/**
+ * The query for a group: its class, and its closure when its members are closures (the
+ * last closure on the path is the member itself) or hold one as their callback.
+ */
+export function siteQuery(
+  className: string,
+  codeSites: readonly { kind: string; url: string; line: number; column: number }[] = [],
+): SiteQuery {
+  const closure =
+    codeSites.find((s) => s.kind === 'callback') ??
+    (className === '(closure)' ? codeSites.filter((s) => s.kind === 'closure').at(-1) : undefined);
+  return closure
+    ? { className, closure: { url: closure.url, line: closure.line, column: closure.column } }
+    : { className };
 }
 
 type Frame = ProfileNode['callFrame'];
+type Tally = Map<string, { frame: Frame; bytes: number }>;
 
 /** The program's own code: a script with a URL that is not Node's (node:…) nor V8's. */
 const isUserFrame = (f: Frame): boolean => f.url !== '' && !f.url.startsWith('node:') && f.functionName !== '(root)';
+/** Profiles name scripts by URL (file:///srv/app.js), snapshots by path (/srv/app.js). */
+const samePlace = (url: string, path: string): boolean =>
+  url.replace(/^file:\/\//, '') === path.replace(/^file:\/\//, '');
+
+function add(m: Tally, f: Frame, bytes: number): void {
+  const key = `${f.functionName}\u0000${f.url}\u0000${f.lineNumber}\u0000${f.columnNumber ?? 0}`;
+  const s = m.get(key);
+  if (s) s.bytes += bytes;
+  else m.set(key, { frame: f, bytes });
+}
 
 /**
- * Allocation sites for each class name, from a sampling heap profile taken with the
+ * Allocation sites for each leak group, from a sampling heap profile taken with the
  * default flags (samples of collected objects are dropped, so what is left at stop is
  * what survived: for a leak, the leaked objects). One pass over the call tree.
- * @example matchAllocationSites(profile, 'p.heapprofile', ['Entry'])[0][0] // { functionName: 'remember', … }
+ * @example matchAllocationSites(profile, 'p.heapprofile', [{ className: 'Entry' }])[0][0].functionName // 'remember'
  */
 export function matchAllocationSites(
   profile: unknown,
   file: string,
-  classNames: readonly string[],
-  perClass = 2,
+  queries: readonly SiteQuery[],
+  perGroup = 2,
 ): MatchedSite[][] {
   const head = profileHead(profile, file);
-  const wanted = new Map(classNames.map((c, k) => [c, k]));
-  const byClass = classNames.map(() => new Map<string, { frame: Frame; bytes: number }>());
-  const largest = new Map<string, { frame: Frame; bytes: number }>();
-  const add = (m: Map<string, { frame: Frame; bytes: number }>, f: Frame, bytes: number): void => {
-    const key = `${f.functionName}\u0000${f.url}\u0000${f.lineNumber}`;
-    const s = m.get(key);
-    if (s) s.bytes += bytes;
-    else m.set(key, { frame: f, bytes });
-  };
+  const wanted = new Map<string, number[]>();
+  queries.forEach((q, k) => wanted.set(q.className, [...(wanted.get(q.className) ?? []), k]));
+  const byClass = queries.map((): Tally => new Map());
+  // Live bytes per innermost program frame: the fallback, and the functions that may
+  // enclose a group's closure.
+  const innermost: Tally = new Map();
   // Depth-first with an explicit stack of frames (profiles nest hundreds deep).
   const frames: Frame[] = [];
   const todo: { node: ProfileNode; depth: number }[] = [{ node: head, depth: 0 }];
@@ -148,25 +181,25 @@ export function matchAllocationSites(
     if (bytes > 0) {
       let user = -1;
       for (let d = frames.length - 1; d >= 0 && user < 0; d--) if (isUserFrame(frames[d]!)) user = d;
-      if (user >= 0) add(largest, frames[user]!, bytes);
+      if (user >= 0) add(innermost, frames[user]!, bytes);
       for (let d = frames.length - 1; d >= 0; d--) {
-        const k = wanted.get(frames[d]!.functionName);
-        if (k === undefined) continue;
+        const ks = wanted.get(frames[d]!.functionName);
+        if (ks === undefined) continue;
         // The program's frame that ran the constructor: its caller when the constructor
         // is the program's own class, else the nearest program frame above it.
         let site = -1;
         for (let u = d - 1; u >= 0 && site < 0; u--) if (isUserFrame(frames[u]!)) site = u;
         if (site < 0 && isUserFrame(frames[d]!)) site = d;
-        if (site >= 0) add(byClass[k]!, frames[site]!, bytes);
+        if (site >= 0) for (const k of ks) add(byClass[k]!, frames[site]!, bytes);
         break;
       }
     }
     for (const c of node.children ?? []) todo.push({ node: c, depth: depth + 1 });
   }
-  const rows = (m: Map<string, { frame: Frame; bytes: number }>, matchedBy: MatchedSite['matchedBy']): MatchedSite[] =>
-    [...m.values()]
+  const rows = (sites: Iterable<{ frame: Frame; bytes: number }>, matchedBy: MatchedSite['matchedBy']): MatchedSite[] =>
+    [...sites]
       .sort((a, b) => b.bytes - a.bytes)
-      .slice(0, perClass)
+      .slice(0, perGroup)
       .map((s) => ({
         functionName: s.frame.functionName || '(anonymous)',
         url: s.frame.url,
@@ -174,8 +207,35 @@ export function matchAllocationSites(
         bytes: s.bytes,
         matchedBy,
       }));
-  const fallback = rows(largest, 'largest');
-  return byClass.map((m) => (m.size > 0 ? rows(m, 'constructor') : fallback));
+  const keyOf = (m: { functionName: string; url: string; line: number }): string =>
+    `${m.functionName}\u0000${m.url}\u0000${m.line}`;
+  /** The sampled function starting last before the closure's definition, in its script. */
+  const enclosing = (c: NonNullable<SiteQuery['closure']>): MatchedSite[] => {
+    let best: { frame: Frame; bytes: number } | undefined;
+    const at = (f: Frame): number => f.lineNumber * 1e6 + (f.columnNumber ?? 0);
+    const def = (c.line - 1) * 1e6 + (c.column - 1);
+    for (const s of innermost.values()) {
+      if (!samePlace(s.frame.url, c.url) || at(s.frame) >= def) continue;
+      if (!best || at(s.frame) > at(best.frame)) best = s;
+    }
+    return best ? rows([best], 'enclosing') : [];
+  };
+  const matched = queries.map((q, k): MatchedSite[] => {
+    if (byClass[k]!.size > 0) return rows(byClass[k]!.values(), 'constructor');
+    return q.closure ? enclosing(q.closure) : [];
+  });
+  // The fallback leaves out the sites another group is known to come from.
+  const explained = new Set(matched.flat().map(keyOf));
+  const fallback = rows(
+    [...innermost.values()].filter(
+      (s) =>
+        !explained.has(
+          keyOf({ ...s.frame, functionName: s.frame.functionName || '(anonymous)', line: s.frame.lineNumber + 1 }),
+        ),
+    ),
+    'largest',
+  );
+  return matched.map((m) => (m.length ? m : fallback));
 }
 
 /** Reads a .heapprofile file as JSON, with a clear error naming it. */

@@ -118,12 +118,16 @@ export function describeSources(
 ): string {
   const parts: string[] = [];
   const a = allocationSites[0];
-  if (a)
+  if (a) {
+    const where = `${shortSource(a.url, a.line)} in \`${a.functionName}\``;
     parts.push(
       a.matchedBy === 'constructor'
-        ? `allocated at ${shortSource(a.url, a.line)} in \`${a.functionName}\``
-        : `largest surviving sampled allocations at ${shortSource(a.url, a.line)} in \`${a.functionName}\``,
+        ? `allocated at ${where}`
+        : a.matchedBy === 'enclosing'
+          ? `made at ${where}`
+          : `largest surviving sampled allocations at ${where}`,
     );
+  }
   // Nearest the leaked objects first (the callback they hold, then the last closure on
   // the path); Node's own functions (node:…) are the route, not the code to fix.
   const seen = new Set<string>();

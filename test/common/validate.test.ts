@@ -155,6 +155,12 @@ test('scenario files: wrong type, unknown field, range, and the rules between fi
   bad(() => scenario({ durationS: 3 }), /phases\[0\]: give exactly one of 'requests' or 'durationS'/);
   bad(() => scenario({ order: 'permutations' }), /phases\[0\]\.permutations: is required with order: permutations/);
   bad(() => scenario({ transport: 'grpc-generic' }), /phases\[0\]\.grpc: is required with transport: grpc-generic/);
+  bad(() => scenario({ snapshots: 3 }), /phases\[0\]\.snapshots: needs snapshot: LABEL beside it/);
+  bad(
+    () => scenario({ snapshot: 'steady', snapshots: 0 }),
+    /phases\[0\]\.snapshots: expected an integer from 1 to 20, got 0/,
+  );
+  assert.equal(scenario({ snapshot: 'steady', snapshots: 3 }).phases[0]!.snapshots, 3);
   bad(
     () => scenario({ transport: 'http', http: { path: 'x' } }),
     /phases\[0\]\.http\.path: expected a path starting with \/, got "x"/,

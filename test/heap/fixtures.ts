@@ -129,6 +129,8 @@ export interface SpecNode {
   type: string;
   name: string;
   size: number;
+  /** Node id (default 2 × index + 1); the same object keeps its id across snapshots. */
+  id?: number;
   edges: { type: string; name: string | number; to: number }[];
 }
 
@@ -155,7 +157,7 @@ export function snapshotJson(
       const v: Record<string, number> = {
         type: V8_NODE_TYPES.indexOf(nd.type),
         name: sid(nd.name),
-        id: 2 * i + 1,
+        id: nd.id ?? 2 * i + 1,
         self_size: nd.size,
         edge_count: nd.edges.length,
       };

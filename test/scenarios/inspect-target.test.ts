@@ -1,13 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { findLeaks } from '../../analyzer/heap/leaks.js';
 import { readRun } from '../../analyzer/run-reader.js';
 import { runScenario } from '../../scenarios/runner.js';
+import { startInspected } from '../helpers/inspected-program.js';
 import { withTmpDir } from '../helpers/tmp-dir.js';
 
 /** A user's own Node server, with a leak of its own: every request's record is kept forever. */
@@ -29,19 +27,9 @@ test('a Node server started with --inspect is sampled and snapshotted through th
   await withTmpDir('leakscope-inspect-', async (dir) => {
     const script = join(dir, 'server.cjs');
     await writeFile(script, LEAKY_SERVER);
-    const child = spawn(process.execPath, ['--inspect=127.0.0.1:0', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const prog = await startInspected(script);
+    const { child, port, inspect: inspectAddr } = prog;
     try {
-      const inspect = new Promise<string>((resolve, reject) => {
-        createInterface({ input: child.stderr! }).on('line', (l) => {
-          const m = /Debugger listening on ws:\/\/([\d.]+:\d+)\//.exec(l);
-          if (m) resolve(m[1]!);
-        });
-        child.once('exit', (c) => reject(new Error(`server exited ${c}`)));
-      });
-      const port = await new Promise<number>((resolve) =>
-        createInterface({ input: child.stdout! }).once('line', (l) => resolve(JSON.parse(l).port)),
-      );
-      const inspectAddr = await inspect;
       const file = join(dir, 'http-leak.yaml');
       await writeFile(
         file,
@@ -95,8 +83,7 @@ test('a Node server started with --inspect is sampled and snapshotted through th
         JSON.stringify(leaks.byClass.slice(0, 5)),
       );
     } finally {
-      child.kill('SIGKILL');
-      await once(child, 'exit').catch(() => undefined);
+      await prog.kill();
     }
   });
 });
