@@ -106,20 +106,23 @@ export class Captures {
   }
 
   /**
-   * After phase `i` ran to its end: allocation sampling stops with the last steady phase, and a
-   * phase that names a snapshot gets one (after a sample, so the series has the point before it);
-   * with `snapshots: N`, the N-th of its series.
+   * After phase `i` ran to its end: a phase that names a snapshot gets one (after a sample, so
+   * the series has the point before it; with `snapshots: N`, the N-th of its series), and
+   * allocation sampling stops with the last steady phase.
    */
   async afterPhase(i: number, p: PhaseDef): Promise<void> {
     const t = this.target;
     await this.endWatch();
-    if (this.samplingAllocations() && i === this.steady[this.steady.length - 1]) {
-      const prof = await stopAllocationSampling(t, this.writer, p.name);
-      if (prof) this.record.heapProfiles.push({ file: relative(this.writer.dir, prof), phase: p.name });
-    }
+    // The snapshot first: a spawned server's sampling runs in an inspector session of its
+    // own, and V8 clears its heap object ids when that session ends — a snapshot taken
+    // after would share no ids with the earlier ones, and every object would look old.
     if (p.snapshot && this.o.snapshots && this.canSnapshot()) {
       const n = p.snapshots ?? 1;
       await this.capture(n > 1 ? `${p.snapshot}-${n}` : p.snapshot, p.name);
+    }
+    if (this.samplingAllocations() && i === this.steady[this.steady.length - 1]) {
+      const prof = await stopAllocationSampling(t, this.writer, p.name);
+      if (prof) this.record.heapProfiles.push({ file: relative(this.writer.dir, prof), phase: p.name });
     }
   }
 
