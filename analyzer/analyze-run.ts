@@ -12,8 +12,10 @@ import {
   type CaptureMark,
   type Culprit,
   type HeapSection,
+  type OverallVerdict,
   type PhaseLoadSummary,
   type SeriesAnalysis,
+  type SteadyPhaseData,
 } from '../common/analysis-format.js';
 import {
   ANALYSIS_FILE,
@@ -33,6 +35,7 @@ import type { CodeSite } from './heap/readable-path.js';
 import { findLeaksIn } from './heap/leaks.js';
 import { describeSources } from './heap/source-locations.js';
 import { classTotals, loadStage } from './heap/snapshot-stages.js';
+import { steadyPhaseData } from './data-sufficiency.js';
 import type { RunData } from './run-reader.js';
 import { analyzeThreads } from './series/threads.js';
 import {
@@ -330,6 +333,8 @@ export async function analyzeRun(run: RunData, opts: AnalyzeOptions = {}): Promi
   const heap = opts.heap === false ? null : await analyzeHeap(run, opts, warnings);
   const culprit = culpritOf(heap);
   const last = run.samples[run.samples.length - 1];
+  const data = steadyPhaseData(run);
+  const overall = withoutStableOnGaps(overallVerdict(series, threads, culprit), data);
   return {
     format: ANALYSIS_FORMAT,
     tool: { name: 'leakscope', version: VERSION },
@@ -345,6 +350,7 @@ export async function analyzeRun(run: RunData, opts: AnalyzeOptions = {}): Promi
       sampleCount: run.samples.length,
       steadyPhases: steady,
       requests: last?.requests ?? 0,
+      data,
     },
     settings: {
       ...(m.host?.cpus ? { cpus: m.host.cpus } : {}),
@@ -353,7 +359,7 @@ export async function analyzeRun(run: RunData, opts: AnalyzeOptions = {}): Promi
       minSamples: opts.minSamples ?? VERDICT_DEFAULTS.minSamples,
       maxPairsSamples: opts.maxSamples ?? VERDICT_DEFAULTS.maxSamples,
     },
-    overall: overallVerdict(series, threads, culprit),
+    overall,
     captures,
     series,
     threads,
@@ -361,6 +367,13 @@ export async function analyzeRun(run: RunData, opts: AnalyzeOptions = {}): Promi
     phases: phaseSummaries(m, run.results),
     warnings,
   };
+}
+
+/** Missing steady data proves nothing stable: a STABLE overall verdict on a run with gaps is INSUFFICIENT_DATA. */
+function withoutStableOnGaps(o: OverallVerdict, data: readonly SteadyPhaseData[]): OverallVerdict {
+  const gaps = data.flatMap((d) => (d.gap ? [d.gap] : []));
+  if (o.verdict !== 'STABLE' || !gaps.length) return o;
+  return { ...o, verdict: 'INSUFFICIENT_DATA', headline: `Not enough data for a verdict: ${gaps.join('; ')}` };
 }
 
 /**

@@ -54,6 +54,10 @@ const budgetFileSchema = fields(
     extends: v.optional(v.literal('default', expecting('"default" when given'))),
     confidence: v.optional(number({ min: 0.5, max: 1, aboveMin: true, belowMax: true })),
     requireVerdict: optionalFlag,
+    /** Checks that are skipped, not failed, when the run lacks their data (ids, or prefixes ending in `*`). */
+    optional: v.optional(
+      v.array(v.string(), expecting('a list of check ids (e.g. "run.data.recovery", "run.data.*")')),
+    ),
     series: v.optional(
       v.record(
         v.picklist(SERIES_KEYS, () => `not a known series (known: ${SERIES_KEYS.join(', ')})`),
@@ -81,6 +85,8 @@ export interface Budget {
   readonly threads: ThreadBudget;
   /** By phase name, or "@steady" (every steady phase) / "@all". */
   readonly phases: Readonly<Record<string, PhaseBudget>>;
+  /** Checks skipped rather than failed when the run lacks their data ("run.data.<phase>", or a prefix ending in `*`). */
+  readonly optional?: readonly string[];
 }
 
 /**
@@ -135,6 +141,7 @@ export function parseBudget(raw: unknown, where: string): Budget {
     series,
     threads: { ...base.threads, ...withoutUndefined(top.threads ?? {}) },
     phases,
+    ...((top.optional ?? base.optional) ? { optional: top.optional ?? base.optional } : {}),
   });
 }
 

@@ -5,6 +5,7 @@
 import type { Analysis, Estimate, SeriesAnalysis, SeriesKey } from '../common/analysis-format.js';
 import { formatPercent, formatQuantity } from '../common/format-numbers.js';
 import type { Budget, SeriesBudget } from './budget.js';
+import { dataChecks } from './gate-data.js';
 import { capAllowance } from './series/threads.js';
 
 export type CheckStatus = 'pass' | 'fail' | 'skip';
@@ -307,6 +308,7 @@ export function evaluateGate(a: Analysis, budget: Budget, budgetName = 'default'
     });
   }
   checks.push(
+    ...dataChecks(a, budget.optional ?? []),
     ...seriesBudgetChecks(a.series, budget, a.settings.confidence),
     ...threadChecks(a, budget),
     ...phaseChecks(a, budget),

@@ -367,6 +367,19 @@ export interface PhaseLoadSummary {
   } | null;
 }
 
+/** A steady phase's data: samples found against samples expected, and whether its load results are there. */
+export interface SteadyPhaseData {
+  readonly phase: string;
+  /** Whether the phase ran (it is in the manifest); a planned phase that never ran expects its planned duration. */
+  readonly ran: boolean;
+  readonly samples: number;
+  /** Phase duration / sample interval, rounded down. */
+  readonly expected: number;
+  readonly hasResults: boolean;
+  /** Why the data is not enough ("steady phase X has N of M expected samples"); absent when it is. */
+  readonly gap?: string;
+}
+
 export interface Analysis {
   readonly format: typeof ANALYSIS_FORMAT;
   readonly tool: { readonly name: 'leakscope'; readonly version: string };
@@ -383,6 +396,8 @@ export interface Analysis {
     readonly sampleCount: number;
     readonly steadyPhases: readonly string[];
     readonly requests: number;
+    /** Samples each steady phase has against what its duration implies (absent in older analyses). */
+    readonly data?: readonly SteadyPhaseData[];
   };
   /** The options the statistics were computed with (confidence, alpha, thresholds). */
   readonly settings: {

@@ -101,3 +101,21 @@ export function readProcStats(pid: number): ProcStats {
     openFds: openFds(pid),
   };
 }
+
+/**
+ * When a process started, in clock ticks since boot (/proc/<pid>/stat field 22); undefined
+ * when it does not exist. With the pid, it identifies a process even after its pid is reused.
+ * @example processStartTicks(process.pid)
+ */
+export function processStartTicks(pid: number): number | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // The command name (field 2) is in parentheses and may hold spaces: count fields after its ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[19]);
+  return Number.isSafeInteger(ticks) ? ticks : undefined;
+}

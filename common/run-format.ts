@@ -54,6 +54,12 @@ export interface PhaseRecord {
   readonly transport: Transport;
   /** e.g. { rate: 200, durationS: 10 } as declared in the scenario. */
   readonly load: Readonly<Record<string, unknown>>;
+  /**
+   * The phase was still running when the manifest was last written (the runner writes it as
+   * each phase starts and ends): `endMs` is its start then, and a reader takes its end from
+   * the last sample of the phase.
+   */
+  readonly open?: true;
 }
 
 export interface SnapshotRecord {
@@ -69,7 +75,20 @@ export interface SnapshotRecord {
   readonly isolate: string;
 }
 
-export type RunStatus = 'complete' | 'interrupted' | 'target-died' | 'failed';
+/**
+ * How a run ended. `running` is what the runner writes while the run is under way; a reader
+ * that finds it while the runner process (`RunManifest.runner`) is gone reports `killed`,
+ * which is never written.
+ */
+export type RunStatus = 'complete' | 'interrupted' | 'target-died' | 'failed' | 'running' | 'killed';
+
+/** The runner process writing a run, so a reader can tell a run under way from one whose runner was killed. */
+export interface RunnerIdentity {
+  readonly pid: number;
+  readonly hostname: string;
+  /** Start time of the process in clock ticks since boot (/proc/<pid>/stat field 22): a reused pid differs. */
+  readonly startTicks?: number;
+}
 
 export interface RunManifest {
   readonly format: typeof RUN_FORMAT;
@@ -94,6 +113,8 @@ export interface RunManifest {
   readonly endedAt: string;
   readonly status: RunStatus;
   readonly error?: string;
+  /** The runner process (present while the run is under way). */
+  readonly runner?: RunnerIdentity;
   readonly sampleIntervalMs: number;
   readonly phases: readonly PhaseRecord[];
   readonly snapshots: readonly SnapshotRecord[];
