@@ -1,4 +1,5 @@
 /** `leakscope run`: replay a scenario against a target and write a run directory. */
+import { constants as osConstants } from 'node:os';
 import { LsError } from '../common/errors.js';
 import type { RunProgress, TargetChoice } from '../scenarios/runner.js';
 import { builtinScenarios, type ScenarioOverrides } from '../scenarios/scenario.js';
@@ -10,6 +11,9 @@ import { phaseSummaryLine } from './phase-summary.js';
 import { bool, type Command, type CommandIo, type ParsedArgs, str, stringOption } from './command.js';
 
 const s = stringOption;
+
+/** The signals that stop a run in order (exit 128 + the signal's number: 130 for Ctrl-C). */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 const positive = (integer: boolean) => v.optional(numeric({ min: 0, aboveMin: true, integer }));
 
@@ -144,9 +148,10 @@ export const runCommand: Command = {
   description:
     `SCENARIO is a built-in (${builtinScenarios().join(', ')}) or a scenario file (.yaml/.json).\n` +
     'Without a target, the reference server is started on free loopback ports and stopped at the end.\n' +
-    'Writes a run directory (manifest.json, samples.ndjson, results.json, snapshots/). Ctrl-C stops\n' +
-    'the run, keeps what was measured and marks it interrupted (exit 130). Exit 2 on bad input or a\n' +
-    'target that cannot be reached or dies.\n' +
+    'Writes a run directory (manifest.json, samples.ndjson, results.json, snapshots/), its manifest\n' +
+    'kept up to date as each phase starts and ends. Ctrl-C (or SIGTERM, SIGHUP) stops the run, keeps\n' +
+    'what was measured and marks it interrupted (exit 130, 143, 129); a second one stops faster.\n' +
+    'Exit 2 on bad input or a target that cannot be reached or dies.\n' +
     'Request templates (http and grpc-generic phases): {{i}} is the request index within its phase\n' +
     '(0 at each phase start), {{n}} the index within the whole run (never repeats across phases);\n' +
     'also {{randInt MIN MAX}}, {{randFloat MIN MAX}}, {{choice A B ...}}, {{uuid}}, {{now}}.',
@@ -168,15 +173,22 @@ export const runCommand: Command = {
     const flags = runFlags(args);
     const { 'gc-settled': gcEvery, seed } = flags;
     const abort = new AbortController();
+    const hurry = new AbortController();
     const tty = (io.stderr as NodeJS.WriteStream).isTTY === true;
-    let interrupts = 0;
-    const onInt = () => {
-      interrupts++;
-      if (interrupts > 1) process.exit(130);
-      io.stderr.write('\ninterrupted: stopping the load, keeping what was measured (Ctrl-C again to quit at once)\n');
+    // SIGINT, SIGTERM, SIGHUP: one orderly stop that keeps what was measured; a second signal
+    // makes the same stop faster (the target is killed, not drained), never a different one.
+    let stoppedBy: NodeJS.Signals | undefined;
+    const onStop = (sig: NodeJS.Signals) => {
+      if (stoppedBy) {
+        io.stderr.write(`\n${sig} again: stopping at once; the run folder still lists what was measured\n`);
+        hurry.abort();
+        return;
+      }
+      stoppedBy = sig;
+      io.stderr.write(`\n${sig}: stopping the load, keeping what was measured (Ctrl-C again to stop faster)\n`);
       abort.abort();
     };
-    process.on('SIGINT', onInt);
+    for (const sig of STOP_SIGNALS) process.on(sig, onStop);
     try {
       const out = await runScenario({
         scenario: args.positionals[0]!,
@@ -190,6 +202,7 @@ export const runCommand: Command = {
         ...(str(args, 'clinic') ? { clinic: str(args, 'clinic')! } : {}),
         ...(seed !== undefined ? { seed } : {}),
         signal: abort.signal,
+        hurry: hurry.signal,
         onProgress: progressPrinter(io, tty),
         onEvent: (line) => io.stderr.write(`${tty ? '\r\x1b[2K' : ''}${line}\n`),
       });
@@ -199,14 +212,14 @@ export const runCommand: Command = {
         io.stdout.write(`  ${phaseSummaryLine(r)}\n`);
       }
       io.stdout.write(`  ${out.sampleCount} samples, ${m.snapshots.length} heap snapshots\n`);
-      if (m.status === 'interrupted') return 130;
+      if (m.status === 'interrupted') return 128 + (osConstants.signals[stoppedBy ?? 'SIGINT'] ?? 2);
       if (m.status !== 'complete') {
         io.stderr.write(`leakscope run: ${m.error}\n`);
         return 2;
       }
       return 0;
     } finally {
-      process.off('SIGINT', onInt);
+      for (const sig of STOP_SIGNALS) process.off(sig, onStop);
     }
   },
 };

@@ -60,6 +60,8 @@ export interface PhaseLoopOptions {
   readonly now: () => number;
   readonly emit: (line: string) => void;
   readonly onProgress?: (p: RunProgress) => void;
+  /** Called whenever `record` changes (a phase starts or ends), to write the manifest. */
+  readonly checkpoint?: () => void;
 }
 
 /** Runs the scenario's phases against the target, recording each in `record`. */
@@ -90,8 +92,11 @@ export async function runPhases(o: PhaseLoopOptions): Promise<void> {
     for (const [i, p] of def.phases.entries()) {
       if (signal?.aborted) break;
       if (!target.alive()) break;
-      cursor.phase = p.name;
       const startMs = o.now();
+      // In the manifest before any sample names it: a killed runner leaves the phase listed, open.
+      record.phases.push({ ...phaseRecord(p, startMs, startMs), open: true });
+      o.checkpoint?.();
+      cursor.phase = p.name;
       emit(`phase ${p.name}: ${loadLine(p)} over ${p.transport}`);
       await o.captures.beforePhase(i, p);
       const abort = new AbortController();
@@ -120,7 +125,8 @@ export async function runPhases(o: PhaseLoopOptions): Promise<void> {
       signal?.removeEventListener('abort', onAbort);
       record.results.push(result);
       cursor.ended(result);
-      record.phases.push(phaseRecord(p, startMs, o.now()));
+      record.phases[record.phases.length - 1] = phaseRecord(p, startMs, o.now());
+      o.checkpoint?.();
       await reloaded;
       emit(
         `phase ${p.name} done: ${result.completed} completed, ${result.dropped} dropped, ${result.errors} errors; ${Object.entries(
@@ -129,16 +135,17 @@ export async function runPhases(o: PhaseLoopOptions): Promise<void> {
           .map(([k, v]) => `${k} ${v}`)
           .join(', ')}`,
       );
+      // An interrupted run stays interrupted even when the stop took the target down (a second Ctrl-C).
+      if (signal?.aborted) {
+        record.status = 'interrupted';
+        record.error = `interrupted during phase '${p.name}'`;
+        break;
+      }
       if (!target.alive()) {
         const x = await target.exited;
         record.status = 'target-died';
         record.error = `the target exited during phase '${p.name}' (code ${x?.code ?? '?'}, signal ${x?.signal ?? 'none'})`;
         emit(record.error);
-        break;
-      }
-      if (signal?.aborted) {
-        record.status = 'interrupted';
-        record.error = `interrupted during phase '${p.name}'`;
         break;
       }
       await o.captures.afterPhase(i, p);

@@ -45,6 +45,8 @@ export interface CaptureOptions {
   readonly phase: () => string;
   readonly requests: () => number;
   readonly emit: (line: string) => void;
+  /** Called when a capture has landed and is entered in the record, to write the manifest. */
+  readonly checkpoint?: () => void;
 }
 
 /** The sample sources a target offers. */
@@ -122,7 +124,10 @@ export class Captures {
     }
     if (this.samplingAllocations() && i === this.steady[this.steady.length - 1]) {
       const prof = await stopAllocationSampling(t, this.writer, p.name);
-      if (prof) this.record.heapProfiles.push({ file: relative(this.writer.dir, prof), phase: p.name });
+      if (prof) {
+        this.record.heapProfiles.push({ file: relative(this.writer.dir, prof), phase: p.name });
+        this.o.checkpoint?.();
+      }
     }
   }
 
@@ -185,6 +190,7 @@ export class Captures {
       bytes: s.bytes,
       isolate: 'main',
     });
+    this.o.checkpoint?.();
     this.o.emit(`heap snapshot '${label}': ${formatBytes(s.bytes)} in ${s.ms} ms`);
   }
 

@@ -1,16 +1,19 @@
 /**
  * What a run session has recorded so far — the phases run, their load results, the snapshots
  * and profiles captured, how it ended — and the manifest (common/run-format.ts) built from
- * it. The runner writes the manifest when the run starts, when its target is up (both marked
- * unfinished, so a killed runner leaves a folder that says so) and when it ends.
+ * it. The runner writes the manifest when the run starts, when its target is up, as each
+ * phase starts and ends and as each snapshot lands (status `running`, with the runner's
+ * identity, so a reader can tell a killed runner's folder), and when it ends.
  */
 import { cpus, hostname, totalmem } from 'node:os';
+import { processStartTicks } from '../common/proc.js';
 import {
   type ClinicRecord,
   type PhaseRecord,
   type PhaseResult,
   RUN_FORMAT,
   type RunManifest,
+  type RunnerIdentity,
   type RunStatus,
   type SnapshotRecord,
   type TargetInfo,
@@ -63,11 +66,16 @@ export function newRunRecord(
   };
 }
 
-/** What the manifest says of a run still under way (or whose runner was killed). */
-export const UNFINISHED = {
-  status: 'interrupted',
-  error: 'the run has not finished (still running, or the runner was killed)',
-} as const satisfies Pick<RunManifest, 'status' | 'error'>;
+/** This process, as the runner of a run (see RunManifest.runner). */
+export function thisRunner(): RunnerIdentity {
+  const startTicks = processStartTicks(process.pid);
+  return { pid: process.pid, hostname: hostname(), ...(startTicks !== undefined ? { startTicks } : {}) };
+}
+
+/** What the manifest says of a run still under way: a reader that finds its runner gone reports it killed. */
+export function unfinished(runner: RunnerIdentity = thisRunner()): Pick<RunManifest, 'status' | 'error' | 'runner'> {
+  return { status: 'running', error: 'the run has not finished (still running, or the runner was killed)', runner };
+}
 
 export type HostFacts = RunManifest['host'];
 
@@ -107,4 +115,13 @@ export function buildManifest(r: RunRecord, endedAt = new Date(), host: HostFact
     ...(Object.keys(r.artifacts).length ? { artifacts: r.artifacts } : {}),
     ...(r.clinic ? { clinic: r.clinic } : {}),
   };
+}
+
+/** Ends a phase left open by a run that stopped inside it (an error): it ran until `endMs`. */
+export function closeOpenPhase(r: RunRecord, endMs: number): void {
+  const last = r.phases[r.phases.length - 1];
+  if (last?.open) {
+    const { open: _, ...closed } = last;
+    r.phases[r.phases.length - 1] = { ...closed, endMs: Math.max(closed.startMs, Math.round(endMs)) };
+  }
 }

@@ -11,7 +11,8 @@ import type { ClinicRecord, TargetInfo } from '../common/run-format.js';
 import { type ClinicCommand, checkClinicHtml, clinicCommand, clinicHtmlName } from './clinic.js';
 import { type InputSpec, inputSpecsFromMetadata } from './predict-requests.js';
 import type { ScenarioDef } from './scenario.js';
-import { connectExternal, type ExternalOptions, spawnReferenceServer, type Target } from './targets.js';
+import { readProcStats } from '../common/proc.js';
+import { connectExternal, type ExternalOptions, spawnReferenceServer, stripScheme, type Target } from './targets.js';
 import { TfServingClient } from './tf-client.js';
 
 export type TargetChoice =
@@ -30,6 +31,37 @@ export function requestedTarget(t: TargetChoice): TargetInfo {
   return t.kind === 'spawn'
     ? { kind: 'spawned', mode: t.mode ?? 'patched', fixes: [], pid: 0, grpc: '', rest: '' }
     : { kind: 'external' };
+}
+
+/** host:port with a port from 1 to 65535 (an IPv6 host in brackets). */
+const HOST_PORT = /^(\[[0-9a-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/i;
+
+/**
+ * Checks what can be checked of a target choice before anything is spawned or written: the
+ * addresses' forms, that a given pid exists, that Clinic.js is there when asked for. Whether
+ * an external target answers is learnt when the run attaches to it (and recorded as a failure).
+ * @example checkTargetChoice({ kind: 'external', grpc: 'grpc://127.0.0.1:8500' })
+ */
+export function checkTargetChoice(t: TargetChoice, clinic?: string): void {
+  if (t.kind === 'spawn') {
+    // The output folder is only named here; clinicCommand checks the tool and that Clinic.js is installed.
+    if (clinic !== undefined) clinicCommand(clinic, '.');
+    return;
+  }
+  if (t.grpc !== undefined) stripScheme(t.grpc, 'grpc', '--target');
+  if (t.http !== undefined) stripScheme(t.http, 'https?', '--http');
+  if (t.prometheus !== undefined && !/^https?:\/\/[^/\s]+(\/\S*)?$/.test(t.prometheus))
+    throw new LsError('LS_ERR_INVALID_OPTION', `--prometheus: expected http://host:port/path, got '${t.prometheus}'`);
+  if (t.inspect !== undefined) {
+    const m = HOST_PORT.exec(t.inspect);
+    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535)
+      throw new LsError('LS_ERR_INVALID_OPTION', `--inspect: expected host:port, got '${t.inspect}'`);
+  }
+  if (t.pid !== undefined) {
+    if (!Number.isSafeInteger(t.pid) || t.pid < 1)
+      throw new LsError('LS_ERR_INVALID_OPTION', `--pid: expected a process id, got ${t.pid}`);
+    readProcStats(t.pid); // LS_ERR_TARGET naming the pid when there is no such process
+  }
 }
 
 export interface AttachOptions {

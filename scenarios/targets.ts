@@ -5,6 +5,7 @@
  * snapshotted through the inspector protocol). Spawned servers never outlive the run.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +39,8 @@ export interface Target {
   readonly exited?: Promise<{ code: number | null; signal: string | null }>;
   alive(): boolean;
   stop(): Promise<void>;
+  /** Ends a spawned target at once (SIGKILL), for a stop that must not wait; `stop()` still cleans up. */
+  kill?(): void;
 }
 
 export interface SpawnOptions {
@@ -63,14 +66,22 @@ export interface SpawnOptions {
   readonly startTimeoutMs?: number;
 }
 
-const live = new Set<ChildProcess>();
+/** Spawned servers still running, with their temporary model folders. */
+const live = new Map<ChildProcess, string>();
 let exitHookInstalled = false;
-/** A runner that crashes or is killed still takes its spawned servers down with it. */
+/**
+ * A runner that exits without stopping its servers (process.exit, a crash) takes them down
+ * and removes their model folders; one killed outright leaves that to the servers themselves
+ * (--exit-with-parent, --remove-on-exit).
+ */
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on('exit', () => {
-    for (const c of live) c.kill('SIGKILL');
+    for (const [c, modelRoot] of live) {
+      c.kill('SIGKILL');
+      rmSync(modelRoot, { recursive: true, force: true });
+    }
   });
 }
 
@@ -83,7 +94,12 @@ export async function spawnReferenceServer(o: SpawnOptions): Promise<Target> {
   installExitHook();
   const modelRoot = await mkdtemp(join(tmpdir(), 'leakscope-run-model-'));
   const modelDir = join(modelRoot, BUILTIN_MODEL_NAME);
-  await writeModelVersions(modelDir, { features: 10, versions: [1] });
+  try {
+    await writeModelVersions(modelDir, { features: 10, versions: [1] });
+  } catch (e) {
+    await rm(modelRoot, { recursive: true, force: true });
+    throw e;
+  }
   const args = [
     ...(o.exposeGc ? ['--expose-gc'] : []),
     join(packageRoot(), 'bin', 'leakscope.js'),
@@ -118,22 +134,20 @@ export async function spawnReferenceServer(o: SpawnOptions): Promise<Target> {
     env: o.env ?? process.env,
     ...(o.wrapperCwd ? { cwd: o.wrapperCwd } : {}),
   });
-  live.add(child);
+  live.set(child, modelRoot);
   const stderr: string[] = [];
   child.stderr!.on('data', (d: Buffer) => {
     stderr.push(String(d));
     if (stderr.length > 200) stderr.shift();
   });
   const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
-    child.once('exit', (code, signal) => {
-      live.delete(child);
-      resolve({ code, signal });
-    }),
+    child.once('exit', (code, signal) => resolve({ code, signal })),
   );
   const cleanup = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await exited;
     await rm(modelRoot, { recursive: true, force: true });
+    live.delete(child);
   };
   let ready: ServeListeningEvent;
   try {
@@ -186,6 +200,11 @@ export async function spawnReferenceServer(o: SpawnOptions): Promise<Target> {
     exited,
     stderrTail: () => stderr.join('').slice(-800),
     alive: () => child.exitCode === null && child.signalCode === null && processExists(ready.pid),
+    kill: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      // Under a wrapper the child is the wrapper: the server itself goes too.
+      if (ready.pid !== child.pid && processExists(ready.pid)) process.kill(ready.pid, 'SIGKILL');
+    },
     stop: () =>
       (stopping ??= (async () => {
         if (o.wrapper?.length) return stopWrapped(child, ready.pid, exited, o.wrapperStopTimeoutMs ?? 180_000, cleanup);
@@ -262,7 +281,7 @@ export interface ExternalOptions {
   readonly expectTfServing?: boolean;
 }
 
-function stripScheme(url: string, scheme: string, flag: string): string {
+export function stripScheme(url: string, scheme: string, flag: string): string {
   const m = new RegExp(`^${scheme}://([^/]+)/?$`).exec(url);
   if (!m) throw new LsError('LS_ERR_INVALID_OPTION', `${flag}: expected ${scheme}://host:port, got '${url}'`);
   return m[1]!;

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RUN_FORMAT } from '../../common/run-format.js';
 import { VERSION } from '../../common/version.js';
-import { buildManifest, hostFacts, newRunRecord, UNFINISHED } from '../../scenarios/run-record.js';
+import { buildManifest, closeOpenPhase, hostFacts, newRunRecord, unfinished } from '../../scenarios/run-record.js';
+import { safeRunName } from '../../scenarios/runner.js';
 import { modeLabel, requestedTarget } from '../../scenarios/run-target.js';
 import { parseScenario } from '../../scenarios/scenario.js';
 
@@ -54,9 +55,11 @@ test('a new run: the requested target, complete with nothing recorded, no error 
 test('the manifest is the record as it stands: attached target, phases, captures, artefacts, how it ended', () => {
   const r = newRunRecord('tiny-external-x', def, { seed: 3 }, requestedTarget({ kind: 'external', grpc: 'a:1' }));
   assert.deepEqual(buildManifest(r).target, { kind: 'external' });
-  const unfinished = { ...buildManifest(r), ...UNFINISHED };
-  assert.equal(unfinished.status, 'interrupted');
-  assert.match(unfinished.error!, /has not finished/);
+  const underWay = { ...buildManifest(r), ...unfinished() };
+  assert.equal(underWay.status, 'running');
+  assert.match(underWay.error!, /has not finished/);
+  assert.equal(underWay.runner!.pid, process.pid);
+  assert.ok(underWay.runner!.startTicks! > 0, 'the runner is identified by its start time too (pids are reused)');
   r.target = { kind: 'external', grpc: 'a:1', pid: 42 };
   r.phases.push({
     name: 'one',
@@ -99,4 +102,28 @@ test('run ids name the target: mode, fixes (letters and digits, + between), exte
   assert.equal(modeLabel({ kind: 'spawn', fixes: '' }), 'fixes-none');
   assert.equal(modeLabel({ kind: 'external', grpc: 'a:1' }), 'external');
   assert.equal(modeLabel({ kind: 'external', inspect: '127.0.0.1:9229' }), 'inspect');
+});
+
+test('a phase left open by a run that stopped inside it is closed at the stop, never before its start', () => {
+  const r = newRunRecord('tiny-x', def, {}, requestedTarget({ kind: 'spawn' }));
+  const load = { rate: 5, requests: 10 };
+  r.phases.push({ name: 'one', startMs: 100, endMs: 100, steady: true, transport: 'grpc', load, open: true });
+  closeOpenPhase(r, 2500.4);
+  assert.deepEqual(r.phases, [{ name: 'one', startMs: 100, endMs: 2500, steady: true, transport: 'grpc', load }]);
+  closeOpenPhase(r, 9999);
+  assert.equal(r.phases[0]!.endMs, 2500, 'a closed phase stays as it was');
+  r.phases.push({ name: 'two', startMs: 3000, endMs: 3000, steady: true, transport: 'grpc', load, open: true });
+  closeOpenPhase(r, 10);
+  assert.equal(r.phases[1]!.endMs, 3000);
+});
+
+test('run names are safe file names: no path separators, no leading dots, bounded; what was sanitised is said', () => {
+  assert.equal(safeRunName('../../../x'), 'x');
+  assert.equal(safeRunName('shuffled-input'), 'shuffled-input');
+  assert.equal(safeRunName('a/b\\c d'), 'a-b-c-d');
+  assert.equal(safeRunName('..'), 'run');
+  assert.equal(safeRunName(''), 'run');
+  assert.equal(safeRunName('\u0000\n<script>'), 'script');
+  assert.equal(safeRunName('x'.repeat(300)).length, 80);
+  assert.equal(safeRunName('.hidden'), 'hidden');
 });
