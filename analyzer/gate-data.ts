@@ -27,7 +27,7 @@ export const isOptional = (id: string, optional: readonly string[]): boolean =>
 export function dataChecks(a: Analysis, optional: readonly string[]): DataCheck[] {
   return (a.run.data ?? []).map((d) => {
     const id = `run.data.${d.phase}`;
-    const expected = `≥ ${Math.ceil(d.expected * MIN_SAMPLE_SHARE)} samples (${MIN_SAMPLE_SHARE * 100}% of ${d.expected}) and load results`;
+    const expected = `≥ ${Math.ceil(d.expected * MIN_SAMPLE_SHARE)} samples (${MIN_SAMPLE_SHARE * 100}% of ${d.expected}) up to near its end, and load results`;
     const actual = `${d.samples} samples${d.hasResults ? '' : ', no load results'}`;
     if (!d.gap)
       return {
