@@ -72,7 +72,8 @@ export function describeNumber(r: NumberRule): string {
   return r.max === undefined ? low : `${low} and ${r.belowMax ? '<' : '≤'} ${r.max}`;
 }
 
-const inRange = (n: number, r: NumberRule): boolean =>
+/** Whether `n` satisfies a rule (what `number` and `numeric` check). */
+export const inRange = (n: number, r: NumberRule): boolean =>
   Number.isFinite(n) &&
   (!r.integer || Number.isInteger(n)) &&
   (r.aboveMin ? n > r.min : n >= r.min) &&
