@@ -126,6 +126,13 @@ class RunSession {
         'LS_ERR_INVALID_OPTION',
         '--clinic runs a spawned reference server under Clinic.js; it cannot wrap an external target',
       );
+    // Clinic.js Heap Profiler drives V8's sampling heap profiler itself: a second user of the
+    // same profiler (leakscope's allocation sampling) makes its run fail, so the default gives way.
+    if (o.clinic === 'heapprofiler' && (o.allocationSampling ?? def.allocationSampling) === true)
+      throw new LsError(
+        'LS_ERR_INVALID_OPTION',
+        "--allocation-sampling cannot run with --clinic heapprofiler: both drive V8's one sampling heap profiler (Clinic's report has the allocation sites)",
+      );
     // Everything that can be checked without the target, before a folder is made or a server spawned.
     checkTargetChoice(o.target, o.clinic);
     const started = new Date();
@@ -220,7 +227,8 @@ class RunSession {
       intervalMs: def.sampleIntervalMs,
       gcSettledEvery: this.gcEvery,
       snapshots: this.o.snapshots ?? true,
-      allocationSampling: this.o.allocationSampling ?? def.allocationSampling,
+      allocationSampling:
+        this.o.allocationSampling ?? def.allocationSampling ?? (this.o.clinic === 'heapprofiler' ? false : undefined),
       steady: def.phases.map((p) => p.steady),
       now: this.now,
       phase: () => cursor.phase,

@@ -115,6 +115,29 @@ child.on('exit', () => {
 });
 `;
 
+test('--clinic heapprofiler turns leakscope allocation sampling off by default, and refuses it when asked for: one V8 sampling profiler', async () => {
+  await withTmpDir('leakscope-clinic-', async (dir) => {
+    const scenario = join(dir, 's.json');
+    await writeFile(
+      scenario,
+      JSON.stringify({ name: 'tiny', phases: [{ name: 'steady', requests: 20, rate: 20, steady: true }] }),
+    );
+    await assert.rejects(
+      runScenario({
+        scenario,
+        target: { kind: 'spawn', mode: 'patched' },
+        out: join(dir, 'run'),
+        clinic: 'heapprofiler',
+        allocationSampling: true,
+      }),
+      (e: LsError) =>
+        e.code === 'LS_ERR_INVALID_OPTION' &&
+        /--allocation-sampling cannot run with --clinic heapprofiler/.test(e.message),
+    );
+    assert.equal(existsSync(join(dir, 'run')), false, 'refused before a folder was made');
+  });
+});
+
 test('a Clinic.js that leaves a cut-short report: the run completes, warns, records clinic.status failed and links nothing', async () => {
   await withTmpDir('leakscope-clinic-', async (dir) => {
     const bin = join(dir, 'clinic');
