@@ -39,7 +39,9 @@ test('samples cut to the warm-up with the manifest "complete": exit 1, "not enou
     const whole = await gate(dir);
     assert.equal(whole.code, 0, JSON.stringify(whole.result?.checks.filter((c) => c.status === 'fail')));
     assert.equal(check(whole.result!, 'run.data.steady')?.status, 'pass');
-    assert.equal(whole.result!.verdict, 'STABLE');
+    // The synthetic patched run's short steady phase reads GROWING (its RSS noise proves neither
+    // a leak nor negligible growth: docs/verdicts.md); what matters here is that it has its data.
+    assert.notEqual(whole.result!.verdict, 'INSUFFICIENT_DATA');
 
     keepSamples(dir, (s) => s.phase === 'warmup');
     const cut = await gate(dir);
@@ -47,7 +49,7 @@ test('samples cut to the warm-up with the manifest "complete": exit 1, "not enou
     const c = check(cut.result!, 'run.data.steady')!;
     assert.equal(c.status, 'fail');
     assert.equal(c.message, 'not enough data: steady phase steady has 0 of 120 expected samples');
-    assert.notEqual(cut.result!.verdict, 'STABLE');
+    assert.equal(cut.result!.verdict, 'INSUFFICIENT_DATA');
   });
 });
 
