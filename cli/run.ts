@@ -6,7 +6,7 @@ import { builtinScenarios, type ScenarioOverrides } from '../scenarios/scenario.
 import { formatBytes } from '../common/format-numbers.js';
 import { modeSchema } from '../common/mode.js';
 import { asFlags, matching, numeric, oneOf, v, validate } from '../common/validate.js';
-import { resolveFixes } from '../server/fixes.js';
+import { resolveFixes } from '../common/fixes.js';
 import { phaseSummaryLine } from './phase-summary.js';
 import { bool, type Command, type CommandIo, type ParsedArgs, str, stringOption } from './command.js';
 

@@ -2,7 +2,7 @@
 import { DIAGNOSTICS_HOST } from '../common/diagnostics-api.js';
 import { LsError } from '../common/errors.js';
 import { formatListening, type ServeListeningEvent } from '../common/listening-event.js';
-import { ALL_FIXES } from '../server/fixes.js';
+import { ALL_FIXES } from '../common/fixes.js';
 import { checkRemovableFolder, removeOnExit, watchParent, watchPid } from '../server/lifetime.js';
 import type { RawServerOptions } from '../server/options.js';
 import { bool, type Command, str, stringOption } from './command.js';

@@ -1,6 +1,6 @@
 /**
  * The reference server's two modes, in one place: `leaky` (both production leaks, every
- * fix off) and `patched` (every fix on). server/fixes.ts maps a mode to its fixes.
+ * fix off) and `patched` (every fix on). common/fixes.ts maps a mode to its fixes.
  */
 import { oneOf } from './validate.js';
 

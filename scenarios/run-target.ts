@@ -7,6 +7,7 @@ import type { Mode } from '../common/mode.js';
 import { mkdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { LsError } from '../common/errors.js';
+import { resolveFixes } from '../common/fixes.js';
 import type { ClinicRecord, TargetInfo } from '../common/run-format.js';
 import { type ClinicCommand, checkClinicHtml, clinicCommand, clinicHtmlName } from './clinic.js';
 import { type InputSpec, inputSpecsFromMetadata } from './predict-requests.js';
@@ -44,6 +45,8 @@ const HOST_PORT = /^(\[[0-9a-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/i;
  */
 export function checkTargetChoice(t: TargetChoice, clinic?: string): void {
   if (t.kind === 'spawn') {
+    // The mode or fix list the server would refuse at start-up (`bogus` in sort-inputs,bogus).
+    resolveFixes(t.fixes !== undefined ? undefined : t.mode, t.fixes);
     // The output folder is only named here; clinicCommand checks the tool and that Clinic.js is installed.
     if (clinic !== undefined) clinicCommand(clinic, '.');
     return;

@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { LsError } from '../common/errors.js';
 import { asFlags, flag, matching, numeric, oneOf, text, v, validate } from '../common/validate.js';
 import { DEFAULT_CAPTURE_LIMITS, type CaptureLimits } from './diagnostics-folder.js';
-import { resolveFixes, type FixSet } from './fixes.js';
+import { resolveFixes, type FixSet } from '../common/fixes.js';
 import { DEFAULT_POLICY, readModelConfigFile, type ModelSource } from './model-config.js';
 import { DEFAULT_REQUEST_BUDGET, type RequestBudgetLimits } from './request-budget.js';
 

@@ -9,7 +9,7 @@ import { pino, type Logger } from 'pino';
 import { BUILTIN_MODEL_NAME, ensureBuiltinModel } from '../wire/models/write-models.js';
 import type { ServiceContext } from './context.js';
 import { startDiagnostics, type DiagnosticsServer } from './diagnostics.js';
-import { FIXES } from './fixes.js';
+import { FIXES } from '../common/fixes.js';
 import { bindGrpc, createGrpcServer } from './grpc/server.js';
 import { HandlerThreadRunner } from './handler-threads.js';
 import { threadAdmission } from './thread-admission.js';

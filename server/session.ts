@@ -14,7 +14,7 @@
  */
 import type { CacheCounters } from '../common/diagnostics-api.js';
 import { LsError } from '../common/errors.js';
-import type { FixSet } from './fixes.js';
+import type { FixSet } from '../common/fixes.js';
 import type { Signature, TensorSpec } from './signature.js';
 import { shapeStr, type HostTensor } from '../wire/tensors.js';
 

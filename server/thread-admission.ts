@@ -8,7 +8,7 @@
  * at the cap, so a capped server never queues without bound either.
  */
 import { LsError } from '../common/errors.js';
-import type { FixSet } from './fixes.js';
+import type { FixSet } from '../common/fixes.js';
 
 /** Whether a thread may start, whether a request may wait for one, and the answer when not. */
 export interface ThreadAdmission {

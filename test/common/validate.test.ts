@@ -7,7 +7,7 @@ import { MODES, modeSchema } from '../../common/mode.js';
 import { fields, number, numeric, oneOf, v, validate } from '../../common/validate.js';
 import { parseScenario } from '../../scenarios/scenario.js';
 import { planArrivals } from '../../scenarios/schedule.js';
-import { resolveFixes } from '../../server/fixes.js';
+import { resolveFixes } from '../../common/fixes.js';
 import { validateServerOptions } from '../../server/options.js';
 import { captureIo } from '../helpers/capture-io.js';
 

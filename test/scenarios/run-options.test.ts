@@ -101,3 +101,20 @@ test("a scenario named '../../../x' runs in runs/x-…: the name is made a safe 
     );
   });
 });
+
+test("the library checks a spawned server's fixes too: sort-inputs,bogus is refused before a folder is made or a server spawned", async () => {
+  await withTmpDir('leakscope-fixes-', async (tmp) => {
+    const file = join(tmp, 's.json');
+    await writeFile(file, JSON.stringify({ name: 's', phases: [{ name: 'one', requests: 5, rate: 5 }] }));
+    const runsRoot = join(tmp, 'runs');
+    await assert.rejects(
+      runScenario({ scenario: file, target: { kind: 'spawn', fixes: 'sort-inputs,bogus' }, runsRoot }),
+      (e: LsError) => e.code === 'LS_ERR_INVALID_OPTION' && /--fixes/.test(e.message) && /bogus/.test(e.message),
+    );
+    await assert.rejects(
+      runScenario({ scenario: file, target: { kind: 'spawn', mode: 'leakyish' as 'leaky' }, runsRoot }),
+      (e: LsError) => e.code === 'LS_ERR_INVALID_OPTION' && /--mode/.test(e.message),
+    );
+    assert.equal(existsSync(runsRoot), false, 'no run folder: refused before the folder (and so before any spawn)');
+  });
+});

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { distinctShuffles, mulberry32 } from '../../common/prng.js';
-import { resolveFixes } from '../../server/fixes.js';
+import { resolveFixes } from '../../common/fixes.js';
 import { ctrFeatures } from '../../wire/models/ctr-model.js';
 import { executorKey, inputOrderStrategy, LruStore, ModelSession, sessionStrategies } from '../../server/session.js';
 import type { Signature, TensorSpec } from '../../server/signature.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { LsError } from '../../common/errors.js';
-import { resolveFixes } from '../../server/fixes.js';
+import { resolveFixes } from '../../common/fixes.js';
 import { cappedAdmission, threadAdmission, UNCAPPED_ADMISSION } from '../../server/thread-admission.js';
 
 const exhausted = (cap: number) => (e: unknown) =>

@@ -4,9 +4,9 @@
  * Each fix is a strategy chosen once at start-up (see session.ts, thread-admission.ts),
  * never a flag tested in the hot path.
  */
-import { LsError } from '../common/errors.js';
-import { type Mode, modeSchema } from '../common/mode.js';
-import { asFlags, v, validate } from '../common/validate.js';
+import { LsError } from './errors.js';
+import { type Mode, modeSchema } from './mode.js';
+import { asFlags, v, validate } from './validate.js';
 
 export const FIXES = {
   'sort-inputs': 'TF Serving PR #1638: sort request inputs by name before the session, so one cache key per signature',
