@@ -58,7 +58,7 @@ const KiB = 1024;
  * allocator and old-space garbage, so they need 10 % growth over the steady window;
  * counters need one unit per thousand requests and 25–50 % growth. Per second, a LEAK must
  * also outgrow the drift a healthy server shows with time alone over a short window (RSS of
- * the patched reference server drifts by up to ~1 MiB/s while its isolates and allocator
+ * the patched reference server drifts by up to ~1–2 MiB/s while its isolates and allocator
  * arenas settle, whatever the rate), so a light load that spreads that drift over few
  * requests is no leak. The negligible margins (STABLE) are half the per-request minimums
  * (RSS', the noisiest series, 3/4) and a quarter of the per-second ones (RSS 1/16).
@@ -72,7 +72,7 @@ export const SERIES_SPECS: readonly SeriesSpec[] = [
     settledOnly: false,
     pick: (s) => s.rssBytes,
     minPerRequest: 256,
-    minPerSecond: 1024 * KiB,
+    minPerSecond: 2048 * KiB,
     minRelativeGrowth: 0.1,
     negligiblePerRequest: 192,
     negligiblePerSecond: 64 * KiB,

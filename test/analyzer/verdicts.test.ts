@@ -107,7 +107,11 @@ test('unsettled heap growth is not a leak when the GC-settled heap is stable', (
 });
 
 test('overall verdict: LEAK names the series and the culprit; STABLE and INSUFFICIENT_DATA say so', () => {
-  const leak = judgeSeries(spec('rssBytes'), gcHeap(400, 1, 6000, 150e6, 4e6), ['steady']);
+  // What is tested is how the headline is composed, not the defaults: RSS' per-second minimum
+  // is set to where this series' rate clears it.
+  const leak = judgeSeries(spec('rssBytes'), gcHeap(400, 1, 6000, 150e6, 4e6), ['steady'], {
+    thresholds: { rssBytes: { minPerSecond: 2 ** 20 } },
+  });
   const flat = judgeSeries(
     spec('openFds'),
     series(100, () => 24),
@@ -171,10 +175,10 @@ test('a flat series with two 30 MB capture steps reads STABLE (the steps move no
 });
 
 test('a 4 KiB/request leak with capture steps reads LEAK with its slope within Â±10 %', () => {
-  // 500 requests/s: 2 MiB/s, above RSS' 1 MiB/s allowance for drift with time.
+  // 1,000 requests/s: 4 MiB/s, above RSS' 2 MiB/s allowance for drift with time.
   for (let seed = 1; seed <= 4; seed++) {
     const g = gaussian(seed);
-    const pts = withCaptures(400, 500, [133, 266], (_i, req) => 150e6 + 4096 * req + 1e6 * g(), 30 * 2 ** 20);
+    const pts = withCaptures(400, 1000, [133, 266], (_i, req) => 150e6 + 4096 * req + 1e6 * g(), 30 * 2 ** 20);
     const a = judgeSeries(spec('rssBytes'), pts, ['steady']);
     assert.equal(a.verdict, 'LEAK', a.reason);
     assert.ok(Math.abs(a.perRequest!.estimate - 4096) < 410, `${a.perRequest!.estimate} B/request`);
@@ -183,8 +187,9 @@ test('a 4 KiB/request leak with capture steps reads LEAK with its slope within Â
 });
 
 test('growth inside segments that the level does not carry across captures is not a leak', () => {
-  // Each capture frees 40 MB and the series regrows to its old level: recovery, not a leak.
-  const pts = withCaptures(300, 500, [100, 200], (i) => 150e6 + 40e6 * Math.min(1, (i % 100) / 100), 0);
+  // Each capture frees 80 MB and the series regrows to its old level (3 MiB/s inside each
+  // segment, above RSS' per-second minimum): recovery, not a leak.
+  const pts = withCaptures(300, 500, [100, 200], (i) => 150e6 + 80e6 * Math.min(1, (i % 100) / 100), 0);
   const a = judgeSeries(spec('rssBytes'), pts, ['steady']);
   assert.notEqual(a.verdict, 'LEAK', a.reason);
   assert.match(a.reason, /does not rise across them/);
@@ -202,7 +207,7 @@ test('equivalence: a significant but negligible trend is STABLE, an uncertain on
 });
 
 test('rate-independent: drift with time is no leak however few requests share it', () => {
-  // 600 KiB/s of drift at 40 requests/s is 15 KiB/request, but under RSS' 1 MiB/s.
+  // 600 KiB/s of drift at 40 requests/s is 15 KiB/request, but under RSS' 2 MiB/s.
   const g = gaussian(9);
   const pts = withCaptures(400, 40, [], (i) => 150e6 + 600 * 1024 * (i / 4) + 3e5 * g(), 0);
   const a = judgeSeries(spec('rssBytes'), pts, ['steady']);
