@@ -6,7 +6,6 @@ import { builtinScenarios, type ScenarioOverrides } from '../scenarios/scenario.
 import { formatBytes } from '../common/format-numbers.js';
 import { modeSchema } from '../common/mode.js';
 import { asFlags, matching, numeric, oneOf, v, validate } from '../common/validate.js';
-import { resolveFixes } from '../common/fixes.js';
 import { phaseSummaryLine } from './phase-summary.js';
 import { bool, type Command, type CommandIo, type ParsedArgs, str, stringOption } from './command.js';
 
@@ -50,8 +49,8 @@ export function targetChoice(a: ParsedArgs, f: RunFlags): TargetChoice {
       `--${spawnFlags[0]} chooses a spawned reference server and cannot be combined with --${external[0]} (an external target)`,
     );
   if (!external.length) {
-    // Checked here, before a run folder is made or a server spawned.
-    resolveFixes(f.mode, str(a, 'fixes'));
+    // The mode and fix list are checked by the run itself (run-target.ts' checkTargetChoice),
+    // before a run folder is made or a server spawned.
     return {
       kind: 'spawn',
       ...(f.mode ? { mode: f.mode } : {}),

@@ -46,7 +46,7 @@ const HOST_PORT = /^(\[[0-9a-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/i;
 export function checkTargetChoice(t: TargetChoice, clinic?: string): void {
   if (t.kind === 'spawn') {
     // The mode or fix list the server would refuse at start-up (`bogus` in sort-inputs,bogus).
-    resolveFixes(t.fixes !== undefined ? undefined : t.mode, t.fixes);
+    resolveFixes(t.mode, t.fixes);
     // The output folder is only named here; clinicCommand checks the tool and that Clinic.js is installed.
     if (clinic !== undefined) clinicCommand(clinic, '.');
     return;
