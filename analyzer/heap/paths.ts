@@ -116,12 +116,6 @@ export function isInternalType(typeName: string): boolean {
   );
 }
 
-/**
- * Most string parts a label visits: a constant, so a label costs the same whatever the
- * chain's depth (and a corrupt cycle ends). A left-deep chain (s = s + x, repeated) keeps
- * its first characters at the bottom: past this depth its label is "…".
- */
-const MAX_LABEL_VISITS = 4096;
 const PART_OTHER = 0;
 const PART_FIRST = 1;
 const PART_SECOND = 2;
@@ -142,45 +136,153 @@ function partKind(g: HeapGraph, e: number): number {
   return k;
 }
 
+/** Characters of a string label (a quoted label shows MAX_TEXT of them and "…" past that). */
+const LABEL_CHARS = MAX_TEXT + 1;
+/** Stages of a string's frame in stringText: parts not yet found; first part read; second part read. */
+const START = 0;
+const READ_FIRST = 1;
+const READ_SECOND = 2;
+
 /**
- * Up to `budget` characters of a string node's text. V8 names concatenated strings
- * generically, so their parts are read left to right with an explicit stack (chains of
- * 100,000 parts are common in programs that grow a string), stopping once the budget is
- * full: O(budget), whatever the chain's depth. A sliced string shows its parent's text
- * (V8 does not write the slice's offset), as DevTools and memlab do.
+ * Texts of the string nodes labels have read, per graph. `whole`: the node's whole text,
+ * or its first LABEL_CHARS characters (all a label can use). `prefix`: a shorter request's
+ * answer, the text's first characters with more to come. `parts`: string nodes looked at.
+ */
+interface LabelMemo {
+  readonly whole: Map<number, string>;
+  readonly prefix: Map<number, string>;
+  parts: number;
+}
+const labelMemos = new WeakMap<HeapGraph, LabelMemo>();
+
+function labelMemo(g: HeapGraph): LabelMemo {
+  let m = labelMemos.get(g);
+  if (!m) labelMemos.set(g, (m = { whole: new Map(), prefix: new Map(), parts: 0 }));
+  return m;
+}
+
+/**
+ * String nodes the labels of `g` have looked at so far: the work counter the tests read
+ * (a label's cost, whatever the depth of the chain it reads).
+ */
+export function labelWork(g: HeapGraph): number {
+  return labelMemos.get(g)?.parts ?? 0;
+}
+
+/**
+ * Up to `budget` (≤ LABEL_CHARS) characters of a string node's text. V8 names concatenated
+ * strings generically, so their parts are read left to right, depth first with an explicit
+ * stack (chains of 100,000 parts are common in programs that grow a string), asking each
+ * part only for the characters still missing: O(budget) for a chain whose text starts near
+ * its top. A left-deep chain (s = s + x, repeated) keeps its first characters at the
+ * bottom, so its first label reads the chain down once; every answer is remembered per
+ * graph, so any later label in that chain is O(1) and a whole analysis reads each part
+ * about once. A sliced string shows its parent's text (V8 does not write the slice's
+ * offset), as DevTools and memlab do. A part already being read (a cycle, only in a
+ * corrupt file) reads as empty.
  */
 function stringText(g: HeapGraph, node: number, budget: number): string {
+  const memo = labelMemo(g);
+  const { whole, prefix } = memo;
   const { concatString, slicedString } = g.T;
-  let out = '';
-  const stack = [node];
-  for (let visits = 0; stack.length > 0 && out.length < budget; visits++) {
-    if (visits === MAX_LABEL_VISITS) return `${out}…`;
-    const v = stack.pop()!;
+  const cut = (s: string, n: number): string => (s.length > n ? s.slice(0, n) : s);
+  // Frames of the strings being read: node, characters wanted, stage, the first part's
+  // text (once read) and the second part's node.
+  const fNode: number[] = [];
+  const fWant: number[] = [];
+  const fStage: number[] = [];
+  const fHead: string[] = [];
+  const fSecond: number[] = [];
+  const onStack = new Set<number>();
+  /** Text of the string read last: a part's answer to the frame below it. */
+  let result = '';
+  // Reads `v` for `want` characters into `result`, from the memo or the string table, or
+  // opens a frame for it and returns true (the loop then goes on with that frame).
+  const open = (v: number, want: number): boolean => {
+    memo.parts++;
+    const w = whole.get(v) ?? prefix.get(v);
+    if (w !== undefined && (w.length >= want || whole.has(v))) {
+      result = cut(w, want);
+      return false;
+    }
+    if (onStack.has(v)) {
+      result = '';
+      return false;
+    }
     const t = g.nodeType[v];
     if (t !== concatString && t !== slicedString) {
-      out += g.namePrefix(v, budget - out.length);
-      continue;
+      const text = g.namePrefix(v, LABEL_CHARS);
+      whole.set(v, text);
+      result = cut(text, want);
+      return false;
     }
-    let first = NONE;
-    let second = NONE;
-    // A string's few edges (first, second or parent, map); never more than 8 looked at.
-    for (let e = g.firstEdge[v]!, end = Math.min(g.firstEdge[v + 1]!, e + 8); e < end; e++) {
-      const k = partKind(g, e);
-      if (k === PART_FIRST) first = g.edgeTo[e]!;
-      else if (k === PART_SECOND) second = g.edgeTo[e]!;
-    }
-    if (first === NONE && second === NONE) out += g.namePrefix(v, budget - out.length);
-    if (second !== NONE) stack.push(second);
-    if (first !== NONE) stack.push(first);
+    fNode.push(v);
+    fWant.push(want);
+    fStage.push(START);
+    fHead.push('');
+    fSecond.push(NONE);
+    onStack.add(v);
+    return true;
+  };
+  // The top frame's string reads `text` (at most the characters it wanted).
+  const close = (text: string): void => {
+    const v = fNode.pop()!;
+    const want = fWant.pop()!;
+    fStage.pop();
+    fHead.pop();
+    fSecond.pop();
+    onStack.delete(v);
+    // Fewer characters than wanted: the whole text. As many: a prefix, unless that is all
+    // a label ever wants.
+    if (text.length < want || text.length >= LABEL_CHARS) {
+      whole.set(v, text);
+      prefix.delete(v);
+    } else prefix.set(v, text);
+    result = text;
+  };
+  if (!open(node, budget)) return result;
+  while (fNode.length > 0) {
+    const top = fNode.length - 1;
+    const v = fNode[top]!;
+    const want = fWant[top]!;
+    const stage = fStage[top];
+    if (stage === START) {
+      let first = NONE;
+      let second = NONE;
+      // A string's few edges (first, second or parent, map); never more than 8 looked at.
+      for (let e = g.firstEdge[v]!, end = Math.min(g.firstEdge[v + 1]!, e + 8); e < end; e++) {
+        const k = partKind(g, e);
+        if (k === PART_FIRST) first = g.edgeTo[e]!;
+        else if (k === PART_SECOND) second = g.edgeTo[e]!;
+      }
+      if (first === NONE && second === NONE) {
+        close(cut(g.namePrefix(v, LABEL_CHARS), want));
+        continue;
+      }
+      fStage[top] = READ_FIRST;
+      fSecond[top] = second;
+      // Either `result` holds the first part's text now, or once its frame closes.
+      if (first === NONE) result = '';
+      else open(first, want);
+    } else if (stage === READ_FIRST) {
+      const second = fSecond[top]!;
+      if (result.length >= want || second === NONE) {
+        close(cut(result, want));
+        continue;
+      }
+      fHead[top] = result;
+      fStage[top] = READ_SECOND;
+      open(second, want - result.length);
+    } else close(fHead[top]! + result);
   }
-  return out.slice(0, budget);
+  return result;
 }
 
 /** A short readable label: a string's text, a function's name, an object's class. */
 export function nodeLabel(g: HeapGraph, c: Classes, node: number): string {
   const type = g.typeName(node);
   if (type === 'string' || type === 'concatenated string' || type === 'sliced string')
-    return quote(stringText(g, node, MAX_TEXT + 1));
+    return quote(stringText(g, node, LABEL_CHARS));
   const name = g.namePrefix(node, MAX_TEXT + 1);
   if (type === 'closure') return `${name || '(anonymous)'}()`;
   if (type === 'synthetic') return name || '(root)';
