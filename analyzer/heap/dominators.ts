@@ -29,11 +29,13 @@ export function computeDominators(g: HeapGraph, r: Retainers, pool = new Uint32P
   // All per-vertex arrays below are indexed by DFS number (1-based; 0 means none).
   const dfnum = pool.take(n + 1).fill(0);
   const vertex = pool.take(n + 1);
-  const parent = pool.take(n + 1);
+  // A vertex's DFS parent is read only while the vertex itself is processed, and its
+  // idom is written only after that: one array holds both.
+  const idom = pool.take(n + 1);
+  const parent = idom;
   let count = 0;
   let reachableCount = 0;
-  // The DFS stacks are reused afterwards (as the compression stack and the buckets) to
-  // keep the peak at ten arrays of n words.
+  // The DFS stacks become the buckets afterwards: seven arrays of n words at the peak.
   const stackNode = pool.take(n + 1);
   const stackEdge = pool.take(n + 1);
   {
@@ -71,34 +73,37 @@ export function computeDominators(g: HeapGraph, r: Retainers, pool = new Uint32P
   }
 
   // Predecessors as DFS numbers from here on: the semi loop reads them directly, and the
-  // dfnum array goes back to the pool before the next five arrays are taken.
+  // dfnum array goes back to the pool before the next three arrays are taken.
   const { retFirst, retFrom } = r;
   for (let k = 0; k < retFrom.length; k++) retFrom[k] = dfnum[retFrom[k]!]!;
   pool.give(dfnum);
   const semi = pool.take(n + 1);
   const label = pool.take(n + 1);
   const ancestor = pool.take(n + 1).fill(0);
-  const idom = pool.take(n + 1).fill(0);
   const bucketHead = stackEdge.fill(0);
-  const bucketNext = pool.take(n + 1).fill(0);
-  const cstack = stackNode;
+  const bucketNext = stackNode.fill(0);
   for (let i = 1; i <= n; i++) {
     semi[i] = i;
     label[i] = i;
   }
+  // Path compression without a stack: the way up reverses the ancestor links (each node
+  // on the path points back to the one below it), the way down compresses and restores.
   const evalv = (v: number): number => {
     if (ancestor[v] === 0) return v;
-    let sp = 0;
+    let below = 0;
     let x = v;
     while (ancestor[ancestor[x]!] !== 0) {
-      cstack[sp++] = x;
-      x = ancestor[x]!;
+      const up = ancestor[x]!;
+      ancestor[x] = below;
+      below = x;
+      x = up;
     }
-    while (sp > 0) {
-      const y = cstack[--sp]!;
-      const a = ancestor[y]!;
-      if (semi[label[a]!]! < semi[label[y]!]!) label[y] = label[a]!;
-      ancestor[y] = ancestor[a]!;
+    while (below !== 0) {
+      const y = below;
+      below = ancestor[y]!;
+      if (semi[label[x]!]! < semi[label[y]!]!) label[y] = label[x]!;
+      ancestor[y] = ancestor[x]!;
+      x = y;
     }
     return label[v]!;
   };
@@ -126,8 +131,8 @@ export function computeDominators(g: HeapGraph, r: Retainers, pool = new Uint32P
   }
   for (let i = 2; i <= n; i++) if (idom[i] !== semi[i]) idom[i] = idom[idom[i]!]!;
 
-  // Outputs reuse arrays that are dead by now (semi, vertex): at this point ten arrays of
-  // n words are live, and two more would raise the peak for multi-GB snapshots.
+  // Outputs reuse arrays that are dead by now (semi, vertex): two more would raise the
+  // peak for multi-GB snapshots.
   const idomNode = semi.subarray(0, n);
   for (let i = 1; i <= n; i++) {
     const w = vertex[i]!;
@@ -136,7 +141,7 @@ export function computeDominators(g: HeapGraph, r: Retainers, pool = new Uint32P
   const order = vertex.subarray(1);
   // Not retFrom: it is edge-sized, and later phases only take node-sized arrays (best fit),
   // so pooled it would stay resident for the whole analysis instead of being collected.
-  pool.give(parent, stackNode, stackEdge, label, ancestor, idom, bucketNext, retFirst);
+  pool.give(stackNode, stackEdge, label, ancestor, idom, retFirst);
   return { idom: idomNode, order, reachableCount };
 }
 
