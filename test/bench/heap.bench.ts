@@ -21,15 +21,16 @@
  */
 import { median } from './load-loop.js';
 import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { computeDominators } from '../../analyzer/heap/dominators.js';
 import { computeDominatorsIterative } from './dominators-iterative.js';
-import { analyzeSnapshot, type HeapAnalysis } from '../../analyzer/heap/heap-analysis.js';
+import { analyzeRaw, analyzeSnapshot, type HeapAnalysis } from '../../analyzer/heap/heap-analysis.js';
 import { HeapGraph } from '../../analyzer/heap/heap-graph.js';
-import { findKeys } from '../../analyzer/heap/parallel-parse.js';
+import { findKeys, parseSnapshotParallel } from '../../analyzer/heap/parallel-parse.js';
 import { buildRetainers } from '../../analyzer/heap/retainers.js';
 import { layoutFromHeader } from '../../analyzer/heap/snapshot-layout.js';
 import { EdgeColumns, NodeColumns } from '../../analyzer/heap/snapshot-columns.js';
@@ -61,6 +62,8 @@ interface ChildResult {
   peakRssBytes: number;
   answers: Answers;
   phases?: Record<string, number>;
+  /** Peak RSS within each phase (bytes), where the kernel can reset the peak (Linux). */
+  phasePeaks?: Record<string, number>;
 }
 /** Figures of the throughput and dominator micro-benchmarks (one child run). */
 interface MicroResult {
@@ -118,12 +121,57 @@ function leakscopeAnswers(a: HeapAnalysis): Answers {
   return { nodes: g.nodeCount, totalSize: a.retained[0]!, cacheRetained, entries };
 }
 
+/** VmHWM of this process now (bytes), or null where /proc is not there. */
+function peakNow(): number | null {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Starts a new peak-RSS window (Linux: "5" to clear_refs resets VmHWM); false where it cannot. */
+function resetPeak(): boolean {
+  try {
+    writeFileSync('/proc/self/clear_refs', '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The work of `analyzeSnapshot` + `summarizeHeap` (the same calls, parse split out so
+ * that its peak is its own), with the peak RSS of each phase: the kernel's peak is reset
+ * as each phase ends, so the whole run's peak is the largest phase peak.
+ */
 async function childLeakscope(file: string): Promise<ChildResult> {
+  const phasePeaks: Record<string, number> = {};
+  let windows = resetPeak();
+  const phaseEnd = (phase: string): void => {
+    const peak = peakNow();
+    if (!windows || peak === null) return;
+    phasePeaks[phase] = peak;
+    windows = resetPeak();
+  };
   const t0 = performance.now();
-  const a = await analyzeSnapshot(file);
+  const raw = await parseSnapshotParallel(file);
+  const timings: Record<string, number> = { parse: performance.now() - t0 };
+  phaseEnd('parse');
+  const a = analyzeRaw(raw, { onProgress: (phase) => phaseEnd(phase) }, timings);
   const summary = summarizeHeap(a, { top: 20, topObjects: 10 });
+  phaseEnd('summary');
   const ms = performance.now() - t0;
-  return { ms, peakRssBytes: await peakRss(), answers: leakscopeAnswers(a), phases: { ...summary.timings } };
+  const peaks = Object.values(phasePeaks);
+  const peakRssBytes = windows && peaks.length === 5 ? Math.max(...peaks) : await peakRss();
+  return {
+    ms,
+    peakRssBytes,
+    answers: leakscopeAnswers(a),
+    phases: { ...summary.timings },
+    ...(peaks.length === 5 ? { phasePeaks } : {}),
+  };
 }
 
 /** Byte range of the top-level `"nodes"` and `"edges"` arrays: from after the '[' up to the next key. */
@@ -378,6 +426,12 @@ async function bench(): Promise<void> {
     log(
       `leakscope phases, median: ${phaseNames.map((k) => `${k} ${secs(median(ls.map((x) => x.phases?.[k] ?? Number.NaN)))}`).join(', ')}`,
     );
+    if (ls.every((x) => x.phasePeaks))
+      log(
+        `leakscope peak RSS by phase, median: ${Object.keys(ls[0]!.phasePeaks!)
+          .map((k) => `${k} ${mb(median(ls.map((x) => x.phasePeaks![k]!)))}`)
+          .join(', ')} (memlab's whole run: ${mb(mr)})`,
+      );
     log(
       `goal ≥10× faster: ${mt / lt >= 10 ? 'met' : 'NOT met'} (${(mt / lt).toFixed(2)}×); goal ≤0.30 of memlab's peak RSS: ${lr / mr <= 0.3 ? 'met' : 'NOT met'} (${(lr / mr).toFixed(2)}); ${load()}`,
     );
@@ -473,7 +527,7 @@ async function bench(): Promise<void> {
     );
     log(
       `  phases: ${Object.entries(b.phases ?? {})
-        .map(([k, v]) => `${k} ${secs(v)}`)
+        .map(([k, v]) => `${k} ${secs(v)}${b.phasePeaks?.[k] ? ` (peak ${mb(b.phasePeaks[k])})` : ''}`)
         .join(', ')}`,
     );
     await rm(big, { force: true });
