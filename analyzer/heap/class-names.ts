@@ -4,6 +4,7 @@
  * "(closure)", "(array)", "(compiled code)", and V8 internals ("hidden") as "(system)".
  */
 import type { HeapGraph } from './heap-graph.js';
+import type { Uint32Pool } from './scratch-pool.js';
 
 export interface Classes {
   /** Class index of each node. */
@@ -17,7 +18,11 @@ export function classNameForType(typeName: string): string {
   return `(${typeName})`;
 }
 
-export function classify(g: HeapGraph): Classes {
+/**
+ * Class of every node. With a pool, the class column and the lookup table are taken from
+ * its dead arrays (the table goes back), so that no new memory is touched.
+ */
+export function classify(g: HeapGraph, pool?: Uint32Pool): Classes {
   const names: string[] = [];
   const byName = new Map<string, number>();
   const intern = (s: string): number => {
@@ -36,8 +41,10 @@ export function classify(g: HeapGraph): Classes {
   let maxName = 0;
   for (let i = 0; i < g.nodeCount; i++)
     if (byType[g.nodeType[i]!] === -1 && g.nodeName[i]! > maxName) maxName = g.nodeName[i]!;
-  const byString = new Int32Array(maxName + 1).fill(-1);
-  const classOf = new Int32Array(g.nodeCount);
+  const n = g.nodeCount;
+  const table = pool && maxName < n ? pool.take(maxName + 1) : null;
+  const byString = (table ? new Int32Array(table.buffer, 0, maxName + 1) : new Int32Array(maxName + 1)).fill(-1);
+  const classOf = pool ? new Int32Array(pool.take(n).buffer, 0, n) : new Int32Array(n);
   for (let i = 0; i < g.nodeCount; i++) {
     const type = g.nodeType[i]!;
     let t = byType[type]!;
@@ -51,5 +58,6 @@ export function classify(g: HeapGraph): Classes {
     if (c < 0) c = byString[s] = intern(g.strings.get(s) || '(anonymous)');
     classOf[i] = c;
   }
+  if (table) pool!.give(table);
   return { classOf, names };
 }

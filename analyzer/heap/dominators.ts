@@ -145,9 +145,16 @@ export function computeDominators(g: HeapGraph, r: Retainers, pool = new Uint32P
   return { idom: idomNode, order, reachableCount };
 }
 
-/** Retained size of every node: its self size plus that of all nodes it dominates. */
-export function computeRetainedSizes(g: HeapGraph, d: Dominators): Float64Array {
-  const retained = Float64Array.from(g.selfSize);
+/**
+ * Retained size of every node: its self size plus that of all nodes it dominates.
+ * `scratch`, a dead buffer (the retainers' edge-sized array once the dominators have
+ * consumed it), holds the result when it is large enough, so no new 8 bytes per node
+ * are taken while the dead array waits for a collection.
+ */
+export function computeRetainedSizes(g: HeapGraph, d: Dominators, scratch?: ArrayBufferLike): Float64Array {
+  const n = g.nodeCount;
+  const retained = scratch && scratch.byteLength >= n * 8 ? new Float64Array(scratch, 0, n) : new Float64Array(n);
+  retained.set(g.selfSize);
   const { order, idom } = d;
   for (let i = order.length - 1; i >= 1; i--) {
     const w = order[i]!;

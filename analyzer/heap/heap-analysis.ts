@@ -18,7 +18,8 @@ export interface ClassifiedHeap {
 }
 
 export interface HeapAnalysis extends ClassifiedHeap {
-  readonly dominators: Dominators;
+  /** Immediate dominators (the dominator order is gone: `tree` walks it). */
+  readonly dominators: Pick<Dominators, 'idom' | 'reachableCount'>;
   readonly tree: DominatorTree;
   readonly retained: Float64Array;
   /** Scratch space later phases (summary, leaks) borrow from. */
@@ -47,15 +48,20 @@ export function analyzeRaw(
     opts.onProgress?.(phase, 1, 1);
   };
   const graph = new HeapGraph(raw);
-  const classes = classify(graph);
   lap('graph');
   const pool = new Uint32Pool();
-  const dominators = computeDominators(graph, buildRetainers(graph), pool);
+  const retainers = buildRetainers(graph);
+  const { idom, order, reachableCount } = computeDominators(graph, retainers, pool);
   lap('dominators');
-  const retained = computeRetainedSizes(graph, dominators);
-  const tree = buildDominatorTree(dominators, pool);
+  // The retainers' edge array is dead once the dominators are known: the sizes go there.
+  const retained = computeRetainedSizes(graph, { idom, order, reachableCount }, retainers.retFrom.buffer);
+  const tree = buildDominatorTree({ idom, order, reachableCount }, pool);
+  // Classes last, in the dominator order's space: one node-sized array fewer at the
+  // dominators' peak.
+  pool.give(order);
+  const classes = classify(graph, pool);
   lap('retained');
-  return { graph, classes, dominators, tree, retained, pool, timings };
+  return { graph, classes, dominators: { idom, reachableCount }, tree, retained, pool, timings };
 }
 
 /**

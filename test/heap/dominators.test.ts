@@ -219,7 +219,17 @@ test('the iterative (Cooper–Harvey–Kennedy) dominators give the same tree as
     const chk = computeDominatorsIterative(g, buildRetainers(g));
     assert.deepEqual(Array.from(chk.idom), Array.from(lt.idom), `seed ${seed}`);
     assert.equal(chk.reachableCount, lt.reachableCount, `seed ${seed}`);
-    assert.deepEqual(Array.from(computeRetainedSizes(g, chk)), Array.from(computeRetainedSizes(g, lt)), `seed ${seed}`);
+    const sizes = Array.from(computeRetainedSizes(g, lt));
+    assert.deepEqual(Array.from(computeRetainedSizes(g, chk)), sizes, `seed ${seed}`);
+    // Written over a dead buffer when it is large enough (garbage in it), else in a new one.
+    const scratch = new Float64Array(g.nodeCount + 3).fill(Number.NaN).buffer;
+    const over = computeRetainedSizes(g, lt, scratch);
+    assert.equal(over.buffer, scratch);
+    assert.deepEqual(Array.from(over), sizes, `seed ${seed}`);
+    const small = new ArrayBuffer(8 * g.nodeCount - 8);
+    const fresh = computeRetainedSizes(g, lt, small);
+    assert.notEqual(fresh.buffer, small);
+    assert.deepEqual(Array.from(fresh), sizes, `seed ${seed}`);
     const seen = new Set<number>([0]);
     for (const v of chk.order.subarray(1)) {
       assert.ok(seen.has(chk.idom[v]!), `seed ${seed}: node ${v} comes after its dominator`);
