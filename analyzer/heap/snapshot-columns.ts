@@ -88,18 +88,36 @@ export interface EdgeColumnArrays {
   readonly toNode: Uint32Array;
 }
 
+/**
+ * Column arrays made elsewhere (a parse split over threads: each writes its rows into
+ * the same SharedArrayBuffers). The capacity is then fixed: a record past it, a self
+ * size past 32 bits or an optional field these arrays lack throws ColumnsFullError, and
+ * the caller parses the file in one thread instead.
+ */
+export class ColumnsFullError extends Error {}
+
 /** Rows of fixed-width records spread over typed columns. */
 abstract class RecordColumns implements NumberSink {
   count = 0;
   private field = 0;
   protected capacity: number;
+  /** True when the arrays were handed in (see ColumnsFullError): they never grow. */
+  protected readonly fixed: boolean;
 
   constructor(
     protected readonly columns: Uint8Array,
     protected readonly fieldCount: number,
     declared: number,
+    fixed: boolean,
   ) {
     this.capacity = declared > 0 ? declared : INITIAL;
+    this.fixed = fixed;
+  }
+
+  /** Continues at record `row`, field `field` (a part of the array parsed elsewhere comes before). */
+  seek(row: number, field: number): void {
+    this.count = row;
+    this.field = field;
   }
 
   get recordSize(): number {
@@ -127,8 +145,19 @@ abstract class RecordColumns implements NumberSink {
     const base = this.count;
     const rows = Math.ceil((f0 + len) / nf);
     if (base + rows > this.capacity) {
+      if (this.fixed) throw new ColumnsFullError(`more records than the header's count (${this.capacity})`);
       this.capacity = Math.max(base + rows, Math.ceil(this.capacity * 1.5));
       this.grow(this.capacity);
+    }
+    if (f0 !== 0 && len > nf - f0) {
+      // A batch that starts inside a record (a piece of the array parsed on its own): that
+      // record's end, the whole records (the fast way), the start of the next.
+      const head = nf - f0;
+      const whole = len - head - ((len - head) % nf);
+      this.pushBatch(v, head);
+      if (whole > 0) this.pushBatch(v.subarray(head, head + whole), whole);
+      if (head + whole < len) this.pushBatch(v.subarray(head + whole, len), len - head - whole);
+      return;
     }
     if (f0 === 0 && len % nf === 0 && this.writeRows(v, len, base)) {
       this.count = base + len / nf;
@@ -163,17 +192,42 @@ export class NodeColumns extends RecordColumns {
   /** Allocated only when some node is marked (browser DOM detachedness). */
   detachedness: Uint8Array | null = null;
 
-  constructor(layout: SnapshotLayout, shared = false) {
-    super(layout.nodeColumns, layout.nodeFieldCount, layout.declaredNodeCount);
+  /** `into`: arrays to write into (fixed capacity, see ColumnsFullError) instead of new ones. */
+  constructor(layout: SnapshotLayout, shared = false, into?: NodeColumnArrays) {
+    super(layout.nodeColumns, layout.nodeFieldCount, into ? into.count : layout.declaredNodeCount, into !== undefined);
     this.typeCount = layout.nodeTypes.length;
     this.fields = [NodeColumn.Type, NodeColumn.Name, NodeColumn.Id, NodeColumn.SelfSize, NodeColumn.EdgeCount].map(
       (c) => this.fieldOf(c),
     );
+    if (into) {
+      ({ type: this.type, name: this.name, id: this.id, edgeCount: this.edgeCount } = into);
+      this.selfSize = into.selfSize;
+      this.traceNodeId = into.traceNodeId;
+      this.detachedness = into.detachedness;
+      return;
+    }
     this.type = alloc(Uint8Array, 1, this.capacity, shared);
     this.name = alloc(Uint32Array, 4, this.capacity, shared);
     this.id = alloc(Uint32Array, 4, this.capacity, shared);
     this.selfSize = alloc(Uint32Array, 4, this.capacity, shared);
     this.edgeCount = alloc(Uint32Array, 4, this.capacity, shared);
+  }
+
+  /**
+   * Shared arrays for `count` nodes, for the parse threads to fill (NodeColumns(…, into)).
+   * The optional columns are allocated too but, never written, cost no memory.
+   */
+  static sharedArrays(layout: SnapshotLayout, count: number): NodeColumnArrays {
+    return {
+      count,
+      type: alloc(Uint8Array, 1, count, true),
+      name: alloc(Uint32Array, 4, count, true),
+      id: alloc(Uint32Array, 4, count, true),
+      selfSize: alloc(Uint32Array, 4, count, true),
+      edgeCount: alloc(Uint32Array, 4, count, true),
+      traceNodeId: layout.hasTraceNodeId ? alloc(Uint32Array, 4, count, true) : null,
+      detachedness: layout.hasDetachedness ? alloc(Uint8Array, 1, count, true) : null,
+    };
   }
 
   /** The columns as plain data: what a parse hands on (from a worker, without copying). */
@@ -210,6 +264,15 @@ export class NodeColumns extends RecordColumns {
     return true;
   }
 
+  /** True once some trace_node_id (detachedness) was not 0. */
+  usedTrace = false;
+  usedDetachedness = false;
+
+  private optional<T extends Uint8Array | Uint32Array>(Ctor: new (n: number) => T): T {
+    if (this.fixed) throw new ColumnsFullError('an optional field the shared columns lack');
+    return new Ctor(this.capacity);
+  }
+
   protected grow(c: number): void {
     this.type = grown(this.type, c);
     this.name = grown(this.name, c);
@@ -233,17 +296,26 @@ export class NodeColumns extends RecordColumns {
       case NodeColumn.SelfSize:
         for (let s = this.selfSize; k < len; k += step, row++) {
           const x = v[k]!;
-          if (x > U32_MAX && s instanceof Uint32Array) s = this.selfSize = Float64Array.from(s);
+          if (x > U32_MAX && s instanceof Uint32Array) {
+            if (this.fixed) throw new ColumnsFullError('a self size past 32 bits');
+            s = this.selfSize = Float64Array.from(s);
+          }
           s[row] = x;
         }
         return;
       case NodeColumn.TraceNodeId:
         for (; k < len; k += step, row++)
-          if (v[k] !== 0) (this.traceNodeId ??= new Uint32Array(this.capacity))[row] = v[k]!;
+          if (v[k] !== 0) {
+            this.usedTrace = true;
+            (this.traceNodeId ??= this.optional(Uint32Array))[row] = v[k]!;
+          }
         return;
       case NodeColumn.Detachedness:
         for (; k < len; k += step, row++)
-          if (v[k] !== 0) (this.detachedness ??= new Uint8Array(this.capacity))[row] = v[k]!;
+          if (v[k] !== 0) {
+            this.usedDetachedness = true;
+            (this.detachedness ??= this.optional(Uint8Array))[row] = v[k]!;
+          }
         return;
       default:
         return;
@@ -261,14 +333,29 @@ export class EdgeColumns extends RecordColumns {
   /** Target node index (to_node divided by the node field count). */
   toNode: Uint32Array;
 
-  constructor(layout: SnapshotLayout, shared = false) {
-    super(layout.edgeColumns, layout.edgeFieldCount, layout.declaredEdgeCount);
+  /** `into`: arrays to write into (fixed capacity, see ColumnsFullError) instead of new ones. */
+  constructor(layout: SnapshotLayout, shared = false, into?: EdgeColumnArrays) {
+    super(layout.edgeColumns, layout.edgeFieldCount, into ? into.count : layout.declaredEdgeCount, into !== undefined);
     this.nodeFieldCount = layout.nodeFieldCount;
     this.typeCount = layout.edgeTypes.length;
     this.fields = [EdgeColumn.Type, EdgeColumn.NameOrIndex, EdgeColumn.ToNode].map((c) => this.fieldOf(c));
+    if (into) {
+      ({ type: this.type, nameOrIndex: this.nameOrIndex, toNode: this.toNode } = into);
+      return;
+    }
     this.type = alloc(Uint8Array, 1, this.capacity, shared);
     this.nameOrIndex = alloc(Uint32Array, 4, this.capacity, shared);
     this.toNode = alloc(Uint32Array, 4, this.capacity, shared);
+  }
+
+  /** Shared arrays for `count` edges, for the parse threads to fill (EdgeColumns(…, into)). */
+  static sharedArrays(count: number): EdgeColumnArrays {
+    return {
+      count,
+      type: alloc(Uint8Array, 1, count, true),
+      nameOrIndex: alloc(Uint32Array, 4, count, true),
+      toNode: alloc(Uint32Array, 4, count, true),
+    };
   }
 
   /** The columns as plain data: what a parse hands on (from a worker, without copying). */
@@ -283,11 +370,14 @@ export class EdgeColumns extends RecordColumns {
     const maxType = this.typeCount - 1;
     const nodeFields = this.nodeFieldCount;
     const { type, nameOrIndex, toNode } = this;
+    const inverse = 1 / nodeFields;
     for (let k = 0, r = row; k < len; k += nf, r++) {
       const t = v[k + ft]!;
       const n = v[k + fn]!;
-      const to = v[k + fto]! / nodeFields;
-      if (t > maxType || n > U32_MAX || !(to >= 0 && to <= U32_MAX && Math.floor(to) === to)) return false;
+      const x = v[k + fto]!;
+      // A multiply instead of a divide; exact: x is a whole multiple of nodeFields or is refused.
+      const to = Math.round(x * inverse);
+      if (t > maxType || n > U32_MAX || to * nodeFields !== x || !(to >= 0 && to <= U32_MAX)) return false;
       type[r] = t;
       nameOrIndex[r] = n;
       toNode[r] = to;

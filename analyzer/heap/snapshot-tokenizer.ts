@@ -28,6 +28,17 @@ export interface TokenizerHandler {
   stopAt?(key: string): boolean;
 }
 
+/** A handler for numberRange()/stringRange() pieces: any other value is a syntax error the tokenizer reports. */
+export const NUMBERS_ONLY: TokenizerHandler = {
+  wantsWhole: () => false,
+  whole: () => undefined,
+  numberSink: () => null,
+  wantsStrings: () => false,
+  stringPart: () => undefined,
+  stringEnd: () => undefined,
+  endValue: () => undefined,
+};
+
 export class JsonSyntaxError extends Error {
   constructor(
     message: string,
@@ -142,6 +153,49 @@ export class SnapshotTokenizer {
     this.offset += end;
   }
 
+  /**
+   * Tokenizes one piece of a flat number array on its own (a parse split over threads,
+   * parallel-parse.ts): `buf` starts just after the array's "[" or just after a comma
+   * between numbers, and ends just after a comma or with the array's "]" (`last`). The
+   * tokenizer's `offset` is the file position of buf[0], so errors name absolute bytes.
+   */
+  numberRange(buf: Buffer, key: string, sink: NumberSink, afterComma: boolean, last: boolean): void {
+    this.key = key;
+    this.firstKey = false;
+    this.startNumbers(sink);
+    if (afterComma) this.sep = S_COMMA;
+    this.feed(buf);
+    if (this.mode === M_NUMBERS) {
+      if (last || this.sep !== S_COMMA || this.inNum)
+        throw new JsonSyntaxError(`unexpected end of the array ${this.where()}`, this.offset);
+      if (this.batchLen > 0) sink.pushBatch(this.batch, this.batchLen);
+      this.batchLen = 0;
+    } else if (!last || this.mode !== M_AFTER_VALUE) {
+      throw new JsonSyntaxError(`unexpected data after the array ${this.where()}`, this.offset);
+    }
+  }
+
+  /**
+   * Tokenizes one piece of the `strings` array on its own: `buf` starts at a string item
+   * after a comma and ends after a comma between items or, for the `last` piece, with the
+   * rest of the file (the array's "]" and the closing "}"). Strings go to the handler.
+   */
+  stringRange(buf: Buffer, last: boolean): void {
+    this.key = 'strings';
+    this.firstKey = false;
+    this.mode = M_STRINGS;
+    this.sep = S_COMMA;
+    this.feed(buf);
+    if (last) this.finish();
+    else if (!this.betweenStrings())
+      throw new JsonSyntaxError(`unexpected end of a piece of the strings ${this.where()}`, this.offset);
+  }
+
+  /** True when the tokenizer stands between two items of the strings array, after a comma. */
+  betweenStrings(): boolean {
+    return this.mode === M_STRINGS && this.sep === S_COMMA;
+  }
+
   /** Throws unless the whole top-level object was read. */
   finish(): void {
     if (this.mode !== M_DONE) {
@@ -195,12 +249,7 @@ export class SnapshotTokenizer {
       }
       const sink = h.numberSink(this.key);
       if (sink) {
-        this.sink = sink;
-        const rs = sink.recordSize ?? 1;
-        this.cap = rs > 1 && rs <= this.batch.length ? this.batch.length - (this.batch.length % rs) : this.batch.length;
-        this.mode = M_NUMBERS;
-        this.sep = S_START;
-        this.inNum = false;
+        this.startNumbers(sink);
         return i + 1;
       }
     }
@@ -211,6 +260,16 @@ export class SnapshotTokenizer {
     this.scalar = c !== 0x7b && c !== 0x5b && c !== 0x22;
     this.mode = M_GENERIC;
     return i;
+  }
+
+  private startNumbers(sink: NumberSink): void {
+    this.sink = sink;
+    const rs = sink.recordSize ?? 1;
+    this.cap = rs > 1 && rs <= this.batch.length ? this.batch.length - (this.batch.length % rs) : this.batch.length;
+    this.mode = M_NUMBERS;
+    this.sep = S_START;
+    this.inNum = false;
+    this.batchLen = 0;
   }
 
   private endValue(): void {
@@ -283,11 +342,16 @@ export class SnapshotTokenizer {
   // The hot loop: one number at a time (V8 writes "12,0,345\n,7"), digits straight into
   // a batch that the sink scatters column by column. The batch is 32 KB so that the
   // scatter's strided passes read it from L1 (a 512 KB batch halved the throughput).
+  // Numbers that end before the chunk's last non-digit take the fast path: no end-of-chunk
+  // test per digit (that non-digit stops every digit run) and the usual separators ("," and
+  // "\n,") read in line; anything else falls through to the checks below, one byte at a time.
   private numbers(buf: Buffer, i: number, end: number): number {
     const batch = this.batch;
     const cap = this.cap;
     let len = this.batchLen;
     let sep = this.sep;
+    let lim = end;
+    while (lim > i && (buf[lim - 1]! - 0x30) >>> 0 < 10) lim--;
     if (this.inNum) {
       // A number cut by the chunk boundary: finish it first.
       let num = this.num;
@@ -310,6 +374,34 @@ export class SnapshotTokenizer {
       let d = c - 0x30;
       if (d >>> 0 < 10) {
         if (sep === S_ITEM) this.fail('expected "," between numbers', i);
+        if (i < lim) {
+          let neg = this.negative;
+          this.negative = false;
+          for (;;) {
+            let num = d;
+            i++;
+            while ((d = buf[i]! - 0x30) >>> 0 < 10) {
+              num = num * 10 + d;
+              i++;
+            }
+            if (len === cap) {
+              this.sink!.pushBatch(batch, len);
+              len = 0;
+            }
+            batch[len++] = neg ? -num : num;
+            neg = false;
+            const s = buf[i];
+            if (s === 0x2c) i++;
+            else if (s === 0x0a && i + 1 < lim && buf[i + 1] === 0x2c) i += 2;
+            else {
+              sep = S_ITEM;
+              break;
+            }
+            sep = S_COMMA;
+            if (i >= lim || (d = buf[i]! - 0x30) >>> 0 >= 10) break;
+          }
+          continue;
+        }
         let num = d;
         i++;
         while (i < end && (d = buf[i]! - 0x30) >>> 0 < 10) {
