@@ -14,7 +14,7 @@
  */
 import { receiveMessageOnPort } from 'node:worker_threads';
 import { DirectSession } from './ort-direct.js';
-import { ORT_SESSION_OPTIONS } from './repository.js';
+import { ORT_SESSION_OPTIONS } from './ort-options.js';
 import {
   decodeRequest,
   encodeReply,

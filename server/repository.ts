@@ -11,6 +11,7 @@ import ort from 'onnxruntime-node';
 import type { Logger } from 'pino';
 import { LsError, type GrpcCodeName } from '../common/errors.js';
 import type { ModelSource, VersionPolicy } from './model-config.js';
+import { ORT_SESSION_OPTIONS } from './ort-options.js';
 import { signatureOf, type Signature } from './signature.js';
 
 export type VersionState = 'START' | 'LOADING' | 'AVAILABLE' | 'UNLOADING' | 'END';
@@ -38,13 +39,7 @@ export interface ServableLoader {
   unload(s: Servable): Promise<void>;
 }
 
-/** onnxruntime options for every session: one thread each, so threads are ours to count. */
-export const ORT_SESSION_OPTIONS: ort.InferenceSession.SessionOptions = Object.freeze({
-  intraOpNumThreads: 1,
-  interOpNumThreads: 1,
-  executionMode: 'sequential',
-  graphOptimizationLevel: 'all',
-});
+export { ORT_SESSION_OPTIONS };
 
 export const onnxLoader: ServableLoader = {
   async load(model, version, path) {
