@@ -37,6 +37,8 @@ export interface ThreadStats {
   cap: number | null;
   /** Requests waiting in the completion queue for a polling thread. */
   queued: number;
+  /** Threads started and not up yet: booting, or waiting for a boot slot (not in `current` until created). */
+  starting: number;
 }
 
 export interface HandlerThreadInfo {

@@ -8,6 +8,7 @@
  * `thread-cap` fix, TF Serving PR #1785: past `--grpc_max_threads` the request is
  * answered RESOURCE_EXHAUSTED at once, never queued).
  */
+import { availableParallelism } from 'node:os';
 import type { Readable } from 'node:stream';
 import { LsError } from '../common/errors.js';
 import type { InferenceRunner } from './inference.js';
@@ -35,6 +36,12 @@ export interface HandlerThreadOptions {
   readonly idleGraceMs?: number;
   /** The worker script (tests swap it); default: handler-thread-worker.js beside this file. */
   readonly workerUrl?: URL;
+  /**
+   * Threads booting an isolate at once; the others a spike started wait their turn to be
+   * created (thread-pool.ts). Default: the CPUs this process may use, which a boot's CPU
+   * saturates without starving the main thread.
+   */
+  readonly maxBooting?: number;
 }
 
 const DEFAULT_WORKER_URL = new URL('./handler-thread-worker.js', import.meta.url);
@@ -57,6 +64,7 @@ export class HandlerThreadRunner implements InferenceRunner {
       // Upstream's defaults are min 1, max 2 pollers.
       minPollers: opts.minIdleThreads,
       idleGraceMs: opts.idleGraceMs ?? 0,
+      maxBooting: opts.maxBooting ?? availableParallelism(),
       // A new thread learns every loaded version before its first request.
       start: (events) => new WorkerThread(url, this.slots.loads(), events),
     });
@@ -95,6 +103,11 @@ export class HandlerThreadRunner implements InferenceRunner {
     if (this.pool.closed) return;
     this.pool.prestart();
     this.slots.slotOf(s, this.pool.live()); // registering a slot sends its load message to every thread
+  }
+
+  /** Resolves once no handler thread is starting (the server awaits its prestarted pollers before it serves). */
+  whenUp(): Promise<void> {
+    return this.pool.whenUp();
   }
 
   /** Drops every thread's session of an unloaded version (repository.onUnload). */

@@ -119,6 +119,8 @@ export async function startServer(
 
   await repository.setSources(models);
   repository.start();
+  // As gRPC's sync server, serve once the prestarted pollers are up.
+  await threads?.whenUp();
   const grpcServer = createGrpcServer(ctx);
   const rest: HttpServer = createRestServer(ctx);
   let grpcPort: number;

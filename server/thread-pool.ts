@@ -4,17 +4,31 @@
  * starts through a factory (worker_threads in the server, fakes in the tests):
  * - requests wait in a completion queue until a polling thread picks one up;
  * - a thread that picks up work leaves the pollers; if pollers fall below the minimum it
- *   starts one new thread, if admission allows (the new thread counts as a poller at once,
- *   as upstream's `num_pollers_++` before the thread exists) — so threads grow one per
- *   pickup, and a spike of slow requests ends with about one thread per request in flight;
+ *   starts one new thread, if admission allows. The new thread counts as a poller at once
+ *   (upstream's `num_pollers_++` before the thread exists) and polls at once: it takes the
+ *   next queued request before its isolate is up, and that request waits for the boot, as a
+ *   request upstream waits for its new thread to be scheduled. So the spawn chain runs at
+ *   pickup speed, not one isolate boot per step, and a spike of slow requests gets about one
+ *   thread per request in flight (leak 2);
  * - when admission refuses and no poller is left, the request just picked up is answered
  *   with admission's refusal (RESOURCE_EXHAUSTED) and the thread polls again;
  * - after its work a thread polls again while pollers are at most the maximum (min + 1, as
  *   upstream's defaults 1 and 2); beyond it the thread exits, here after a grace (below).
- * Deviations, each for a thread that costs an isolate and a model load rather than
- * microseconds: idle pollers are a stack (the most recently idle takes the next request, so
- * under steady load few threads stay in use and warm), and surplus pollers exit only once the
- * pool has had surplus for the whole grace, longest idle first.
+ * Deviations, each for a thread that costs an isolate boot (~75–130 ms of CPU on this kind of
+ * machine, `npm run bench:threads`) rather than microseconds:
+ * - at most `maxBooting` threads boot at once (about the CPU count); the others the chain
+ *   started wait their turn to be created, counted as threads and pollers all the same. Boots
+ *   beyond the cores only share them: each then takes longer, and the main thread — which
+ *   accepts, decodes and hands out the requests — gets one share among all of them (with 120
+ *   booting at once a pickup took 114–153 ms of wall time for ~1 ms of CPU);
+ * - a request waiting for a boot is taken over by a thread that is up and frees first; the
+ *   booting thread polls instead (the thread count, leak 2's subject, is the same);
+ * - a poller that is up takes work before one still booting, and idle pollers that are up are
+ *   a stack (the most recently idle takes the next request, so under steady load few threads
+ *   stay in use and warm);
+ * - surplus pollers exit only once the pool has had surplus for the whole grace, longest idle
+ *   first, and never while threads it started are still to come up (the spike that started
+ *   them is still being served).
  */
 import type { HandlerThreadInfo, ThreadStats } from '../common/diagnostics-api.js';
 import { LsError } from '../common/errors.js';
@@ -68,56 +82,82 @@ export interface ThreadPoolOptions<T, J extends PoolJob> {
   readonly minPollers: number;
   /** How long surplus pollers wait before they exit; 0 is upstream (at once). */
   readonly idleGraceMs: number;
+  /** Threads booting at once (at least 1; default unbounded); the rest wait their turn to be created. */
+  readonly maxBooting?: number;
   /**
    * Starts one thread, which reports through `events` (never from within this call). May
-   * throw; nothing is counted then.
+   * throw: the request waiting for that thread, if any, fails with the error.
    */
   readonly start: (events: ThreadEvents<J>) => T;
   readonly clock?: PoolClock;
 }
 
-type ThreadState = 'starting' | 'polling' | 'working' | 'exiting';
+type ThreadState = 'polling' | 'working' | 'exiting';
 
 interface Pooled<T, J> {
-  readonly thread: T;
+  /** Set once it is created: until then it waits for a boot slot. */
+  thread: T | undefined;
   state: ThreadState;
+  /** Whether it reported online(): until then what it is sent waits for its boot. */
+  booted: boolean;
   busy: J | undefined;
   /** When it last began polling (clock.now()): the longest idle leave first. */
   idleSince: number;
+  /** Resolves the pool's wait for its end (close()). */
+  ended: () => void;
 }
 
 export class ThreadPool<T extends PoolThread<J>, J extends PoolJob> {
-  private readonly threads = new Map<number, Pooled<T, J>>();
+  /** Every thread the pool started and that has not ended, created or still waiting to be. */
+  private readonly threads = new Set<Pooled<T, J>>();
   /**
-   * Polling threads, most recently idle first. The front takes the work, so under steady
-   * load the threads in use stay few and warm (a thread is an isolate of its own: its caches
-   * and JIT go cold when work rotates through all of them), and the back is where threads
-   * left idle by a calmer load wait out the grace and exit.
+   * Polling threads that are up, most recently idle first. The front takes the work, so under
+   * steady load the threads in use stay few and warm (a thread is an isolate of its own: its
+   * caches and JIT go cold when work rotates through all of them), and the back is where
+   * threads left idle by a calmer load wait out the grace and exit.
    */
   private readonly polling: Pooled<T, J>[] = [];
+  /**
+   * Polling threads not up yet (booting, or waiting to be created), oldest first: pollers as
+   * much as the others (upstream's new thread polls microseconds after it is created), taking
+   * work when no thread that is up is free. What they take runs once they are up.
+   */
+  private readonly booting: Pooled<T, J>[] = [];
+  /** Threads not up yet holding a request that waits for their boot, oldest first (see afterWork). */
+  private readonly waiting: Pooled<T, J>[] = [];
+  /** Threads the chain started that wait for a boot slot to be created, in start order. */
+  private readonly toCreate: Pooled<T, J>[] = [];
+  /** Threads created and not up yet (at most maxBooting). */
+  private bootingNow = 0;
+  private readonly maxBooting: number;
   /** Cancels the armed reaper (see afterWork). */
   private cancelReap: (() => void) | undefined;
-  /** When pollers last fell to the maximum or below: the pool was all needed then. */
+  /** When pollers last fell to the maximum or below, or a thread last came up: the pool was all needed then. */
   private lastFull = 0;
   /** The completion queue. */
   private readonly cq: J[] = [];
-  /** Starting + polling threads, as upstream's num_pollers_ (a new thread counts at once). */
+  /** Polling threads, up or not, as upstream's num_pollers_ (a new thread counts at once). */
   private numPollers = 0;
   private readonly minPollers: number;
   private readonly maxPollers: number;
-  /** Threads holding admission's quota: alive and not on their way out. */
+  /** Threads holding admission's quota: started and not on their way out. */
   private holding = 0;
+  /** Threads created (worker_threads exist) and not ended. */
+  private alive = 0;
   private peak = 0;
   private created = 0;
   private exited = 0;
   private isClosed = false;
   private readonly exits = new Set<Promise<void>>();
+  /** Callers of whenUp(), resolved once no thread is starting. */
+  private upWaiters: Array<() => void> = [];
   private readonly clock: PoolClock;
 
   constructor(private readonly opts: ThreadPoolOptions<T, J>) {
     this.clock = opts.clock ?? REAL_CLOCK;
     this.minPollers = Math.max(1, opts.minPollers);
     this.maxPollers = this.minPollers + 1;
+    this.maxBooting = Math.max(1, opts.maxBooting ?? Number.POSITIVE_INFINITY);
   }
 
   get closed(): boolean {
@@ -137,6 +177,16 @@ export class ThreadPool<T extends PoolThread<J>, J extends PoolJob> {
     this.pump();
   }
 
+  /**
+   * Resolves once no thread is starting. gRPC's sync server starts its pollers before it
+   * serves (Server::Start); a server here waits for its prestarted threads the same way, so
+   * its first requests do not each start a thread while the first isolate is still booting.
+   */
+  whenUp(): Promise<void> {
+    if (this.starting() === 0) return Promise.resolve();
+    return new Promise((resolve) => this.upWaiters.push(resolve));
+  }
+
   /** Starts the pollers gRPC's sync server keeps from the start (min pollers). */
   prestart(): void {
     if (this.isClosed) return;
@@ -145,30 +195,32 @@ export class ThreadPool<T extends PoolThread<J>, J extends PoolJob> {
 
   /** Threads alive and not on their way out. */
   *live(): IterableIterator<T> {
-    for (const p of this.threads.values()) if (p.state !== 'exiting') yield p.thread;
+    for (const p of this.threads) if (p.thread && p.state !== 'exiting') yield p.thread;
   }
 
   /** A thread alive and not on its way out, by id. */
   find(id: number): T | undefined {
-    const p = this.threads.get(id);
-    return p && p.state !== 'exiting' ? p.thread : undefined;
+    for (const t of this.live()) if (t.id === id) return t;
+    return undefined;
   }
 
   list(): HandlerThreadInfo[] {
-    return [...this.threads.values()]
-      .filter((p) => p.state !== 'exiting')
-      .map((p) => ({ id: p.thread.id, busy: p.state === 'working' }));
+    const out: HandlerThreadInfo[] = [];
+    for (const p of this.threads)
+      if (p.thread && p.state !== 'exiting') out.push({ id: p.thread.id, busy: p.state === 'working' });
+    return out;
   }
 
   stats(): ThreadStats {
     return {
-      current: this.threads.size,
-      idle: this.polling.length,
+      current: this.alive,
+      idle: this.polling.length + this.booting.length,
       peak: this.peak,
       created: this.created,
       exited: this.exited,
       cap: this.opts.admission.cap,
       queued: this.cq.length,
+      starting: this.starting(),
     };
   }
 
@@ -180,54 +232,139 @@ export class ThreadPool<T extends PoolThread<J>, J extends PoolJob> {
     for (const j of this.cq.splice(0))
       j.reject(new LsError('LS_ERR_SHUTTING_DOWN', 'the server shut down before the request ran'));
     this.polling.length = 0;
-    for (const p of this.threads.values()) this.retire(p);
+    this.booting.length = 0;
+    for (const p of [...this.threads]) this.retire(p);
+    this.settleUp();
     await Promise.all([...this.exits]);
   }
 
-  /** Starts a thread if admission allows; it counts as a poller from now on. */
+  /** Threads started and not up yet: booting, or waiting for a boot slot. */
+  private starting(): number {
+    return this.bootingNow + this.toCreate.length;
+  }
+
+  private settleUp(): void {
+    if (this.upWaiters.length === 0 || this.starting() > 0) return;
+    const waiters = this.upWaiters;
+    this.upWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Starts a thread if admission allows; it counts as a poller, and may take work, from now on. */
   private trySpawn(): boolean {
     if (!this.opts.admission.allows(this.holding)) return false;
-    let exited!: () => void;
-    const exit = new Promise<void>((resolve) => (exited = resolve));
-    // The thread reports only after start() has returned, so `p` is set by then.
+    let ended!: () => void;
+    const exit = new Promise<void>((resolve) => (ended = resolve));
     const p: Pooled<T, J> = {
-      thread: this.opts.start({
-        online: () => this.onOnline(p),
-        done: () => this.onDone(p),
-        broken: (why) => this.onBroken(p, why),
-        exited: (code, lastError) => {
-          this.onExit(p, code, lastError);
-          this.exits.delete(exit);
-          exited();
-        },
-      }),
-      state: 'starting',
+      thread: undefined,
+      state: 'polling',
+      booted: false,
       busy: undefined,
-      idleSince: 0,
+      idleSince: this.clock.now(),
+      ended: () => {
+        this.exits.delete(exit);
+        ended();
+      },
     };
-    this.threads.set(p.thread.id, p);
+    this.threads.add(p);
     this.exits.add(exit);
+    this.booting.push(p);
+    this.toCreate.push(p);
     this.holding++;
-    this.created++;
     this.numPollers++;
-    if (this.threads.size > this.peak) this.peak = this.threads.size;
+    this.createNext();
     return true;
   }
 
-  private onOnline(p: Pooled<T, J>): void {
-    if (p.state !== 'starting') return;
-    p.state = 'polling';
-    p.idleSince = this.clock.now();
-    this.polling.unshift(p); // started because work was waiting
-    this.pump();
-    if (this.numPollers > this.maxPollers) this.scheduleReap();
+  /** Creates the threads waiting for a boot slot while slots are free. */
+  private createNext(): void {
+    while (this.bootingNow < this.maxBooting && this.toCreate.length > 0) {
+      const p = this.toCreate.shift()!;
+      try {
+        // The thread reports only after start() has returned, so `p.thread` is set by then.
+        p.thread = this.opts.start({
+          online: () => this.onOnline(p),
+          done: () => this.onDone(p),
+          broken: (why) => this.onBroken(p, why),
+          exited: (code, lastError) => this.onExit(p, code, lastError),
+        });
+      } catch (e) {
+        this.failedToStart(p, e as Error);
+        continue;
+      }
+      this.bootingNow++;
+      this.alive++;
+      this.created++;
+      if (this.alive > this.peak) this.peak = this.alive;
+    }
+    this.settleUp();
   }
 
-  /** Polling threads pick up queued requests. */
-  private pump(): void {
-    while (this.cq.length > 0 && this.polling.length > 0) {
-      this.pickUp(this.polling.shift()!, this.cq.shift()!);
+  /** A thread the factory could not create: its request fails, its place is given back. */
+  private failedToStart(p: Pooled<T, J>, e: Error): void {
+    const job = p.busy;
+    p.busy = undefined;
+    this.forget(p);
+    job?.reject(
+      e instanceof LsError ? e : new LsError('LS_ERR_INFERENCE', `a handler thread could not be started: ${e.message}`),
+    );
+    this.needPoller();
+  }
+
+  /** Takes a thread that never was created out of the pool. */
+  private forget(p: Pooled<T, J>): void {
+    if (p.state === 'exiting') return;
+    if (p.state === 'polling') {
+      this.unlist(p);
+      this.numPollers--;
+    } else this.unwait(p);
+    const i = this.toCreate.indexOf(p);
+    if (i >= 0) this.toCreate.splice(i, 1);
+    p.state = 'exiting';
+    this.holding--;
+    this.threads.delete(p);
+    p.ended();
+  }
+
+  private onOnline(p: Pooled<T, J>): void {
+    if (p.booted) return;
+    p.booted = true;
+    this.bootingNow--;
+    // A thread coming up is one the load asked for: no surplus is counted before it.
+    this.lastFull = this.clock.now();
+    if (p.state === 'working') {
+      // It took a request while booting: the request goes to it now.
+      this.unwait(p);
+      p.thread!.run(p.busy!);
+    } else if (p.state === 'polling') {
+      this.unlist(p, false);
+      p.idleSince = this.clock.now();
+      this.polling.unshift(p);
+      this.pump();
+      if (this.numPollers > this.maxPollers) this.scheduleReap();
     }
+    this.createNext();
+  }
+
+  /** Polling threads pick up queued requests: those that are up first, then those booting. */
+  private pump(): void {
+    while (this.cq.length > 0) {
+      const p = this.polling.shift() ?? this.booting.shift();
+      if (!p) return;
+      this.pickUp(p, this.cq.shift()!);
+    }
+  }
+
+  private unwait(p: Pooled<T, J>): void {
+    const i = this.waiting.indexOf(p);
+    if (i >= 0) this.waiting.splice(i, 1);
+  }
+
+  /** Takes a polling thread off whichever list holds it (`booted`: which one). */
+  private unlist(p: Pooled<T, J>, booted = p.booted): void {
+    const list = booted ? this.polling : this.booting;
+    const i = list.indexOf(p);
+    if (i >= 0) list.splice(i, 1);
   }
 
   private pickUp(p: Pooled<T, J>, job: J): void {
@@ -241,7 +378,8 @@ export class ThreadPool<T extends PoolThread<J>, J extends PoolJob> {
     }
     p.state = 'working';
     p.busy = job;
-    p.thread.run(job);
+    if (p.booted) p.thread!.run(job);
+    else this.waiting.push(p); // sent when it is up (onOnline), unless taken over (afterWork)
   }
 
   private onDone(p: Pooled<T, J>): J | undefined {
@@ -255,10 +393,23 @@ export class ThreadPool<T extends PoolThread<J>, J extends PoolJob> {
   /** Back to polling (most recently idle first); past the maximum pollers, surplus leaves (see scheduleReap). */
   private afterWork(p: Pooled<T, J>): void {
     if (this.isClosed || p.state === 'exiting') return;
+    // A thread that is up takes over the request waiting longest for a boot; the booting
+    // thread polls instead, as if it had answered it.
+    const q = p.booted ? this.waiting.shift() : undefined;
+    if (q) {
+      p.state = 'working';
+      p.busy = q.busy;
+      q.busy = undefined;
+      p.thread!.run(p.busy!);
+      this.afterWork(q);
+      return;
+    }
     p.state = 'polling';
     p.idleSince = this.clock.now();
     this.numPollers++;
-    this.polling.unshift(p);
+    // A thread that gave up its request while booting polls on among the booting.
+    if (p.booted) this.polling.unshift(p);
+    else this.booting.unshift(p);
     if (this.numPollers > this.maxPollers) {
       // Upstream: this thread exits now. With a grace, surplus pollers exit once the pool has
       // had surplus for that long (load that keeps needing them keeps them), the longest idle
@@ -281,6 +432,9 @@ export class ThreadPool<T extends PoolThread<J>, J extends PoolJob> {
 
   private reap(): void {
     this.cancelReap = undefined;
+    // Threads still to come up were started by load the pool is still serving: the last of
+    // them coming up (onOnline) arms the reaper again.
+    if (this.starting() > 0) return;
     const since = this.clock.now() - this.opts.idleGraceMs;
     if (this.lastFull <= since) {
       while (this.numPollers > this.maxPollers && this.polling.length > 0) {
@@ -296,26 +450,41 @@ export class ThreadPool<T extends PoolThread<J>, J extends PoolJob> {
     const job = p.busy;
     p.busy = undefined;
     this.retire(p);
-    job?.reject(new LsError('LS_ERR_INFERENCE', `handler thread ${p.thread.id}: ${why}`));
+    job?.reject(new LsError('LS_ERR_INFERENCE', `handler thread ${p.thread!.id}: ${why}`));
   }
 
-  private retire(p: Pooled<T, J>): void {
+  /** Takes a thread out of service and, unless it has ended already (`ask` false), asks it to end. */
+  private retire(p: Pooled<T, J>, ask = true): void {
     if (p.state === 'exiting') return;
-    if (p.state === 'starting' || p.state === 'polling') {
-      const i = this.polling.indexOf(p);
-      if (i >= 0) this.polling.splice(i, 1);
-      this.numPollers--;
+    if (!p.thread) {
+      // Never created: nothing to end. Only close() retires one holding a request.
+      const job = p.busy;
+      p.busy = undefined;
+      this.forget(p);
+      job?.reject(new LsError('LS_ERR_SHUTTING_DOWN', 'the server shut down before the request ran'));
+      return;
     }
+    if (p.state === 'polling') {
+      this.unlist(p);
+      this.numPollers--;
+    } else if (!p.booted) this.unwait(p);
     p.state = 'exiting';
     this.holding--;
-    p.thread.exit();
+    if (ask) p.thread.exit();
   }
 
   private onExit(p: Pooled<T, J>, code: number, lastError: string | undefined): void {
-    this.threads.delete(p.thread.id);
+    if (!this.threads.delete(p)) return; // reported twice
     // Died on its own: give back its quota and its poller place.
-    if (p.state !== 'exiting') this.retire(p);
+    if (p.state !== 'exiting') this.retire(p, false);
+    this.alive--;
     this.exited++;
+    const wasUp = p.booted;
+    if (!p.booted) {
+      p.booted = true;
+      this.bootingNow--;
+    }
+    p.ended();
     const job = p.busy;
     p.busy = undefined;
     if (job) {
@@ -325,13 +494,20 @@ export class ThreadPool<T extends PoolThread<J>, J extends PoolJob> {
         job.reject(
           new LsError(
             'LS_ERR_INFERENCE',
-            `handler thread ${p.thread.id} died while running the request (exit code ${code}${lastError ? `: ${lastError}` : ''})`,
+            `handler thread ${p.thread!.id} died ${wasUp ? 'while running the request' : 'before it was up, with the request waiting for it'} (exit code ${code}${lastError ? `: ${lastError}` : ''})`,
           ),
         );
     }
-    // Requests still queued need a poller.
-    if (!this.isClosed && this.cq.length > 0 && this.numPollers === 0) {
-      if (!this.trySpawn()) for (const j of this.cq.splice(0)) j.reject(this.opts.admission.refusal());
-    }
+    if (!this.isClosed) {
+      this.needPoller();
+      this.createNext();
+    } else this.settleUp();
+  }
+
+  /** Requests still queued need a poller: start one, or refuse them if none may start. */
+  private needPoller(): void {
+    if (this.isClosed || this.cq.length === 0 || this.numPollers > 0) return;
+    if (!this.trySpawn()) for (const j of this.cq.splice(0)) j.reject(this.opts.admission.refusal());
+    else this.pump();
   }
 }

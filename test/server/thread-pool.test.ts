@@ -21,6 +21,9 @@ interface FakeJob extends PoolJob {
   error: LsError | undefined;
 }
 
+/** The names of the requests a thread was sent. */
+const sent = (t: FakeThread | undefined): string[] => t!.jobs.map((j) => j.name);
+
 /** What a request was told (read through a call: the assertions narrow property reads). */
 const told = (j: FakeJob): LsError | undefined => j.error;
 
@@ -82,15 +85,26 @@ class ManualClock implements PoolClock {
   }
 }
 
-function harness(o: { cap?: number; minPollers?: number; graceMs?: number } = {}) {
+function harness(
+  o: {
+    cap?: number;
+    minPollers?: number;
+    graceMs?: number;
+    maxBooting?: number;
+    startFails?: (n: number) => boolean;
+  } = {},
+) {
   const threads: FakeThread[] = [];
+  let attempts = 0;
   const clock = new ManualClock();
   const pool = new ThreadPool<FakeThread, FakeJob>({
     admission: o.cap === undefined ? UNCAPPED_ADMISSION : cappedAdmission(o.cap),
     minPollers: o.minPollers ?? 1,
     idleGraceMs: o.graceMs ?? 0,
+    ...(o.maxBooting === undefined ? {} : { maxBooting: o.maxBooting }),
     clock,
     start: (events) => {
+      if (o.startFails?.(++attempts)) throw new Error('no memory for a thread');
       const t = new FakeThread(threads.length + 1, events);
       threads.push(t);
       return t;
@@ -115,28 +129,64 @@ function harness(o: { cap?: number; minPollers?: number; graceMs?: number } = {}
   };
   const ended = new Set<FakeThread>();
   const exiting = () => threads.filter((t) => t.exitAsked).map((t) => t.id);
-  return { pool, threads, clock, settle, bringOnline, exitAsked, exiting };
+  /** Which threads hold a request (sent to them, or waiting for their boot), by start order. */
+  const busy = () => pool.list().map((t) => t.busy);
+  return { pool, threads, clock, settle, bringOnline, exitAsked, exiting, busy };
 }
 
 describe('thread pool: starting threads (ThreadManager::MainWorkLoop)', () => {
-  it('a request finding no poller starts one thread, which counts as a poller before it is up', () => {
+  it('a request finding no poller starts one thread, which polls at once: it takes the request before it is up', () => {
     const h = harness();
     h.pool.submit(job('a'));
+    assert.deepEqual(h.busy(), [true, false], 'thread 1 took a while booting; the pickup left no poller: thread 2');
+    assert.deepEqual(h.pool.stats(), {
+      current: 2,
+      idle: 1,
+      peak: 2,
+      created: 2,
+      exited: 0,
+      cap: null,
+      queued: 0,
+      starting: 2,
+    });
     h.pool.submit(job('b'));
-    assert.equal(h.threads.length, 1, 'the starting thread is a poller: the second request starts none');
-    assert.deepEqual(h.pool.stats(), { current: 1, idle: 0, peak: 1, created: 1, exited: 0, cap: null, queued: 2 });
+    assert.deepEqual(h.busy(), [true, true, false], 'thread 2, still booting, is a poller: it takes b at once');
+    assert.deepEqual(sent(h.threads[0]), [], 'a waits for thread 1 to be up');
     h.bringOnline(h.threads[0]!);
-    assert.deepEqual(
-      h.threads[0]!.jobs.map((j) => j.name),
-      ['a'],
-    );
-    assert.equal(h.threads.length, 2, 'the pickup left no poller: it started one');
-    assert.equal(h.pool.queued, 1);
+    assert.deepEqual(sent(h.threads[0]), ['a'], 'sent once thread 1 is up');
+    assert.equal(h.threads.length, 3, 'coming up starts nothing');
+    assert.equal(h.threads[0]!.finish(), 'a');
+    assert.deepEqual(sent(h.threads[0]), ['a', 'b'], 'thread 1, up and free, takes over b from booting thread 2');
+    assert.deepEqual(h.busy(), [true, false, false], 'thread 2 polls instead');
+    assert.equal(h.pool.stats().idle, 2);
+    h.bringOnline(h.threads[1]!);
+    assert.deepEqual(sent(h.threads[1]), [], 'b is not sent twice');
+    assert.equal(h.threads[0]!.finish(), 'b');
   });
 
-  it('a spike of N slow requests ends with N working threads and one poller (leak 2)', () => {
+  it('a poller that is up takes work before one still booting; booting pollers take it oldest first', () => {
+    const h = harness({ minPollers: 2, graceMs: 60_000 });
+    h.pool.prestart(); // threads 1 and 2 booting
+    h.bringOnline(h.threads[1]!);
+    h.pool.submit(job('a'));
+    assert.deepEqual(sent(h.threads[1]), ['a'], 'thread 2 is up: it takes a');
+    assert.equal(h.threads.length, 3, 'one poller left < 2: thread 3 starts');
+    h.pool.submit(job('b'));
+    assert.deepEqual(
+      h.busy(),
+      [true, true, false, false],
+      'no thread up is free: thread 1, booting longest, takes b; thread 4 starts',
+    );
+    h.settle();
+    assert.deepEqual(sent(h.threads[0]), ['b']);
+    assert.equal(h.pool.stats().idle, 2);
+  });
+
+  it('a spike of N slow requests ends with N working threads and one poller at once, before any thread is up (leak 2)', () => {
     const h = harness();
     for (let i = 0; i < 10; i++) h.pool.submit(job(`r${i}`));
+    assert.equal(h.threads.length, 11, 'the spawn chain does not wait for any boot');
+    assert.deepEqual(h.busy(), [...Array(10).fill(true), false]);
     h.settle();
     assert.equal(h.threads.length, 11);
     assert.deepEqual(
@@ -151,6 +201,20 @@ describe('thread pool: starting threads (ThreadManager::MainWorkLoop)', () => {
       h.pool.list().map((t) => t.busy),
       [...Array(10).fill(true), false],
     );
+  });
+
+  it('whenUp resolves once no thread is booting (a server serves once its prestarted pollers are up)', async () => {
+    const h = harness({ minPollers: 2 });
+    let up = false;
+    await h.pool.whenUp(); // nothing booting yet
+    h.pool.prestart();
+    const waiting = h.pool.whenUp().then(() => (up = true));
+    h.bringOnline(h.threads[0]!);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(up, false, 'thread 2 still boots');
+    h.threads[1]!.events.exited(1, 'cannot boot');
+    await waiting;
+    assert.equal(up, true, 'a thread that dies booting is not waited for');
   });
 
   it('prestart starts the minimum pollers and no more; a closed pool starts none', () => {
@@ -200,17 +264,18 @@ describe('thread pool: taking work', () => {
 describe('thread pool: admission', () => {
   it('capped: a pickup that leaves no poller and may not start one is refused at once; the thread polls again', () => {
     const h = harness({ cap: 2 });
-    h.pool.submit(job('a'));
-    h.bringOnline(h.threads[0]!); // takes a, starts thread 2 (quota 2 of 2)
+    h.pool.submit(job('a')); // thread 1 takes a while booting, starts thread 2 (quota 2 of 2)
     const b = job('b');
-    h.pool.submit(b);
-    assert.equal(b.error, undefined, 'queued for thread 2, which is starting');
-    h.bringOnline(h.threads[1]!);
+    h.pool.submit(b); // thread 2 (booting) takes b, which leaves no poller, and none may start
     assert.equal(told(b)?.code, 'LS_ERR_THREADS_EXHAUSTED', `b was not refused: ${told(b)?.message}`);
     assert.match(told(b)!.message, /--grpc_max_threads 2/);
     assert.equal(h.threads.length, 2, 'no thread past the cap');
     assert.equal(h.threads[1]!.jobs.length, 0);
     assert.equal(h.pool.stats().idle, 1, 'thread 2 polls again');
+    h.settle();
+    const b2 = job('b2');
+    h.pool.submit(b2);
+    assert.equal(told(b2)?.code, 'LS_ERR_THREADS_EXHAUSTED', 'the same once the threads are up');
     // With a poller left after the pickup, the request runs.
     assert.equal(h.threads[0]!.finish(), 'a');
     const c = job('c');
@@ -268,7 +333,16 @@ describe('thread pool: surplus pollers leave', () => {
     assert.deepEqual(h.exiting(), [2, 3, 4], 'threads 1 and 5 make the two pollers; 2–4 leave');
     assert.equal(h.pool.stats().current, 5, 'counted until they are gone');
     h.exitAsked();
-    assert.deepEqual(h.pool.stats(), { current: 2, idle: 2, peak: 5, created: 5, exited: 3, cap: null, queued: 0 });
+    assert.deepEqual(h.pool.stats(), {
+      current: 2,
+      idle: 2,
+      peak: 5,
+      created: 5,
+      exited: 3,
+      cap: null,
+      queued: 0,
+      starting: 0,
+    });
   });
 
   it('with a grace: surplus leaves no earlier than the grace, the longest idle first, down to the maximum', () => {
@@ -319,28 +393,46 @@ describe('thread pool: threads that fail', () => {
   it('a thread dying mid-request fails that request naming the exit, gives its quota back, and queued work is served', () => {
     const h = harness({ cap: 2 });
     const a = job('a');
-    h.pool.submit(a);
-    h.bringOnline(h.threads[0]!); // runs a; thread 2 starting (quota full)
-    const b = job('b');
-    h.pool.submit(b);
+    h.pool.submit(a); // thread 1 takes a; thread 2 starts (quota full)
+    h.bringOnline(h.threads[0]!);
     h.threads[0]!.events.exited(134, 'native abort');
     assert.ok(a.error instanceof LsError && a.error.code === 'LS_ERR_INFERENCE');
     assert.match(a.error.message, /handler thread 1 died while running the request \(exit code 134: native abort\)/);
-    h.bringOnline(h.threads[1]!); // takes b; its quota came back, so it may start thread 3
+    const b = job('b');
+    h.pool.submit(b); // thread 2 takes b; thread 1's quota came back, so it may start thread 3
+    h.bringOnline(h.threads[1]!);
     assert.equal(b.error, undefined);
     assert.equal(h.threads[1]!.jobs[0]?.name, 'b');
     assert.equal(h.threads.length, 3);
     assert.equal(h.pool.stats().exited, 1);
   });
 
-  it('a thread that dies before it is up gives back its poller place: the waiting request gets a new thread', () => {
+  it('a thread that dies before it is up fails the request waiting for it, naming that; an idle one gives back its poller place', () => {
     const h = harness();
     const a = job('a');
-    h.pool.submit(a);
+    h.pool.submit(a); // thread 1 takes a while booting; thread 2 polls
     h.threads[0]!.events.exited(1, 'cannot boot');
-    assert.equal(h.threads.length, 2, 'a replacement started for the queued request');
-    h.bringOnline(h.threads[1]!);
-    assert.equal(h.threads[1]!.jobs[0], a);
+    assert.ok(a.error instanceof LsError && a.error.code === 'LS_ERR_INFERENCE');
+    assert.match(
+      a.error.message,
+      /handler thread 1 died before it was up, with the request waiting for it \(exit code 1: cannot boot\)/,
+    );
+    h.threads[1]!.events.exited(1, 'cannot boot');
+    assert.deepEqual(h.pool.stats(), {
+      current: 0,
+      idle: 0,
+      peak: 2,
+      created: 2,
+      exited: 2,
+      cap: null,
+      queued: 0,
+      starting: 0,
+    });
+    const b = job('b');
+    h.pool.submit(b);
+    h.bringOnline(h.threads[2]!);
+    assert.equal(h.threads[2]!.jobs[0], b, 'no poller left: the next request starts a thread');
+    assert.equal(h.threads.length, 4);
   });
 
   it('a broken channel fails the running request naming the thread and retires the thread', () => {
@@ -361,24 +453,136 @@ describe('thread pool: threads that fail', () => {
 });
 
 describe('thread pool: close', () => {
-  it('refuses queued requests, fails running ones once their thread ends, and resolves when every thread is gone', async () => {
-    const h = harness();
-    const jobs = ['a', 'b', 'c'].map(job);
-    for (const j of jobs) h.pool.submit(j);
-    h.bringOnline(h.threads[0]!); // runs a; thread 2 starting; b, c queued
+  it('fails running requests (their thread up or still booting) once their thread ends, and resolves when every thread is gone', async () => {
+    const h = harness({ cap: 3 });
+    const jobs = ['a', 'b'].map(job);
+    for (const j of jobs) h.pool.submit(j); // threads 1 and 2 take a and b; thread 3 polls (quota full)
+    h.bringOnline(h.threads[0]!);
+    h.threads[2]!.events.exited(1, 'gone'); // the poller dies: none left, and its quota is...
+    const c = job('c');
+    h.pool.submit(c); // ...given back, so c starts thread 4, which takes it and may start none: refused
+    assert.equal(told(c)?.code, 'LS_ERR_THREADS_EXHAUSTED');
     let done = false;
     const closing = h.pool.close().then(() => (done = true));
     assert.equal(h.pool.closed, true);
-    for (const j of jobs.slice(1)) {
-      assert.ok(j.error instanceof LsError && j.error.code === 'LS_ERR_SHUTTING_DOWN');
-      assert.match(j.error.message, /before the request ran/);
-    }
-    assert.deepEqual(h.exiting(), [1, 2]);
+    assert.deepEqual(h.exiting(), [1, 2, 4], 'thread 3 ended on its own: it is not asked to');
     await new Promise((r) => setImmediate(r));
     assert.equal(done, false, 'close waits for the threads to end');
     h.exitAsked();
     await closing;
-    assert.match(jobs[0]!.error!.message, /shut down while the request was running/);
+    for (const j of jobs) {
+      assert.ok(j.error instanceof LsError && j.error.code === 'LS_ERR_SHUTTING_DOWN', j.name);
+      assert.match(j.error.message, /shut down while the request was running/);
+    }
     assert.equal(h.pool.stats().current, 0);
+  });
+});
+
+describe('thread pool: bounded boots', () => {
+  it('a spike starts one thread per request at once, but only maxBooting are created at a time; each coming up creates the next', () => {
+    const h = harness({ maxBooting: 2, graceMs: 60_000 });
+    const jobs = Array.from({ length: 10 }, (_, i) => job(`r${i}`));
+    for (const j of jobs) h.pool.submit(j);
+    assert.equal(h.threads.length, 2, 'two boots at once; the rest wait their turn');
+    let st = h.pool.stats();
+    assert.equal(st.starting, 11, 'the chain started a thread per request plus the last poller');
+    assert.equal(st.current, 2, 'only created threads are current');
+    assert.equal(st.queued, 0, 'every request was picked up (by a thread still to boot)');
+    h.bringOnline(h.threads[0]!);
+    assert.deepEqual(sent(h.threads[0]), ['r0']);
+    assert.equal(h.threads.length, 3, 'thread 1 up: thread 3 is created');
+    h.bringOnline(h.threads[1]!);
+    assert.equal(h.threads.length, 4);
+    h.settle();
+    assert.equal(h.threads.length, 11, 'all of them, one slot at a time');
+    assert.deepEqual(
+      h.threads.map((t) => sent(t).join()),
+      [...jobs.map((j) => j.name), ''],
+      'each request on the thread that picked it up',
+    );
+    st = h.pool.stats();
+    assert.equal(st.starting, 0);
+    assert.equal(st.current, 11);
+    assert.equal(st.peak, 11);
+    assert.ok(jobs.every((j) => told(j) === undefined));
+  });
+
+  it('a thread that is up and frees takes over the request waiting longest; the thread that would have run it still comes up, and nothing is reaped until every started thread is up', () => {
+    const h = harness({ maxBooting: 1, graceMs: 1000 });
+    for (let i = 0; i < 4; i++) h.pool.submit(job(`r${i}`));
+    h.bringOnline(h.threads[0]!); // r0 runs on thread 1; thread 2 is created
+    assert.equal(h.threads[0]!.finish(), 'r0');
+    assert.deepEqual(sent(h.threads[0]), ['r0', 'r1'], 'thread 1 takes over r1 from thread 2, still booting');
+    assert.equal(h.threads.length, 2, 'thread 2 boots on all the same');
+    assert.equal(h.threads[0]!.finish(), 'r1');
+    assert.deepEqual(sent(h.threads[0]), ['r0', 'r1', 'r2'], 'then r2 from thread 3, not created yet');
+    assert.equal(h.threads[0]!.finish(), 'r2');
+    assert.equal(h.threads[0]!.finish(), 'r3');
+    assert.equal(h.pool.stats().starting, 4, 'the threads the spike started are still to come up');
+    h.clock.advance(5000);
+    assert.deepEqual(h.exiting(), [], 'no surplus is reaped while the threads the spike started come up');
+    h.settle();
+    assert.equal(h.threads.length, 5, 'every thread the spike started was created');
+    assert.ok(h.threads.slice(1).every((t) => t.jobs.length === 0));
+    assert.equal(h.pool.stats().peak, 5);
+    h.clock.advance(999);
+    assert.deepEqual(h.exiting(), [], 'the grace counts from the last thread coming up');
+    h.clock.advance(1);
+    assert.equal(h.exiting().length, 3, 'then the surplus leaves, down to the maximum pollers');
+  });
+
+  it('a thread that cannot be created fails the request it holds naming why, gives its place back, and the next request starts another', () => {
+    const h = harness({ maxBooting: 1, startFails: (n) => n === 2 });
+    const [a, b] = [job('a'), job('b')];
+    h.pool.submit(a); // thread 1 created; its replacement poller waits for the slot
+    h.pool.submit(b); // the waiting poller takes b
+    h.bringOnline(h.threads[0]!); // the slot frees: creating b's thread fails
+    assert.ok(b.error instanceof LsError && b.error.code === 'LS_ERR_INFERENCE', `b: ${told(b)?.message}`);
+    assert.match(b.error.message, /could not be started: no memory for a thread/);
+    assert.equal(told(a), undefined);
+    assert.deepEqual(sent(h.threads[0]), ['a']);
+    const st = h.pool.stats();
+    assert.equal(st.created, h.threads.length);
+    assert.ok(st.idle >= 1, `a poller is left for the next request: ${JSON.stringify(st)}`);
+    const c = job('c');
+    h.pool.submit(c);
+    h.settle();
+    assert.equal(told(c), undefined);
+    assert.ok(
+      h.threads.some((t) => sent(t).includes('c')),
+      'c ran',
+    );
+  });
+
+  it('close answers the requests held by threads never created LS_ERR_SHUTTING_DOWN, creates no more, and resolves', async () => {
+    const h = harness({ maxBooting: 1 });
+    const jobs = ['a', 'b', 'c'].map(job);
+    for (const j of jobs) h.pool.submit(j);
+    assert.equal(h.threads.length, 1);
+    const closing = h.pool.close();
+    for (const j of jobs.slice(1)) {
+      assert.equal(told(j)?.code, 'LS_ERR_SHUTTING_DOWN', j.name);
+      assert.match(told(j)!.message, /before the request ran/);
+    }
+    h.bringOnline(h.threads[0]!);
+    assert.equal(h.threads.length, 1, 'nothing is created after close');
+    h.exitAsked();
+    await closing;
+    assert.equal(told(jobs[0]!)?.code, 'LS_ERR_SHUTTING_DOWN');
+    assert.deepEqual(h.pool.stats().starting, 0);
+  });
+
+  it('whenUp waits for the threads waiting to be created, too', async () => {
+    const h = harness({ minPollers: 3, maxBooting: 1 });
+    let up = false;
+    h.pool.prestart();
+    const waiting = h.pool.whenUp().then(() => (up = true));
+    h.bringOnline(h.threads[0]!);
+    h.bringOnline(h.threads[1]!);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(up, false, 'thread 3 is still to come up');
+    h.bringOnline(h.threads[2]!);
+    await waiting;
+    assert.equal(h.pool.stats().current, 3);
   });
 });
