@@ -61,6 +61,10 @@ export const serveCommand: Command = {
       'How long a surplus idle handler thread waits for work before exiting (default 1000; 0 = at once, as upstream, which thrashes)',
       'MS',
     ),
+    'max-booting-threads': s(
+      'Handler threads booting their isolate at once; the others a spike started wait their turn (default: the CPU count)',
+      'N',
+    ),
     diagnostics: { type: 'boolean', description: 'Serve the diagnostics interface (loopback only)' },
     'diagnostics-port': s('Diagnostics port, always bound on 127.0.0.1 (default 0: a free port, logged)', 'PORT'),
     'diagnostics-dir': s(
@@ -112,6 +116,7 @@ export const serveCommand: Command = {
       executor_cache_size: str(args, 'executor-cache-size'),
       min_idle_threads: str(args, 'min-idle-threads'),
       idle_thread_grace_ms: str(args, 'idle-thread-grace-ms'),
+      max_booting_threads: str(args, 'max-booting-threads'),
       diagnostics: bool(args, 'diagnostics'),
       diagnostics_port: str(args, 'diagnostics-port'),
       diagnostics_dir: str(args, 'diagnostics-dir'),

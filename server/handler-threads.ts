@@ -38,8 +38,8 @@ export interface HandlerThreadOptions {
   readonly workerUrl?: URL;
   /**
    * Threads booting an isolate at once; the others a spike started wait their turn to be
-   * created (thread-pool.ts). Default: the CPUs this process may use, which a boot's CPU
-   * saturates without starving the main thread.
+   * created (thread-pool.ts). Default: the CPUs this process may use, which boots saturate
+   * without starving the main thread (`--max-booting-threads`).
    */
   readonly maxBooting?: number;
 }

@@ -36,6 +36,8 @@ export interface ServerOptions {
   readonly minIdleThreads: number;
   /** How long a thread beyond minIdleThreads may wait for work before it exits (0: at once, as upstream). */
   readonly idleThreadGraceMs: number;
+  /** Handler threads booting an isolate at once (the rest a spike started wait their turn). */
+  readonly maxBootingThreads: number;
   readonly diagnostics: boolean;
   /** Diagnostics listener port (always on 127.0.0.1); 0 picks a free port. */
   readonly diagnosticsPort: number;
@@ -76,6 +78,7 @@ const rawServerOptionsSchema = v.object({
   executor_cache_size: v.optional(numeric({ min: 1, max: 10_000_000, integer: true }), 64),
   min_idle_threads: v.optional(numeric({ min: 0, max: 1000, integer: true }), 1),
   idle_thread_grace_ms: v.optional(numeric({ min: 0, max: 3_600_000 }), 1000),
+  max_booting_threads: v.optional(numeric({ min: 1, max: 10_000, integer: true }), () => availableParallelism()),
   diagnostics: v.optional(flag(), false),
   diagnostics_port: v.optional(port, 0),
   diagnostics_dir: optionalText,
@@ -149,6 +152,7 @@ export function validateServerOptions(input: RawServerOptions = {}): ServerOptio
     executorCacheSize: raw.executor_cache_size,
     minIdleThreads: raw.min_idle_threads,
     idleThreadGraceMs: raw.idle_thread_grace_ms,
+    maxBootingThreads: raw.max_booting_threads,
     diagnostics: raw.diagnostics,
     diagnosticsPort: raw.diagnostics_port,
     diagnosticsDir: raw.diagnostics_dir === '' ? undefined : raw.diagnostics_dir,

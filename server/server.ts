@@ -79,6 +79,7 @@ export async function startServer(
         admission: threadAdmission(options.fixes, options.grpcMaxThreads),
         minIdleThreads: options.minIdleThreads,
         idleGraceMs: options.idleThreadGraceMs,
+        maxBooting: options.maxBootingThreads,
         modelDelayMs: options.modelDelayMs,
       });
   const runner: InferenceRunner = deps.runner ?? threads!;
@@ -157,6 +158,7 @@ export async function startServer(
             cap: threads.cap ?? 'none (uncapped, like upstream INT_MAX)',
             minIdle: options.minIdleThreads,
             idleGraceMs: options.idleThreadGraceMs,
+            maxBooting: options.maxBootingThreads,
             modelDelayMs: options.modelDelayMs,
           }
         : 'inline runner',

@@ -111,6 +111,11 @@ test('server options: wrong type, range, and the flag named as the user spells i
     /--idle-thread-grace-ms: expected a number from 0 to 3600000, got -5/,
   );
   refuses(
+    () => validateServerOptions({ max_booting_threads: '0' }),
+    'LS_ERR_INVALID_OPTION',
+    /--max-booting-threads: expected an integer from 1 to 10000, got "0"/,
+  );
+  refuses(
     () => validateServerOptions({ log_level: 'loud' }),
     'LS_ERR_INVALID_OPTION',
     /--log-level: expected one of fatal, error, warn, info, debug, trace, silent, got "loud"/,
