@@ -4,9 +4,9 @@
  * C Predicts at once over gRPC, and its OS threads and RSS are read from /proc/<pid> every
  * 10 ms. Printed per run: threads when idle, the peak above idle, how long the server took to
  * reach 0.9 × C threads above idle, RSS growth per thread at the peak, the answers by status,
- * the median and slowest answer, and the main thread's event-loop delay is not visible from
- * outside, so a probe: how long one extra Predict sent 100 ms into the spike took to be
- * answered (refused on patched). Goals: leaky reaches 0.9 × C above idle (threads ≈ requests
+ * the median answer, and how long a REST model-status request (served by the main thread
+ * alone) sent 100 ms into the spike took: booting isolates that starve the main thread show
+ * there. Goals: leaky reaches 0.9 × C above idle (threads ≈ requests
  * in flight; the issue asks within 2 s); patched stays at or under the cap + the idle count
  * and answers the rest RESOURCE_EXHAUSTED; every request is answered in both.
  * Leaky runs once per boot bound (`--max-booting-threads`): the default (the CPU count) and
@@ -91,17 +91,21 @@ async function spike(mode: string, boots: string, c: number, modelDir: string): 
       times.push(performance.now() - t0);
       return code;
     };
+    // The main thread's responsiveness: a model-status request (answered on the main thread,
+    // no handler thread) sent 100 ms into the spike.
     const probe = sleep(100).then(async () => {
       const sent = performance.now();
-      await predict();
+      const r = await fetch(`http://${server.rest}/v1/models/ctr`);
+      if (!r.ok) throw new Error(`model status answered ${r.status}`);
+      await r.arrayBuffer();
       return performance.now() - sent;
     });
     const codes = await Promise.all(Array.from({ length: c }, timed));
     const allAnsweredMs = performance.now() - t0;
     const probeMs = await probe;
-    // Threads taken over by warm ones may still be coming up: sample until 0.9 × C is reached
-    // or the count has not risen for 2 s (at most 120 s).
-    for (let last = peak.threads, since = performance.now(); msTo90 === undefined; ) {
+    // Threads whose requests warm ones took over may still be coming up: sample until the
+    // count has not risen for 2 s (at most 120 s).
+    for (let last = peak.threads, since = performance.now(); ; ) {
       await sleep(100);
       if (peak.threads > last) [last, since] = [peak.threads, performance.now()];
       if (performance.now() - since > 2000 || performance.now() - t0 > 120_000) break;
