@@ -300,15 +300,18 @@ export class ThreadPool<T extends PoolThread<J>, J extends PoolJob> {
     this.settleUp();
   }
 
-  /** A thread the factory could not create: its request fails, its place is given back. */
+  /**
+   * A thread the factory could not create: its request fails, its place is given back, and
+   * requests left with no poller fail the same way (no retry loop on a factory that keeps failing).
+   */
   private failedToStart(p: Pooled<T, J>, e: Error): void {
+    const why = () =>
+      e instanceof LsError ? e : new LsError('LS_ERR_INFERENCE', `a handler thread could not be started: ${e.message}`);
     const job = p.busy;
     p.busy = undefined;
     this.forget(p);
-    job?.reject(
-      e instanceof LsError ? e : new LsError('LS_ERR_INFERENCE', `a handler thread could not be started: ${e.message}`),
-    );
-    this.needPoller();
+    job?.reject(why());
+    if (this.numPollers === 0) for (const j of this.cq.splice(0)) j.reject(why());
   }
 
   /** Takes a thread that never was created out of the pool. */

@@ -554,6 +554,26 @@ describe('thread pool: bounded boots', () => {
     );
   });
 
+  it('a factory that keeps failing fails the requests left without a poller, without retrying in a loop', () => {
+    const h = harness({ startFails: () => true });
+    const [a, b] = [job('a'), job('b')];
+    h.pool.submit(a);
+    assert.equal(told(a)?.code, 'LS_ERR_INFERENCE');
+    assert.match(told(a)!.message, /could not be started: no memory for a thread/);
+    h.pool.submit(b);
+    assert.equal(told(b)?.code, 'LS_ERR_INFERENCE');
+    assert.deepEqual(h.pool.stats(), {
+      current: 0,
+      idle: 0,
+      peak: 0,
+      created: 0,
+      exited: 0,
+      cap: null,
+      queued: 0,
+      starting: 0,
+    });
+  });
+
   it('close answers the requests held by threads never created LS_ERR_SHUTTING_DOWN, creates no more, and resolves', async () => {
     const h = harness({ maxBooting: 1 });
     const jobs = ['a', 'b', 'c'].map(job);
