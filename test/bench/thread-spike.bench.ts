@@ -104,11 +104,11 @@ async function spike(mode: string, boots: string, c: number, modelDir: string): 
     const allAnsweredMs = performance.now() - t0;
     const probeMs = await probe;
     // Threads whose requests warm ones took over may still be coming up: sample until the
-    // count has not risen for 2 s (at most 120 s).
+    // count has not risen for 5 s (boots on a loaded machine can be seconds apart; at most 120 s).
     for (let last = peak.threads, since = performance.now(); ; ) {
       await sleep(100);
       if (peak.threads > last) [last, since] = [peak.threads, performance.now()];
-      if (performance.now() - since > 2000 || performance.now() - t0 > 120_000) break;
+      if (performance.now() - since > 5000 || performance.now() - t0 > 120_000) break;
     }
     clearInterval(sampler);
     times.sort((a, b) => a - b);
