@@ -30,9 +30,9 @@ import { formatQuantity } from '../common/format-numbers.js';
 import { diffHeaps } from './heap/diff.js';
 import { analyzeSnapshot, loadClassifiedHeap } from './heap/heap-analysis.js';
 import { IdSet } from './heap/id-set.js';
-import { matchAllocationSites, type MatchedSite, readProfileJson, siteQuery } from './heap/allocation-profile.js';
-import type { CodeSite } from './heap/readable-path.js';
+import { readProfileJson } from './heap/allocation-profile.js';
 import { findLeaksIn } from './heap/leaks.js';
+import { codeOfGroups, type GroupCode, type GroupForCode } from './heap/source-lines.js';
 import { describeSources } from './heap/source-locations.js';
 import { classTotals, loadStage } from './heap/snapshot-stages.js';
 import { steadyPhaseData } from './data-sufficiency.js';
@@ -213,7 +213,7 @@ async function analyzeHeap(run: RunData, opts: AnalyzeOptions, warnings: string[
         totalSize: d.before.totalSize,
       };
       const r = findLeaksIn([baseline, ...stages], final, f.file, { top });
-      const sites = allocationSites(run, r.groups, warnings);
+      const code = groupCode(run, r.groups, warnings);
       leaks = {
         candidateCount: r.candidateCount,
         candidateRetainedSize: r.candidateRetainedSize,
@@ -231,7 +231,9 @@ async function analyzeHeap(run: RunData, opts: AnalyzeOptions, warnings: string[
           })),
           readablePath: g.readablePath,
           codeSites: g.sites,
-          allocationSites: sites?.[k] ?? [],
+          allocationSites: code[k]!.allocationSites,
+          ...(code[k]!.sourceLine ? { sourceLine: code[k]!.sourceLine } : {}),
+          ...(g.backingStores ? { backingStores: g.backingStores } : {}),
           newPerInterval: g.newPerInterval,
           grewInPairs: g.grewInPairs,
           pairs: g.pairs,
@@ -255,25 +257,20 @@ async function analyzeHeap(run: RunData, opts: AnalyzeOptions, warnings: string[
   }
 }
 
-/** Allocation sites per group from the run's (last) sampling profile; null without one. */
-function allocationSites(
-  run: RunData,
-  groups: readonly { readonly className: string; readonly sites: readonly CodeSite[] }[],
-  warnings: string[],
-): MatchedSite[][] | null {
+/**
+ * Allocation sites per group from the run's (last) sampling profile, and each group's
+ * statement (source-lines.ts). A bad profile is a warning; the statement is still looked for.
+ */
+function groupCode(run: RunData, groups: readonly GroupForCode[], warnings: string[]): readonly GroupCode[] {
   const rec = run.manifest.heapProfiles?.at(-1);
-  if (!rec) return null;
-  try {
-    const file = join(run.dir, rec.file);
-    return matchAllocationSites(
-      readProfileJson(file),
-      rec.file,
-      groups.map((g) => siteQuery(g.className, g.sites)),
-    );
-  } catch (e) {
-    warnings.push(`allocation sites skipped: ${(e as Error).message}`);
-    return null;
+  if (rec) {
+    try {
+      return codeOfGroups(groups, { data: readProfileJson(join(run.dir, rec.file)), file: rec.file });
+    } catch (e) {
+      warnings.push(`allocation sites skipped: ${(e as Error).message}`);
+    }
   }
+  return codeOfGroups(groups);
 }
 
 /**
@@ -283,10 +280,12 @@ function allocationSites(
 function culpritOf(heap: HeapSection | null): Culprit | null {
   const g = heap?.leaks?.groups[0];
   if (!g) return null;
-  const source = describeSources(g.codeSites, g.allocationSites);
+  const source = describeSources(g.codeSites, g.allocationSites, g.sourceLine);
   const code = {
     ...(source ? { source } : {}),
     ...(g.readablePath ? { readablePath: g.readablePath } : {}),
+    ...(g.sourceLine ? { sourceLine: g.sourceLine } : {}),
+    ...(g.backingStores ? { backingStores: g.backingStores } : {}),
   };
   const base = { className: g.className, heldBy: g.heldBy, path: g.path, retainedSize: g.retainedSize, count: g.count };
   if (!heap.diff) return { ...base, growthShare: null, growthBasis: null, ...code };

@@ -25,6 +25,7 @@ import { formatCount, formatP, formatPercent, formatQuantity } from '../common/f
 import { analyzeTrend, DEFAULT_MAX_SAMPLES, type SeriesPoint } from './series/trend.js';
 import { maxOf } from './series/median.js';
 import { withoutUndefined } from '../common/objects.js';
+import { describeBackingStores } from './heap/backing-stores.js';
 
 export interface SeriesSpec {
   readonly key: SeriesKey;
@@ -562,8 +563,9 @@ export function overallVerdict(
   if (culprit && verdict === 'LEAK') {
     const share =
       culprit.growthShare !== null ? ` (${formatPercent(Math.min(1, culprit.growthShare))} of the heap growth)` : '';
+    const bs = culprit.backingStores;
     parts.push(
-      `${culprit.className} held by ${culprit.heldBy} retains ${formatQuantity(culprit.retainedSize, 'bytes')}${share}`,
+      `${culprit.className}${bs ? ` × ${formatCount(culprit.count)}` : ''} held by ${culprit.heldBy} retains ${formatQuantity(culprit.retainedSize, 'bytes')}${share}${bs ? `, holding ${describeBackingStores(bs)}` : ''}`,
     );
   }
   if (threadProblem) parts.push(threads!.reason);

@@ -1,7 +1,9 @@
 /** Text rendering of the heap analyses for `leakscope heap …`: tables and paths. */
 import type { HeapDiff } from '../analyzer/heap/diff.js';
 import type { MatchedSite } from '../analyzer/heap/allocation-profile.js';
+import type { HeapSourceLine } from '../common/analysis-format.js';
 import type { LeakGroup, LeakReport } from '../analyzer/heap/leaks.js';
+import { describeBackingStores } from '../analyzer/heap/backing-stores.js';
 import { describeSources } from '../analyzer/heap/source-locations.js';
 import type { HeapSummary } from '../analyzer/heap/summary.js';
 
@@ -73,7 +75,10 @@ export function renderDiff(d: HeapDiff): string {
 
 /** A leak report whose groups may carry allocation sites (`heap leaks --profile`). */
 export type LeaksWithSites = Omit<LeakReport, 'groups'> & {
-  readonly groups: readonly (LeakGroup & { readonly allocationSites?: readonly MatchedSite[] })[];
+  readonly groups: readonly (LeakGroup & {
+    readonly allocationSites?: readonly MatchedSite[];
+    readonly sourceLine?: HeapSourceLine | null;
+  })[];
 };
 
 export function renderLeaks(r: LeaksWithSites): string {
@@ -112,8 +117,9 @@ export function renderLeaks(r: LeaksWithSites): string {
   );
   r.groups.forEach((g, k) => {
     out.push(`  ${k + 1}. ${g.readablePath}`);
-    const code = describeSources(g.sites, g.allocationSites);
+    const code = describeSources(g.sites, g.allocationSites, g.sourceLine ?? undefined);
     if (code) out.push(`     ${code}`);
+    if (g.backingStores) out.push(`     off-heap: ${describeBackingStores(g.backingStores)}`);
   });
   out.push('Full retainer paths:');
   r.groups.forEach((g, k) => out.push(`  ${k + 1}. ${g.path}`));

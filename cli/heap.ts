@@ -151,7 +151,8 @@ export const heapLeaksCommand: Command = {
       );
     const top = topOption(a);
     const profileFile = str(a, 'profile');
-    const { matchAllocationSites, readProfileJson, siteQuery } = await import('../analyzer/heap/allocation-profile.js');
+    const { readProfileJson } = await import('../analyzer/heap/allocation-profile.js');
+    const { codeOfGroups } = await import('../analyzer/heap/source-lines.js');
     // Read the profile first: a bad file is reported before minutes of parsing.
     const profile = profileFile === undefined ? undefined : readProfileJson(profileFile);
     const leaks = await findLeaksAcross(a.positionals, {
@@ -160,15 +161,8 @@ export const heapLeaksCommand: Command = {
       keepStopped: bool(a, 'keep-stopped'),
       onProgress: progress(a, io),
     });
-    const sites =
-      profile === undefined
-        ? undefined
-        : matchAllocationSites(
-            profile,
-            profileFile!,
-            leaks.groups.map((g) => siteQuery(g.className, g.sites)),
-          );
-    const r = sites ? { ...leaks, groups: leaks.groups.map((g, k) => ({ ...g, allocationSites: sites[k]! })) } : leaks;
+    const code = codeOfGroups(leaks.groups, profile === undefined ? undefined : { data: profile, file: profileFile! });
+    const r = { ...leaks, groups: leaks.groups.map((g, k) => ({ ...g, ...code[k]! })) };
     print(io, a, r, () => renderLeaks(r));
     return 0;
   },

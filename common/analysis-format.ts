@@ -242,6 +242,10 @@ export interface LeakGroupRow {
   readonly codeSites?: readonly HeapCodeSite[];
   /** Where the group's objects were allocated, from the run's sampling heap profile. */
   readonly allocationSites?: readonly HeapAllocationSite[];
+  /** The statement that makes or keeps the group's objects, when one line can be named. */
+  readonly sourceLine?: HeapSourceLine;
+  /** ArrayBuffer backing stores (off-heap) the members hold; absent when they hold none. */
+  readonly backingStores?: HeapBackingStores;
   /** Surviving members first seen per interval between consecutive snapshots (the last: after the target). */
   readonly newPerInterval?: readonly number[];
   /** Consecutive snapshot pairs in which the group grew, of `pairs`. */
@@ -256,6 +260,30 @@ export interface HeapCodeSite {
   readonly url: string;
   readonly line: number;
   readonly column: number;
+}
+
+/**
+ * The one statement of the program behind a leak group (analyzer/heap/source-lines.ts):
+ * the closure's definition or the callback its members hold (snapshot), or the line that
+ * allocates the group's objects or stores them into their holder (the script's text).
+ */
+export interface HeapSourceLine {
+  readonly how: 'closure' | 'callback' | 'allocated' | 'kept';
+  readonly url: string;
+  /** 1-based. */
+  readonly line: number;
+  /** The function the line is in, when known. */
+  readonly functionName?: string;
+  /** The line's text, trimmed and cut to 80 characters, when the script could be read. */
+  readonly text?: string;
+}
+
+/** Off-heap bytes a group's members hold: ArrayBuffer backing stores, each counted once. */
+export interface HeapBackingStores {
+  readonly count: number;
+  readonly bytes: number;
+  /** The size every store has, when they all have one (e.g. 4,096 for `Buffer.alloc(4096)`). */
+  readonly each: number | null;
 }
 
 /** An allocation site of a leak group (analyzer/heap/allocation-profile.ts). */
@@ -324,6 +352,10 @@ export interface Culprit {
   readonly source?: string;
   /** The readable retainer path (lists, listeners, Map tables folded). */
   readonly readablePath?: string;
+  /** The statement that makes or keeps the culprit's objects (file:line, its text). */
+  readonly sourceLine?: HeapSourceLine;
+  /** Backing stores (off-heap bytes, inside retainedSize) the culprit's objects hold. */
+  readonly backingStores?: HeapBackingStores;
 }
 
 export interface OverallVerdict {

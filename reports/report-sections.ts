@@ -16,6 +16,7 @@ import type { LatencySummary, PhaseResult, RunManifest } from '../common/run-for
 import type { RunData } from '../analyzer/run-reader.js';
 import { formatBytes, formatCount, formatP, formatPercent, formatQuantity } from '../common/format-numbers.js';
 import type { AllocationProfileSummary } from '../analyzer/heap/allocation-profile.js';
+import { describeBackingStores } from '../analyzer/heap/backing-stores.js';
 import { describeSources } from '../analyzer/heap/source-locations.js';
 import { capitalize, type ChartSpec } from './chart-specs.js';
 import { html, type HtmlValue, SafeHtml } from './html-escape.js';
@@ -94,7 +95,7 @@ export function verdictSection(_run: RunData, analysis: Analysis | undefined, ti
 <h2>${title}</h2>
 <p class="headline">${verdictBadge(o.verdict)} ${first}</p>
 ${rest.length ? html`<ul class="evidence">${rest.map((r) => html`<li>${r}</li>`)}</ul>` : ''}
-${c ? html`<p class="culprit">Culprit: <b>${c.className}</b> × ${fmtCount(c.count)} held by <code>${c.heldBy}</code>, retaining ${formatBytes(c.retainedSize)}${c.growthShare !== null ? html` (${fmtPct(c.growthShare)} of ${c.growthBasis ?? 'the heap growth'})` : ''}.${c.source ? html` Code: <span class="source">${c.source}</span>.` : ''}</p>${c.readablePath ? html`<p class="culprit-path">Path: <code class="path">${c.readablePath}</code></p>` : ''}` : ''}
+${c ? html`<p class="culprit">Culprit: <b>${c.className}</b> × ${fmtCount(c.count)} held by <code>${c.heldBy}</code>, retaining ${formatBytes(c.retainedSize)}${c.growthShare !== null ? html` (${fmtPct(c.growthShare)} of ${c.growthBasis ?? 'the heap growth'})` : ''}${c.backingStores ? html`, holding ${describeBackingStores(c.backingStores)}` : ''}.${c.source ? html` Code: <span class="source">${c.source}</span>.` : ''}</p>${c.readablePath ? html`<p class="culprit-path">Path: <code class="path">${c.readablePath}</code></p>` : ''}` : ''}
 ${o.threadProblem && threadReason && !o.headline.includes(threadReason) ? html`<p class="culprit">Threads: ${threadReason}</p>` : ''}
 <p class="meta">${o.leaking.length ? html`Leaking series: ${o.leaking.map((k) => analysis.series.find((s) => s.key === k)?.label ?? k).join(', ')}. ` : ''}${fmtCount(analysis.run.requests)} requests, steady phases: ${analysis.run.steadyPhases.join(', ') || 'none'}; ${fmtPct(analysis.settings.confidence)} confidence intervals, trend test α=${analysis.settings.alpha}.</p>
 </section>`;
@@ -286,13 +287,17 @@ export function heapSection(h: HeapSection | null | undefined, heading = 'Heap s
           'Retainer path (from the GC roots) and code',
         ],
         l.groups.slice(0, MAX_LEAK_GROUPS).map((g, i) => {
-          const code = describeSources(g.codeSites, g.allocationSites);
+          const code = describeSources(g.codeSites, g.allocationSites, g.sourceLine);
           return [
             num(i + 1),
             html`<b>${g.className}</b>`,
             num(fmtCount(g.count)),
             num(formatBytes(g.selfSize)),
-            num(formatBytes(g.retainedSize)),
+            num(
+              g.backingStores
+                ? html`${formatBytes(g.retainedSize)}<br><small>${describeBackingStores(g.backingStores)}</small>`
+                : formatBytes(g.retainedSize),
+            ),
             num(g.pairs ? `${g.grewInPairs}/${g.pairs} pairs` : '–'),
             html`<code>${g.heldBy}</code>`,
             g.readablePath

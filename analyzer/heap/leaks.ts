@@ -13,6 +13,8 @@
  * `stopped`, not blamed. Groups that grew in every consecutive pair (graphql-hive's
  * gateway memtests judge a leak the same way: growth in every interval) rank first.
  */
+import type { HeapBackingStores } from '../../common/analysis-format.js';
+import { backingStoresOf } from './backing-stores.js';
 import { sumTopmostByGroup } from './dominator-tree.js';
 import type { Classes } from './class-names.js';
 import { analyzeSnapshot, type HeapAnalysis } from './heap-analysis.js';
@@ -53,6 +55,13 @@ export interface LeakGroup extends LeakClassRow {
   readonly readablePath: string;
   /** Closures on the path and the callback the representative holds, with their source lines. */
   readonly sites: readonly CodeSite[];
+  /**
+   * The program's name for the structure holding the group (`connections`, `chunks`): the
+   * variable or property through which the owner is reached; null when it has none.
+   */
+  readonly holder: string | null;
+  /** ArrayBuffer backing stores the members hold (off-heap, inside retainedSize); null when none. */
+  readonly backingStores: HeapBackingStores | null;
   /**
    * Surviving members first seen in each interval (baseline → S1, …, target → final);
    * the last counts members made after the target (not in count), which prove growth goes on.
@@ -131,6 +140,14 @@ function ownerEdgeName(g: HeapGraph, e: number): string {
   if (g.isIndexEdge(e)) return '[]';
   const name = g.edgeName(e);
   return /^\d+$/.test(name) ? '[]' : (LINK_PAIRS[name] ?? name);
+}
+
+/** A name the program wrote: a variable (context edge) or a property, as an identifier. */
+function programName(g: HeapGraph, e: number): string | null {
+  const t = g.edgeType[e];
+  if (e === NONE || (t !== g.E.property && t !== g.E.context)) return null;
+  const name = g.edgeNamePrefix(e, 64);
+  return /^[A-Za-z_$][\w$]*$/.test(name) ? name : null;
 }
 
 /**
@@ -308,7 +325,9 @@ export function findLeaksIn(
     .filter(kept)
     .sort((x, y) => Number(grewIn[y] === k) - Number(grewIn[x] === k) || bySize(x, y));
   const stoppedOrder = [...Array(G).keys()].filter((gi) => !kept(gi)).sort(bySize);
-  const groups: LeakGroup[] = order.slice(0, top).map((gi) => {
+  const chosen = order.slice(0, top);
+  const stores = backingStoresOf(g, final.classes, groupOf, chosen);
+  const groups: LeakGroup[] = chosen.map((gi, k) => {
     const e = groupEdge[gi]!;
     const owner = paths.parentNode[g.edgeTo[e]!]!;
     const nodes = pathTo(paths, gBest[gi]!);
@@ -326,6 +345,8 @@ export function findLeaksIn(
       steps,
       readablePath: readable.text,
       sites: readable.sites,
+      holder: (owner === ROOT ? null : programName(g, paths.parentEdge[owner]!)) ?? programName(g, e),
+      backingStores: stores[k]!,
       newPerInterval: perInterval[gi]!,
       grewInPairs: grewIn[gi]!,
       pairs: k,

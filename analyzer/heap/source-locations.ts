@@ -7,7 +7,7 @@
  * path reads "closure `onConfig` at app.js:12" without the inspector. Each look-up visits
  * a closure's few edges and two more nodes' first edges: O(1) per closure.
  */
-import type { HeapAllocationSite, HeapCodeSite } from '../../common/analysis-format.js';
+import type { HeapAllocationSite, HeapCodeSite, HeapSourceLine } from '../../common/analysis-format.js';
 import type { HeapGraph } from './heap-graph.js';
 
 export interface SourceLocation {
@@ -107,30 +107,49 @@ export function heldCallback(g: HeapGraph, node: number): number {
   return -1;
 }
 
+/** The statement's text as shown: without a trailing comment, in backquotes. */
+const codeText = (text: string | undefined): string => {
+  const code = text?.replace(/\s*\/\/.*$/, '').trim();
+  return code ? ` (\`${code}\`)` : '';
+};
+
 /**
- * One line naming a leak group's code: where its objects were allocated (sampling
- * profile) and the closures on its path or held by it (snapshot), e.g.
- * "allocated at cache.js:31 in `remember`; closure `onConfig` at app.js:12". '' when none.
+ * "allocated at cache.js:31 (`new Entry(n)`) in `remember`", "kept at app.js:21
+ * (`connections.add(socket);`)", "closure `onConfig` at app.js:12".
+ */
+export function describeSourceLine(s: HeapSourceLine): string {
+  if (s.how === 'closure' || s.how === 'callback')
+    return describeClosure(
+      { functionName: s.functionName ?? '(anonymous)', url: s.url, line: s.line, column: 0 },
+      s.how,
+    );
+  const fn = s.functionName ? ` in \`${s.functionName}\`` : '';
+  return `${s.how} at ${shortSource(s.url, s.line)}${codeText(s.text)}${fn}`;
+}
+
+/**
+ * One line naming a leak group's code, most exact first: the statement that makes or
+ * keeps its objects (source-lines.ts), where the profile says they were allocated (the
+ * function's line), and the closures on its path or held by it (snapshot), e.g.
+ * "allocated at cache.js:33 (`new Entry(n)`) in `remember`; closure `onConfig` at app.js:12".
+ * The profile's "largest unexplained site" is a guess and is not said here (analysis.json
+ * keeps it, marked `largest`). '' when nothing is known.
  */
 export function describeSources(
   codeSites: readonly HeapCodeSite[] = [],
   allocationSites: readonly HeapAllocationSite[] = [],
+  sourceLine?: HeapSourceLine,
 ): string {
   const parts: string[] = [];
+  if (sourceLine) parts.push(describeSourceLine(sourceLine));
   const a = allocationSites[0];
-  if (a) {
+  if (a && a.matchedBy !== 'largest' && a.functionName !== sourceLine?.functionName) {
     const where = `${shortSource(a.url, a.line)} in \`${a.functionName}\``;
-    parts.push(
-      a.matchedBy === 'constructor'
-        ? `allocated at ${where}`
-        : a.matchedBy === 'enclosing'
-          ? `made at ${where}`
-          : `largest surviving sampled allocations at ${where}`,
-    );
+    parts.push(a.matchedBy === 'constructor' ? `allocated at ${where}` : `made at ${where}`);
   }
   // Nearest the leaked objects first (the callback they hold, then the last closure on
   // the path); Node's own functions (node:…) are the route, not the code to fix.
-  const seen = new Set<string>();
+  const seen = new Set<string>(sourceLine ? [parts[0]!] : []);
   const nearest = [
     ...codeSites.filter((s) => s.kind === 'callback'),
     ...codeSites.filter((s) => s.kind === 'closure').reverse(),
@@ -138,7 +157,7 @@ export function describeSources(
   for (const s of nearest) {
     if (s.url.startsWith('node:')) continue;
     const text = describeClosure(s, s.kind);
-    if (seen.has(text) || seen.size === 2) continue;
+    if (seen.has(text) || parts.length === 3) continue;
     seen.add(text);
     parts.push(text);
   }

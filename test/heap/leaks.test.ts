@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { describeBackingStores } from '../../analyzer/heap/backing-stores.js';
 import { findLeaks } from '../../analyzer/heap/leaks.js';
 import { plant, PLANTED, withTempDir } from './fixtures.js';
 
@@ -61,6 +62,19 @@ test('retained array of buffers: Buffers in UploadSpool.pending retain their 16 
     assert.equal(top.count, PLANTED.buffers.leaked);
     assert.equal(top.heldBy, 'UploadSpool.pending[]');
     assert.ok(top.retainedSize >= PLANTED.buffers.leaked * 16384, `retained ${top.retainedSize}`);
+    // Each Buffer.alloc(16384) has its own backing store, counted once each.
+    assert.deepEqual(top.backingStores, {
+      count: PLANTED.buffers.leaked,
+      bytes: PLANTED.buffers.leaked * 16384,
+      each: 16384,
+    });
+    assert.equal(describeBackingStores(top.backingStores!), '3.13 MiB of backing stores (16 KiB each)');
+    assert.equal(top.holder, 'pending', 'the property holding the array the Buffers are in');
+    assert.equal(
+      r.groups.find((g) => !/Buffer|Array/.test(g.className))?.backingStores ?? null,
+      null,
+      'objects that are not buffers hold no backing stores',
+    );
     assert.match(
       top.path,
       /global\.spool \(UploadSpool\) → UploadSpool\.pending \(Array\) → Array\[\d+\] \(Buffer@\d+\)$/,
