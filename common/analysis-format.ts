@@ -274,7 +274,7 @@ export interface HeapSourceLine {
   readonly line: number;
   /** The function the line is in, when known. */
   readonly functionName?: string;
-  /** The line's text, trimmed and cut to 80 characters, when the script could be read. */
+  /** The line's code (no trailing comment), trimmed and cut to 80 characters, when the script could be read. */
   readonly text?: string;
 }
 

@@ -59,8 +59,12 @@ export function readablePath(g: HeapGraph, c: Classes, p: ShortestPaths, nodes: 
     return g.isIndexEdge(e) ? `[${name}]` : name;
   };
   const cls = (v: number): string => c.names[c.classOf[v]!]!;
+  // A holder is named by the variable or property the program wrote (not by V8's own
+  // edges, e.g. a bound function's `bound_this`), else by its class.
   const holderName = (k: number): string => {
-    const name = k > 0 ? edgeName(nodes[k]!) : '';
+    const e = k > 0 ? p.parentEdge[nodes[k]!]! : NONE;
+    const named = e !== NONE && (g.edgeType[e] === g.E.property || g.edgeType[e] === g.E.context);
+    const name = named ? edgeName(nodes[k]!) : '';
     return name && !name.startsWith('[') ? name : cls(nodes[k]!);
   };
   const closurePart = (v: number): string | null => {

@@ -127,13 +127,27 @@ interface Hit {
   readonly text: string;
 }
 
+/** A line without its trailing `//` comment (one inside a string, e.g. a URL, stays). */
+export function withoutComment(line: string): string {
+  let quote = '';
+  for (let c = 0; c < line.length; c++) {
+    const ch = line[c]!;
+    if (quote) {
+      if (ch === '\\') c++;
+      else if (ch === quote) quote = '';
+    } else if (ch === "'" || ch === '"' || ch === '`') quote = ch;
+    else if (ch === '/' && line[c + 1] === '/') return line.slice(0, c).trimEnd();
+  }
+  return line;
+}
+
 /** Lines matching `re` in [from, to] (1-based, inclusive) of a script, comments left out. */
 function matches(url: string, lines: readonly string[], re: RegExp, from = 1, to = lines.length): Hit[] {
   const hits: Hit[] = [];
   for (let l = Math.max(1, from); l <= Math.min(to, lines.length); l++) {
-    const code = lines[l - 1]!.replace(/\/\/.*$/, '');
+    const code = withoutComment(lines[l - 1]!);
     if (/^\s*(\*|\/\*)/.test(code)) continue;
-    if (re.test(code)) hits.push({ url, line: l, text: lines[l - 1]!.trim() });
+    if (re.test(code)) hits.push({ url, line: l, text: code.trim() });
   }
   return hits;
 }
@@ -165,7 +179,8 @@ export function pinpointLine(q: LineQuery, read: ScriptReader): HeapSourceLine |
   const exact = callback ?? (member && isProgram(member.url) ? member : undefined);
   if (exact) {
     const lines = read(exact.url);
-    const text = lines?.[exact.line - 1]?.trim();
+    const line = lines?.[exact.line - 1];
+    const text = line === undefined ? '' : withoutComment(line).trim();
     return {
       how: exact.kind,
       url: exact.url,

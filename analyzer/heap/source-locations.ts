@@ -107,11 +107,8 @@ export function heldCallback(g: HeapGraph, node: number): number {
   return -1;
 }
 
-/** The statement's text as shown: without a trailing comment, in backquotes. */
-const codeText = (text: string | undefined): string => {
-  const code = text?.replace(/\s*\/\/.*$/, '').trim();
-  return code ? ` (\`${code}\`)` : '';
-};
+/** The statement's code as shown, in backquotes. */
+const codeText = (text: string | undefined): string => (text ? ` (\`${text}\`)` : '');
 
 /**
  * "allocated at cache.js:31 (`new Entry(n)`) in `remember`", "kept at app.js:21

@@ -6,8 +6,9 @@
  * response, keep a cache entry — a few KB allocated, ~300 B kept) takes the same
  * closed-loop load (C callers on loopback, N requests) in alternating rounds with
  * sampling off and on (HeapProfiler.startSampling at 32 KB, as the runner uses). Printed:
- * per mode the median throughput and the target's CPU per request (process.cpuUsage()
- * read through the inspector), and the ratios on / off. Measured side by side in one run;
+ * per mode the median throughput, p50 and p99 latency and the target's CPU per request
+ * (process.cpuUsage() read through the inspector), the ratios on / off, and the
+ * throughput ratio of each round (how much the rounds themselves vary). Measured side by side in one run;
  * on a shared machine quote the ratios, not the absolute figures.
  */
 import { writeFile } from 'node:fs/promises';
@@ -41,20 +42,27 @@ http.createServer((req, res) => {
 
 const median = (xs: number[]): number => medianOrNull(xs) ?? Number.NaN;
 
-async function load(port: number): Promise<number> {
+/** One round: throughput and the p50 / p99 of the requests' latencies (ms). */
+async function load(port: number): Promise<{ rps: number; p50: number; p99: number }> {
   const body = JSON.stringify({ id: 'x', features: Array.from({ length: 64 }, (_, i) => i) });
   let next = 0;
+  const ms: number[] = [];
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       while (next < REQUESTS) {
         next++;
+        const s = performance.now();
         const r = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body });
         await r.arrayBuffer();
+        ms.push(performance.now() - s);
       }
     }),
   );
-  return REQUESTS / ((performance.now() - t0) / 1000);
+  const rps = REQUESTS / ((performance.now() - t0) / 1000);
+  ms.sort((a, b) => a - b);
+  const at = (q: number): number => ms[Math.min(ms.length - 1, Math.floor(q * ms.length))]!;
+  return { rps, p50: at(0.5), p99: at(0.99) };
 }
 
 async function targetCpuUs(c: InspectorClient): Promise<number> {
@@ -72,31 +80,48 @@ await withTmpDir('leakscope-sampling-bench-', async (dir) => {
   const c = await InspectorClient.connect(prog.inspect);
   try {
     await load(prog.port); // warm-up: JIT, sockets
-    const rows: Record<'off' | 'on', { rps: number[]; cpu: number[] }> = {
-      off: { rps: [], cpu: [] },
-      on: { rps: [], cpu: [] },
+    const rows: Record<'off' | 'on', { rps: number[]; cpu: number[]; p50: number[]; p99: number[] }> = {
+      off: { rps: [], cpu: [], p50: [], p99: [] },
+      on: { rps: [], cpu: [], p50: [], p99: [] },
     };
     for (let round = 0; round < ROUNDS; round++) {
       for (const mode of round % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
         if (mode === 'on') await c.startSampling();
         const cpu0 = await targetCpuUs(c);
-        const rps = await load(prog.port);
+        const r = await load(prog.port);
         const cpu1 = await targetCpuUs(c);
         if (mode === 'on') await c.stopSampling();
-        rows[mode].rps.push(rps);
+        rows[mode].rps.push(r.rps);
+        rows[mode].p50.push(r.p50);
+        rows[mode].p99.push(r.p99);
         rows[mode].cpu.push((cpu1 - cpu0) / REQUESTS);
       }
     }
-    const off = { rps: median(rows.off.rps), cpu: median(rows.off.cpu) };
-    const on = { rps: median(rows.on.rps), cpu: median(rows.on.cpu) };
+    const summary = (m: 'off' | 'on') => ({
+      rps: median(rows[m].rps),
+      cpu: median(rows[m].cpu),
+      p50: median(rows[m].p50),
+      p99: median(rows[m].p99),
+    });
+    const off = summary('off');
+    const on = summary('on');
+    const load0 = loadavg()[0]!.toFixed(2);
     console.log(
-      `bench:sampling — ${ROUNDS} rounds per mode, ${REQUESTS} requests each, ${CONCURRENCY} callers; ${cpus().length} CPUs, load ${loadavg()[0]!.toFixed(2)}`,
+      `bench:sampling — ${ROUNDS} rounds per mode, ${REQUESTS} requests each, ${CONCURRENCY} callers; ${cpus().length} CPUs, load ${load0}`,
     );
-    console.log('mode   req/s (median)   target CPU µs/request (median)');
-    console.log(`off    ${off.rps.toFixed(0).padStart(14)}   ${off.cpu.toFixed(1).padStart(10)}`);
-    console.log(`on     ${on.rps.toFixed(0).padStart(14)}   ${on.cpu.toFixed(1).padStart(10)}`);
+    console.log('mode   req/s   p50 ms   p99 ms   target CPU µs/request   (medians over rounds)');
+    for (const [name, m] of [
+      ['off', off],
+      ['on', on],
+    ] as const)
+      console.log(
+        `${name.padEnd(4)} ${m.rps.toFixed(0).padStart(7)} ${m.p50.toFixed(2).padStart(8)} ${m.p99.toFixed(2).padStart(8)}   ${m.cpu.toFixed(1).padStart(10)}`,
+      );
     console.log(
-      `on / off: throughput ×${(on.rps / off.rps).toFixed(3)}, target CPU per request ×${(on.cpu / off.cpu).toFixed(3)}`,
+      `on / off: throughput ×${(on.rps / off.rps).toFixed(3)}, p50 latency ×${(on.p50 / off.p50).toFixed(3)}, p99 latency ×${(on.p99 / off.p99).toFixed(3)}, target CPU per request ×${(on.cpu / off.cpu).toFixed(3)}`,
+    );
+    console.log(
+      `per round on / off (throughput): ${rows.on.rps.map((x, k) => (x / rows.off.rps[k]!).toFixed(3)).join(' ')}`,
     );
   } finally {
     c.close();

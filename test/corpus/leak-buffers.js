@@ -4,15 +4,15 @@
  * expect: LEAK
  * series: arrayBuffersBytes, externalBytes
  * culprit: chunks|Buffer|Uint8Array
- * site: leak-buffers.js:15
+ * site: leak-buffers.js:14
  */
 import http from 'node:http';
 
 const uploadLog = { chunks: [] };
 
 function keepChunk(n) {
-  const b = Buffer.alloc(4096, n % 251);
-  uploadLog.chunks.push(b); // LEAK-SITE: 4 KiB of backing store per request, never released
+  const b = Buffer.alloc(4096, n % 251); // LEAK-SITE: 4 KiB of backing store per request
+  uploadLog.chunks.push(b); // … kept, never released
   return b.length;
 }
 

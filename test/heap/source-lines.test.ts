@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { HeapAllocationSite } from '../../common/analysis-format.js';
-import { pinpointLine, scriptReader, type LineQuery } from '../../analyzer/heap/source-lines.js';
+import { pinpointLine, scriptReader, type LineQuery, withoutComment } from '../../analyzer/heap/source-lines.js';
 import { describeSources } from '../../analyzer/heap/source-locations.js';
 import { withTempDir } from './fixtures.js';
 
@@ -44,6 +44,12 @@ const query = (url: string, q: Partial<LineQuery> & { className: string }): Line
   ...q,
 });
 
+test('a trailing comment is left out of a line, a URL in a string is not', () => {
+  assert.equal(withoutComment("const u = new URL(p, 'http://x'); // base URL"), "const u = new URL(p, 'http://x');");
+  assert.equal(withoutComment('chunks.push(b); // kept'), 'chunks.push(b);');
+  assert.equal(withoutComment('const s = `a // b`;'), 'const s = `a // b`;');
+});
+
 test('the statement behind a group: allocated in the matched function, else the one store into its holder, else nothing', async () => {
   await withTempDir(async (dir) => {
     const file = join(dir, 'app.js');
@@ -68,12 +74,12 @@ test('the statement behind a group: allocated in the matched function, else the 
       url,
       line: LINE('q = new Quote(id)'),
       functionName: 'quoteFor',
-      text: 'q = new Quote(id); // cached forever',
+      text: 'q = new Quote(id);',
     });
     assert.equal(
       describeSources([], [quoteFor], quote!),
       'allocated at app.js:8 (`q = new Quote(id);`) in `quoteFor`',
-      'the comment is not shown; the function is not said twice',
+      'the comment is left out; the function is not said twice',
     );
     // No profile: two `new Quote(` lines are no answer, the one store into `responses` is.
     assert.deepEqual(pinpointLine(query(url, { className: 'Quote', holder: 'responses' }), read), {
