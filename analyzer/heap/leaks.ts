@@ -60,6 +60,8 @@ export interface LeakGroup extends LeakClassRow {
    * variable or property through which the owner is reached; null when it has none.
    */
   readonly holder: string | null;
+  /** The class of the object whose property `holder` is (`UnboundedStore`), when it is a program class; else null. */
+  readonly holderClass: string | null;
   /** ArrayBuffer backing stores the members hold (off-heap, inside retainedSize); null when none. */
   readonly backingStores: HeapBackingStores | null;
   /**
@@ -149,6 +151,10 @@ function programName(g: HeapGraph, e: number): string | null {
   const name = g.edgeNamePrefix(e, 64);
   return /^[A-Za-z_$][\w$]*$/.test(name) ? name : null;
 }
+
+/** A class the program may have declared (`class X`), or null for V8's and plain objects. */
+const programClass = (name: string): string | null =>
+  /^[A-Za-z_$][\w$]*$/.test(name) && name !== 'Object' && name !== 'Array' ? name : null;
 
 /**
  * Leak candidates in an analysed final snapshot, given the earlier snapshots in order
@@ -330,6 +336,7 @@ export function findLeaksIn(
   const groups: LeakGroup[] = chosen.map((gi, k) => {
     const e = groupEdge[gi]!;
     const owner = paths.parentNode[g.edgeTo[e]!]!;
+    const ownerName = owner === ROOT ? null : programName(g, paths.parentEdge[owner]!);
     const nodes = pathTo(paths, gBest[gi]!);
     const steps = pathSteps(g, final.classes, paths, nodes);
     const readable = readablePath(g, final.classes, paths, nodes);
@@ -345,7 +352,11 @@ export function findLeaksIn(
       steps,
       readablePath: readable.text,
       sites: readable.sites,
-      holder: (owner === ROOT ? null : programName(g, paths.parentEdge[owner]!)) ?? programName(g, e),
+      holder: ownerName ?? programName(g, e),
+      holderClass:
+        ownerName !== null && g.edgeType[paths.parentEdge[owner]!] === g.E.property
+          ? programClass(names[classOf[paths.parentNode[owner]!]!]!)
+          : null,
       backingStores: stores[k]!,
       newPerInterval: perInterval[gi]!,
       grewInPairs: grewIn[gi]!,

@@ -20,8 +20,8 @@ import { type MatchedSite, matchAllocationSites, profileScripts, siteQuery } fro
 
 /** Scripts larger than this are not read (a bundle; its lines say little anyway). */
 const MAX_SCRIPT_BYTES = 4 * 1024 * 1024;
-/** A function body is scanned at most this many lines from its first. */
-const MAX_BODY_LINES = 400;
+/** A function's or class's body is scanned at most this many lines from its first. */
+const MAX_BODY_LINES = 1000;
 /** Source text shown with a line. */
 const MAX_TEXT = 80;
 
@@ -92,7 +92,10 @@ export function keepPattern(holder: string): RegExp | null {
   );
 }
 
-/** Line (1-based) of the closing brace of the function starting at `line` (1-based), or the last line looked at. */
+/**
+ * Line (1-based) of the closing brace of the function (or class) starting at `line`
+ * (1-based), or the last line looked at.
+ */
 function functionEnd(lines: readonly string[], line: number, column = 1): number {
   let depth = 0;
   let opened = false;
@@ -159,6 +162,8 @@ export interface LineQuery {
   readonly className: string;
   /** The variable or property holding the group's structure (`connections`), when it has a name. */
   readonly holder: string | null;
+  /** The program class whose property the holder is (`UnboundedStore`), when known: stores are looked for in it first. */
+  readonly holderClass?: string | null;
   readonly codeSites: readonly HeapCodeSite[];
   readonly allocationSites: readonly HeapAllocationSite[];
   /** The program's scripts (URLs) seen in the allocation profile, most bytes first. */
@@ -217,11 +222,21 @@ export function pinpointLine(q: LineQuery, read: ScriptReader): HeapSourceLine |
     const anywhere = one(scripts.flatMap((u) => matches(u, read(u) ?? [], alloc)));
     if (anywhere) return found(anywhere, 'allocated');
   }
-  // Kept: the one statement storing into the holder, in any of the program's scripts.
+  // Kept: the one statement storing into the holder, in the class that owns it (several
+  // classes may name a field alike), else in any of the program's scripts.
   const keep = q.holder ? keepPattern(q.holder) : null;
   if (keep) {
-    const h = one(scripts.flatMap((u) => matches(u, read(u) ?? [], keep)));
-    if (h) return found(h, 'kept');
+    const decl = q.holderClass ? new RegExp(String.raw`\bclass\s+${escapeRe(q.holderClass)}\b`) : null;
+    const inClass = decl
+      ? one(
+          scripts.flatMap((u) => {
+            const lines = read(u) ?? [];
+            return matches(u, lines, decl).flatMap((c) => matches(u, lines, keep, c.line, functionEnd(lines, c.line)));
+          }),
+        )
+      : null;
+    const h = inClass ?? one(scripts.flatMap((u) => matches(u, read(u) ?? [], keep)));
+    if (h) return found(h, 'kept', inClass ? q.holderClass! : undefined);
   }
   return null;
 }
@@ -230,6 +245,7 @@ export function pinpointLine(q: LineQuery, read: ScriptReader): HeapSourceLine |
 export interface GroupForCode {
   readonly className: string;
   readonly holder: string | null;
+  readonly holderClass: string | null;
   readonly sites: readonly HeapCodeSite[];
 }
 
@@ -260,7 +276,14 @@ export function codeOfGroups(
   return groups.map((g, k) => ({
     allocationSites: matched[k]!,
     sourceLine: pinpointLine(
-      { className: g.className, holder: g.holder, codeSites: g.sites, allocationSites: matched[k]!, scripts },
+      {
+        className: g.className,
+        holder: g.holder,
+        holderClass: g.holderClass,
+        codeSites: g.sites,
+        allocationSites: matched[k]!,
+        scripts,
+      },
       read,
     ),
   }));

@@ -129,8 +129,9 @@ export function describeSourceLine(s: HeapSourceLine): string {
  * keeps its objects (source-lines.ts), where the profile says they were allocated (the
  * function's line), and the closures on its path or held by it (snapshot), e.g.
  * "allocated at cache.js:33 (`new Entry(n)`) in `remember`; closure `onConfig` at app.js:12".
- * The profile's "largest unexplained site" is a guess and is not said here (analysis.json
- * keeps it, marked `largest`). '' when nothing is known.
+ * The profile's "largest unexplained site" is a guess, said (as one) only when no
+ * statement was found: next to a found line it named the wrong function too often (a
+ * request handler for a Worker made two calls down). '' when nothing is known.
  */
 export function describeSources(
   codeSites: readonly HeapCodeSite[] = [],
@@ -140,16 +141,24 @@ export function describeSources(
   const parts: string[] = [];
   if (sourceLine) parts.push(describeSourceLine(sourceLine));
   const a = allocationSites[0];
-  if (a && a.matchedBy !== 'largest' && a.functionName !== sourceLine?.functionName) {
+  if (a && (a.matchedBy !== 'largest' || !sourceLine) && a.functionName !== sourceLine?.functionName) {
     const where = `${shortSource(a.url, a.line)} in \`${a.functionName}\``;
-    parts.push(a.matchedBy === 'constructor' ? `allocated at ${where}` : `made at ${where}`);
+    parts.push(
+      a.matchedBy === 'constructor'
+        ? `allocated at ${where}`
+        : a.matchedBy === 'enclosing'
+          ? `made at ${where}`
+          : `largest surviving sampled allocations at ${where}`,
+    );
   }
   // Nearest the leaked objects first (the callback they hold, then the last closure on
-  // the path); Node's own functions (node:…) are the route, not the code to fix.
+  // the path); Node's own functions (node:…) are the route, not the code to fix. With a
+  // statement found, the closures on the path are only the route to it (a request
+  // handler, a signal handler reaching the server): the readable path shows them.
   const seen = new Set<string>(sourceLine ? [parts[0]!] : []);
   const nearest = [
     ...codeSites.filter((s) => s.kind === 'callback'),
-    ...codeSites.filter((s) => s.kind === 'closure').reverse(),
+    ...(sourceLine ? [] : codeSites.filter((s) => s.kind === 'closure').reverse()),
   ];
   for (const s of nearest) {
     if (s.url.startsWith('node:')) continue;

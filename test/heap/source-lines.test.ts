@@ -33,6 +33,14 @@ function keep(n) {
   const c = Buffer.alloc(4096, n);
   chunks.push(c);
 }
+class LruStore { constructor() { this.items = new Map(); }
+  put(k, v) { this.items.set(k, v); } }
+class KeepAll {
+  constructor() { this.items = new Map(); }
+  put(k, v) {
+    this.items.set(k, v); // never evicted
+  }
+}
 `;
 const LINE = (text: string): number => APP.split('\n').findIndex((l) => l.includes(text)) + 1;
 
@@ -101,6 +109,18 @@ test('the statement behind a group: allocated in the matched function, else the 
       line: LINE('Buffer.alloc(4096'),
       text: 'const c = Buffer.alloc(4096, n);',
     });
+    // Two classes store into a field `items`: the class owning the leaking one decides.
+    assert.deepEqual(
+      pinpointLine(query(url, { className: '(string)', holder: 'items', holderClass: 'KeepAll' }), read),
+      {
+        how: 'kept',
+        url,
+        line: APP.split('\n').lastIndexOf('    this.items.set(k, v); // never evicted') + 1,
+        functionName: 'KeepAll',
+        text: 'this.items.set(k, v);',
+      },
+    );
+    assert.equal(pinpointLine(query(url, { className: '(string)', holder: 'items' }), read), null);
     // Two functions push into `log`: which one leaks is not known, so nothing is said.
     assert.equal(pinpointLine(query(url, { className: 'Object', holder: 'log' }), read), null);
     // A holder name that is not an identifier, or no script to read: nothing.
