@@ -75,6 +75,18 @@ test('corpus end to end: off-heap Buffers read LEAK on ArrayBuffer memory; a buf
           );
           const c = a.overall.culprit!;
           assert.match(`${c.className} ${c.heldBy} ${c.path}`, p.culprit!);
+          // The Buffers' off-heap bytes: one 4 KiB backing store each, and the line allocating them.
+          const bs = c.backingStores;
+          assert.ok(bs && bs.count >= 100 && bs.each === 4096 && bs.bytes === bs.count * 4096, JSON.stringify(bs));
+          assert.match(
+            a.overall.headline,
+            /Buffer × [\d,]+ held by .* holding [\d.]+ [KM]iB of backing stores \(4 KiB each\)/,
+          );
+          assert.equal(`${p.name}.js:${c.sourceLine?.line}`, p.site, JSON.stringify(c.sourceLine));
+          assert.match(
+            c.source ?? '',
+            /^allocated at leak-buffers\.js:\d+ \(`const b = Buffer\.alloc\(4096, n % 251\);`\)/,
+          );
           assert.equal(result.pass, false);
         } else {
           assert.notEqual(a.overall.verdict, 'LEAK', a.overall.headline);

@@ -123,6 +123,16 @@ test('culprits of a Node server under --inspect name their code: closure file:li
       assert.equal(site.matchedBy, 'constructor', 'the constructor ran (it builds the body), called from remember');
       assert.equal(site.functionName, 'remember');
       assert.equal(site.line, LINE('function remember'));
+      // The statement: the one `new CacheEntry(` inside remember, read from the script.
+      assert.deepEqual(entries.sourceLine, {
+        how: 'allocated',
+        url: site.url,
+        line: LINE("cache.set('req-'"),
+        functionName: 'remember',
+        text: "cache.set('req-' + n, new CacheEntry(n, body));",
+      });
+      assert.equal(listeners.sourceLine?.line, LINE('onConfig'), 'a closure group: its own definition');
+      assert.equal(timers.sourceLine?.how, 'callback');
 
       assert.equal(by('WarmThing'), undefined, 'warm-up that stopped is not a candidate');
       assert.ok(
