@@ -120,8 +120,22 @@ await withTmpDir('leakscope-sampling-bench-', async (dir) => {
     console.log(
       `on / off: throughput ×${(on.rps / off.rps).toFixed(3)}, p50 latency ×${(on.p50 / off.p50).toFixed(3)}, p99 latency ×${(on.p99 / off.p99).toFixed(3)}, target CPU per request ×${(on.cpu / off.cpu).toFixed(3)}`,
     );
+    // Each round runs off and on back to back, so a pair shares the machine's load: the
+    // median of the per-round ratios is steadier than the ratio of the medians when the
+    // load drifts.
+    const paired = (k: 'rps' | 'p50' | 'p99' | 'cpu'): number[] => rows.on[k].map((x, r) => x / rows.off[k][r]!);
     console.log(
-      `per round on / off (throughput): ${rows.on.rps.map((x, k) => (x / rows.off.rps[k]!).toFixed(3)).join(' ')}`,
+      `median of per-round ratios on / off: throughput ×${median(paired('rps')).toFixed(3)}, p50 ×${median(paired('p50')).toFixed(3)}, p99 ×${median(paired('p99')).toFixed(3)}, target CPU per request ×${median(paired('cpu')).toFixed(3)}`,
+    );
+    console.log(
+      `per-round throughput ratios: ${paired('rps')
+        .map((x) => x.toFixed(3))
+        .join(' ')}`,
+    );
+    console.log(
+      `per-round CPU-per-request ratios: ${paired('cpu')
+        .map((x) => x.toFixed(3))
+        .join(' ')}`,
     );
   } finally {
     c.close();
