@@ -333,7 +333,7 @@ export function findLeaksIn(
   const stoppedOrder = [...Array(G).keys()].filter((gi) => !kept(gi)).sort(bySize);
   const chosen = order.slice(0, top);
   const stores = backingStoresOf(g, final.classes, groupOf, chosen);
-  const groups: LeakGroup[] = chosen.map((gi, k) => {
+  const groups: LeakGroup[] = chosen.map((gi, slot) => {
     const e = groupEdge[gi]!;
     const owner = paths.parentNode[g.edgeTo[e]!]!;
     const ownerName = owner === ROOT ? null : programName(g, paths.parentEdge[owner]!);
@@ -357,7 +357,7 @@ export function findLeaksIn(
         ownerName !== null && g.edgeType[paths.parentEdge[owner]!] === g.E.property
           ? programClass(names[classOf[paths.parentNode[owner]!]!]!)
           : null,
-      backingStores: stores[k]!,
+      backingStores: stores[slot]!,
       newPerInterval: perInterval[gi]!,
       grewInPairs: grewIn[gi]!,
       pairs: k,

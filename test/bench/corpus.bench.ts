@@ -59,10 +59,14 @@ interface Row {
   readonly siteRight: boolean;
 }
 
-/** The first file:line a culprit names (in whatever field the analyzer puts it). */
-const sourceLineOf = (culprit: unknown): string | null =>
+/**
+ * The first file:line a culprit's code names (its `source`). Not its paths: every path in
+ * this Node starts at Node's timer lists and passes the request handler, whose closures
+ * carry file:line too — the route, not the site the tool claims.
+ */
+const sourceLineOf = (culprit: Analysis['overall']['culprit']): string | null =>
   /([\w.-]+\.[cm]?js):(\d+)/
-    .exec(JSON.stringify(culprit ?? ''))
+    .exec(culprit?.source ?? '')
     ?.slice(1, 3)
     .join(':') ?? null;
 
@@ -98,7 +102,9 @@ async function runOne(p: CorpusProgram, root: string): Promise<Row> {
   const culprit = c ? `${c.className} held by ${c.heldBy}` : '–';
   const sourceLine = sourceLineOf(c) ?? '–';
   const detected = p.expect === 'LEAK' ? verdict === 'LEAK' : verdict === 'STABLE';
-  const named = `${JSON.stringify(c ?? '')} ${a?.overall.headline ?? ''}`;
+  // What the culprit names: its class, holder and code, and the headline (thread leaks are
+  // named there). Not its retainer paths, which all pass Node's timer list (`Timeout`).
+  const named = c ? `${c.className} ${c.heldBy} ${c.source ?? ''} ${a?.overall.headline ?? ''}` : '';
   const culpritRight = p.culprit ? verdict === 'LEAK' && p.culprit.test(named) : c === null;
   return {
     p,
