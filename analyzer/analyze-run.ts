@@ -372,7 +372,8 @@ export async function analyzeRun(run: RunData, opts: AnalyzeOptions = {}): Promi
 function withoutStableOnGaps(o: OverallVerdict, data: readonly SteadyPhaseData[]): OverallVerdict {
   const gaps = data.flatMap((d) => (d.gap ? [d.gap] : []));
   if (o.verdict !== 'STABLE' || !gaps.length) return o;
-  return { ...o, verdict: 'INSUFFICIENT_DATA', headline: `Not enough data for a verdict: ${gaps.join('; ')}` };
+  const { inconclusive: _stood, ...rest } = o;
+  return { ...rest, verdict: 'INSUFFICIENT_DATA', headline: `Not enough data for a verdict: ${gaps.join('; ')}` };
 }
 
 /**

@@ -531,6 +531,57 @@ export function reconcileHeapSeries(series: readonly SeriesAnalysis[]): SeriesAn
   );
 }
 
+/** Memory the target's own code allocates, in the heap or off it: an overall STABLE needs each of these proven negligible. */
+const ALLOCATION_SERIES: readonly SeriesKey[] = ['heapUsedSettledBytes', 'externalBytes', 'arrayBuffersBytes'];
+
+/**
+ * The GROWING series an overall STABLE may carry, each with why, or null when some GROWING
+ * series may not stand beside a STABLE. Only when the GC-settled heap, external and
+ * ArrayBuffer memory (those the target reports) are each STABLE, so every allocation of the
+ * target's code is proven negligible, may two series stay inconclusive:
+ * - V8 heap used between full GCs: the same heap as the GC-settled series plus garbage the
+ *   next full GC frees;
+ * - RSS, when its CI upper bound is under its leak minimum per request or per second (it is
+ *   then proven no LEAK by the rule that defines one): a young process' RSS drifts with time
+ *   (allocator arenas, code, pages after a heap capture), and a short window cannot prove
+ *   that drift negligible. Above both minimums RSS could be a native leak: the run stays GROWING.
+ * Every other GROWING series (counters, a GROWING settled heap) keeps the run GROWING.
+ * @example toleratedInconclusive(series)?.map((t) => t.key) // ['rssBytes']
+ */
+export function toleratedInconclusive(
+  series: readonly SeriesAnalysis[],
+): { readonly key: SeriesKey; readonly reason: string }[] | null {
+  const growing = series.filter((s) => s.verdict === 'GROWING');
+  if (!growing.length) return [];
+  const allocations = series.filter((s) => ALLOCATION_SERIES.includes(s.key));
+  const proven =
+    allocations.some((s) => s.key === 'heapUsedSettledBytes') && allocations.every((s) => s.verdict === 'STABLE');
+  if (!proven) return null;
+  const q = (s: SeriesAnalysis, v: number) => formatQuantity(v, s.unit);
+  const out: { key: SeriesKey; reason: string }[] = [];
+  for (const s of growing) {
+    const pr = s.perRequest;
+    const ps = s.perSecond;
+    if (s.key === 'heapUsedBytes')
+      out.push({
+        key: s.key,
+        reason: `${s.label} not proven negligible (garbage between full GCs: the GC-settled heap is)`,
+      });
+    else if (
+      s.key === 'rssBytes' &&
+      pr &&
+      ps &&
+      (pr.high < s.threshold.minPerRequest || ps.high < s.threshold.minPerSecond)
+    )
+      out.push({
+        key: s.key,
+        reason: `${s.label} not proven negligible: up to ${q(s, pr.high)}/request and ${q(s, ps.high)}/s (${formatPercent(ps.confidence)} CI), under its leak minimum of ${pr.high < s.threshold.minPerRequest ? `${q(s, s.threshold.minPerRequest)}/request` : `${q(s, s.threshold.minPerSecond)}/s`} (drift with time that a window this short cannot rule out)`,
+      });
+    else return null;
+  }
+  return out;
+}
+
 /**
  * The run's verdict and headline from its series, threads and culprit.
  * @example overallVerdict(series, threads, culprit).headline
@@ -545,10 +596,11 @@ export function overallVerdict(
     threads !== null &&
     (threads.bounded === false || threads.cameBackDown === false || threads.growth?.leaking === true);
   const judged = series.filter((s) => s.verdict !== 'INSUFFICIENT_DATA');
+  const tolerated = toleratedInconclusive(judged);
   const verdict: Verdict =
     leaking.length || threadProblem
       ? 'LEAK'
-      : judged.some((s) => s.verdict === 'GROWING')
+      : tolerated === null
         ? 'GROWING'
         : judged.length || threads
           ? 'STABLE'
@@ -573,9 +625,14 @@ export function overallVerdict(
   if (verdict === 'LEAK') headline = `Leak: ${parts.join('; ')}`;
   else if (verdict === 'GROWING')
     headline = `No leak proven, not proven stable: ${series.find((s) => s.verdict === 'GROWING')!.reason}`;
-  else if (verdict === 'STABLE')
-    headline = `No leak: ${(judged.find((s) => s.key === 'rssBytes') ?? judged[0])?.reason ?? threads!.reason}`;
-  else headline = 'Not enough data for a verdict: too few steady samples or requests';
+  else if (verdict === 'STABLE') {
+    const lead =
+      judged.find((s) => s.key === 'rssBytes' && s.verdict === 'STABLE') ??
+      judged.find((s) => s.key === 'heapUsedSettledBytes') ??
+      judged[0];
+    const open = tolerated?.length ? `; ${tolerated.map((t) => t.reason).join('; ')}` : '';
+    headline = `No leak: ${lead?.reason ?? threads!.reason}${open}`;
+  } else headline = 'Not enough data for a verdict: too few steady samples or requests';
   // A culprit explains a leak; without one, the objects alive at the final snapshot (young
   // objects, warm-up structures) are not a culprit of anything, so only a LEAK names one.
   return {
@@ -584,5 +641,6 @@ export function overallVerdict(
     leaking: leaking.map((s) => s.key),
     threadProblem,
     culprit: verdict === 'LEAK' ? culprit : null,
+    ...(verdict === 'STABLE' && tolerated?.length ? { inconclusive: tolerated } : {}),
   };
 }

@@ -367,6 +367,11 @@ export interface OverallVerdict {
   /** Thread explosion: threads followed in-flight load and/or did not come back down. */
   readonly threadProblem: boolean;
   readonly culprit: Culprit | null;
+  /**
+   * Series left GROWING (not proven negligible) under an overall STABLE, each with why that
+   * may stand (docs/verdicts.md, "The overall verdict"); absent when there are none.
+   */
+  readonly inconclusive?: readonly { readonly key: SeriesKey; readonly reason: string }[];
 }
 
 /** Per-phase load summary (from results.json and the manifest). */

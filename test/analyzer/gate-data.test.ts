@@ -39,8 +39,8 @@ test('samples cut to the warm-up with the manifest "complete": exit 1, "not enou
     const whole = await gate(dir);
     assert.equal(whole.code, 0, JSON.stringify(whole.result?.checks.filter((c) => c.status === 'fail')));
     assert.equal(check(whole.result!, 'run.data.steady')?.status, 'pass');
-    // The synthetic patched run's short steady phase reads GROWING (its RSS noise proves neither
-    // a leak nor negligible growth: docs/verdicts.md); what matters here is that it has its data.
+    // The synthetic patched run reads STABLE (docs/verdicts.md, "The overall verdict"); what
+    // matters here is that it has its data.
     assert.notEqual(whole.result!.verdict, 'INSUFFICIENT_DATA');
 
     keepSamples(dir, (s) => s.phase === 'warmup');

@@ -7,6 +7,7 @@ import {
   reconcileHeapSeries,
   SERIES_SPECS,
   type SeriesSpec,
+  toleratedInconclusive,
 } from '../../analyzer/verdicts.js';
 import { gaussian, gcHeap, series } from '../helpers/analyzer-series.js';
 
@@ -215,17 +216,43 @@ test('rate-independent: drift with time is no leak however few requests share it
   assert.notEqual(a.verdict, 'LEAK', a.reason);
 });
 
-test('last window: growth that stopped inside the first steady phase is not a leak', () => {
-  const g = gaussian(3);
-  // Lazy initialisation: 2 KiB/request for the first 200 samples, then flat, heap settled.
-  const pts = Array.from({ length: 400 }, (_, i) => {
-    const requests = i * 50;
+/**
+ * Lazy initialisation over two steady phases of n/2 samples each, `every` ms apart with `perSample`
+ * requests: `perRequest` bytes per request up to `until` requests, then flat, plus noise.
+ */
+function stoppedGrowth(o: {
+  n: number;
+  every: number;
+  perSample: number;
+  base: number;
+  perRequest: number;
+  until: number;
+  noise: number;
+  seed: number;
+}) {
+  const g = gaussian(o.seed);
+  return Array.from({ length: o.n }, (_, i) => {
+    const requests = i * o.perSample;
     return {
-      t: i * 250,
+      t: i * o.every,
       requests,
-      value: 20e6 + 2048 * Math.min(requests, 10_000) + 2e4 * g(),
-      phase: i < 200 ? 'steady-1' : 'steady-2',
+      value: o.base + o.perRequest * Math.min(requests, o.until) + o.noise * g(),
+      phase: i < o.n / 2 ? 'steady-1' : 'steady-2',
     };
+  });
+}
+
+test('last window: growth that stopped inside the first steady phase is not a leak', () => {
+  // Lazy initialisation: 2 KiB/request for the first 200 samples, then flat, heap settled.
+  const pts = stoppedGrowth({
+    n: 400,
+    every: 250,
+    perSample: 50,
+    base: 20e6,
+    perRequest: 2048,
+    until: 10_000,
+    noise: 2e4,
+    seed: 3,
   });
   const a = judgeSeries(spec('heapUsedSettledBytes'), pts, ['steady-1', 'steady-2']);
   assert.equal(a.lastWindow?.label, 'steady-2');
@@ -257,4 +284,109 @@ test('no culprit unless something LEAKs', () => {
   const growing = { ...flat, verdict: 'GROWING' as const, reason: 'open fds grow' };
   assert.equal(overallVerdict([growing], null, culprit).culprit, null);
   assert.equal(overallVerdict([flat], null, culprit).culprit, null);
+});
+
+// ---- the overall verdict with inconclusive series (docs/verdicts.md, "The overall verdict") ----
+
+/** A short corpus-like run at 200 requests/s: settled heap, unsettled heap, RSS and external memory. */
+function shortRun(o: { settledLeak?: number; rssPerSecond?: number; rssNoise?: number; externalLeak?: number }) {
+  const g = gaussian(11);
+  const settledPts = series(48, (_i, req) => 4e6 + (o.settledLeak ?? 0) * req * 2 + 2e3 * g()).map((p) => ({
+    ...p,
+    t: p.t * 2,
+    requests: p.requests * 2,
+  }));
+  const settled = judgeSeries(spec('heapUsedSettledBytes'), settledPts, ['steady']);
+  const unsettled = judgeSeries(heap, gcHeap(96, 4, o.settledLeak ?? 0, 4e6, 1e6), ['steady']);
+  const rss = judgeSeries(
+    spec('rssBytes'),
+    series(96, (i) => 90e6 + ((o.rssPerSecond ?? 0) * i) / 4 + (o.rssNoise ?? 1e5) * g()),
+    ['steady'],
+  );
+  const external = judgeSeries(
+    spec('externalBytes'),
+    series(96, (_i, req) => 2e6 + (o.externalLeak ?? 0) * req),
+    ['steady'],
+  );
+  return reconcileHeapSeries([rss, settled, unsettled, external]);
+}
+
+test('overall STABLE may carry RSS drift under its leak minimum when every allocation series is negligible', () => {
+  // RSS drifts 150 KiB/s (750 B/request): not negligible, far under its 2 MiB/s leak minimum.
+  const s = shortRun({ rssPerSecond: 150 * 1024, rssNoise: 5e4 });
+  const byKey = (k: string) => s.find((x) => x.key === k)!;
+  assert.equal(byKey('heapUsedSettledBytes').verdict, 'STABLE', byKey('heapUsedSettledBytes').reason);
+  assert.equal(byKey('externalBytes').verdict, 'STABLE');
+  assert.equal(byKey('rssBytes').verdict, 'GROWING', byKey('rssBytes').reason);
+  const o = overallVerdict(s, null, null);
+  assert.equal(o.verdict, 'STABLE', o.headline);
+  assert.ok(o.inconclusive?.some((t) => t.key === 'rssBytes'));
+  assert.match(o.headline, /^No leak: V8 heap used \(GC-settled\) is stable/);
+  assert.match(
+    o.headline,
+    /RSS not proven negligible: up to [\d.]+ (?:KiB|B)\/request and [\d.]+ KiB\/s \(95% CI\), under its leak minimum of 2 MiB\/s/,
+  );
+  assert.deepEqual(
+    toleratedInconclusive(s)
+      ?.map((t) => t.key)
+      .sort(),
+    (o.inconclusive ?? []).map((t) => t.key).sort(),
+  );
+});
+
+test('RSS that could be a leak on both scales keeps the run GROWING, however flat the heap', () => {
+  // 2 MiB/s of RSS under heavy noise: the interval straddles the 2 MiB/s minimum, far past 256 B/request.
+  const s = shortRun({ rssPerSecond: 2 * 2 ** 20, rssNoise: 5e6 });
+  const rss = s.find((x) => x.key === 'rssBytes')!;
+  assert.equal(rss.verdict, 'GROWING', rss.reason);
+  assert.ok(rss.perSecond!.high > rss.threshold.minPerSecond && rss.perRequest!.high > rss.threshold.minPerRequest);
+  const o = overallVerdict(s, null, null);
+  assert.equal(o.verdict, 'GROWING', o.headline);
+  assert.equal(o.inconclusive, undefined);
+  assert.equal(toleratedInconclusive(s), null);
+});
+
+test('an inconclusive heap or off-heap series keeps the run GROWING: RSS may stand only beside proven allocations', () => {
+  // The settled heap grows 40 B/request (between its 32 B margin and 64 B minimum).
+  const heapGrowing = shortRun({ settledLeak: 40, rssPerSecond: 150 * 1024, rssNoise: 5e4 });
+  assert.equal(heapGrowing.find((x) => x.key === 'heapUsedSettledBytes')!.verdict, 'GROWING');
+  assert.equal(overallVerdict(heapGrowing, null, null).verdict, 'GROWING');
+  // Without a GC-settled series nothing proves the heap negligible (fleet mode): RSS drift is GROWING.
+  const noSettled = shortRun({ rssPerSecond: 150 * 1024, rssNoise: 5e4 }).filter(
+    (x) => x.key !== 'heapUsedSettledBytes',
+  );
+  assert.equal(overallVerdict(noSettled, null, null).verdict, 'GROWING');
+  // A counter that is not proven negligible is never carried.
+  const fds = judgeSeries(
+    spec('openFds'),
+    series(96, (i) => 30 + ((i * 7) % 23)),
+    ['steady'],
+  );
+  assert.equal(fds.verdict, 'GROWING', fds.reason);
+  assert.equal(overallVerdict([...shortRun({}), fds], null, null).verdict, 'GROWING');
+});
+
+test('with RSS carried, a slow heap leak still reads LEAK and growth that stopped reads STABLE', () => {
+  // ~100 B/request in the GC-settled heap (the corpus' slow leak).
+  const slow = shortRun({ settledLeak: 100, rssPerSecond: 150 * 1024, rssNoise: 5e4 });
+  const o = overallVerdict(slow, null, null);
+  assert.equal(o.verdict, 'LEAK', o.headline);
+  assert.ok(o.leaking.includes('heapUsedSettledBytes'));
+  assert.equal(o.inconclusive, undefined);
+  // Lazy initialisation: the settled heap grows in steady-1 and is flat in steady-2.
+  const pts = stoppedGrowth({
+    n: 96,
+    every: 500,
+    perSample: 100,
+    base: 4e6,
+    perRequest: 400,
+    until: 4000,
+    noise: 2e3,
+    seed: 5,
+  });
+  const settled = judgeSeries(spec('heapUsedSettledBytes'), pts, ['steady-1', 'steady-2']);
+  assert.equal(settled.verdict, 'STABLE', settled.reason);
+  const rest = shortRun({ rssPerSecond: 150 * 1024, rssNoise: 5e4 }).filter((x) => x.key !== 'heapUsedSettledBytes');
+  const stopped = overallVerdict([...rest, settled], null, null);
+  assert.equal(stopped.verdict, 'STABLE', stopped.headline);
 });
