@@ -42,7 +42,7 @@ test('a corpus header without its fields is refused, naming the file and the fie
 });
 
 /**
- * Two programs end to end, as `npm run bench:corpus` runs them but shorter (4 s steady
+ * Two programs end to end, as `npm run bench:corpus` runs them but shorter (8 s steady
  * phases): what holds today on a loaded machine. The off-heap leak is seen in ArrayBuffer
  * and external memory read inside the target, with the Buffers as culprit; the pool is no
  * leak and passes the gate.
