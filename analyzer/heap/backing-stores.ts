@@ -33,11 +33,7 @@ export function backingStoresOf(
   const seen = chosen.map(() => new Set<number>());
   const sizes = chosen.map((): number[] => []);
   const MAX_EDGES = 16;
-  const edgeTo = (v: number, name: string): number => {
-    for (let e = g.firstEdge[v]!, end = Math.min(g.firstEdge[v + 1]!, e + MAX_EDGES); e < end; e++)
-      if (!g.isIndexEdge(e) && g.edgeNamePrefix(e, 16) === name) return g.edgeTo[e]!;
-    return -1;
-  };
+  const edgeTo = (v: number, name: string): number => g.edgeNamed(v, MAX_EDGES, name);
   for (let i = 0; i < g.nodeCount; i++) {
     const k = groupOf[i]! >= 0 ? slot.get(groupOf[i]!) : undefined;
     if (k === undefined || bufferClass[classes.classOf[i]!] !== 1) continue;

@@ -173,4 +173,17 @@ export class HeapGraph {
     const v = this.edgeNameOrIndex[edge]!;
     return this.isIndexEdge(edge) ? String(v) : this.strings.prefix(v, maxChars);
   }
+
+  /**
+   * Where the first of `node`'s first `maxEdges` edges named one of `names` points, or -1:
+   * V8's internal edges (`shared`, `script`, `backing_store`) come first on their node.
+   * @example g.edgeNamed(closure, 16, 'shared')
+   */
+  edgeNamed(node: number, maxEdges: number, ...names: string[]): number {
+    const chars = Math.max(...names.map((n) => n.length)) + 1;
+    for (let e = this.firstEdge[node]!, end = Math.min(this.firstEdge[node + 1]!, e + maxEdges); e < end; e++)
+      if (!this.isIndexEdge(e) && names.includes(this.strings.prefix(this.edgeNameOrIndex[e]!, chars)))
+        return this.edgeTo[e]!;
+    return -1;
+  }
 }

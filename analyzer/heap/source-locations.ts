@@ -40,14 +40,8 @@ function locationIndex(g: HeapGraph): Map<number, number> {
   return m;
 }
 
-/** The first edge of `node` named `name` (among its first MAX_EDGES), or -1. */
-function edgeNamed(g: HeapGraph, node: number, ...names: string[]): number {
-  for (let e = g.firstEdge[node]!, end = Math.min(g.firstEdge[node + 1]!, e + MAX_EDGES); e < end; e++) {
-    if (g.isIndexEdge(e)) continue;
-    if (names.includes(g.edgeNamePrefix(e, 24))) return g.edgeTo[e]!;
-  }
-  return -1;
-}
+/** Where the first of `node`'s first MAX_EDGES edges named one of `names` points, or -1. */
+const edgeNamed = (g: HeapGraph, node: number, ...names: string[]): number => g.edgeNamed(node, MAX_EDGES, ...names);
 
 /** The URL of the script a closure's function comes from, or ''. */
 function scriptUrl(g: HeapGraph, closure: number): string {
