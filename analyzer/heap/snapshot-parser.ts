@@ -15,7 +15,7 @@ import {
   type NumberSink,
   Uint32List,
 } from './snapshot-columns.js';
-import { StringTable } from './string-table.js';
+import { FileStringTable, MemoryStringTable, type StringSink, type StringTable } from './string-table.js';
 import { layoutFromHeader, type SnapshotLayout } from './snapshot-layout.js';
 import { JsonSyntaxError, SnapshotTokenizer, type TokenizerHandler } from './snapshot-tokenizer.js';
 
@@ -54,6 +54,8 @@ export interface PartOptions {
   readonly chunkSize?: number;
   /** Checked between reads: true when the analysis gave up (another part failed). */
   readonly aborted?: () => boolean;
+  /** Size of the file parsed: its strings are then left in it (FileStringTable). */
+  readonly fileBytes?: number;
 }
 
 /** What one part of a file held. */
@@ -72,7 +74,7 @@ class SnapshotAssembler implements TokenizerHandler {
   layout: SnapshotLayout | null;
   nodes: NodeColumns | null = null;
   edges: EdgeColumns | null = null;
-  strings: StringTable | null = null;
+  strings: StringSink | null = null;
   locations: Uint32List | null = null;
   private readonly seen = new Set<string>();
 
@@ -118,11 +120,12 @@ class SnapshotAssembler implements TokenizerHandler {
   }
   wantsStrings(key: string): boolean {
     if (key !== 'strings' || (this.nodesOnly && !this.keepStrings)) return false;
-    this.strings = new StringTable();
+    // From a file the strings stay there (string-table.ts); a stream's are kept in memory.
+    this.strings = this.part.fileBytes ? new FileStringTable(this.file, this.part.fileBytes) : new MemoryStringTable();
     return true;
   }
-  stringPart(src: Buffer, start: number, end: number): void {
-    this.strings!.append(src, start, end);
+  stringPart(src: Buffer, start: number, end: number, at: number): void {
+    this.strings!.append(src, start, end, at);
   }
   stringEnd(): void {
     this.strings!.end();
@@ -181,7 +184,7 @@ export function mergeParts(file: string, parts: readonly SnapshotPart[], fileByt
     layout: pick('layout')!,
     nodes: pick('nodes')!,
     edges: pick('edges')!,
-    strings: pick('strings') ?? new StringTable(),
+    strings: pick('strings') ?? new MemoryStringTable(),
     locations: pick('locations') ?? new Uint32Array(0),
     fileBytes,
   };
@@ -252,7 +255,7 @@ export async function parseSnapshotPart(
 ): Promise<SnapshotPart> {
   const { fh, size } = await openSnapshot(file);
   try {
-    const asm = new SnapshotAssembler(file, opts.nodesOnly, part, opts.keepStrings);
+    const asm = new SnapshotAssembler(file, opts.nodesOnly, { ...part, fileBytes: size }, opts.keepStrings);
     // A part after the start is fed as an object of its own: "{" then its keys.
     const tok = new SnapshotTokenizer(asm, start > 0 ? start - 1 : 0);
     const buf = Buffer.allocUnsafe(part.chunkSize ?? opts.chunkSize ?? 4 << 20);

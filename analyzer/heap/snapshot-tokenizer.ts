@@ -16,8 +16,11 @@ export interface TokenizerHandler {
   numberSink(key: string): NumberSink | null;
   /** True if the key holds the array of strings to be delivered one by one. */
   wantsStrings(key: string): boolean;
-  /** Raw (still JSON-escaped) bytes of the current string item; may come in pieces. */
-  stringPart(src: Buffer, start: number, end: number): void;
+  /**
+   * Raw (still JSON-escaped) bytes of the current string item; may come in pieces. `at`:
+   * the file offset of src[start].
+   */
+  stringPart(src: Buffer, start: number, end: number, at: number): void;
   stringEnd(): void;
   /** Called when a top-level value has been fully read. */
   endValue(key: string): void;
@@ -488,7 +491,7 @@ export class SnapshotTokenizer {
       else if (c === 0x5c) esc = true;
       else if (c === 0x22) break;
     }
-    this.handler.stringPart(buf, i, j);
+    this.handler.stringPart(buf, i, j, this.offset + i);
     this.escaped = esc;
     if (j === end) return j;
     this.handler.stringEnd();

@@ -1,12 +1,171 @@
 /**
- * The snapshot's `strings` array kept as the raw JSON bytes of each string, packed in
- * large chunks, and decoded only when asked for. Millions of short JS strings would cost
- * a header each and most of the parse time in allocation and GC; almost none of them are
- * ever read (class names, property names on printed paths are). Each stored string is
- * followed by a 0 byte (a raw control character cannot occur inside a JSON string), so its
- * end is found from its own bytes, and a label can read just a prefix of a huge string.
+ * The snapshot's `strings` array. Two ways to hold it:
+ * - FileStringTable (a parse from a file): the strings stay in the file; the table keeps
+ *   each string's offset (4 bytes a string) and reads a string from the file when asked.
+ *   Almost no string is ever read (class names, property names on printed paths are), and
+ *   copying them cost the parse a third of its time and the analysis a third of its peak
+ *   memory on the benchmark's snapshots: on this kind of VM every fresh MB costs ~4 ms of
+ *   page faults, more than parsing the bytes.
+ * - MemoryStringTable (a parse from a stream, which cannot be read again): the raw JSON
+ *   bytes of each string packed in large chunks. Millions of short JS strings would cost
+ *   a header each and most of the parse time in allocation and GC. Each stored string is
+ *   followed by a 0 byte (a raw control character cannot occur inside a JSON string), so
+ *   its end is found from its own bytes, and a label can read just a prefix of a huge string.
+ * Both decode a string only when asked for.
  */
+import { closeSync, openSync, readSync } from 'node:fs';
+import { LsError } from '../../common/errors.js';
 import { decodeJsonStringBody } from './json-string.js';
+
+/** What the graph reads: string i whole, or its first characters. */
+export interface StringTable {
+  readonly count: number;
+  /** The decoded string number i. */
+  get(i: number): string;
+  /**
+   * At most about `maxChars` characters from the start of string i (never fewer when the
+   * string is longer), in O(maxChars): labels of multi-MB strings read only what they show.
+   */
+  prefix(i: number, maxChars: number): string;
+}
+
+/** What the parser hands each string to: its raw (still escaped) bytes, maybe in parts. */
+export interface StringSink extends StringTable {
+  /** Bytes src[a, b) of the current string; `at` is the file offset of src[a]. */
+  append(src: Uint8Array, a: number, b: number, at: number): void;
+  /** Ends the current string (which may be empty). */
+  end(): void;
+}
+
+/**
+ * End of a string body that starts at buf[a]: at its closing quote (a file) or 0
+ * terminator (a chunk), or after `maxChars` characters, never past `limit`. Walks
+ * characters, not bytes, so that a cut never splits an escape or a UTF-8 sequence.
+ */
+function bodyEnd(buf: Uint8Array, a: number, limit: number, maxChars: number): number {
+  let end = a;
+  for (let n = 0; n < maxChars && end < limit; n++) {
+    const c = buf[end]!;
+    if (c === 0 || c === 0x22) break;
+    if (c === 0x5c) {
+      // The backslash and the byte it escapes (a quote, maybe), then a \u escape's digits.
+      end += 2;
+      if (buf[end - 1] === 0x75)
+        for (const stop = end + 4; end < stop && end < limit && buf[end] !== 0 && buf[end] !== 0x22; ) end++;
+    } else {
+      end++;
+      if (c >= 0xc0) while (end < limit && (buf[end]! & 0xc0) === 0x80) end++;
+    }
+  }
+  return Math.min(end, limit);
+}
+
+function decode(buf: Buffer, a: number, end: number): string {
+  const body = buf.subarray(a, end);
+  return body.indexOf(0x5c) >= 0 ? decodeJsonStringBody(buf, a, end) : body.toString('utf8');
+}
+
+function checkIndex(i: number, count: number): void {
+  if (!(i >= 0 && i < count)) throw new RangeError(`string index ${i} out of range (${count} strings)`);
+}
+
+/** get() and prefix() over one read(). */
+abstract class StringReader implements StringTable {
+  abstract readonly count: number;
+  get(i: number): string {
+    return this.read(i, Number.POSITIVE_INFINITY);
+  }
+  prefix(i: number, maxChars: number): string {
+    return this.read(i, maxChars);
+  }
+  protected abstract read(i: number, maxChars: number): string;
+}
+
+const BLOCK_BITS = 18;
+const BLOCK = 1 << BLOCK_BITS;
+/** Closes the file of a table nobody holds any more. */
+const closer = new FinalizationRegistry<number>((fd) => {
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed
+  }
+});
+
+/**
+ * The strings of a snapshot file, left in the file: each string's offset, in blocks that
+ * never move (no doubling copies). The file is opened once, at the parse, so that a table
+ * stays readable after its folder is removed; the descriptor closes when the table is
+ * collected. Offsets count from the first string, in 32 bits unless the strings could
+ * span more than 4 GB.
+ */
+export class FileStringTable extends StringReader implements StringSink {
+  count = 0;
+  private readonly fd: number;
+  private readonly blocks: (Uint32Array | Float64Array)[] = [];
+  private base = -1;
+  private wide = false;
+  private open = false;
+  /** File offset just after the last byte appended: the end of the last string's body. */
+  private tail = 0;
+  private scratch = Buffer.allocUnsafe(256);
+
+  /** `fileBytes`: the file's size, which bounds the offsets. */
+  constructor(
+    private readonly file: string,
+    private readonly fileBytes: number,
+  ) {
+    super();
+    this.fd = openSync(file, 'r');
+    closer.register(this, this.fd);
+  }
+
+  append(_src: Uint8Array, a: number, b: number, at: number): void {
+    if (!this.open) {
+      if (this.base < 0) {
+        this.base = at;
+        this.wide = this.fileBytes - at > 0xffffffff;
+      }
+      const k = this.count >>> BLOCK_BITS;
+      if (k === this.blocks.length) this.blocks.push(this.wide ? new Float64Array(BLOCK) : new Uint32Array(BLOCK));
+      this.blocks[k]![this.count & (BLOCK - 1)] = at - this.base;
+      this.open = true;
+    }
+    this.tail = at + (b - a);
+  }
+
+  end(): void {
+    this.count++;
+    this.open = false;
+  }
+
+  private offset(i: number): number {
+    return this.blocks[i >>> BLOCK_BITS]![i & (BLOCK - 1)]! + this.base;
+  }
+
+  protected read(i: number, maxChars: number): string {
+    checkIndex(i, this.count);
+    const a = this.offset(i);
+    // Up to the next string's start (its closing quote lies before), or the last body's end.
+    let len = (i + 1 < this.count ? this.offset(i + 1) : this.tail) - a;
+    // A character is at most 6 bytes (\uXXXX).
+    if (maxChars !== Number.POSITIVE_INFINITY) len = Math.min(len, maxChars * 6 + 6);
+    if (this.scratch.length < len) this.scratch = Buffer.allocUnsafe(Math.max(len, this.scratch.length * 2));
+    const buf = this.scratch;
+    let got = 0;
+    while (got < len) {
+      const n = readSync(this.fd, buf, got, len - got, a + got);
+      if (n === 0) break;
+      got += n;
+    }
+    if (got < len)
+      throw new LsError(
+        'LS_ERR_BAD_SNAPSHOT',
+        `${this.file}: the file changed after it was parsed: string ${i} at byte ${a} could not be read`,
+      );
+    return decode(buf, 0, bodyEnd(buf, 0, got, maxChars));
+  }
+}
 
 const CHUNK = 8 << 20;
 /**
@@ -17,7 +176,8 @@ const CHUNK = 8 << 20;
 const NUMERIC = 0x80000000;
 const MAX_NUMERIC_DIGITS = 9;
 
-export class StringTable {
+/** The strings of a stream, in memory (see above). */
+export class MemoryStringTable extends StringReader implements StringSink {
   private readonly chunks: Buffer[] = [];
   /** Index of the first string stored in each chunk. */
   private readonly chunkFirst: number[] = [];
@@ -49,7 +209,7 @@ export class StringTable {
   }
 
   /** Appends raw (still escaped) body bytes of the current string. */
-  append(src: Uint8Array, a: number, b: number): void {
+  append(src: Uint8Array, a: number, b: number, _at = 0): void {
     if (this.open < 0) {
       if (this.count === this.starts.length) {
         const next = new Uint32Array(this.starts.length * 2);
@@ -116,39 +276,12 @@ export class StringTable {
     return lo;
   }
 
-  /** The decoded string number i. */
-  get(i: number): string {
-    return this.read(i, Number.POSITIVE_INFINITY);
-  }
-
-  /**
-   * At most about `maxChars` characters from the start of string i (never fewer when the
-   * string is longer), in O(maxChars): labels of multi-MB strings read only what they show.
-   */
-  prefix(i: number, maxChars: number): string {
-    return this.read(i, maxChars);
-  }
-
-  private read(i: number, maxChars: number): string {
-    if (!(i >= 0 && i < this.count)) throw new RangeError(`string index ${i} out of range (${this.count} strings)`);
+  protected read(i: number, maxChars: number): string {
+    checkIndex(i, this.count);
     const a = this.starts[i]!;
     if (a >= NUMERIC) return String(a - NUMERIC);
     const buf = this.chunks[this.chunkOf(i)]!;
-    let end: number;
-    if (maxChars === Number.POSITIVE_INFINITY) end = buf.indexOf(0, a);
-    else {
-      // Walk characters, not bytes, so that a cut never splits an escape or a UTF-8
-      // sequence; never past the terminator, even in a string with a broken escape.
-      end = a;
-      for (let n = 0; n < maxChars && buf[end] !== 0; n++) {
-        const c = buf[end]!;
-        const stop =
-          end + (c === 0x5c ? (buf[end + 1] === 0x75 ? 6 : 2) : c < 0xc0 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4);
-        end++;
-        while (end < stop && buf[end] !== 0) end++;
-      }
-    }
-    const body = buf.subarray(a, end);
-    return body.indexOf(0x5c) >= 0 ? decodeJsonStringBody(buf, a, end) : body.toString('utf8');
+    const end = maxChars === Number.POSITIVE_INFINITY ? buf.indexOf(0, a) : bodyEnd(buf, a, buf.length, maxChars);
+    return decode(buf, a, end);
   }
 }

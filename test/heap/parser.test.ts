@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { LsError } from '../../common/errors.js';
@@ -86,6 +86,45 @@ test('parses a real V8 snapshot identically to JSON.parse, at any chunk size', a
     assert.equal(ids.edges.count, 0);
     assert.equal(ids.strings.count, 0);
   });
+});
+
+test('a file parse leaves the strings in the file: each reads whole or by prefix, also after its folder is gone', async () => {
+  let raw: RawSnapshot | undefined;
+  let j: RawJson | undefined;
+  await withTempDir(async (dir) => {
+    await runProgram(dir, TRICKY);
+    const file = join(dir, 's.heapsnapshot');
+    const json = await readJson(file);
+    j = json;
+    raw = await parseSnapshotFile(file);
+    // The same prefixes as the strings kept in memory (a stream's), at every cut: at least
+    // the characters asked for, when there are that many (the memory table's numeric
+    // strings, kept as numbers, come back whole).
+    const kept = await parseSnapshotStream(pieces(await readFile(file), 4096), file);
+    for (let i = 0; i < json.strings.length; i++) {
+      const whole: string = json.strings[i]!;
+      for (const n of [0, 1, 3, 17, 60]) {
+        const p: string = raw.strings.prefix(i, n);
+        assert.ok(whole.startsWith(p) && p.length >= Math.min(n, whole.length), `string ${i}, ${n} characters: ${p}`);
+        if (!/^\d+$/.test(whole)) assert.equal(p, kept.strings.prefix(i, n), `string ${i}, ${n} characters`);
+      }
+    }
+    // A file cut short after its parse: the strings it lost cannot be read, and say so.
+    const cut = join(dir, 'cut.heapsnapshot');
+    const bytes = await readFile(file);
+    await writeFile(cut, bytes);
+    const c = await parseSnapshotFile(cut);
+    await truncate(cut, bytes.indexOf('"strings":['));
+    assert.throws(
+      () => c.strings.get(c.strings.count - 1),
+      (e: unknown) =>
+        e instanceof LsError &&
+        e.code === 'LS_ERR_BAD_SNAPSHOT' &&
+        /cut\.heapsnapshot: the file changed after it was parsed: string \d+ at byte \d+/.test(e.message),
+    );
+  });
+  // The folder is gone: the table still reads through the file it opened.
+  for (let i = 0; i < j!.strings.length; i++) assert.equal(raw!.strings.get(i), j!.strings[i]);
 });
 
 test('takes the layout from meta: permuted and unknown node fields, no optional sections', async () => {
