@@ -7,7 +7,11 @@
  * their columns into SharedArrayBuffers, so nothing is copied when they hand them over.
  * The split points are found by scanning the bytes for the two keys (at memchr speed),
  * which cannot occur elsewhere before the strings: the header holds no such text and the
- * rest is numbers. Files that do not split that way are parsed in one thread.
+ * rest is numbers. Files that do not split that way are parsed in one thread. A nodes-only
+ * parse (an earlier snapshot of a leak analysis) splits the same way, its edges only
+ * checked. On two cores this three-way split already keeps both busy: a parse cut into
+ * ~4 MB pieces that workers take in turn (branch heap-parse) measured slower here, its
+ * count pass, piece string tables and their join being extra work with no core to spare.
  * A worker that fails or dies ends the parse with an error naming it; never a hang.
  */
 import { Worker, type ResourceLimits } from 'node:worker_threads';
@@ -29,6 +33,8 @@ export interface ParallelParseOptions extends ParseOptions {
   readonly workers?: boolean | 'auto';
   /** Limits for each parse worker's V8 heap (their columns live outside it). */
   readonly workerResourceLimits?: ResourceLimits;
+  /** For tests: the worker for this part throws, or exits as if killed, after its first read. */
+  readonly failWorker?: { readonly part: 'nodes' | 'edges'; readonly how: 'throw' | 'exit' };
 }
 
 const AUTO_MIN_BYTES = 16 << 20;
@@ -92,7 +98,14 @@ function runWorker(job: WorkerJob, what: string, limits: ResourceLimits | undefi
     w.on('message', (m: WorkerReply) => {
       replied = true;
       if (m.ok) resolve(m);
-      else fail(m.code as ErrorCode, m.message);
+      // A bad file names itself; anything else is the worker's failure.
+      else
+        fail(
+          m.code as ErrorCode,
+          m.code === 'LS_ERR_INTERNAL'
+            ? `${job.file}: the heap parse worker for ${what} failed: ${m.message}`
+            : m.message,
+        );
     });
     w.on('error', (e) =>
       fail('LS_ERR_INTERNAL', `${job.file}: the heap parse worker for ${what} failed: ${e.message}`),
@@ -116,15 +129,24 @@ export async function parseSnapshotParallel(file: string, opts: ParallelParseOpt
   const { fh, size } = await openSnapshot(file);
   await fh.close();
   const wanted = opts.workers ?? 'auto';
-  if (opts.nodesOnly || wanted === false || (wanted === 'auto' && size < AUTO_MIN_BYTES))
-    return parseSnapshotFile(file, opts);
+  if (wanted === false || (wanted === 'auto' && size < AUTO_MIN_BYTES)) return parseSnapshotFile(file, opts);
   const layout = await readHeader(file);
   if (!layout) return parseSnapshotFile(file, opts);
 
   const workers: Worker[] = [];
   let failed = false;
   const track = (w: Worker): void => void workers.push(w);
-  const nodesPart = runWorker({ file, start: 0, stopKey: 'edges' }, '"nodes"', opts.workerResourceLimits, track);
+  const job = (part: 'nodes' | 'edges'): Pick<WorkerJob, 'chunkSize' | 'fail' | 'nodesOnly'> => ({
+    ...(opts.chunkSize ? { chunkSize: opts.chunkSize } : {}),
+    ...(opts.nodesOnly ? { nodesOnly: true } : {}),
+    ...(opts.failWorker?.part === part ? { fail: opts.failWorker.how } : {}),
+  });
+  const nodesPart = runWorker(
+    { file, start: 0, stopKey: 'edges', ...job('nodes') },
+    '"nodes"',
+    opts.workerResourceLimits,
+    track,
+  );
   // Keep the rejection handled until it is awaited below, so a failure ends everything at once.
   nodesPart.catch(() => undefined);
   const stop = (): void => {
@@ -140,7 +162,7 @@ export async function parseSnapshotParallel(file: string, opts: ParallelParseOpt
       return parseSnapshotFile(file, opts);
     }
     const edgesPart = runWorker(
-      { file, start: edgesAt, stopKey: 'strings', layout },
+      { file, start: edgesAt, stopKey: 'strings', layout, ...job('edges') },
       '"edges"',
       opts.workerResourceLimits,
       track,

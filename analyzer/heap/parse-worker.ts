@@ -16,6 +16,11 @@ export interface WorkerJob {
   readonly stopKey: string;
   /** The header's layout, for a part that starts after it. */
   readonly layout?: SnapshotLayout;
+  readonly chunkSize?: number;
+  /** Keep the nodes only: the edges are checked, not kept (an earlier snapshot of a leak analysis). */
+  readonly nodesOnly?: boolean;
+  /** For tests: after its first read the worker throws, or exits as if killed. */
+  readonly fail?: 'throw' | 'exit';
 }
 
 export type WorkerReply =
@@ -30,12 +35,27 @@ export type WorkerReply =
 
 async function run(): Promise<WorkerReply> {
   const job = workerData as WorkerJob;
+  let reads = 0;
+  const injected = (): boolean => {
+    if (job.fail && ++reads === 2) {
+      if (job.fail === 'exit') process.exit(3);
+      throw new Error('failure injected by a test');
+    }
+    return false;
+  };
   try {
-    const part = await parseSnapshotPart(job.file, job.start, {
-      stopKey: job.stopKey,
-      shared: true,
-      ...(job.layout ? { layout: job.layout } : {}),
-    });
+    const part = await parseSnapshotPart(
+      job.file,
+      job.start,
+      {
+        stopKey: job.stopKey,
+        shared: true,
+        ...(job.layout ? { layout: job.layout } : {}),
+        ...(job.chunkSize ? { chunkSize: job.chunkSize } : {}),
+        ...(job.fail ? { aborted: injected } : {}),
+      },
+      { nodesOnly: job.nodesOnly ?? false },
+    );
     return {
       ok: true,
       seen: [...part.seen],

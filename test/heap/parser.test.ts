@@ -306,3 +306,27 @@ test('a parse worker that fails ends the parse with a clear error naming it, not
     assert.ok(raw.nodes.count > 20000);
   });
 });
+
+test('a parse worker that throws or dies mid-parse ends the parse with an error naming it, not a hang', async () => {
+  await withTempDir(async (dir) => {
+    await runProgram(dir, `globalThis.keep = Array.from({ length: 20000 }, (_, i) => ({ i })); snap('w');`);
+    const file = join(dir, 'w.heapsnapshot');
+    for (const part of ['nodes', 'edges'] as const)
+      for (const how of ['throw', 'exit'] as const)
+        await assert.rejects(
+          // Small reads, so that the worker fails after its first and before its last.
+          parseSnapshotParallel(file, { workers: true, chunkSize: 4096, failWorker: { part, how } }),
+          (e: unknown) => {
+            assert.ok(e instanceof LsError, `expected LsError, got ${String(e)}`);
+            assert.equal(e.code, 'LS_ERR_INTERNAL');
+            assert.equal(e.exitCode, 2);
+            assert.ok(e.message.startsWith(`${file}: the heap parse worker for "${part}" `), e.message);
+            assert.match(
+              e.message,
+              how === 'throw' ? /failed: failure injected by a test/ : /stopped \(exit code 3\) before finishing/,
+            );
+            return true;
+          },
+        );
+  });
+});
