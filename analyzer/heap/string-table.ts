@@ -44,7 +44,8 @@ export interface StringSink extends StringTable {
  */
 function bodyEnd(buf: Uint8Array, a: number, limit: number, maxChars: number): number {
   let end = a;
-  for (let n = 0; n < maxChars && end < limit; n++) {
+  let n = 0;
+  for (; n < maxChars && end < limit; n++) {
     const c = buf[end]!;
     if (c === 0 || c === 0x22) break;
     if (c === 0x5c) {
@@ -57,8 +58,11 @@ function bodyEnd(buf: Uint8Array, a: number, limit: number, maxChars: number): n
       if (c >= 0xc0) while (end < limit && (buf[end]! & 0xc0) === 0x80) end++;
     }
   }
+  walked = n;
   return Math.min(end, limit);
 }
+/** Characters the last bodyEnd() walked (what prefix() counts). */
+let walked = 0;
 
 function decode(buf: Buffer, a: number, end: number): string {
   const body = buf.subarray(a, end);
@@ -81,8 +85,17 @@ abstract class StringReader implements StringTable {
   protected abstract read(i: number, maxChars: number): string;
 }
 
+/**
+ * Strings that are plain decimal numbers (V8 names internal slots "259", "260", ...;
+ * often a third of all strings) are kept as their value, tagged by the top bit, with no
+ * bytes. Offsets never reach that bit.
+ */
+const NUMERIC = 0x80000000;
+const MAX_NUMERIC_DIGITS = 9;
+
 const BLOCK_BITS = 18;
 const BLOCK = 1 << BLOCK_BITS;
+const CACHE = 4096;
 /** Closes the file of a table nobody holds any more. */
 const closer = new FinalizationRegistry<number>((fd) => {
   try {
@@ -94,10 +107,14 @@ const closer = new FinalizationRegistry<number>((fd) => {
 
 /**
  * The strings of a snapshot file, left in the file: each string's offset, in blocks that
- * never move (no doubling copies). The file is opened once, at the parse, so that a table
- * stays readable after its folder is removed; the descriptor closes when the table is
- * collected. Offsets count from the first string, in 32 bits unless the strings could
- * span more than 4 GB.
+ * never move (no doubling copies). Plain decimal strings (V8's names of internal slots,
+ * often a third of all strings, and read in loops over a table's edges) are kept as their
+ * value instead, so reading one costs no I/O; the last strings read are cached, so that a
+ * name read again and again ("table", "value") costs one read. The file is opened once, at
+ * the parse, so that a table stays readable after its folder is removed; the descriptor
+ * closes when the table is collected. Offsets count from the first string, in 31 bits (the
+ * top bit tags a number) unless the strings could span more than 2 GB: then in 64-bit
+ * floats, numbers as -(value + 1).
  */
 export class FileStringTable extends StringReader implements StringSink {
   count = 0;
@@ -106,9 +123,14 @@ export class FileStringTable extends StringReader implements StringSink {
   private base = -1;
   private wide = false;
   private open = false;
-  /** File offset just after the last byte appended: the end of the last string's body. */
-  private tail = 0;
-  private scratch = Buffer.allocUnsafe(256);
+  /** Value of the current string while it is a canonical decimal, else -1; its digits. */
+  private num = -1;
+  private digits = 0;
+  private scratch = Buffer.allocUnsafe(512);
+  private readonly cacheIndex = new Int32Array(CACHE).fill(-1);
+  private readonly cacheText: string[] = new Array<string>(CACHE);
+  /** Characters of each cached string as prefix() counts them. */
+  private readonly cacheChars = new Float64Array(CACHE);
 
   /** `fileBytes`: the file's size, which bounds the offsets. */
   constructor(
@@ -120,61 +142,81 @@ export class FileStringTable extends StringReader implements StringSink {
     closer.register(this, this.fd);
   }
 
-  append(_src: Uint8Array, a: number, b: number, at: number): void {
+  append(src: Uint8Array, a: number, b: number, at: number): void {
     if (!this.open) {
       if (this.base < 0) {
         this.base = at;
-        this.wide = this.fileBytes - at > 0xffffffff;
+        this.wide = this.fileBytes - at > 0x7fffffff;
       }
       const k = this.count >>> BLOCK_BITS;
       if (k === this.blocks.length) this.blocks.push(this.wide ? new Float64Array(BLOCK) : new Uint32Array(BLOCK));
       this.blocks[k]![this.count & (BLOCK - 1)] = at - this.base;
       this.open = true;
+      this.num = 0;
+      this.digits = 0;
     }
-    this.tail = at + (b - a);
+    // Canonical decimals only ("0", "17", not "017"), so that String(value) gives the text back.
+    let num = this.num;
+    let digits = this.digits;
+    for (let k = a; k < b && num >= 0; k++) {
+      const d = src[k]! - 0x30;
+      num = d >= 0 && d <= 9 && digits < MAX_NUMERIC_DIGITS && !(digits === 1 && num === 0) ? num * 10 + d : -1;
+      digits++;
+    }
+    this.num = num;
+    this.digits = digits;
   }
 
   end(): void {
+    if (this.num >= 0 && this.digits > 0)
+      this.blocks[this.count >>> BLOCK_BITS]![this.count & (BLOCK - 1)] = this.wide
+        ? -(this.num + 1)
+        : (NUMERIC | this.num) >>> 0;
     this.count++;
     this.open = false;
   }
 
-  private offset(i: number): number {
-    return this.blocks[i >>> BLOCK_BITS]![i & (BLOCK - 1)]! + this.base;
-  }
-
   protected read(i: number, maxChars: number): string {
     checkIndex(i, this.count);
-    const a = this.offset(i);
-    // Up to the next string's start (its closing quote lies before), or the last body's end.
-    let len = (i + 1 < this.count ? this.offset(i + 1) : this.tail) - a;
-    // A character is at most 6 bytes (\uXXXX).
-    if (maxChars !== Number.POSITIVE_INFINITY) len = Math.min(len, maxChars * 6 + 6);
-    if (this.scratch.length < len) this.scratch = Buffer.allocUnsafe(Math.max(len, this.scratch.length * 2));
-    const buf = this.scratch;
-    let got = 0;
-    while (got < len) {
-      const n = readSync(this.fd, buf, got, len - got, a + got);
-      if (n === 0) break;
-      got += n;
+    const v = this.blocks[i >>> BLOCK_BITS]![i & (BLOCK - 1)]!;
+    if (this.wide ? v < 0 : v >= NUMERIC) return String(this.wide ? -v - 1 : v - NUMERIC);
+    const slot = i & (CACHE - 1);
+    if (this.cacheIndex[slot] === i && this.cacheChars[slot]! <= maxChars) return this.cacheText[slot]!;
+    const a = v + this.base;
+    // Read a window, larger until it holds the closing quote or the characters asked for
+    // (a character is at most 6 bytes: \uXXXX).
+    let want = Math.min(maxChars * 6 + 6, this.scratch.length);
+    for (;;) {
+      if (this.scratch.length < want) this.scratch = Buffer.allocUnsafe(want);
+      const buf = this.scratch;
+      let got = 0;
+      while (got < want) {
+        const n = readSync(this.fd, buf, got, want - got, a + got);
+        if (n === 0) break;
+        got += n;
+      }
+      const end = bodyEnd(buf, 0, got, maxChars);
+      if (end < got) {
+        const text = decode(buf, 0, end);
+        if (buf[end] === 0x22) {
+          // The whole string: later reads of it, whole or by prefix, need no I/O.
+          this.cacheIndex[slot] = i;
+          this.cacheText[slot] = text;
+          this.cacheChars[slot] = walked;
+        }
+        return text;
+      }
+      if (got < want)
+        throw new LsError(
+          'LS_ERR_BAD_SNAPSHOT',
+          `${this.file}: the file changed after it was parsed: string ${i} at byte ${a} could not be read`,
+        );
+      want *= 2;
     }
-    if (got < len)
-      throw new LsError(
-        'LS_ERR_BAD_SNAPSHOT',
-        `${this.file}: the file changed after it was parsed: string ${i} at byte ${a} could not be read`,
-      );
-    return decode(buf, 0, bodyEnd(buf, 0, got, maxChars));
   }
 }
 
 const CHUNK = 8 << 20;
-/**
- * Strings that are plain decimal numbers (V8 names internal slots "259", "260", ...;
- * often a third of all strings) are kept in `starts` itself, tagged by the top bit,
- * with no bytes. Chunk offsets never reach that bit.
- */
-const NUMERIC = 0x80000000;
-const MAX_NUMERIC_DIGITS = 9;
 
 /** The strings of a stream, in memory (see above). */
 export class MemoryStringTable extends StringReader implements StringSink {
