@@ -6,7 +6,7 @@
  */
 import { classNameForType, type Classes } from './class-names.js';
 import { IdSet } from './id-set.js';
-import { parseSnapshotFile, type ParseOptions } from './snapshot-parser.js';
+import { type ParallelParseOptions, parseSnapshotParallel } from './parallel-parse.js';
 
 export interface ClassTotal {
   count: number;
@@ -40,8 +40,9 @@ export function classTotals(classes: Classes, selfSize: ArrayLike<number>): Map<
  * Reads one earlier snapshot as a stage: nodes and strings, no edges.
  * @example const s = await loadStage('target.heapsnapshot'); s.classes.get('Timeout')?.count
  */
-export async function loadStage(file: string, opts: ParseOptions = {}): Promise<SnapshotStage> {
-  const raw = await parseSnapshotFile(file, { ...opts, nodesOnly: true, keepStrings: true });
+export async function loadStage(file: string, opts: ParallelParseOptions = {}): Promise<SnapshotStage> {
+  // On the parse workers too, beside the final snapshot's parse (its edges only checked).
+  const raw = await parseSnapshotParallel(file, { ...opts, nodesOnly: true, keepStrings: true });
   const n = raw.nodes.count;
   const { type, name, id, selfSize } = raw.nodes;
   const types = raw.layout.nodeTypes;
