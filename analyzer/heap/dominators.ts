@@ -1,12 +1,17 @@
 /**
- * Immediate dominators of the heap graph by Lengauer–Tarjan (simple version with
- * iterative path compression, O(E log N)), rooted at node 0, V8's synthetic root.
- * Like DevTools, weak edges do not retain, and shortcut edges retain only from the root
- * (they mark user globals). Nodes unreachable that way hang off the root, so the root's
- * retained size is the whole heap.
+ * Immediate dominators of the heap graph by semi-NCA (Georgiadis; the variant LLVM's
+ * dominator-tree builder uses): Lengauer–Tarjan's semidominators with path compression,
+ * then each idom as the nearest common ancestor of the DFS parent and the semidominator,
+ * with no buckets. Rooted at node 0, V8's synthetic root. Like DevTools, weak edges do not
+ * retain, and shortcut edges retain only from the root (they mark user globals). Nodes
+ * unreachable that way hang off the root, so the root's retained size is the whole heap.
+ *
+ * Everything after the depth-first search works on DFS numbers: the predecessor lists are
+ * built in that numbering, so the main loop reads them in order (sequential memory)
+ * instead of jumping through node indices, and five node-sized arrays are live at the peak
+ * (Lengauer–Tarjan with buckets needed eight).
  */
 import { ROOT, type HeapGraph } from './heap-graph.js';
-import type { Retainers } from './retainers.js';
 import { Uint32Pool } from './scratch-pool.js';
 
 export interface Dominators {
@@ -18,27 +23,36 @@ export interface Dominators {
   readonly reachableCount: number;
 }
 
-/** Computes immediate dominators. Scratch space, and the retainers, go back to `pool`. */
-export function computeDominators(g: HeapGraph, r: Retainers, pool = new Uint32Pool()): Dominators {
+export interface DominatorResult extends Dominators {
+  /**
+   * The predecessor lists' edge-sized buffer, dead once the dominators are known: the
+   * retained sizes can be written there (computeRetainedSizes' scratch).
+   */
+  readonly spare: ArrayBuffer;
+}
+
+/** Computes immediate dominators. Scratch space goes back to `pool`. */
+export function computeDominators(g: HeapGraph, pool = new Uint32Pool()): DominatorResult {
   const n = g.nodeCount;
   const first = g.firstEdge;
   const to = g.edgeTo;
   const etype = g.edgeType;
   const weak = g.E.weak;
   const shortcut = g.E.shortcut;
-  // All per-vertex arrays below are indexed by DFS number (1-based; 0 means none).
+  // Per-vertex arrays are indexed by DFS number (1-based; 0 means none). All are n + 1
+  // words, so that each can take the place of another in the pool.
   const dfnum = pool.take(n + 1).fill(0);
   const vertex = pool.take(n + 1);
-  // A vertex's DFS parent is read only while the vertex itself is processed, and its
-  // idom is written only after that: one array holds both.
-  const idom = pool.take(n + 1);
-  const parent = idom;
+  // The DFS parent, overwritten in place by the idom at the end.
+  const parent = pool.take(n + 1);
+  parent[0] = 0;
   let count = 0;
   let reachableCount = 0;
-  // The DFS stacks become the buckets afterwards: seven arrays of n words at the peak.
-  const stackNode = pool.take(n + 1);
-  const stackEdge = pool.take(n + 1);
   {
+    // The DFS stack grows as deep as the search goes: heaps are wide, so it is usually a
+    // small fraction of n; a long list makes it n.
+    let stackNode = new Uint32Array(Math.min(n, 1 << 16));
+    let stackEdge = new Uint32Array(stackNode.length);
     const dfsFrom = (start: number, parentDfn: number): void => {
       dfnum[start] = ++count;
       vertex[count] = start;
@@ -61,7 +75,15 @@ export function computeDominators(g: HeapGraph, r: Retainers, pool = new Uint32P
         dfnum[w] = ++count;
         vertex[count] = w;
         parent[count] = dfnum[v]!;
-        sp++;
+        if (++sp === stackNode.length) {
+          const size = Math.min(n, stackNode.length * 2);
+          const grownNode = new Uint32Array(size);
+          grownNode.set(stackNode);
+          const grownEdge = new Uint32Array(size);
+          grownEdge.set(stackEdge);
+          stackNode = grownNode;
+          stackEdge = grownEdge;
+        }
         stackNode[sp] = w;
         stackEdge[sp] = first[w]!;
       }
@@ -72,27 +94,50 @@ export function computeDominators(g: HeapGraph, r: Retainers, pool = new Uint32P
     for (let i = 0; i < n; i++) if (dfnum[i] === 0) dfsFrom(i, 1);
   }
 
-  // Predecessors as DFS numbers from here on: the semi loop reads them directly, and the
-  // dfnum array goes back to the pool before the next three arrays are taken.
-  const { retFirst, retFrom } = r;
-  for (let k = 0; k < retFrom.length; k++) retFrom[k] = dfnum[retFrom[k]!]!;
-  pool.give(dfnum);
-  const semi = pool.take(n + 1);
-  const label = pool.take(n + 1);
-  const ancestor = pool.take(n + 1).fill(0);
-  const bucketHead = stackEdge.fill(0);
-  const bucketNext = stackNode.fill(0);
-  for (let i = 1; i <= n; i++) {
-    semi[i] = i;
-    label[i] = i;
+  // Retaining predecessors in DFS numbers, as compressed rows: preds of vertex i are
+  // retFrom[retFirst[i] .. retFirst[i + 1]). The DFS parent is left out (the loop below
+  // starts from it), and so are the preds of the root's children, whose semidominator is
+  // the root whatever they are: most heap objects have one retainer, so most rows are empty.
+  const retFirst = pool.take(n + 2).fill(0);
+  // Edge-sized: not pooled (later phases take node-sized arrays), handed back as `spare`.
+  let retFrom = new Uint32Array(0);
+  // Pass 0 counts each row; pass 1 fills the rows, each from its end down to its start.
+  for (let pass = 0; pass < 2; pass++) {
+    for (let src = 0; src < n; src++) {
+      const s = dfnum[src]!;
+      const notRoot = src !== ROOT;
+      for (let e = first[src]!, end = first[src + 1]!; e < end; e++) {
+        const t = etype[e];
+        if (t === weak || (t === shortcut && notRoot)) continue;
+        const w = dfnum[to[e]!]!;
+        const p = parent[w]!;
+        if (p === 1 || p === s) continue;
+        if (pass === 0) retFirst[w]!++;
+        else retFrom[--retFirst[w]!] = s;
+      }
+    }
+    if (pass === 0) {
+      for (let i = 1; i <= n + 1; i++) retFirst[i]! += retFirst[i - 1]!;
+      retFrom = new Uint32Array(Math.max(retFirst[n + 1]!, 1));
+    }
   }
-  // Path compression without a stack: the way up reverses the ancestor links (each node
+  pool.give(dfnum);
+
+  // Semidominators, in reverse DFS order. Vertices numbered above i are linked into the
+  // forest through `ancestor` (a copy of the parents that path compression shortens);
+  // best[v] is the least semidominator on v's compressed path, which is all that semi-NCA
+  // needs (Lengauer–Tarjan needed the vertex holding it, and buckets).
+  const ancestor = pool.take(n + 1);
+  ancestor.set(parent);
+  const best = pool.take(n + 1);
+  let i = n;
+  // Least semidominator from v up to, not including, the first vertex not yet linked (≤ i).
+  // Path compression without a stack: the way up reverses the ancestor links (each vertex
   // on the path points back to the one below it), the way down compresses and restores.
-  const evalv = (v: number): number => {
-    if (ancestor[v] === 0) return v;
+  const evalBest = (v: number): number => {
     let below = 0;
     let x = v;
-    while (ancestor[ancestor[x]!] !== 0) {
+    while (ancestor[x]! > i) {
       const up = ancestor[x]!;
       ancestor[x] = below;
       below = x;
@@ -101,55 +146,48 @@ export function computeDominators(g: HeapGraph, r: Retainers, pool = new Uint32P
     while (below !== 0) {
       const y = below;
       below = ancestor[y]!;
-      if (semi[label[x]!]! < semi[label[y]!]!) label[y] = label[x]!;
+      if (best[x]! < best[y]!) best[y] = best[x]!;
       ancestor[y] = ancestor[x]!;
       x = y;
     }
-    return label[v]!;
+    return best[v]!;
   };
-  for (let i = n; i >= 2; i--) {
-    const w = vertex[i]!;
-    const p = parent[i]!;
-    let s = i;
-    if (p === 1) {
-      s = 1; // a child of the root (real or virtual): the root is the least possible semi
-    } else {
-      for (let k = retFirst[w]!, end = retFirst[w + 1]!; k < end; k++) {
-        const u = evalv(retFrom[k]!);
-        if (semi[u]! < s) s = semi[u]!;
-      }
+  for (; i >= 2; i--) {
+    let s = parent[i]!;
+    for (let k = retFirst[i]!, end = retFirst[i + 1]!; k < end; k++) {
+      const v = retFrom[k]!;
+      const c = v < i ? v : v > i ? evalBest(v) : s;
+      if (c < s) s = c;
     }
-    semi[i] = s;
-    bucketNext[i] = bucketHead[s]!;
-    bucketHead[s] = i;
-    ancestor[i] = p;
-    for (let v = bucketHead[p]!; v !== 0; v = bucketNext[v]!) {
-      const u = evalv(v);
-      idom[v] = semi[u]! < semi[v]! ? u : p;
-    }
-    bucketHead[p] = 0;
+    best[i] = s;
+    // Row i + 1 is read for the last time above: its start holds i's semidominator now.
+    retFirst[i + 1] = s;
   }
-  for (let i = 2; i <= n; i++) if (idom[i] !== semi[i]) idom[i] = idom[idom[i]!]!;
+  // idom(i) is the nearest common ancestor of parent(i) and semi(i) in the dominator
+  // tree: walk up from the parent (whose idom is final, being numbered lower) past semi(i).
+  const idom = parent;
+  for (let k = 2; k <= n; k++) {
+    const s = retFirst[k + 1]!;
+    let d = idom[k]!;
+    while (d > s) d = idom[d]!;
+    idom[k] = d;
+  }
 
-  // Outputs reuse arrays that are dead by now (semi, vertex): two more would raise the
-  // peak for multi-GB snapshots.
-  const idomNode = semi.subarray(0, n);
-  for (let i = 1; i <= n; i++) {
-    const w = vertex[i]!;
-    idomNode[w] = i === 1 ? w : vertex[idom[i]!]!;
-  }
+  // Outputs reuse arrays that are dead by now: two more would raise the peak for multi-GB
+  // snapshots.
+  const idomNode = ancestor.subarray(0, n);
+  idomNode[vertex[1]!] = vertex[1]!;
+  for (let k = 2; k <= n; k++) idomNode[vertex[k]!] = vertex[idom[k]!]!;
   const order = vertex.subarray(1);
-  // Not retFrom: it is edge-sized, and later phases only take node-sized arrays (best fit),
-  // so pooled it would stay resident for the whole analysis instead of being collected.
-  pool.give(stackNode, stackEdge, label, ancestor, idom, retFirst);
-  return { idom: idomNode, order, reachableCount };
+  pool.give(best, idom, retFirst);
+  return { idom: idomNode, order, reachableCount, spare: retFrom.buffer };
 }
 
 /**
  * Retained size of every node: its self size plus that of all nodes it dominates.
- * `scratch`, a dead buffer (the retainers' edge-sized array once the dominators have
- * consumed it), holds the result when it is large enough, so no new 8 bytes per node
- * are taken while the dead array waits for a collection.
+ * `scratch`, a dead buffer (the predecessor lists' once the dominators have consumed them,
+ * DominatorResult.spare), holds the result when it is large enough, so no new 8 bytes per
+ * node are taken while the dead array waits for a collection.
  */
 export function computeRetainedSizes(g: HeapGraph, d: Dominators, scratch?: ArrayBufferLike): Float64Array {
   const n = g.nodeCount;

@@ -6,7 +6,6 @@ import { classify, type Classes } from './class-names.js';
 import { buildDominatorTree, type DominatorTree } from './dominator-tree.js';
 import { computeDominators, computeRetainedSizes, type Dominators } from './dominators.js';
 import { HeapGraph } from './heap-graph.js';
-import { buildRetainers } from './retainers.js';
 import { Uint32Pool } from './scratch-pool.js';
 import { type ParallelParseOptions, parseSnapshotParallel } from './parallel-parse.js';
 import type { ParseOptions, RawSnapshot } from './snapshot-parser.js';
@@ -50,11 +49,10 @@ export function analyzeRaw(
   const graph = new HeapGraph(raw);
   lap('graph');
   const pool = new Uint32Pool();
-  const retainers = buildRetainers(graph);
-  const { idom, order, reachableCount } = computeDominators(graph, retainers, pool);
+  const { idom, order, reachableCount, spare } = computeDominators(graph, pool);
   lap('dominators');
-  // The retainers' edge array is dead once the dominators are known: the sizes go there.
-  const retained = computeRetainedSizes(graph, { idom, order, reachableCount }, retainers.retFrom.buffer);
+  // The predecessor lists are dead once the dominators are known: the sizes go there.
+  const retained = computeRetainedSizes(graph, { idom, order, reachableCount }, spare);
   const tree = buildDominatorTree({ idom, order, reachableCount }, pool);
   // Classes last, in the dominator order's space: one node-sized array fewer at the
   // dominators' peak.

@@ -13,13 +13,48 @@
  */
 import type { Dominators } from '../../analyzer/heap/dominators.js';
 import { ROOT, type HeapGraph } from '../../analyzer/heap/heap-graph.js';
-import type { Retainers } from '../../analyzer/heap/retainers.js';
 import { Uint32Pool } from '../../analyzer/heap/scratch-pool.js';
 
 const UNDEF = 0xffffffff;
 
-/** Computes immediate dominators iteratively. The retainers are consumed (rewritten). */
-export function computeDominatorsIterative(g: HeapGraph, r: Retainers, pool = new Uint32Pool()): Dominators {
+/** Retaining predecessors by node index: retFrom[retFirst[i] .. retFirst[i + 1]) retain node i. */
+interface Retainers {
+  readonly retFirst: Uint32Array;
+  readonly retFrom: Uint32Array;
+}
+
+/** The retaining edges reversed, in two counting passes (no sorting). */
+function buildRetainers(g: HeapGraph): Retainers {
+  const n = g.nodeCount;
+  const { firstEdge: first, edgeTo: to, edgeType: type } = g;
+  const weak = g.E.weak;
+  const shortcut = g.E.shortcut;
+  const retFirst = new Uint32Array(n + 1);
+  let kept = 0;
+  for (let src = 0; src < n; src++) {
+    for (let e = first[src]!, end = first[src + 1]!; e < end; e++) {
+      const t = type[e];
+      if (t === weak || (t === shortcut && src !== ROOT)) continue;
+      retFirst[to[e]! + 1]!++;
+      kept++;
+    }
+  }
+  for (let i = 0; i < n; i++) retFirst[i + 1]! += retFirst[i]!;
+  const fill = retFirst.slice(0, n);
+  const retFrom = new Uint32Array(kept);
+  for (let src = 0; src < n; src++) {
+    for (let e = first[src]!, end = first[src + 1]!; e < end; e++) {
+      const t = type[e];
+      if (t === weak || (t === shortcut && src !== ROOT)) continue;
+      retFrom[fill[to[e]!]!++] = src;
+    }
+  }
+  return { retFirst, retFrom };
+}
+
+/** Computes immediate dominators iteratively. */
+export function computeDominatorsIterative(g: HeapGraph, pool = new Uint32Pool()): Dominators {
+  const r = buildRetainers(g);
   const { nodeCount: n, firstEdge: first, edgeTo: to, edgeType: etype } = g;
   const { weak, shortcut } = g.E;
   // Postorder numbers; the root is last (n − 1): unreachable nodes are explored as

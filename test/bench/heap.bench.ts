@@ -31,7 +31,6 @@ import { computeDominatorsIterative } from './dominators-iterative.js';
 import { analyzeRaw, analyzeSnapshot, type HeapAnalysis } from '../../analyzer/heap/heap-analysis.js';
 import { HeapGraph } from '../../analyzer/heap/heap-graph.js';
 import { findKeys, parseSnapshotParallel } from '../../analyzer/heap/parallel-parse.js';
-import { buildRetainers } from '../../analyzer/heap/retainers.js';
 import { layoutFromHeader } from '../../analyzer/heap/snapshot-layout.js';
 import { EdgeColumns, NodeColumns } from '../../analyzer/heap/snapshot-columns.js';
 import { parseSnapshotFile } from '../../analyzer/heap/snapshot-parser.js';
@@ -91,10 +90,10 @@ async function chainDominators(): Promise<{ lengauerTarjan: number; iterative: n
   }
   const g = new HeapGraph(await parseSnapshotStream(one(chainSnapshot('right', CHAIN_DEPTH)), 'chain'));
   let c0 = process.cpuUsage();
-  computeDominators(g, buildRetainers(g));
+  computeDominators(g);
   const lengauerTarjan = cpuMs(process.cpuUsage(c0));
   c0 = process.cpuUsage();
-  computeDominatorsIterative(g, buildRetainers(g));
+  computeDominatorsIterative(g);
   return { lengauerTarjan, iterative: cpuMs(process.cpuUsage(c0)) };
 }
 
@@ -228,12 +227,12 @@ async function childMicro(file: string): Promise<MicroResult> {
   const parseMs = performance.now() - t0;
   const parseCpuMs = cpuMs(process.cpuUsage(c0));
   const g = new HeapGraph(raw);
-  // Dominators, both algorithms, on fresh retainers each (both rewrite them).
+  // Dominators, both algorithms, each building its own predecessor lists.
   t0 = performance.now();
-  computeDominators(g, buildRetainers(g));
+  computeDominators(g);
   const lengauerTarjanMs = performance.now() - t0;
   t0 = performance.now();
-  computeDominatorsIterative(g, buildRetainers(g));
+  computeDominatorsIterative(g);
   const iterativeMs = performance.now() - t0;
   const header = raw.layout.header;
   // Number arrays from memory, after the graph is gone (the sections are ~70% of the file).
