@@ -15,14 +15,16 @@ export interface DominatorTree {
 export function buildDominatorTree(d: Dominators, pool = new Uint32Pool()): DominatorTree {
   const n = d.idom.length;
   const childFirst = pool.take(n + 1).fill(0);
-  for (let i = 0; i < n; i++) if (i !== ROOT) childFirst[d.idom[i]! + 1]!++;
-  for (let i = 0; i < n; i++) childFirst[i + 1]! += childFirst[i]!;
-  const fill = pool.take(n);
-  fill.set(childFirst.subarray(0, n));
+  for (let i = 0; i < n; i++) if (i !== ROOT) childFirst[d.idom[i]!]!++;
+  // Ends first (childFirst[v] = end of v's children); the fill moves each to its start.
+  for (let i = 1; i <= n; i++) childFirst[i]! += childFirst[i - 1]!;
   const children = pool.take(Math.max(0, n - 1));
-  // Preorder keeps siblings in DFS order, which makes walks deterministic.
-  for (const w of d.order) if (w !== ROOT) children[fill[d.idom[w]!]!++] = w;
-  pool.give(fill);
+  // Filled backwards from each end, in reverse DFS preorder: siblings stay in DFS order,
+  // which makes walks deterministic.
+  for (let k = n - 1; k >= 0; k--) {
+    const w = d.order[k]!;
+    if (w !== ROOT) children[--childFirst[d.idom[w]!]!] = w;
+  }
   return { childFirst, children };
 }
 
@@ -34,14 +36,14 @@ export function sumTopmostByGroup(
   t: DominatorTree,
   group: Int32Array,
   groupCount: number,
-  weight: Float64Array,
-  pool = new Uint32Pool(),
+  weight: ArrayLike<number>,
 ): Float64Array {
   const sums = new Float64Array(groupCount);
   const onPath = new Uint32Array(groupCount);
   const n = group.length;
-  const stackNode = pool.take(n);
-  const stackNext = pool.take(n);
+  // As deep as the dominator tree, which is far shallower than n on real heaps.
+  let stackNode = new Uint32Array(Math.min(n, 1 << 12));
+  let stackNext = new Uint32Array(stackNode.length);
   let sp = 0;
   stackNode[0] = ROOT;
   stackNext[0] = t.childFirst[ROOT]!;
@@ -60,7 +62,14 @@ export function sumTopmostByGroup(
       stackNext[sp] = k + 1;
       const w = t.children[k]!;
       enter(w);
-      sp++;
+      if (++sp === stackNode.length) {
+        const grownNode = new Uint32Array(Math.min(n, sp * 2));
+        grownNode.set(stackNode);
+        const grownNext = new Uint32Array(grownNode.length);
+        grownNext.set(stackNext);
+        stackNode = grownNode;
+        stackNext = grownNext;
+      }
       stackNode[sp] = w;
       stackNext[sp] = t.childFirst[w]!;
     } else {
@@ -69,6 +78,17 @@ export function sumTopmostByGroup(
       sp--;
     }
   }
-  pool.give(stackNode, stackNext);
   return sums;
+}
+
+/**
+ * The immediate dominator of every node, read back from the tree (the root's is itself):
+ * the analysis keeps the tree only.
+ * @example idomOf(analysis.tree)[node] // the node that dominates it
+ */
+export function idomOf(t: DominatorTree): Uint32Array {
+  const n = t.childFirst.length - 1;
+  const idom = new Uint32Array(n);
+  for (let v = 0; v < n; v++) for (let k = t.childFirst[v]!; k < t.childFirst[v + 1]!; k++) idom[t.children[k]!] = v;
+  return idom;
 }

@@ -26,12 +26,16 @@ export interface Dominators {
 export interface DominatorResult extends Dominators {
   /**
    * The predecessor lists' edge-sized buffer, dead once the dominators are known: the
-   * retained sizes can be written there (computeRetainedSizes' scratch).
+   * retained sizes can be written there (computeRetainedSizes' scratch). It is not pooled,
+   * so that when nothing takes it, it is collected rather than kept.
    */
   readonly spare: ArrayBuffer;
 }
 
-/** Computes immediate dominators. Scratch space goes back to `pool`. */
+/**
+ * Computes immediate dominators. Scratch space (three node-sized arrays) goes back to
+ * `pool`, for the phases after this one.
+ */
 export function computeDominators(g: HeapGraph, pool = new Uint32Pool()): DominatorResult {
   const n = g.nodeCount;
   const first = g.firstEdge;
@@ -184,14 +188,25 @@ export function computeDominators(g: HeapGraph, pool = new Uint32Pool()): Domina
 }
 
 /**
- * Retained size of every node: its self size plus that of all nodes it dominates.
- * `scratch`, a dead buffer (the predecessor lists' once the dominators have consumed them,
- * DominatorResult.spare), holds the result when it is large enough, so no new 8 bytes per
- * node are taken while the dead array waits for a collection.
+ * Retained size of every node: its self size plus that of all nodes it dominates. No size
+ * exceeds the root's (the whole heap), so below 4 GiB of heap they are 32-bit words.
+ * `scratch`, a dead buffer (DominatorResult.spare), holds the result when it is large
+ * enough, else `pool` gives one, so no new node-sized array is touched after the
+ * dominators' peak.
  */
-export function computeRetainedSizes(g: HeapGraph, d: Dominators, scratch?: ArrayBufferLike): Float64Array {
+export function computeRetainedSizes(
+  g: HeapGraph,
+  d: Dominators,
+  scratch?: ArrayBufferLike,
+  pool?: Uint32Pool,
+): Float64Array | Uint32Array {
   const n = g.nodeCount;
-  const retained = scratch && scratch.byteLength >= n * 8 ? new Float64Array(scratch, 0, n) : new Float64Array(n);
+  const words = g.totalSize() < 2 ** 32 ? 1 : 2;
+  let retained: Float64Array | Uint32Array;
+  if (scratch && scratch.byteLength >= n * 4 * words)
+    retained = words === 1 ? new Uint32Array(scratch, 0, n) : new Float64Array(scratch, 0, n);
+  else if (pool) retained = words === 1 ? pool.take(n) : new Float64Array(pool.take(2 * n).buffer, 0, n);
+  else retained = words === 1 ? new Uint32Array(n) : new Float64Array(n);
   retained.set(g.selfSize);
   const { order, idom } = d;
   for (let i = order.length - 1; i >= 1; i--) {

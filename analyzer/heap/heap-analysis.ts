@@ -17,10 +17,11 @@ export interface ClassifiedHeap {
 }
 
 export interface HeapAnalysis extends ClassifiedHeap {
-  /** Immediate dominators (the dominator order is gone: `tree` walks it). */
-  readonly dominators: Pick<Dominators, 'idom' | 'reachableCount'>;
+  /** The immediate dominators are the tree's (`idomOf(tree)`); the DFS order is gone. */
+  readonly dominators: Pick<Dominators, 'reachableCount'>;
   readonly tree: DominatorTree;
-  readonly retained: Float64Array;
+  /** 32-bit words when the whole heap is under 4 GiB, else doubles. */
+  readonly retained: Float64Array | Uint32Array;
   /** Scratch space later phases (summary, leaks) borrow from. */
   readonly pool: Uint32Pool;
   /** Milliseconds per phase. */
@@ -49,17 +50,17 @@ export function analyzeRaw(
   const graph = new HeapGraph(raw);
   lap('graph');
   const pool = new Uint32Pool();
-  const { idom, order, reachableCount, spare } = computeDominators(graph, pool);
+  const d = computeDominators(graph, pool);
   lap('dominators');
-  // The predecessor lists are dead once the dominators are known: the sizes go there.
-  const retained = computeRetainedSizes(graph, { idom, order, reachableCount }, spare);
-  const tree = buildDominatorTree({ idom, order, reachableCount }, pool);
-  // Classes last, in the dominator order's space: one node-sized array fewer at the
-  // dominators' peak.
-  pool.give(order);
+  // Each array below takes the place of one that is dead, so the dominators' peak is the
+  // analysis's: the sizes go where the predecessor lists were, the tree into the
+  // dominators' scratch, the classes into the DFS order's or the idoms' array.
+  const retained = computeRetainedSizes(graph, d, d.spare, pool);
+  const tree = buildDominatorTree(d, pool);
+  pool.give(d.order, d.idom);
   const classes = classify(graph, pool);
   lap('retained');
-  return { graph, classes, dominators: { idom, reachableCount }, tree, retained, pool, timings };
+  return { graph, classes, dominators: { reachableCount: d.reachableCount }, tree, retained, pool, timings };
 }
 
 /**

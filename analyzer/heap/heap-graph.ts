@@ -174,6 +174,20 @@ export class HeapGraph {
     return this.isIndexEdge(edge) ? String(v) : this.strings.prefix(v, maxChars);
   }
 
+  /** The node an edge leaves from: a binary search over firstEdge, O(log n). */
+  edgeSource(edge: number): number {
+    const first = this.firstEdge;
+    let lo = 0;
+    let hi = this.nodeCount - 1;
+    // The last node whose edges start at or before `edge` (nodes with no edges share a start).
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (first[mid]! <= edge) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
   /**
    * Where the first of `node`'s first `maxEdges` edges named one of `names` points, or -1:
    * V8's internal edges (`shared`, `script`, `backing_store`) come first on their node.

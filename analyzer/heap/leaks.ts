@@ -21,6 +21,8 @@ import { analyzeSnapshot, type HeapAnalysis } from './heap-analysis.js';
 import { type HeapGraph, ROOT } from './heap-graph.js';
 import {
   computeShortestPaths,
+  parentOf,
+  reached,
   isInternalType,
   NONE,
   nodeLabel,
@@ -184,7 +186,7 @@ export function findLeaksIn(
   const isCandidate = opts.includeInternal ? null : candidateTest(g, final.classes);
   const interval = new Uint8Array(n); // 0: not a candidate (nor a late member)
   for (let i = 0; i < n; i++) {
-    if (paths.distance[i] === NONE) continue;
+    if (!reached(paths, i)) continue;
     if (isCandidate && !isCandidate(i)) continue;
     interval[i] = bornIn(i);
   }
@@ -204,7 +206,7 @@ export function findLeaksIn(
         break;
       }
       chain.push(v);
-      const p = paths.parentNode[v]!;
+      const p = parentOf(g, paths, v);
       // A list's older members are not its owner: walk on to the list's head.
       if (inBaseline(p) && (p === ROOT || classOf[p] !== classOf[v])) {
         found = paths.parentEdge[v]!;
@@ -233,7 +235,7 @@ export function findLeaksIn(
     const numKey = e * classCount + cls;
     let gi = byEdge.get(numKey);
     if (gi === undefined) {
-      const nameKey = `${cls}\u0000${paths.parentNode[g.edgeTo[e]!]}\u0000${ownerEdgeName(g, e)}`;
+      const nameKey = `${cls}\u0000${parentOf(g, paths, g.edgeTo[e]!)}\u0000${ownerEdgeName(g, e)}`;
       gi = byName.get(nameKey);
       if (gi === undefined) {
         if (!create) return undefined;
@@ -281,7 +283,7 @@ export function findLeaksIn(
   }
   const kept = (gi: number): boolean => opts.keepStopped === true || grewLast[gi] === 1;
 
-  const allRetained = sumTopmostByGroup(final.tree, groupOf, G, final.retained, final.pool);
+  const allRetained = sumTopmostByGroup(final.tree, groupOf, G, final.retained);
   // Candidates are the members of groups still growing; the others are warm-up.
   const candidate = new Int32Array(n).fill(-1);
   const candidateClass = new Int32Array(n).fill(-1);
@@ -295,8 +297,8 @@ export function findLeaksIn(
     candidateCount++;
     candidateSelf += g.selfSize[i]!;
   }
-  const cRetained = sumTopmostByGroup(final.tree, candidateClass, classCount, final.retained, final.pool);
-  const totalRetained = sumTopmostByGroup(final.tree, candidate, 1, final.retained, final.pool)[0]!;
+  const cRetained = sumTopmostByGroup(final.tree, candidateClass, classCount, final.retained);
+  const totalRetained = sumTopmostByGroup(final.tree, candidate, 1, final.retained)[0]!;
 
   const gCount = new Float64Array(G);
   const gSelf = new Float64Array(G);
@@ -316,13 +318,13 @@ export function findLeaksIn(
   const top = opts.top ?? 10;
   const heldByOf = (gi: number): string => {
     const e = groupEdge[gi]!;
-    const owner = paths.parentNode[g.edgeTo[e]!]!;
+    const owner = parentOf(g, paths, g.edgeTo[e]!);
     const edgeName = ownerEdgeName(g, e);
     const ownerIn = paths.parentEdge[owner]!;
     const ownerText =
       owner === ROOT || ownerIn === NONE || g.nodeType[owner] === g.T.synthetic
         ? nodeLabel(g, final.classes, owner)
-        : `${names[classOf[paths.parentNode[owner]!]!]}.${ownerEdgeName(g, ownerIn)}`;
+        : `${names[classOf[parentOf(g, paths, owner)]!]}.${ownerEdgeName(g, ownerIn)}`;
     return edgeName === '[]' ? `${ownerText}[]` : `${ownerText}.${edgeName}`;
   };
   const bySize = (x: number, y: number): number => allRetained[y]! - allRetained[x]! || gCount[y]! - gCount[x]!;
@@ -335,9 +337,9 @@ export function findLeaksIn(
   const stores = backingStoresOf(g, final.classes, groupOf, chosen);
   const groups: LeakGroup[] = chosen.map((gi, slot) => {
     const e = groupEdge[gi]!;
-    const owner = paths.parentNode[g.edgeTo[e]!]!;
+    const owner = parentOf(g, paths, g.edgeTo[e]!);
     const ownerName = owner === ROOT ? null : programName(g, paths.parentEdge[owner]!);
-    const nodes = pathTo(paths, gBest[gi]!);
+    const nodes = pathTo(g, paths, gBest[gi]!);
     const steps = pathSteps(g, final.classes, paths, nodes);
     const readable = readablePath(g, final.classes, paths, nodes);
     return {
@@ -355,7 +357,7 @@ export function findLeaksIn(
       holder: ownerName ?? programName(g, e),
       holderClass:
         ownerName !== null && g.edgeType[paths.parentEdge[owner]!] === g.E.property
-          ? programClass(names[classOf[paths.parentNode[owner]!]!]!)
+          ? programClass(names[classOf[parentOf(g, paths, owner)]!]!)
           : null,
       backingStores: stores[slot]!,
       newPerInterval: perInterval[gi]!,

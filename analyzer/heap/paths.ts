@@ -11,11 +11,23 @@ import { Uint32Pool } from './scratch-pool.js';
 export const NONE = 0xffffffff;
 
 export interface ShortestPaths {
-  /** Edge through which BFS first reached each node; NONE for the root and unreachable nodes. */
+  /**
+   * Edge through which BFS first reached each node; NONE for the root and for nodes
+   * unreachable through non-weak edges. The node before is that edge's source
+   * (`parentOf`): one array instead of three (parent node, distance) on multi-GB heaps.
+   */
   readonly parentEdge: Uint32Array;
-  readonly parentNode: Uint32Array;
-  /** Hops from the root along the chosen path; NONE when unreachable through non-weak edges. */
-  readonly distance: Uint32Array;
+}
+
+/** True when the node is the root or the search reached it. */
+export function reached(p: ShortestPaths, node: number): boolean {
+  return node === ROOT || p.parentEdge[node] !== NONE;
+}
+
+/** The node before `node` on its shortest path (NONE for the root and unreached nodes). */
+export function parentOf(g: HeapGraph, p: ShortestPaths, node: number): number {
+  const e = p.parentEdge[node]!;
+  return e === NONE ? NONE : g.edgeSource(e);
 }
 
 /**
@@ -28,19 +40,14 @@ const EPHEMERAL_ROOTS = new Set(['(Stack roots)', '(Handle scope)']);
 export function computeShortestPaths(g: HeapGraph, pool = new Uint32Pool()): ShortestPaths {
   const n = g.nodeCount;
   const parentEdge = pool.take(n).fill(NONE);
-  const parentNode = pool.take(n).fill(NONE);
-  const distance = pool.take(n).fill(NONE);
   const queue = pool.take(n);
   let head = 0;
   let tail = 0;
-  distance[ROOT] = 0;
   const weak = g.E.weak;
   const { firstEdge, edgeTo, edgeType } = g;
   const deferred: number[] = [];
-  const visit = (v: number, e: number, w: number): void => {
-    distance[w] = distance[v]! + 1;
+  const visit = (e: number, w: number): void => {
     parentEdge[w] = e;
-    parentNode[w] = v;
     if (g.nodeType[w] === g.T.synthetic && EPHEMERAL_ROOTS.has(g.name(w))) deferred.push(w);
     else queue[tail++] = w;
   };
@@ -50,7 +57,7 @@ export function computeShortestPaths(g: HeapGraph, pool = new Uint32Pool()): Sho
       for (let e = firstEdge[v]!, end = firstEdge[v + 1]!; e < end; e++) {
         if (edgeType[e] === weak) continue;
         const w = edgeTo[e]!;
-        if (distance[w] === NONE) visit(v, e, w);
+        if (parentEdge[w] === NONE && w !== ROOT) visit(e, w);
       }
     }
   };
@@ -61,8 +68,9 @@ export function computeShortestPaths(g: HeapGraph, pool = new Uint32Pool()): Sho
   for (const wantShortcut of [true, false]) {
     for (let e = firstEdge[ROOT]!, end = firstEdge[ROOT + 1]!; e < end; e++) {
       const w = edgeTo[e]!;
-      if ((edgeType[e] === g.E.shortcut) !== wantShortcut || edgeType[e] === weak || distance[w] !== NONE) continue;
-      visit(ROOT, e, w);
+      if ((edgeType[e] === g.E.shortcut) !== wantShortcut || edgeType[e] === weak) continue;
+      if (parentEdge[w] !== NONE || w === ROOT) continue;
+      visit(e, w);
     }
     drain();
   }
@@ -71,7 +79,7 @@ export function computeShortestPaths(g: HeapGraph, pool = new Uint32Pool()): Sho
     drain();
   }
   pool.give(queue);
-  return { parentEdge, parentNode, distance };
+  return { parentEdge };
 }
 
 export interface PathStep {
@@ -91,10 +99,10 @@ export interface PathStep {
 }
 
 /** Nodes from the first node below the root down to `node`, or [] if unreachable. */
-export function pathTo(p: ShortestPaths, node: number): number[] {
-  if (p.distance[node] === NONE) return [];
+export function pathTo(g: HeapGraph, p: ShortestPaths, node: number): number[] {
+  if (!reached(p, node)) return [];
   const nodes: number[] = [];
-  for (let v = node; v !== ROOT; v = p.parentNode[v]!) nodes.push(v);
+  for (let v = node; v !== ROOT; v = parentOf(g, p, v)) nodes.push(v);
   return nodes.reverse();
 }
 

@@ -56,7 +56,7 @@ export function classRows(a: HeapAnalysis): ClassRow[] {
     count[c]!++;
     self[c]! += g.selfSize[i]!;
   }
-  const retained = sumTopmostByGroup(a.tree, classes.classOf, k, a.retained, a.pool);
+  const retained = sumTopmostByGroup(a.tree, classes.classOf, k, a.retained);
   return classes.names.map((className, c) => ({
     className,
     count: count[c]!,
@@ -85,7 +85,7 @@ export function summarizeHeap(a: HeapAnalysis, opts: SummaryOptions = {}): HeapS
     );
     const paths = computeShortestPaths(g, a.pool);
     topObjects = picked.map((i) => {
-      const steps = pathSteps(g, a.classes, paths, pathTo(paths, i));
+      const steps = pathSteps(g, a.classes, paths, pathTo(g, paths, i));
       return {
         id: g.nodeId[i]!,
         className: a.classes.names[a.classes.classOf[i]!]!,
@@ -96,7 +96,7 @@ export function summarizeHeap(a: HeapAnalysis, opts: SummaryOptions = {}): HeapS
         steps,
       };
     });
-    a.pool.give(paths.parentEdge, paths.parentNode, paths.distance);
+    a.pool.give(paths.parentEdge);
   }
   return {
     file: g.file,

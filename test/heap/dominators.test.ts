@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { computeDominatorsIterative } from '../bench/dominators-iterative.js';
 import { computeDominators, computeRetainedSizes, type Dominators } from '../../analyzer/heap/dominators.js';
+import { buildDominatorTree, idomOf } from '../../analyzer/heap/dominator-tree.js';
 import { analyzeRaw, analyzeSnapshot } from '../../analyzer/heap/heap-analysis.js';
 import { HeapGraph } from '../../analyzer/heap/heap-graph.js';
 import { parseSnapshotStream } from '../../analyzer/heap/snapshot-parser.js';
@@ -115,6 +116,7 @@ test('idoms and retained sizes match dominator sets on random graphs (weak and s
     const pg = plainGraph(JSON.parse(json));
     const dom = naiveDominatorSets(pg);
     const reach = reachableFromRoot(pg);
+    const aIdom = idomOf(a.tree);
     let total = 0;
     for (let v = 0; v < pg.n; v++) total += pg.size[v]!;
     assert.equal(a.retained[0], total, `seed ${seed}: the root retains everything`);
@@ -122,20 +124,20 @@ test('idoms and retained sizes match dominator sets on random graphs (weak and s
       if (!reach[v]) {
         // Unreachable nodes hang off the root: their dominator chain ends there.
         let x = v;
-        for (let k = 0; k < pg.n && x !== 0; k++) x = a.dominators.idom[x]!;
+        for (let k = 0; k < pg.n && x !== 0; k++) x = aIdom[x]!;
         assert.equal(x, 0, `seed ${seed}: unreachable ${v} is under the root`);
         continue;
       }
       // The immediate dominator is the strict dominator with the largest dominator set.
       const strict = [...dom[v]!].filter((d) => d !== v);
       const idom = strict.reduce((best, d) => (dom[d]!.size > dom[best]!.size ? d : best), 0);
-      assert.equal(a.dominators.idom[v], idom, `seed ${seed}: idom of ${v}`);
+      assert.equal(aIdom[v], idom, `seed ${seed}: idom of ${v}`);
       let retained = 0;
       for (let u = 0; u < pg.n; u++) if (reach[u] && dom[u]!.has(v)) retained += pg.size[u]!;
       // Unreachable nodes dominated (via virtual root edges) add nothing to reachable ones.
       assert.equal(
         a.retained[v],
-        retained + unreachableUnder(a.dominators.idom, v, reach, pg),
+        retained + unreachableUnder(aIdom, v, reach, pg),
         `seed ${seed}: retained size of ${v}`,
       );
     }
@@ -219,11 +221,12 @@ test('dominators of a real Node heap agree with Cooper–Harvey–Kennedy', asyn
     const a = await analyzeSnapshot(file);
     const pg = plainGraph(await readJson(file));
     const expected = chkIdoms(pg);
+    const idom = idomOf(a.tree);
     let compared = 0;
     for (let v = 1; v < pg.n; v++) {
       if (expected[v] === -1) continue;
-      if (a.dominators.idom[v] !== expected[v])
-        assert.fail(`idom of node ${v} (${pg.type[v]} ${pg.name[v]}): ${a.dominators.idom[v]} != ${expected[v]}`);
+      if (idom[v] !== expected[v])
+        assert.fail(`idom of node ${v} (${pg.type[v]} ${pg.name[v]}): ${idom[v]} != ${expected[v]}`);
       compared++;
     }
     assert.ok(compared > 10000, `compared ${compared} nodes`);
@@ -234,6 +237,28 @@ test('dominators of a real Node heap agree with Cooper–Harvey–Kennedy', asyn
   });
 });
 
+test('retained sizes of a heap over 4 GiB are doubles, exact', async () => {
+  const big = 0xffff_fff0;
+  const spec: SpecNode[] = [
+    { type: 'synthetic', name: '', size: 0, edges: [{ type: 'element', name: 1, to: 1 }] },
+    {
+      type: 'object',
+      name: 'Holder',
+      size: 40,
+      edges: [
+        { type: 'property', name: 'a', to: 2 },
+        { type: 'property', name: 'b', to: 3 },
+      ],
+    },
+    { type: 'native', name: 'Buffer', size: big, edges: [] },
+    { type: 'native', name: 'Buffer', size: big, edges: [] },
+  ];
+  const g = new HeapGraph(await parseSnapshotStream(pieces(Buffer.from(snapshotJson(spec)), 1 << 16), 'big'));
+  const retained = computeRetainedSizes(g, computeDominators(g), new ArrayBuffer(64));
+  assert.ok(retained instanceof Float64Array);
+  assert.deepEqual(Array.from(retained), [2 * big + 40, 2 * big + 40, big, big]);
+});
+
 test('the iterative (Cooper–Harvey–Kennedy) dominators give the same tree as semi-NCA', async () => {
   for (let seed = 1; seed <= 40; seed++) {
     const json = snapshotJson(randomGraph(seed, 2 + (seed % 30)));
@@ -241,15 +266,18 @@ test('the iterative (Cooper–Harvey–Kennedy) dominators give the same tree as
     const lt = computeDominators(g);
     const chk = computeDominatorsIterative(g);
     assert.deepEqual(Array.from(chk.idom), Array.from(lt.idom), `seed ${seed}`);
+    assert.deepEqual(Array.from(idomOf(buildDominatorTree(lt))), Array.from(lt.idom), `seed ${seed}: the tree's idoms`);
     assert.equal(chk.reachableCount, lt.reachableCount, `seed ${seed}`);
     const sizes = Array.from(computeRetainedSizes(g, lt));
     assert.deepEqual(Array.from(computeRetainedSizes(g, chk)), sizes, `seed ${seed}`);
-    // Written over a dead buffer when it is large enough (garbage in it), else in a new one.
-    const scratch = new Float64Array(g.nodeCount + 3).fill(Number.NaN).buffer;
+    // Written over a dead buffer when it is large enough (garbage in it), else in a new one:
+    // 4 bytes a node, since these heaps are far below 4 GiB.
+    const scratch = new Uint32Array(g.nodeCount + 3).fill(0xdeadbeef).buffer;
     const over = computeRetainedSizes(g, lt, scratch);
+    assert.ok(over instanceof Uint32Array);
     assert.equal(over.buffer, scratch);
     assert.deepEqual(Array.from(over), sizes, `seed ${seed}`);
-    const small = new ArrayBuffer(8 * g.nodeCount - 8);
+    const small = new ArrayBuffer(4 * g.nodeCount - 4);
     const fresh = computeRetainedSizes(g, lt, small);
     assert.notEqual(fresh.buffer, small);
     assert.deepEqual(Array.from(fresh), sizes, `seed ${seed}`);

@@ -187,7 +187,7 @@ test('labels of chained strings read their first characters only, in order, thro
     assert.match(nodeLabel(g, c, deep), /^"part99990,x{50}…"$/);
     // The path to the last part: 100,002 nodes, 34 steps kept, rendered in 12 parts.
     const p = computeShortestPaths(g);
-    const nodes = pathTo(p, g.nodeCount - 1);
+    const nodes = pathTo(g, p, g.nodeCount - 1);
     assert.equal(nodes.length, DEPTH + 2); // holder, the chain, its last part
     const steps = pathSteps(g, c, p, nodes);
     assert.equal(steps.length, 34);
