@@ -50,79 +50,77 @@ export function computeDominators(g: HeapGraph, pool = new Uint32Pool()): Domina
   // The DFS parent, overwritten in place by the idom at the end.
   const parent = pool.take(n + 1);
   parent[0] = 0;
-  let count = 0;
-  let reachableCount = 0;
-  {
-    // The DFS stack grows as deep as the search goes: heaps are wide, so it is usually a
-    // small fraction of n; a long list makes it n.
-    let stackNode = new Uint32Array(Math.min(n, 1 << 16));
-    let stackEdge = new Uint32Array(stackNode.length);
-    const dfsFrom = (start: number, parentDfn: number): void => {
-      dfnum[start] = ++count;
-      vertex[count] = start;
-      parent[count] = parentDfn;
-      let sp = 0;
-      stackNode[0] = start;
-      stackEdge[0] = first[start]!;
-      while (sp >= 0) {
-        const v = stackNode[sp]!;
-        const e = stackEdge[sp]!;
-        if (e >= first[v + 1]!) {
-          sp--;
-          continue;
-        }
-        stackEdge[sp] = e + 1;
-        const t = etype[e];
-        if (t === weak || (t === shortcut && v !== ROOT)) continue;
-        const w = to[e]!;
-        if (dfnum[w] !== 0) continue;
-        dfnum[w] = ++count;
-        vertex[count] = w;
-        parent[count] = dfnum[v]!;
-        if (++sp === stackNode.length) {
-          const size = Math.min(n, stackNode.length * 2);
-          const grownNode = new Uint32Array(size);
-          grownNode.set(stackNode);
-          const grownEdge = new Uint32Array(size);
-          grownEdge.set(stackEdge);
-          stackNode = grownNode;
-          stackEdge = grownEdge;
-        }
-        stackNode[sp] = w;
-        stackEdge[sp] = first[w]!;
-      }
-    };
-    dfsFrom(ROOT, 0);
-    reachableCount = count;
-    // Unreachable nodes get a virtual edge from the root.
-    for (let i = 0; i < n; i++) if (dfnum[i] === 0) dfsFrom(i, 1);
-  }
-
   // Retaining predecessors in DFS numbers, as compressed rows: preds of vertex i are
   // retFrom[retFirst[i] .. retFirst[i + 1]). The DFS parent is left out (the loop below
   // starts from it), and so are the preds of the root's children, whose semidominator is
   // the root whatever they are: most heap objects have one retainer, so most rows are empty.
+  // The search counts them: every retaining edge it looks at either makes a tree edge or
+  // finds its target numbered already.
   const retFirst = pool.take(n + 2).fill(0);
-  // Edge-sized: not pooled (later phases take node-sized arrays), handed back as `spare`.
-  let retFrom = new Uint32Array(0);
-  // Pass 0 counts each row; pass 1 fills the rows, each from its end down to its start.
-  for (let pass = 0; pass < 2; pass++) {
-    for (let src = 0; src < n; src++) {
-      const s = dfnum[src]!;
-      const notRoot = src !== ROOT;
-      for (let e = first[src]!, end = first[src + 1]!; e < end; e++) {
-        const t = etype[e];
-        if (t === weak || (t === shortcut && notRoot)) continue;
-        const w = dfnum[to[e]!]!;
-        const p = parent[w]!;
-        if (p === 1 || p === s) continue;
-        if (pass === 0) retFirst[w]!++;
-        else retFrom[--retFirst[w]!] = s;
+  let count = 0;
+  let reachableCount = 0;
+  // The DFS stack grows as deep as the search goes: heaps are wide, so it is usually a
+  // small fraction of n; a long list makes it n. One loop, no closure: the counters stay
+  // in registers.
+  let stackNode = new Uint32Array(Math.min(n, 1 << 16));
+  let stackEdge = new Uint32Array(stackNode.length);
+  // The root first; then each node still unnumbered, with a virtual edge from the root.
+  for (let start = ROOT, next = 0; start < n; start = next++) {
+    if (dfnum[start] !== 0) continue;
+    dfnum[start] = ++count;
+    vertex[count] = start;
+    parent[count] = start === ROOT ? 0 : 1;
+    let sp = 0;
+    stackNode[0] = start;
+    stackEdge[0] = first[start]!;
+    while (sp >= 0) {
+      const v = stackNode[sp]!;
+      const e = stackEdge[sp]!;
+      if (e >= first[v + 1]!) {
+        sp--;
+        continue;
       }
+      stackEdge[sp] = e + 1;
+      const t = etype[e];
+      if (t === weak || (t === shortcut && v !== ROOT)) continue;
+      const w = to[e]!;
+      const dw = dfnum[w]!;
+      if (dw !== 0) {
+        const p = parent[dw]!;
+        if (p !== 1 && p !== dfnum[v]) retFirst[dw]!++;
+        continue;
+      }
+      dfnum[w] = ++count;
+      vertex[count] = w;
+      parent[count] = dfnum[v]!;
+      if (++sp === stackNode.length) {
+        const size = Math.min(n, stackNode.length * 2);
+        const grownNode = new Uint32Array(size);
+        grownNode.set(stackNode);
+        const grownEdge = new Uint32Array(size);
+        grownEdge.set(stackEdge);
+        stackNode = grownNode;
+        stackEdge = grownEdge;
+      }
+      stackNode[sp] = w;
+      stackEdge[sp] = first[w]!;
     }
-    if (pass === 0) {
-      for (let i = 1; i <= n + 1; i++) retFirst[i]! += retFirst[i - 1]!;
-      retFrom = new Uint32Array(Math.max(retFirst[n + 1]!, 1));
+    if (start === ROOT) reachableCount = count;
+  }
+
+  // Ends first (retFirst[i] = end of row i); the fill moves each down to its start.
+  for (let i = 1; i <= n + 1; i++) retFirst[i]! += retFirst[i - 1]!;
+  // Edge-sized: not pooled (later phases take node-sized arrays), handed back as `spare`.
+  const retFrom = new Uint32Array(Math.max(retFirst[n + 1]!, 1));
+  for (let src = 0; src < n; src++) {
+    const s = dfnum[src]!;
+    const notRoot = src !== ROOT;
+    for (let e = first[src]!, end = first[src + 1]!; e < end; e++) {
+      const t = etype[e];
+      if (t === weak || (t === shortcut && notRoot)) continue;
+      const w = dfnum[to[e]!]!;
+      const p = parent[w]!;
+      if (p !== 1 && p !== s) retFrom[--retFirst[w]!] = s;
     }
   }
   pool.give(dfnum);

@@ -1,15 +1,14 @@
 /**
  * Immediate dominators by the iterative algorithm of Cooper, Harvey and Kennedy ("A Simple,
  * Fast Dominance Algorithm", 2001), the one DevTools uses, on the same typed arrays and
- * with the same rules as `computeDominators` (Lengauer–Tarjan): weak edges do not retain,
+ * with the same rules as `computeDominators` (semi-NCA): weak edges do not retain,
  * shortcuts retain only from the root, unreachable nodes hang off the root. Lives with the
- * benchmark, not in analyzer/: `bench:heap` measures it against Lengauer–Tarjan on real
- * heap graphs, and test/heap/dominators.test.ts checks the two agree. The analysis
- * keeps Lengauer–Tarjan: on the benchmark's heaps the two are within the machine's noise
- * (this one needs four node-sized arrays at its peak, Lengauer–Tarjan ten), but this one is
- * quadratic when a deep dominator tree meets a node with many deep predecessors — a
- * 100,000-long chain whose links share one object took 55 s here against 5 s (the chain
- * test in test/heap/labels.test.ts) — and heaps are full of long lists sharing a shape.
+ * benchmark, not in analyzer/: `bench:heap` measures it against semi-NCA on real heap
+ * graphs, and test/heap/dominators.test.ts checks the two agree. The analysis keeps
+ * semi-NCA: it is faster on the benchmark's heaps, and this one is quadratic when a deep
+ * dominator tree meets a node with many deep predecessors — a 100,000-long chain whose
+ * links share one object took 55 s here (the chain test in test/heap/labels.test.ts; bench:heap
+ * prints both on a 30,000-long one) — and heaps are full of long lists sharing a shape.
  */
 import type { Dominators } from '../../analyzer/heap/dominators.js';
 import { ROOT, type HeapGraph } from '../../analyzer/heap/heap-graph.js';
