@@ -9,7 +9,8 @@
  * Everything after the depth-first search works on DFS numbers: the predecessor lists are
  * built in that numbering, so the main loop reads them in order (sequential memory)
  * instead of jumping through node indices, and five node-sized arrays are live at the peak
- * (Lengauer–Tarjan with buckets needed eight).
+ * (Lengauer–Tarjan with buckets needed eight), one of them taken from `pool` when the
+ * analysis has put the parse's dead per-node edge counts there.
  */
 import { ROOT, type HeapGraph } from './heap-graph.js';
 import { Uint32Pool } from './scratch-pool.js';
@@ -43,9 +44,9 @@ export function computeDominators(g: HeapGraph, pool = new Uint32Pool()): Domina
   const etype = g.edgeType;
   const weak = g.E.weak;
   const shortcut = g.E.shortcut;
-  // Per-vertex arrays are indexed by DFS number (1-based; 0 means none). All are n + 1
-  // words, so that each can take the place of another in the pool.
-  const dfnum = pool.take(n + 1).fill(0);
+  // Per-vertex arrays are indexed by DFS number (1-based; 0 means none), n + 1 words;
+  // dfnum, by node, is n words: the dead per-node edge counts of the parse fit it.
+  const dfnum = pool.take(n).fill(0);
   const vertex = pool.take(n + 1);
   // The DFS parent, overwritten in place by the idom at the end.
   const parent = pool.take(n + 1);
@@ -123,15 +124,15 @@ export function computeDominators(g: HeapGraph, pool = new Uint32Pool()): Domina
       if (p !== 1 && p !== s) retFrom[--retFirst[w]!] = s;
     }
   }
-  pool.give(dfnum);
 
   // Semidominators, in reverse DFS order. Vertices numbered above i are linked into the
   // forest through `ancestor` (a copy of the parents that path compression shortens);
   // best[v] is the least semidominator on v's compressed path, which is all that semi-NCA
-  // needs (Lengauer–Tarjan needed the vertex holding it, and buckets).
+  // needs (Lengauer–Tarjan needed the vertex holding it, and buckets). best[v - 1] holds
+  // v's, in the n words of dfnum, which is dead now.
   const ancestor = pool.take(n + 1);
   ancestor.set(parent);
-  const best = pool.take(n + 1);
+  const best = dfnum;
   let i = n;
   // Least semidominator from v up to, not including, the first vertex not yet linked (≤ i).
   // Path compression without a stack: the way up reverses the ancestor links (each vertex
@@ -148,11 +149,11 @@ export function computeDominators(g: HeapGraph, pool = new Uint32Pool()): Domina
     while (below !== 0) {
       const y = below;
       below = ancestor[y]!;
-      if (best[x]! < best[y]!) best[y] = best[x]!;
+      if (best[x - 1]! < best[y - 1]!) best[y - 1] = best[x - 1]!;
       ancestor[y] = ancestor[x]!;
       x = y;
     }
-    return best[v]!;
+    return best[v - 1]!;
   };
   for (; i >= 2; i--) {
     let s = parent[i]!;
@@ -161,7 +162,7 @@ export function computeDominators(g: HeapGraph, pool = new Uint32Pool()): Domina
       const c = v < i ? v : v > i ? evalBest(v) : s;
       if (c < s) s = c;
     }
-    best[i] = s;
+    best[i - 1] = s;
     // Row i + 1 is read for the last time above: its start holds i's semidominator now.
     retFirst[i + 1] = s;
   }

@@ -47,9 +47,13 @@ export function analyzeRaw(
     t = now;
     opts.onProgress?.(phase, 1, 1);
   };
+  const counts = raw.nodes.edgeCount;
   const graph = new HeapGraph(raw);
   lap('graph');
   const pool = new Uint32Pool();
+  // The per-node edge counts are dead once the graph has its first-edge index: memory
+  // already touched, which the dominators take first (an array of its own only).
+  if (counts.byteOffset === 0 && counts.byteLength === counts.buffer.byteLength) pool.give(counts);
   const d = computeDominators(graph, pool);
   lap('dominators');
   // Each array below takes the place of one that is dead, so the dominators' peak is the
