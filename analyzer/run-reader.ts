@@ -170,6 +170,7 @@ const SAMPLE_NUMBERS: Readonly<Record<string, { readonly rule: NumberRule; reado
     [
       'rssBytes',
       'heapUsedBytes',
+      'heapSettledBytes',
       'heapTotalBytes',
       'externalBytes',
       'threads',

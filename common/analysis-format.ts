@@ -18,7 +18,7 @@ export const ANALYSIS_FORMAT = 1;
  */
 export type Verdict = 'LEAK' | 'GROWING' | 'STABLE' | 'INSUFFICIENT_DATA';
 
-/** Series the analyzer knows; heapUsedSettledBytes = heapUsedBytes of gcSettled samples only. */
+/** Series the analyzer knows; heapUsedSettledBytes = heapSettledBytes (else heapUsedBytes) of gcSettled samples only. */
 export type SeriesKey =
   | 'rssBytes'
   | 'heapUsedBytes'

@@ -158,6 +158,13 @@ export interface Sample {
   readonly arrayBuffersBytes?: number;
   /** True when a GC was forced just before this sample (heap figures are then settled). */
   readonly gcSettled?: boolean;
+  /**
+   * On a settled sample: the V8 heap the forced GC left, read with the GC (in the process,
+   * right after it) or as the old generation's used bytes (an inspector's read comes a round
+   * trip later, while the target serves: its young generation then holds that garbage).
+   * Absent when the source cannot tell; the analyzer then takes `heapUsedBytes`.
+   */
+  readonly heapSettledBytes?: number;
   readonly threads?: number;
   readonly threadsByName?: Readonly<Record<string, number>>;
   /** Worker threads alive, from the inspector's NodeWorker domain (Node targets with --inspect). */

@@ -25,6 +25,19 @@ export interface NodeMemoryUsage {
   readonly arrayBuffers: number | undefined;
 }
 
+/**
+ * Evaluated in the target with the console's command-line API (which gives a Node target
+ * `require`): the used bytes of V8's old generation, every heap space but `new_space` and
+ * `new_large_object_space`. One constant source, so V8 compiles it once (its eval cache).
+ */
+const OLD_GENERATION_EXPRESSION = `(() => {
+  if (typeof require !== 'function') return null;
+  let used = 0;
+  for (const s of require('v8').getHeapSpaceStatistics())
+    if (s.space_name !== 'new_space' && s.space_name !== 'new_large_object_space') used += s.space_used_size;
+  return used;
+})()`;
+
 export class InspectorClient {
   private seq = 0;
   private readonly pending = new Map<
@@ -179,6 +192,26 @@ export class InspectorClient {
 
   async collectGarbage(): Promise<void> {
     await this.send('HeapProfiler.collectGarbage');
+  }
+
+  /**
+   * The V8 heap a forced GC leaves: a full GC, then the old generation's used bytes (every
+   * space but the young ones). The read comes a round trip after the GC, and a target under
+   * load serves requests meanwhile; their garbage lands in the young generation, which a
+   * plain `heapUsed` would count (measured on a corpus program at 200 requests/s: a residual
+   * spread of ~170 KiB, against ~30 KiB for the old generation). Undefined when the target
+   * cannot say (no `process`, or the console's `require` is missing); heapUsed then serves.
+   */
+  async settledHeap(): Promise<number | undefined> {
+    await this.collectGarbage();
+    const r = await this.send('Runtime.evaluate', {
+      expression: OLD_GENERATION_EXPRESSION,
+      includeCommandLineAPI: true,
+      returnByValue: true,
+      silent: true,
+    });
+    const v = r.exceptionDetails ? undefined : (r.result as { value?: unknown } | undefined)?.value;
+    return typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined;
   }
 
   /** Streams a heap snapshot of the inspected isolate into `file`. */

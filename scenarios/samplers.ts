@@ -14,8 +14,17 @@ type Fields = Omit<Sample, 't' | 'phase' | 'requests'>;
 export interface SampleSource {
   readonly name: string;
   collect(): Promise<Fields>;
-  /** Forces a GC in the target before a settled sample; absent when the source cannot. */
-  gc?(): Promise<void>;
+  /**
+   * Forces a GC in the target before a settled sample and reads the heap it left
+   * (`heapSettledBytes`, when the source can read it without the garbage made since);
+   * absent when the source cannot force one.
+   */
+  settle?(): Promise<Settled>;
+}
+
+/** What a forced GC left: undefined when the source cannot read it apart from later garbage. */
+export interface Settled {
+  readonly heapSettledBytes: number | undefined;
 }
 
 export function procSource(pid: number): SampleSource {
@@ -60,8 +69,9 @@ export function diagnosticsSource(
           : {}),
       };
     },
-    async gc() {
-      await client.call('gc', {});
+    async settle() {
+      // Read in the server's process right after its gc(): nothing runs between them.
+      return { heapSettledBytes: (await client.call('gc', {})).heapUsedAfter };
     },
     async gcExposed() {
       return (await client.call('summary', {})).gcExposed;
@@ -141,7 +151,7 @@ export function inspectorSource(c: InspectorClient, withRss = true): SampleSourc
         ...(withRss && m.rss !== undefined ? { rssBytes: m.rss } : {}),
       };
     },
-    gc: () => c.collectGarbage(),
+    settle: async () => ({ heapSettledBytes: await c.settledHeap() }),
   };
 }
 
@@ -186,13 +196,12 @@ export class Sampler {
   async sampleOnce(): Promise<void> {
     const settle = this.o.gcSettledEvery > 0 && this.n % this.o.gcSettledEvery === 0;
     this.n++;
-    let settled = false;
+    let settled: Settled | undefined;
     if (settle) {
-      const gcSource = this.o.sources.find((s) => s.gc);
+      const gcSource = this.o.sources.find((s) => s.settle);
       if (gcSource) {
         try {
-          await gcSource.gc!();
-          settled = true;
+          settled = await gcSource.settle!();
         } catch (e) {
           this.fail(`${gcSource.name}.gc`, e);
         }
@@ -212,7 +221,12 @@ export class Sampler {
       }),
     );
     this.o.onSample(
-      Object.assign({ t: Math.round(t), phase, requests }, ...parts, settled ? { gcSettled: true } : {}) as Sample,
+      Object.assign(
+        { t: Math.round(t), phase, requests },
+        ...parts,
+        settled ? { gcSettled: true } : {},
+        settled?.heapSettledBytes !== undefined ? { heapSettledBytes: settled.heapSettledBytes } : {},
+      ) as Sample,
     );
   }
 
