@@ -6,6 +6,7 @@
  * `connections`.
  */
 import type * as grpc from '@grpc/grpc-js';
+import type { Pool } from 'undici';
 import { join } from 'node:path';
 import { LsError } from '../common/errors.js';
 import type { PhaseResult } from '../common/run-format.js';
@@ -23,6 +24,8 @@ export interface PhaseTarget {
   readonly grpc?: string;
   readonly http?: string;
   readonly grpcClients?: readonly grpc.Client[];
+  /** One HTTP pool for the run's open-model HTTP phases (its connections outlive a phase). */
+  readonly httpPool?: Pool;
   readonly model: string;
   /** The model's inputs (from its metadata), for TF Serving phases. */
   readonly inputs?: readonly InputSpec[];
@@ -95,7 +98,7 @@ export async function startPhaseLoad(
   const common = { name: p.name, schedule: schedule!, maxInflight: p.maxInflight, signal, live };
   const httpPhase = (url: string, transport: 'rest' | 'http', request: (i: number) => HttpRequestSpec) =>
     schedule
-      ? startHttpPhase({ ...common, url, request, transport }).done
+      ? startHttpPhase({ ...common, url, request, transport, ...(t.httpPool ? { pool: t.httpPool } : {}) }).done
       : closedLoad(p, url, transport, request, signal, live);
   let done: Promise<PhaseResult>;
   switch (p.transport) {

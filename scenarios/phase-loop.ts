@@ -6,6 +6,7 @@
  */
 import type { PhaseRecord, PhaseResult, Sample } from '../common/run-format.js';
 import { openGrpcChannels } from './grpc-driver.js';
+import { openHttpPool } from './http-driver.js';
 import { HotReloader } from './hot-reloader.js';
 import { type RunningLoad, startPhaseLoad } from './phase-load.js';
 import type { InputSpec } from './predict-requests.js';
@@ -68,6 +69,13 @@ export interface PhaseLoopOptions {
 export async function runPhases(o: PhaseLoopOptions): Promise<void> {
   const { def, target, record, cursor, signal, emit } = o;
   const clients = target.grpc ? openGrpcChannels(target.grpc, 4) : undefined;
+  // One HTTP pool for the run, as the gRPC channels are: a pool per phase closed its
+  // connections at every phase's end, and the target's open fds and their sockets' heap
+  // (~2–5 KiB each on the corpus programs) then rose again inside each steady phase — growth
+  // a fit per segment reads as a trend.
+  const httpPool = target.http
+    ? openHttpPool(target.http, Math.max(...def.phases.map((p) => p.maxInflight)))
+    : undefined;
   const progressTimer = setInterval(() => {
     const load = cursor.load;
     if (!load) return;
@@ -111,6 +119,7 @@ export async function runPhases(o: PhaseLoopOptions): Promise<void> {
           ...(target.grpc ? { grpc: target.grpc } : {}),
           ...(target.http ? { http: target.http } : {}),
           ...(clients ? { grpcClients: clients } : {}),
+          ...(httpPool ? { httpPool } : {}),
           model: target.modelName,
           ...(o.inputs ? { inputs: o.inputs } : {}),
           baseDir: def.baseDir,
@@ -157,6 +166,7 @@ export async function runPhases(o: PhaseLoopOptions): Promise<void> {
   } finally {
     clearInterval(progressTimer);
     clients?.forEach((c) => c.close());
+    await httpPool?.destroy();
   }
 }
 
