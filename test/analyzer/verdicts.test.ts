@@ -266,6 +266,35 @@ test('last window: growth that stopped inside the first steady phase is not a le
   assert.match(b.reason, /still growing in steady-2/);
 });
 
+test('last window: a noisy warm-up in the first phase and a negligible last phase read STABLE, a still-growing one does not', () => {
+  // Warm-up growth drowned in noise in steady-1 (the whole window neither significant nor
+  // negligible), then a quiet, flat steady-2.
+  const g = gaussian(12);
+  const pts = Array.from({ length: 80 }, (_, i) => {
+    const first = i < 40;
+    const requests = i * 100;
+    return {
+      t: i * 500,
+      requests,
+      value: 4e6 + (first ? 60 * requests + 1e5 * g() : 240_000 + 4e3 * g()),
+      phase: first ? 'steady-1' : 'steady-2',
+    };
+  });
+  const a = judgeSeries(spec('heapUsedSettledBytes'), pts, ['steady-1', 'steady-2']);
+  assert.ok(a.trend!.pValue >= 0.01 && a.perRequest!.high > 32, 'the whole window alone decides nothing');
+  assert.equal(a.lastWindow?.verdict, 'STABLE');
+  assert.equal(a.verdict, 'STABLE', a.reason);
+  assert.match(
+    a.reason,
+    /not proven negligible over all steady phases, flat in steady-2 .*: stable where the run ended/,
+  );
+  // The same with steady-2 still growing 60 B/request is not STABLE.
+  const going = pts.map((p) => (p.phase === 'steady-2' ? { ...p, value: 4e6 + 60 * p.requests + 4e3 * g() } : p));
+  const b = judgeSeries(spec('heapUsedSettledBytes'), going, ['steady-1', 'steady-2']);
+  assert.notEqual(b.lastWindow?.verdict, 'STABLE');
+  assert.notEqual(b.verdict, 'STABLE', b.reason);
+});
+
 test('no culprit unless something LEAKs', () => {
   const flat = judgeSeries(
     spec('openFds'),
