@@ -1,6 +1,7 @@
 /**
  * The CI gate: an analysed run checked against a budget, one check per budget line, each
- * with the expected bound and the measured numbers. Pass = no check failed.
+ * with the expected bound and the measured numbers. Pass = no check failed; inconclusive =
+ * only data checks failed (the run cannot say, which is not a leak).
  */
 import type { Analysis, Estimate, SeriesAnalysis, SeriesKey } from '../common/analysis-format.js';
 import { formatPercent, formatQuantity } from '../common/format-numbers.js';
@@ -24,8 +25,23 @@ export interface GateCheck {
   readonly message: string;
 }
 
+/**
+ * pass: no check failed. fail: a leak, a budget exceeded, threads, errors or a run that did
+ * not complete. inconclusive: the only failures say the run has not enough data to decide
+ * (`run.data.*`, `run.verdict`) — a sampler starved on a loaded machine is not a leak.
+ */
+export type GateOutcome = 'pass' | 'fail' | 'inconclusive';
+
+/** The checks that say "not enough data" rather than "too much growth". */
+export const isDataCheck = (c: Pick<GateCheck, 'id'>): boolean =>
+  c.id === 'run.verdict' || c.id.startsWith('run.data.');
+
+/** The CLI's exit code for each outcome (docs/gate.md): 0, 1, and 3 for "cannot decide". */
+export const GATE_EXIT: Readonly<Record<GateOutcome, number>> = { pass: 0, fail: 1, inconclusive: 3 };
+
 export interface GateResult {
   readonly pass: boolean;
+  readonly outcome: GateOutcome;
   readonly runDir: string;
   readonly scenario: string;
   readonly mode: string;
@@ -314,8 +330,10 @@ export function evaluateGate(a: Analysis, budget: Budget, budgetName = 'default'
     ...phaseChecks(a, budget),
   );
   const count = (s: CheckStatus) => checks.filter((c) => c.status === s).length;
+  const failed = checks.filter((c) => c.status === 'fail');
   return {
-    pass: count('fail') === 0,
+    pass: failed.length === 0,
+    outcome: failed.length === 0 ? 'pass' : failed.every(isDataCheck) ? 'inconclusive' : 'fail',
     runDir: a.run.dir,
     scenario: a.run.scenario,
     mode: a.run.mode,

@@ -2,6 +2,11 @@
 import type { GateCheck, GateResult } from '../analyzer/gate.js';
 
 const MARK: Record<GateCheck['status'], string> = { pass: 'ok  ', fail: 'FAIL', skip: 'skip' };
+const OUTCOME: Record<GateResult['outcome'], string> = {
+  pass: 'PASS',
+  fail: 'FAIL',
+  inconclusive: 'INCONCLUSIVE (not enough data to decide; no leak or budget check failed)',
+};
 
 /**
  * Human summary of a gate result (fits one terminal screen for the default budget).
@@ -9,7 +14,7 @@ const MARK: Record<GateCheck['status'], string> = { pass: 'ok  ', fail: 'FAIL', 
  */
 export function renderGateSummary(r: GateResult): string {
   const lines = [
-    `leakscope gate: ${r.pass ? 'PASS' : 'FAIL'} — ${r.scenario} (${r.mode}), verdict ${r.verdict}`,
+    `leakscope gate: ${OUTCOME[r.outcome]} — ${r.scenario} (${r.mode}), verdict ${r.verdict}`,
     `  ${r.headline}`,
     `  run: ${r.runDir}`,
     `  budget: ${r.budget} · ${r.counts.pass} passed, ${r.counts.fail} failed, ${r.counts.skip} skipped`,

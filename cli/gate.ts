@@ -29,7 +29,7 @@ async function runForGate(a: ParsedArgs, io: CommandIo): Promise<string> {
 
 export const gateCommand: Command = {
   name: 'gate',
-  summary: 'CI gate: check a run against a budget (exit 0 pass, 1 fail, 2 bad input)',
+  summary: 'CI gate: check a run against a budget (exit 0 pass, 1 fail, 2 bad input, 3 not enough data)',
   usage:
     'gate RUN_DIR [--budget budget.json] [--junit FILE] [--json]  |  gate --scenario NAME --mode leaky|patched [--out DIR] [...]',
   description:
@@ -63,6 +63,7 @@ export const gateCommand: Command = {
   async run(a, io) {
     const { gateRun } = await import('../pipeline/gate-run.js');
     const { gateJunit } = await import('../analyzer/junit.js');
+    const { GATE_EXIT } = await import('../analyzer/gate.js');
     const scenario = str(a, 'scenario');
     if (scenario !== undefined && a.positionals.length)
       throw new LsError('LS_ERR_USAGE', 'give either RUN_DIR or --scenario, not both');
@@ -83,6 +84,6 @@ export const gateCommand: Command = {
     const junit = str(a, 'junit');
     if (junit) await writeOptionFile('--junit', junit, gateJunit(result));
     io.stdout.write(bool(a, 'json') ? `${JSON.stringify(result, null, 2)}\n` : renderGateSummary(result));
-    return result.pass ? 0 : 1;
+    return GATE_EXIT[result.outcome];
   },
 };

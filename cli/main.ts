@@ -14,7 +14,7 @@ function topHelp(): string {
     ...commands.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`),
     '',
     'Run `leakscope <command> --help` for the options of one command.',
-    'Exit codes: 0 success/pass, 1 gate failed, 2 bad usage or unreadable input.',
+    'Exit codes: 0 success/pass, 1 gate failed, 2 bad usage or unreadable input, 3 gate inconclusive (not enough data).',
     '',
   ].join('\n');
 }

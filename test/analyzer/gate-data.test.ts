@@ -1,7 +1,8 @@
 /**
  * The gate's "not enough data" checks: a steady phase without the samples its duration implies
- * fails the gate (exit 1) with the counts, unless the budget marks that check optional; and no
- * STABLE verdict is given on such a run.
+ * fails the gate with the counts — inconclusive (exit 3) when nothing else failed, a failure
+ * (exit 1) when a leak did too — unless the budget marks that check optional; and no STABLE
+ * verdict is given on such a run.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +16,7 @@ import { withTmpDir } from '../helpers/tmp-dir.js';
 
 interface GateJson {
   pass: boolean;
+  outcome: string;
   verdict: string;
   headline: string;
   checks: { id: string; status: string; message: string }[];
@@ -33,7 +35,7 @@ const keepSamples = (dir: string, keep: (s: Sample) => boolean) => {
 };
 const check = (r: GateJson, id: string) => r.checks.find((c) => c.id === id);
 
-test('samples cut to the warm-up with the manifest "complete": exit 1, "not enough data" with the counts, no STABLE', async () => {
+test('samples cut to the warm-up with the manifest "complete": exit 3 (inconclusive), "not enough data" with the counts, no STABLE', async () => {
   await withTmpDir('leakscope-gate-data-', async (dir) => {
     await writeSyntheticRun(dir, { mode: 'patched' });
     const whole = await gate(dir);
@@ -45,7 +47,9 @@ test('samples cut to the warm-up with the manifest "complete": exit 1, "not enou
 
     keepSamples(dir, (s) => s.phase === 'warmup');
     const cut = await gate(dir);
-    assert.equal(cut.code, 1);
+    assert.equal(cut.code, 3);
+    assert.equal(cut.result!.pass, false);
+    assert.equal(cut.result!.outcome, 'inconclusive');
     const c = check(cut.result!, 'run.data.steady')!;
     assert.equal(c.status, 'fail');
     assert.equal(c.message, 'not enough data: steady phase steady has 0 of 120 expected samples');
@@ -59,12 +63,28 @@ test('samples that stop early in a steady phase: not enough data, naming how lon
     // The steady phase runs 5–35 s: keep its first 20 s only (two thirds of its samples).
     keepSamples(dir, (s) => s.phase !== 'steady' || s.t < 25_000);
     const r = await gate(dir);
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 3);
     assert.match(
       check(r.result!, 'run.data.steady')!.message,
       /^not enough data: steady phase steady has 80 of 120 expected samples, none in its last 10\.3 s of 30\.0 s$/,
     );
     assert.notEqual(r.result!.verdict, 'STABLE');
+  });
+});
+
+test('a leak with a data gap is a failure, not inconclusive: exit 1, the leak and the gap both failed', async () => {
+  await withTmpDir('leakscope-gate-data-', async (dir) => {
+    await writeSyntheticRun(dir, { mode: 'leaky' });
+    keepSamples(dir, (s) => s.phase !== 'steady' || s.t < 25_000);
+    const r = await gate(dir);
+    assert.equal(r.code, 1);
+    assert.equal(r.result!.outcome, 'fail');
+    const failed = r.result!.checks.filter((c) => c.status === 'fail').map((c) => c.id);
+    assert.ok(failed.includes('run.data.steady'), failed.join(', '));
+    assert.ok(
+      failed.some((id) => id.startsWith('series.')),
+      failed.join(', '),
+    );
   });
 });
 
