@@ -58,6 +58,8 @@ interface Tally {
   runs: number;
   flagged: number;
   gateFailed: number;
+  /** Gate failures on data checks alone (exit 3: the sampler was starved, no leak or budget failed). */
+  inconclusive: number;
   verdicts: Record<string, number>;
   seconds: number[];
 }
@@ -76,17 +78,18 @@ async function judge(dir: string, c: (typeof CASES)[number], rate: number | unde
   const g = evaluateGate(a, DEFAULT_BUDGET);
   const s = (performance.now() - t0) / 1000;
   const flagged = a.overall.verdict === 'LEAK';
-  const t = tally.get(key) ?? { runs: 0, flagged: 0, gateFailed: 0, verdicts: {}, seconds: [] };
+  const t = tally.get(key) ?? { runs: 0, flagged: 0, gateFailed: 0, inconclusive: 0, verdicts: {}, seconds: [] };
   t.runs++;
   if (flagged) t.flagged++;
-  if (!g.pass) t.gateFailed++;
+  if (g.outcome === 'fail') t.gateFailed++;
+  if (g.outcome === 'inconclusive') t.inconclusive++;
   t.verdicts[a.overall.verdict] = (t.verdicts[a.overall.verdict] ?? 0) + 1;
   t.seconds.push(s);
   tally.set(key, t);
-  const ok = flagged === c.expectLeak && (c.expectLeak || g.pass) ? 'as expected' : 'WRONG';
+  const ok = flagged === c.expectLeak && (c.expectLeak || g.outcome !== 'fail') ? 'as expected' : 'WRONG';
   const failed = g.checks.filter((x) => x.status === 'fail').map((x) => x.id);
   console.log(
-    `run ${String(i).padStart(2)} ${key.padEnd(32)} ${a.overall.verdict.padEnd(17)} ${ok.padEnd(11)} gate ${g.pass ? 'pass' : `FAIL (${failed.join(', ')})`}; leaking: ${a.overall.leaking.join(', ') || '–'} (${s.toFixed(0)} s, ${run.manifest.status})`,
+    `run ${String(i).padStart(2)} ${key.padEnd(32)} ${a.overall.verdict.padEnd(17)} ${ok.padEnd(11)} gate ${g.pass ? 'pass' : `${g.outcome === 'fail' ? 'FAIL' : 'INCONCLUSIVE'} (${failed.join(', ')})`}; leaking: ${a.overall.leaking.join(', ') || '–'} (${s.toFixed(0)} s, ${run.manifest.status})`,
   );
 }
 
@@ -121,7 +124,7 @@ try {
       `no run directories named like ${runName(CASES[0], RATES[0], 1)} in ${root}: ${readdirSync(root).slice(0, 5).join(', ')}`,
     );
   console.log(
-    `\n${'rate'.padEnd(9)}${'case'.padEnd(24)}${'flagged'.padEnd(9)}${'expected'.padEnd(9)}${'gate fail'.padEnd(11)}${'verdicts'.padEnd(34)}median s`,
+    `\n${'rate'.padEnd(9)}${'case'.padEnd(24)}${'flagged'.padEnd(9)}${'expected'.padEnd(9)}${'gate fail'.padEnd(11)}${'inconcl.'.padEnd(10)}${'verdicts'.padEnd(34)}median s`,
   );
   for (const rate of RATES) {
     for (const c of CASES) {
@@ -131,12 +134,12 @@ try {
         .map(([v, n]) => `${v} ${n}`)
         .join(', ');
       console.log(
-        `${rateName(rate).padEnd(9)}${`${c.scenario} ${c.mode}`.padEnd(24)}${`${t.flagged}/${t.runs}`.padEnd(9)}${(c.expectLeak ? `${t.runs}/${t.runs}` : `0/${t.runs}`).padEnd(9)}${`${t.gateFailed}/${t.runs}`.padEnd(11)}${verdicts.padEnd(34)}${median(t.seconds).toFixed(0)}`,
+        `${rateName(rate).padEnd(9)}${`${c.scenario} ${c.mode}`.padEnd(24)}${`${t.flagged}/${t.runs}`.padEnd(9)}${(c.expectLeak ? `${t.runs}/${t.runs}` : `0/${t.runs}`).padEnd(9)}${`${t.gateFailed}/${t.runs}`.padEnd(11)}${`${t.inconclusive}/${t.runs}`.padEnd(10)}${verdicts.padEnd(34)}${median(t.seconds).toFixed(0)}`,
       );
     }
   }
   console.log(
-    '\nflagged: overall verdict LEAK; gate fail: the default budget failed (leaky runs are expected to fail it)',
+    '\nflagged: overall verdict LEAK; gate fail: the default budget failed, exit 1 (leaky runs are expected to fail it); inconcl.: only data checks failed, exit 3 (a starved sampler)',
   );
 } finally {
   if (!keepRuns) await rm(root, { recursive: true, force: true });
