@@ -66,8 +66,14 @@ test('soak at small scale over REST, with allocation sampling: the run directory
     const files = readdirSync(join(out.dir, 'profiles'));
     assert.equal(files.length, 1);
     assert.match(files[0]!, /\.heapprofile$/);
-    // GC-settled samples: the scenario asks for them and the spawned server allows them.
-    assert.ok(readRun(out.dir).samples.some((s) => s.gcSettled === true));
+    // GC-settled samples: the scenario asks for them and the spawned server allows them; each
+    // carries the heap its gc() left, read in the server right after it.
+    const settled = readRun(out.dir).samples.filter((s) => s.gcSettled === true);
+    assert.ok(settled.length > 0);
+    assert.ok(
+      settled.every((s) => typeof s.heapSettledBytes === 'number' && s.heapSettledBytes > 1e6),
+      JSON.stringify(settled[0]),
+    );
   });
 });
 
