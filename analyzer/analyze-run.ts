@@ -302,6 +302,19 @@ function culpritOf(heap: HeapSection | null): Culprit | null {
 }
 
 /**
+ * The most connections the steady phases' HTTP load may hold open: a closed loop's
+ * `connections`, an open model's `maxInflight` (its pool holds one connection per request in
+ * flight). Undefined without a steady HTTP phase (gRPC channels are not counted here).
+ */
+function loadConnections(phases: RunManifest['phases']): number | undefined {
+  const bounds = phases
+    .filter((p) => p.steady && (p.transport === 'http' || p.transport === 'rest'))
+    .map((p) => (typeof p.load.connections === 'number' ? p.load.connections : p.load.maxInflight))
+    .filter((n): n is number => typeof n === 'number' && n > 0);
+  return bounds.length ? Math.max(...bounds) : undefined;
+}
+
+/**
  * Analyses a run read by `readRun`: the work behind `leakscope report` / `gate` before
  * rendering.
  * @example const a = await analyzeRun(readRun('runs/x')); a.overall.verdict // 'LEAK'
@@ -333,7 +346,10 @@ export async function analyzeRun(run: RunData, opts: AnalyzeOptions = {}): Promi
   const culprit = culpritOf(heap);
   const last = run.samples[run.samples.length - 1];
   const data = steadyPhaseData(run);
-  const overall = withoutStableOnGaps(overallVerdict(series, threads, culprit), data);
+  const overall = withoutStableOnGaps(
+    overallVerdict(series, threads, culprit, { loadConnections: loadConnections(m.phases) }),
+    data,
+  );
   return {
     format: ANALYSIS_FORMAT,
     tool: { name: 'leakscope', version: VERSION },

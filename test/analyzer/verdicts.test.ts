@@ -363,6 +363,29 @@ test('overall STABLE may carry RSS drift under its leak minimum when every alloc
   );
 });
 
+test('open fds that move within the connections the load may hold open may stand beside a STABLE; beyond them they may not', () => {
+  // A loopback target's fds follow the load's connections: up 5, and 3 more now and then.
+  const fds = judgeSeries(
+    spec('openFds'),
+    series(96, (i) => 30 + (i > 60 ? 5 : 0) + (i % 17 < 3 ? 3 : 0)),
+    ['steady'],
+  );
+  assert.equal(fds.verdict, 'GROWING', fds.reason);
+  const rise = fds.perRequest!.high * fds.requestSpan;
+  const s = [...shortRun({}), fds];
+  assert.equal(overallVerdict(s, null, null).verdict, 'GROWING', 'no connection bound known: not carried');
+  const within = overallVerdict(s, null, null, { loadConnections: Math.ceil(rise) });
+  assert.equal(within.verdict, 'STABLE', within.headline);
+  assert.match(
+    within.headline,
+    /open fds not proven negligible: a rise of up to [\d.]+ over the steady phases \(95% CI\), within the \d+ connections the load may hold open/,
+  );
+  assert.equal(overallVerdict(s, null, null, { loadConnections: Math.floor(rise) - 1 }).verdict, 'GROWING');
+  // Beside a GROWING heap nothing is carried.
+  const heapGrowing = [...shortRun({ settledLeak: 40 }), fds];
+  assert.notEqual(overallVerdict(heapGrowing, null, null, { loadConnections: 64 }).verdict, 'STABLE');
+});
+
 test('RSS that could be a leak on both scales keeps the run GROWING, however flat the heap', () => {
   // 2 MiB/s of RSS under heavy noise: the interval straddles the 2 MiB/s minimum, far past 256 B/request.
   const s = shortRun({ rssPerSecond: 2 * 2 ** 20, rssNoise: 5e6 });
