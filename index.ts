@@ -27,7 +27,7 @@ export type { FleetOptions } from './fleet/analyze-fleet.js';
 export type { ErrorCode } from './common/errors.js';
 export type { AnalyzeOptions } from './analyzer/analyze-run.js';
 export type { Budget } from './analyzer/budget.js';
-export type { GateCheck, GateResult } from './analyzer/gate.js';
+export type { GateCheck, GateOutcome, GateResult } from './analyzer/gate.js';
 export type { HeapDiff } from './analyzer/heap/diff.js';
 export type { LeakOptions, LeakReport } from './analyzer/heap/leaks.js';
 export type { ParseOptions, ProgressFn } from './analyzer/heap/snapshot-parser.js';
