@@ -6,7 +6,7 @@
  * bumps the thread's signal word, which it blocks on (handler-thread-loop.ts).
  */
 import type { Readable } from 'node:stream';
-import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { LsError } from '../common/errors.js';
 import type { Servable } from './repository.js';
 import type { TensorSpec } from './signature.js';
@@ -121,6 +121,8 @@ export class WorkerThread implements PoolThread<WireJob> {
   /** The thread's signal words (handler-thread-loop.ts). */
   private readonly signal: Int32Array;
   private lastError: string | undefined;
+  /** Settles the thread's request from its reply, and hands the thread back to the pool. */
+  private readonly answered: (reply: Uint8Array) => void;
 
   /** Starts the thread; it learns `loads` before its first request. */
   constructor(url: URL, loads: Iterable<ThreadControl>, events: ThreadEvents<WireJob>) {
@@ -137,11 +139,12 @@ export class WorkerThread implements PoolThread<WireJob> {
     this.worker.unref();
     port1.unref();
     this.worker.once('online', () => events.online());
-    port1.on('message', (reply: Uint8Array) => {
+    this.answered = (reply) => {
       this.worker.unref();
       const job = events.done();
       if (job) settle(job, reply);
-    });
+    };
+    port1.on('message', this.answered);
     port1.on('messageerror', (e) => events.broken(`a reply could not be read: ${e.message}`));
     this.worker.on('error', (e) => {
       this.lastError = e.message;
@@ -156,6 +159,14 @@ export class WorkerThread implements PoolThread<WireJob> {
     this.worker.ref();
     // The request's buffer is its own (encodeRequest): moved, not copied.
     this.send(job.bytes, [job.bytes.buffer as ArrayBuffer]);
+  }
+
+  /** Reads a reply the thread has posted and the event loop has not delivered yet (the pool's collect). */
+  collect(): boolean {
+    const m = receiveMessageOnPort(this.port);
+    if (!m) return false;
+    this.answered(m.message as Uint8Array);
+    return true;
   }
 
   exit(): void {

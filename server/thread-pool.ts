@@ -10,6 +10,10 @@
  *   request upstream waits for its new thread to be scheduled. So the spawn chain runs at
  *   pickup speed, not one isolate boot per step, and a spike of slow requests gets about one
  *   thread per request in flight (leak 2);
+ * - a thread that has answered polls again at once, as upstream's does: when a pickup is about
+ *   to leave the pollers short, the answers the main thread has not read yet are taken first
+ *   (`PoolThread.collect`), so a busy main thread (a burst of requests read in one turn, a
+ *   loaded machine) does not make free threads look busy and refuse or start threads for nothing;
  * - when admission refuses and no poller is left, the request just picked up is answered
  *   with admission's refusal (RESOURCE_EXHAUSTED) and the thread polls again;
  * - after its work a thread polls again while pollers are at most the maximum (min + 1, as
@@ -23,12 +27,20 @@
  *   booting at once a pickup took 114–153 ms of wall time for ~1 ms of CPU);
  * - a request waiting for a boot is taken over by a thread that is up and frees first; the
  *   booting thread polls instead (the thread count, leak 2's subject, is the same);
+ * - a thread still booting takes a request only while admission would let the chain start the
+ *   next thread: that is all its early pickup is for. Past the cap the request waits in the
+ *   queue for a thread that is up (or for the boot), as upstream's waits in the completion queue
+ *   for a thread to be scheduled — the booting threads stay pollers, so a capped pool refuses
+ *   only when every thread holds a request, never because its threads are booting;
  * - a poller that is up takes work before one still booting, and idle pollers that are up are
  *   a stack (the most recently idle takes the next request, so under steady load few threads
  *   stay in use and warm);
  * - surplus pollers exit only once the pool has had surplus for the whole grace, longest idle
  *   first, and never while threads it started are still to come up (the spike that started
- *   them is still being served).
+ *   them is still being served). Idle time counts only while the main thread could hand out
+ *   work: a reaper that fires more than half a grace late saw the main thread blocked (a heap
+ *   snapshot, a long GC) while requests piled up unread, so it gives the load a new grace
+ *   instead of retiring threads the next moment needs.
  */
 import type { HandlerThreadInfo, ThreadStats } from '../common/diagnostics-api.js';
 import { LsError } from '../common/errors.js';
@@ -46,6 +58,11 @@ export interface PoolThread<J extends PoolJob> {
   run(job: J): void;
   /** Asks the thread to end itself after what it was sent before; it reports exited(). */
   exit(): void;
+  /**
+   * Takes the thread's answer if it has answered and the answer is not read yet (its done()
+   * is called from within); true if it did. Absent: answers are only read as they arrive.
+   */
+  collect?(): boolean;
 }
 
 /** What a thread reports to the pool. */
@@ -132,6 +149,8 @@ export class ThreadPool<T extends PoolThread<J>, J extends PoolJob> {
   private readonly maxBooting: number;
   /** Cancels the armed reaper (see afterWork). */
   private cancelReap: (() => void) | undefined;
+  /** When the armed reaper is due (clock.now()): firing much later means the main thread was blocked. */
+  private reapDue = 0;
   /** When pollers last fell to the maximum or below, or a thread last came up: the pool was all needed then. */
   private lastFull = 0;
   /** The completion queue. */
@@ -172,6 +191,9 @@ export class ThreadPool<T extends PoolThread<J>, J extends PoolJob> {
   /** Queues a request; a poller picks it up now or when one is free. */
   submit(job: J): void {
     this.cq.push(job);
+    // A pickup now would leave the pollers short (start a thread, or refuse): threads that have
+    // answered are pollers again, whether or not the main thread has read their answer yet.
+    if (this.numPollers <= this.minPollers) this.collectAnswers();
     // Nobody left to poll (all threads exited, or none started yet): start one.
     if (this.numPollers === 0) this.trySpawn();
     this.pump();
@@ -349,10 +371,18 @@ export class ThreadPool<T extends PoolThread<J>, J extends PoolJob> {
     this.createNext();
   }
 
-  /** Polling threads pick up queued requests: those that are up first, then those booting. */
+  /** Reads the answers of working threads that have answered; each then polls again (afterWork). */
+  private collectAnswers(): void {
+    for (const p of this.threads) if (p.state === 'working' && p.booted) p.thread!.collect?.();
+  }
+
+  /**
+   * Polling threads pick up queued requests: those that are up first, then those booting, only
+   * while the chain may start another thread (otherwise the request waits for a thread that is up).
+   */
   private pump(): void {
     while (this.cq.length > 0) {
-      const p = this.polling.shift() ?? this.booting.shift();
+      const p = this.polling.shift() ?? (this.opts.admission.allows(this.holding) ? this.booting.shift() : undefined);
       if (!p) return;
       this.pickUp(p, this.cq.shift()!);
     }
@@ -386,6 +416,7 @@ export class ThreadPool<T extends PoolThread<J>, J extends PoolJob> {
   }
 
   private onDone(p: Pooled<T, J>): J | undefined {
+    if (p.state !== 'working') return undefined; // no request to answer: a stray report
     const job = p.busy;
     p.busy = undefined;
     // Back to the pool first, so the stats are settled when the caller sees the answer.
@@ -427,10 +458,9 @@ export class ThreadPool<T extends PoolThread<J>, J extends PoolJob> {
   private scheduleReap(): void {
     if (this.cancelReap || this.isClosed || this.polling.length === 0) return;
     const oldest = this.polling[this.polling.length - 1]!;
-    this.cancelReap = this.clock.after(
-      Math.max(0, Math.max(this.lastFull, oldest.idleSince) + this.opts.idleGraceMs - this.clock.now()),
-      () => this.reap(),
-    );
+    const wait = Math.max(0, Math.max(this.lastFull, oldest.idleSince) + this.opts.idleGraceMs - this.clock.now());
+    this.reapDue = this.clock.now() + wait;
+    this.cancelReap = this.clock.after(wait, () => this.reap());
   }
 
   private reap(): void {
@@ -438,7 +468,15 @@ export class ThreadPool<T extends PoolThread<J>, J extends PoolJob> {
     // Threads still to come up were started by load the pool is still serving: the last of
     // them coming up (onOnline) arms the reaper again.
     if (this.starting() > 0) return;
-    const since = this.clock.now() - this.opts.idleGraceMs;
+    const now = this.clock.now();
+    if (now - this.reapDue > this.opts.idleGraceMs / 2) {
+      // The main thread was blocked past the due time (timers run before the requests that
+      // queued meanwhile are read): nothing was seen of the load, so it gets a new grace.
+      this.lastFull = now;
+      this.scheduleReap();
+      return;
+    }
+    const since = now - this.opts.idleGraceMs;
     if (this.lastFull <= since) {
       while (this.numPollers > this.maxPollers && this.polling.length > 0) {
         const oldest = this.polling[this.polling.length - 1]!;

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { LsError } from '../../common/errors.js';
-import { cappedAdmission, UNCAPPED_ADMISSION } from '../../server/thread-admission.js';
+import { cappedAdmission, type ThreadAdmission, UNCAPPED_ADMISSION } from '../../server/thread-admission.js';
 import {
   type PoolClock,
   type PoolJob,
@@ -48,6 +48,7 @@ class FakeThread implements PoolThread<FakeJob> {
   ) {}
   run(j: FakeJob): void {
     this.jobs.push(j);
+    if (this.fast) this.unread = true;
   }
   exit(): void {
     this.exitAsked = true;
@@ -55,6 +56,20 @@ class FakeThread implements PoolThread<FakeJob> {
   /** Its current request's name, as the pool hands it back. */
   finish(): string | undefined {
     return this.events.done()?.name;
+  }
+  /** Whether it has answered and the main thread has not read the answer yet (see answer()). */
+  private unread = false;
+  /** Answers each request as soon as it has it (a request of a fraction of a millisecond). */
+  fast = false;
+  /** Answers its request without the main thread reading the answer (its event loop is busy). */
+  answer(): void {
+    this.unread = true;
+  }
+  collect(): boolean {
+    if (!this.unread) return false;
+    this.unread = false;
+    this.events.done();
+    return true;
   }
 }
 
@@ -70,6 +85,16 @@ class ManualClock implements PoolClock {
     return () => {
       this.timers = this.timers.filter((x) => x !== timer);
     };
+  }
+  /** Moves time on with the main thread blocked (a heap snapshot): the timers due meanwhile fire late, at the end. */
+  stall(ms: number): void {
+    this.t += ms;
+    for (;;) {
+      const next = this.timers.filter((x) => x.at <= this.t).sort((a, b) => a.at - b.at)[0];
+      if (!next) break;
+      this.timers = this.timers.filter((x) => x !== next);
+      next.fn();
+    }
   }
   /** Moves time on, firing due timers in order. */
   advance(ms: number): void {
@@ -131,7 +156,7 @@ function harness(
   const exiting = () => threads.filter((t) => t.exitAsked).map((t) => t.id);
   /** Which threads hold a request (sent to them, or waiting for their boot), by start order. */
   const busy = () => pool.list().map((t) => t.busy);
-  return { pool, threads, clock, settle, bringOnline, exitAsked, exiting, busy };
+  return { pool, threads, clock, settle, bringOnline, online, exitAsked, exiting, busy };
 }
 
 describe('thread pool: starting threads (ThreadManager::MainWorkLoop)', () => {
@@ -266,13 +291,15 @@ describe('thread pool: admission', () => {
     const h = harness({ cap: 2 });
     h.pool.submit(job('a')); // thread 1 takes a while booting, starts thread 2 (quota 2 of 2)
     const b = job('b');
-    h.pool.submit(b); // thread 2 (booting) takes b, which leaves no poller, and none may start
+    h.pool.submit(b); // thread 2 still boots and could start no thread: b waits for a thread that is up
+    assert.equal(told(b), undefined, 'not refused while a poller is still booting');
+    assert.equal(h.pool.queued, 1);
+    h.settle(); // thread 1 runs a; thread 2 comes up and takes b, which leaves no poller, and none may start
     assert.equal(told(b)?.code, 'LS_ERR_THREADS_EXHAUSTED', `b was not refused: ${told(b)?.message}`);
     assert.match(told(b)!.message, /--grpc_max_threads 2/);
     assert.equal(h.threads.length, 2, 'no thread past the cap');
     assert.equal(h.threads[1]!.jobs.length, 0);
     assert.equal(h.pool.stats().idle, 1, 'thread 2 polls again');
-    h.settle();
     const b2 = job('b2');
     h.pool.submit(b2);
     assert.equal(told(b2)?.code, 'LS_ERR_THREADS_EXHAUSTED', 'the same once the threads are up');
@@ -460,8 +487,9 @@ describe('thread pool: close', () => {
     h.bringOnline(h.threads[0]!);
     h.threads[2]!.events.exited(1, 'gone'); // the poller dies: none left, and its quota is...
     const c = job('c');
-    h.pool.submit(c); // ...given back, so c starts thread 4, which takes it and may start none: refused
-    assert.equal(told(c)?.code, 'LS_ERR_THREADS_EXHAUSTED');
+    h.pool.submit(c); // ...given back, so c starts thread 4, which may start none: c waits for it
+    assert.equal(told(c), undefined);
+    assert.equal(h.pool.queued, 1);
     let done = false;
     const closing = h.pool.close().then(() => (done = true));
     assert.equal(h.pool.closed, true);
@@ -474,6 +502,8 @@ describe('thread pool: close', () => {
       assert.ok(j.error instanceof LsError && j.error.code === 'LS_ERR_SHUTTING_DOWN', j.name);
       assert.match(j.error.message, /shut down while the request was running/);
     }
+    assert.equal(told(c)?.code, 'LS_ERR_SHUTTING_DOWN');
+    assert.match(told(c)!.message, /shut down before the request ran/);
     assert.equal(h.pool.stats().current, 0);
   });
 });
@@ -604,5 +634,94 @@ describe('thread pool: bounded boots', () => {
     h.bringOnline(h.threads[2]!);
     await waiting;
     assert.equal(h.pool.stats().current, 3);
+  });
+});
+
+describe('thread pool: steady load under the cap (the seed scenario against a patched server)', () => {
+  /**
+   * `bursts` bursts of `size` requests `everyMs` apart, as a main thread reads them from its
+   * socket in one turn. A request takes a fraction of a millisecond: a thread that is up answers
+   * as soon as it has one, and the main thread reads the answers after the burst. Threads are up
+   * `bootMs` after they are created. Requests past admission's queue bound are refused as
+   * HandlerThreadRunner.run does. Returns the refusals and what the pool started and ended
+   * after its first `settleMs`.
+   */
+  function steadyLoad(
+    h: ReturnType<typeof harness>,
+    o: { bursts: number; size: number; everyMs: number; bootMs: number; settleMs: number; admission: ThreadAdmission },
+  ) {
+    const created = new Map<FakeThread, number>();
+    const refused: string[] = [];
+    let after = { created: 0, exited: 0 };
+    for (let b = 0; b < o.bursts; b++) {
+      for (const t of h.threads) {
+        t.fast = true;
+        if (!created.has(t)) created.set(t, h.clock.now());
+        if (!h.online.has(t) && h.clock.now() - created.get(t)! >= o.bootMs) h.bringOnline(t);
+      }
+      if (h.clock.now() < o.settleMs) after = { created: h.pool.stats().created, exited: h.pool.stats().exited };
+      for (let i = 0; i < o.size; i++) {
+        const j = job(`b${b}.${i}`);
+        if (o.admission.queues(h.pool.queued)) h.pool.submit(j);
+        else j.reject(o.admission.refusal());
+        if (j.error) refused.push(`${j.name}: ${j.error.message}`);
+      }
+      h.clock.advance(o.everyMs);
+      // The main thread reads the answers (a thread taking over a request waiting for a boot answers that too).
+      for (let more = true; more; ) {
+        more = false;
+        for (const t of h.threads) if (t.collect()) more = true;
+      }
+      h.exitAsked();
+    }
+    const st = h.pool.stats();
+    return { refused, created: st.created - after.created, exited: st.exited - after.exited, st };
+  }
+
+  it('threads still booting do not make a capped pool refuse what a thread that is up serves in time, and steady load starts and ends no thread', () => {
+    const admission = cappedAdmission(8);
+    const h = harness({ cap: 8, graceMs: 1000 });
+    h.pool.prestart();
+    h.settle();
+    // 8 at once every 30 ms (~270 req/s), boots of 150 ms, for 6 s: one thread at a time is enough.
+    const r = steadyLoad(h, { bursts: 200, size: 8, everyMs: 30, bootMs: 150, settleMs: 1000, admission });
+    assert.deepEqual(r.refused.slice(0, 3), [], `${r.refused.length} of 1600 refused under the cap`);
+    assert.ok(r.st.peak <= 3, `threads started for requests a free thread could take: ${JSON.stringify(r.st)}`);
+    assert.equal(r.created + r.exited, 0, `threads churned under steady load: ${JSON.stringify(r)}`);
+  });
+
+  it('a thread that has answered is a poller again before the main thread reads its answer', () => {
+    const h = harness({ cap: 4, graceMs: 60_000 });
+    const first = ['a', 'b', 'c'].map(job);
+    for (const j of first) h.pool.submit(j);
+    h.settle(); // threads 1-3 run a, b, c; thread 4 polls (quota full)
+    for (const t of h.threads.slice(0, 3)) t.answer(); // answered; the main thread is still busy reading requests
+    const d = job('d');
+    h.pool.submit(d); // the last poller takes d: upstream's answered threads poll, so d runs
+    assert.equal(told(d), undefined, `d was refused: ${told(d)?.message}`);
+    assert.equal(h.pool.stats().created, 4, 'no thread started past the answered ones');
+    assert.deepEqual(
+      h.threads.map((t) => sent(t).join()),
+      ['a,d', 'b', 'c', ''],
+      'the first thread found free takes d; thread 4 stays a poller',
+    );
+  });
+
+  it('a reaper firing late after the main thread was blocked (a heap snapshot) retires nothing: the load gets a new grace', () => {
+    const h = harness({ graceMs: 1000 });
+    for (let i = 0; i < 6; i++) h.pool.submit(job(`r${i}`));
+    h.settle();
+    for (const t of h.threads.slice(0, 6)) t.finish();
+    assert.equal(h.pool.stats().idle, 7);
+    h.clock.advance(500);
+    h.clock.stall(2500); // the reaper was due at 1000 and runs at 3000, before the requests that queued meanwhile
+    assert.deepEqual(h.exiting(), [], 'threads retired by a timer that ran before the load could be read');
+    for (let i = 0; i < 5; i++) h.pool.submit(job(`after${i}`));
+    assert.equal(h.pool.stats().created, 7, 'the load after the stall is served by the threads it had');
+    for (const { id } of h.pool.list().filter((t) => t.busy)) h.threads[id - 1]!.finish();
+    h.clock.advance(999);
+    assert.deepEqual(h.exiting(), [], 'the grace counts from the end of the stall');
+    h.clock.advance(1);
+    assert.equal(h.exiting().length, 5, 'then the surplus leaves, down to the maximum pollers');
   });
 });
