@@ -62,8 +62,12 @@ export const serveCommand: Command = {
       'MS',
     ),
     'max-booting-threads': s(
-      'Handler threads booting their isolate at once; the others a spike started wait their turn (default: the CPU count)',
+      'Handler threads booting their isolate at once at normal priority (default: the CPU count)',
       'N',
+    ),
+    'background-boots': s(
+      'auto: the threads a spike starts past --max-booting-threads are created at once and boot at the lowest CPU priority (Linux, where the server may raise them back); off: they wait their turn to be created (default auto)',
+      'auto|off',
     ),
     diagnostics: { type: 'boolean', description: 'Serve the diagnostics interface (loopback only)' },
     'diagnostics-port': s('Diagnostics port, always bound on 127.0.0.1 (default 0: a free port, logged)', 'PORT'),
@@ -117,6 +121,7 @@ export const serveCommand: Command = {
       min_idle_threads: str(args, 'min-idle-threads'),
       idle_thread_grace_ms: str(args, 'idle-thread-grace-ms'),
       max_booting_threads: str(args, 'max-booting-threads'),
+      background_boots: str(args, 'background-boots'),
       diagnostics: bool(args, 'diagnostics'),
       diagnostics_port: str(args, 'diagnostics-port'),
       diagnostics_dir: str(args, 'diagnostics-dir'),

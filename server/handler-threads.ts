@@ -18,6 +18,7 @@ import type { ThreadAdmission } from './thread-admission.js';
 import { byIndex, VersionSlots, type WireJob, WorkerThread } from './thread-channel.js';
 import type { HandlerThreadInfo, ThreadStats } from '../common/diagnostics-api.js';
 import { ThreadPool } from './thread-pool.js';
+import { backgroundBoots } from './thread-priority.js';
 import { encodeRequest } from './thread-wire.js';
 
 export interface HandlerThreadOptions {
@@ -37,11 +38,17 @@ export interface HandlerThreadOptions {
   /** The worker script (tests swap it); default: handler-thread-worker.js beside this file. */
   readonly workerUrl?: URL;
   /**
-   * Threads booting an isolate at once; the others a spike started wait their turn to be
-   * created (thread-pool.ts). Default: the CPUs this process may use, which boots saturate
-   * without starving the main thread (`--max-booting-threads`).
+   * Threads booting an isolate at once at normal priority (thread-pool.ts). Default: the CPUs
+   * this process may use, which boots saturate without starving the main thread
+   * (`--max-booting-threads`).
    */
   readonly maxBooting?: number;
+  /**
+   * Whether the threads a spike starts past `maxBooting` are created at once to boot at the
+   * lowest priority (thread-priority.ts), where this process can raise them back; otherwise
+   * they wait their turn to be created (`--background-boots`). Default true.
+   */
+  readonly backgroundBoots?: boolean;
 }
 
 const DEFAULT_WORKER_URL = new URL('./handler-thread-worker.js', import.meta.url);
@@ -59,14 +66,18 @@ export class HandlerThreadRunner implements InferenceRunner {
 
   constructor(private readonly opts: HandlerThreadOptions) {
     const url = opts.workerUrl ?? DEFAULT_WORKER_URL;
+    // Chosen once: undefined where threads cannot be lowered and raised back (not Linux, no right).
+    const priority = opts.backgroundBoots === false ? undefined : backgroundBoots();
     this.pool = new ThreadPool({
       admission: opts.admission,
       // Upstream's defaults are min 1, max 2 pollers.
       minPollers: opts.minIdleThreads,
       idleGraceMs: opts.idleGraceMs ?? 0,
       maxBooting: opts.maxBooting ?? availableParallelism(),
+      backgroundBoots: priority !== undefined,
       // A new thread learns every loaded version before its first request.
-      start: (events) => new WorkerThread(url, this.slots.loads(), events),
+      start: (events, background) =>
+        new WorkerThread(url, this.slots.loads(), events, background ? priority : undefined),
     });
   }
 

@@ -36,8 +36,10 @@ export interface ServerOptions {
   readonly minIdleThreads: number;
   /** How long a thread beyond minIdleThreads may wait for work before it exits (0: at once, as upstream). */
   readonly idleThreadGraceMs: number;
-  /** Handler threads booting an isolate at once (the rest a spike started wait their turn). */
+  /** Handler threads booting an isolate at once at normal priority. */
   readonly maxBootingThreads: number;
+  /** Whether threads past maxBootingThreads boot at the lowest priority at once ('auto') or wait their turn ('off'). */
+  readonly backgroundBoots: boolean;
   readonly diagnostics: boolean;
   /** Diagnostics listener port (always on 127.0.0.1); 0 picks a free port. */
   readonly diagnosticsPort: number;
@@ -79,6 +81,7 @@ const rawServerOptionsSchema = v.object({
   min_idle_threads: v.optional(numeric({ min: 0, max: 1000, integer: true }), 1),
   idle_thread_grace_ms: v.optional(numeric({ min: 0, max: 3_600_000 }), 1000),
   max_booting_threads: v.optional(numeric({ min: 1, max: 10_000, integer: true }), () => availableParallelism()),
+  background_boots: v.optional(oneOf(['auto', 'off']), 'auto'),
   diagnostics: v.optional(flag(), false),
   diagnostics_port: v.optional(port, 0),
   diagnostics_dir: optionalText,
@@ -153,6 +156,7 @@ export function validateServerOptions(input: RawServerOptions = {}): ServerOptio
     minIdleThreads: raw.min_idle_threads,
     idleThreadGraceMs: raw.idle_thread_grace_ms,
     maxBootingThreads: raw.max_booting_threads,
+    backgroundBoots: raw.background_boots === 'auto',
     diagnostics: raw.diagnostics,
     diagnosticsPort: raw.diagnostics_port,
     diagnosticsDir: raw.diagnostics_dir === '' ? undefined : raw.diagnostics_dir,

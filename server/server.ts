@@ -80,6 +80,7 @@ export async function startServer(
         minIdleThreads: options.minIdleThreads,
         idleGraceMs: options.idleThreadGraceMs,
         maxBooting: options.maxBootingThreads,
+        backgroundBoots: options.backgroundBoots,
         modelDelayMs: options.modelDelayMs,
       });
   const runner: InferenceRunner = deps.runner ?? threads!;
@@ -159,6 +160,7 @@ export async function startServer(
             minIdle: options.minIdleThreads,
             idleGraceMs: options.idleThreadGraceMs,
             maxBooting: options.maxBootingThreads,
+            backgroundBoots: options.backgroundBoots,
             modelDelayMs: options.modelDelayMs,
           }
         : 'inline runner',

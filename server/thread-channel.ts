@@ -20,6 +20,7 @@ import {
   type WireRequest,
 } from './thread-wire.js';
 import type { PoolJob, PoolThread, ThreadEvents } from './thread-pool.js';
+import type { BootPriority } from './thread-priority.js';
 import { handlerThreadEnv } from './worker-env.js';
 
 /** A Predict on its way to a thread: the request message, and how to answer the caller. */
@@ -123,14 +124,29 @@ export class WorkerThread implements PoolThread<WireJob> {
   private lastError: string | undefined;
   /** Settles the thread's request from its reply, and hands the thread back to the pool. */
   private readonly answered: (reply: Uint8Array) => void;
+  /** Its OS thread id while it boots in the background (lowered by `priority`), else undefined. */
+  private lowered: number | undefined;
 
-  /** Starts the thread; it learns `loads` before its first request. */
-  constructor(url: URL, loads: Iterable<ThreadControl>, events: ThreadEvents<WireJob>) {
+  /**
+   * Starts the thread; it learns `loads` before its first request. With `background`, it boots
+   * at the lowest priority (if its OS thread can be found and lowered) until foreground().
+   */
+  constructor(
+    url: URL,
+    loads: Iterable<ThreadControl>,
+    events: ThreadEvents<WireJob>,
+    private readonly priority?: BootPriority,
+  ) {
     const { port1, port2 } = new MessageChannel();
     const signal = new SharedArrayBuffer(8);
     const data: HandlerThreadData = { port: port2, signal };
     // Without NODE_OPTIONS' preloads: a profiler's sampler runs once, in the main thread (worker-env.ts).
-    this.worker = new Worker(url, { workerData: data, transferList: [port2], env: handlerThreadEnv() });
+    const create = () => new Worker(url, { workerData: data, transferList: [port2], env: handlerThreadEnv() });
+    if (priority) {
+      const { value, tid } = priority.lowered(create);
+      this.worker = value;
+      this.lowered = tid;
+    } else this.worker = create();
     this.id = this.worker.threadId;
     this.port = port1;
     this.signal = new Int32Array(signal);
@@ -159,6 +175,16 @@ export class WorkerThread implements PoolThread<WireJob> {
     this.worker.ref();
     // The request's buffer is its own (encodeRequest): moved, not copied.
     this.send(job.bytes, [job.bytes.buffer as ArrayBuffer]);
+  }
+
+  get background(): boolean {
+    return this.lowered !== undefined;
+  }
+
+  foreground(): void {
+    if (this.lowered === undefined) return;
+    this.priority!.restore(this.lowered);
+    this.lowered = undefined;
   }
 
   /** Reads a reply the thread has posted and the event loop has not delivered yet (the pool's collect). */

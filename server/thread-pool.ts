@@ -20,11 +20,15 @@
  *   upstream's defaults 1 and 2); beyond it the thread exits, here after a grace (below).
  * Deviations, each for a thread that costs an isolate boot (~75–130 ms of CPU on this kind of
  * machine, `npm run bench:threads`) rather than microseconds:
- * - at most `maxBooting` threads boot at once (about the CPU count); the others the chain
- *   started wait their turn to be created, counted as threads and pollers all the same. Boots
+ * - at most `maxBooting` threads boot at once at normal priority (about the CPU count). Boots
  *   beyond the cores only share them: each then takes longer, and the main thread — which
  *   accepts, decodes and hands out the requests — gets one share among all of them (with 120
- *   booting at once a pickup took 114–153 ms of wall time for ~1 ms of CPU);
+ *   booting at once a pickup took 114–153 ms of wall time for ~1 ms of CPU). The others the
+ *   chain started are, with `backgroundBoots`, created at once to boot in the background (the
+ *   lowest CPU priority, thread-priority.ts: the OS thread exists, as upstream's does, without
+ *   taking the main thread's share) and brought to normal priority in start order as slots
+ *   free; without it they wait their turn to be created. Either way they count as threads and
+ *   pollers;
  * - a request waiting for a boot is taken over by a thread that is up and frees first; the
  *   booting thread polls instead (the thread count, leak 2's subject, is the same);
  * - a thread still booting takes a request only while admission would let the chain start the
@@ -58,6 +62,10 @@ export interface PoolThread<J extends PoolJob> {
   run(job: J): void;
   /** Asks the thread to end itself after what it was sent before; it reports exited(). */
   exit(): void;
+  /** Whether it boots in the background (asked of start(), and the thread could be lowered). */
+  readonly background?: boolean;
+  /** Brings a thread booting in the background to normal priority (for the rest of its life). */
+  foreground?(): void;
   /**
    * Takes the thread's answer if it has answered and the answer is not read yet (its done()
    * is called from within); true if it did. Absent: answers are only read as they arrive.
@@ -99,13 +107,19 @@ export interface ThreadPoolOptions<T, J extends PoolJob> {
   readonly minPollers: number;
   /** How long surplus pollers wait before they exit; 0 is upstream (at once). */
   readonly idleGraceMs: number;
-  /** Threads booting at once (at least 1; default unbounded); the rest wait their turn to be created. */
+  /** Threads booting at once at normal priority (at least 1; default unbounded). */
   readonly maxBooting?: number;
   /**
-   * Starts one thread, which reports through `events` (never from within this call). May
+   * Whether threads past `maxBooting` are created at once to boot in the background (start()
+   * is asked for one) rather than wait their turn to be created.
+   */
+  readonly backgroundBoots?: boolean;
+  /**
+   * Starts one thread, which reports through `events` (never from within this call); with
+   * `background`, one that boots at the lowest priority if it can (PoolThread.background). May
    * throw: the request waiting for that thread, if any, fails with the error.
    */
-  readonly start: (events: ThreadEvents<J>) => T;
+  readonly start: (events: ThreadEvents<J>, background: boolean) => T;
   readonly clock?: PoolClock;
 }
 
@@ -144,8 +158,10 @@ export class ThreadPool<T extends PoolThread<J>, J extends PoolJob> {
   private readonly waiting: Pooled<T, J>[] = [];
   /** Threads the chain started that wait for a boot slot to be created, in start order. */
   private readonly toCreate: Pooled<T, J>[] = [];
-  /** Threads created and not up yet (at most maxBooting). */
+  /** Threads created and not up yet, booting at normal priority (at most maxBooting). */
   private bootingNow = 0;
+  /** Threads created and not up yet, booting in the background, in start order. */
+  private readonly inBackground: Pooled<T, J>[] = [];
   private readonly maxBooting: number;
   /** Cancels the armed reaper (see afterWork). */
   private cancelReap: (() => void) | undefined;
@@ -262,7 +278,7 @@ export class ThreadPool<T extends PoolThread<J>, J extends PoolJob> {
 
   /** Threads started and not up yet: booting, or waiting for a boot slot. */
   private starting(): number {
-    return this.bootingNow + this.toCreate.length;
+    return this.bootingNow + this.inBackground.length + this.toCreate.length;
   }
 
   private settleUp(): void {
@@ -298,28 +314,55 @@ export class ThreadPool<T extends PoolThread<J>, J extends PoolJob> {
     return true;
   }
 
-  /** Creates the threads waiting for a boot slot while slots are free. */
+  /**
+   * Creates the threads waiting for a boot slot while slots are free, and with background boots
+   * the rest at once, in the background. Background threads move to the slots that free first.
+   */
   private createNext(): void {
-    while (this.bootingNow < this.maxBooting && this.toCreate.length > 0) {
+    while (this.bootingNow < this.maxBooting && this.inBackground.length > 0) {
+      const p = this.inBackground.shift()!;
+      p.thread!.foreground?.();
+      this.bootingNow++;
+    }
+    while (this.toCreate.length > 0) {
+      const background = this.bootingNow >= this.maxBooting;
+      // Past the bound only in the background, and not while a thread that could not be
+      // lowered boots at normal priority beyond it.
+      if (background && (!this.opts.backgroundBoots || this.bootingNow > this.maxBooting)) break;
       const p = this.toCreate.shift()!;
       try {
         // The thread reports only after start() has returned, so `p.thread` is set by then.
-        p.thread = this.opts.start({
-          online: () => this.onOnline(p),
-          done: () => this.onDone(p),
-          broken: (why) => this.onBroken(p, why),
-          exited: (code, lastError) => this.onExit(p, code, lastError),
-        });
+        p.thread = this.opts.start(
+          {
+            online: () => this.onOnline(p),
+            done: () => this.onDone(p),
+            broken: (why) => this.onBroken(p, why),
+            exited: (code, lastError) => this.onExit(p, code, lastError),
+          },
+          background,
+        );
       } catch (e) {
         this.failedToStart(p, e as Error);
         continue;
       }
-      this.bootingNow++;
       this.alive++;
       this.created++;
       if (this.alive > this.peak) this.peak = this.alive;
+      if (background && p.thread.background) this.inBackground.push(p);
+      else {
+        this.bootingNow++;
+        // One it could not lower boots at normal priority past the bound: the next waits for a slot.
+        if (background) break;
+      }
     }
     this.settleUp();
+  }
+
+  /** A thread created and not up has come up or ended: its boot (slot or background) is over. */
+  private bootOver(p: Pooled<T, J>): void {
+    const i = this.inBackground.indexOf(p);
+    if (i >= 0) this.inBackground.splice(i, 1);
+    else this.bootingNow--;
   }
 
   /**
@@ -354,7 +397,9 @@ export class ThreadPool<T extends PoolThread<J>, J extends PoolJob> {
   private onOnline(p: Pooled<T, J>): void {
     if (p.booted) return;
     p.booted = true;
-    this.bootingNow--;
+    // Up: it serves at normal priority, whether or not a slot freed for it first.
+    if (this.inBackground.includes(p)) p.thread!.foreground?.();
+    this.bootOver(p);
     // A thread coming up is one the load asked for: no surplus is counted before it.
     this.lastFull = this.clock.now();
     if (p.state === 'working') {
@@ -523,7 +568,7 @@ export class ThreadPool<T extends PoolThread<J>, J extends PoolJob> {
     const wasUp = p.booted;
     if (!p.booted) {
       p.booted = true;
-      this.bootingNow--;
+      this.bootOver(p);
     }
     p.ended();
     const job = p.busy;

@@ -9,10 +9,12 @@
  * there. Goals: leaky reaches 0.9 × C above idle (threads ≈ requests
  * in flight; the issue asks within 2 s); patched stays at or under the cap + the idle count
  * and answers the rest RESOURCE_EXHAUSTED; every request is answered in both.
- * Leaky runs once per boot bound (`--max-booting-threads`): the default (the CPU count) and
- * the others listed, e.g. 1000 for unbounded, side by side.
+ * Leaky runs once per boot setting, side by side: `N[/auto|off]` is `--max-booting-threads N`
+ * (`default`: the CPU count) and `--background-boots` (default auto: the threads past N are
+ * created at once and boot at the lowest priority; off: they wait their turn to be created),
+ * e.g. `1000/off` for unbounded boots at normal priority.
  *   BENCH_SPIKE_C (120,200), BENCH_DELAY_MS (300), BENCH_MODES (leaky,patched),
- *   BENCH_MAX_BOOTING (default,1000)
+ *   BENCH_MAX_BOOTING (default,default/off)
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -28,7 +30,16 @@ import { spawnServe, type Target } from '../helpers/spawn-target.js';
 const CS = (process.env.BENCH_SPIKE_C ?? '120,200').split(',').map(Number);
 const DELAY_MS = Number(process.env.BENCH_DELAY_MS ?? 300);
 const MODES = (process.env.BENCH_MODES ?? 'leaky,patched').split(',');
-const BOOTS = (process.env.BENCH_MAX_BOOTING ?? 'default,1000').split(',');
+const BOOTS = (process.env.BENCH_MAX_BOOTING ?? 'default,default/off').split(',');
+
+/** serve's flags for a boot setting `N[/auto|off]`. */
+function bootFlags(boots: string): string[] {
+  const [n, background] = boots.split('/');
+  return [
+    ...(n === 'default' ? [] : ['--max-booting-threads', n!]),
+    ...(background ? ['--background-boots', background] : []),
+  ];
+}
 
 interface Spike {
   readonly mode: string;
@@ -60,7 +71,7 @@ async function spike(mode: string, boots: string, c: number, modelDir: string): 
     String(DELAY_MS),
     '--log-level',
     'warn',
-    ...(boots === 'default' ? [] : ['--max-booting-threads', boots]),
+    ...bootFlags(boots),
   ]);
   const pid = server.child.pid!;
   const client = new grpc.Client(server.grpc, grpc.credentials.createInsecure());
@@ -140,12 +151,12 @@ try {
   const modelDir = join(root, 'ctr');
   await writeModelVersions(modelDir, { features: 10, versions: [1] });
   console.log(
-    `leak 2 spike: C concurrent ${DELAY_MS} ms Predicts over gRPC, OS threads and RSS from /proc every 10 ms; patched cap ${4 * availableParallelism()} (4 × CPUs); boots: --max-booting-threads (default ${availableParallelism()}, the CPUs); load average ${loadavg()
+    `leak 2 spike: C concurrent ${DELAY_MS} ms Predicts over gRPC, OS threads and RSS from /proc every 10 ms; patched cap ${4 * availableParallelism()} (4 × CPUs); boots: --max-booting-threads[/--background-boots] (default ${availableParallelism()}, the CPUs; auto); load average ${loadavg()
       .map((x) => x.toFixed(1))
       .join(' ')}`,
   );
   console.log(
-    'mode     boots    C    idle  peak  +threads  +/C    t(0.9·C)  RSS idle→peak      per thread  answers (all in; median, probe)',
+    'mode     boots        C    idle  peak  +threads  +/C    t(0.9·C)  RSS idle→peak      per thread  answers (all in; median, probe)',
   );
   const runs: Array<[string, string]> = MODES.flatMap(
     (mode): Array<[string, string]> =>
@@ -159,7 +170,7 @@ try {
       console.log(
         [
           r.mode.padEnd(8),
-          r.boots.padEnd(8),
+          r.boots.padEnd(12),
           String(r.c).padEnd(4),
           String(r.idleThreads).padEnd(5),
           String(r.peakThreads).padEnd(5),

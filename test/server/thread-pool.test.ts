@@ -45,7 +45,12 @@ class FakeThread implements PoolThread<FakeJob> {
   constructor(
     readonly id: number,
     readonly events: ThreadEvents<FakeJob>,
+    /** Whether it boots at the lowest priority (until foreground()). */
+    public background = false,
   ) {}
+  foreground(): void {
+    this.background = false;
+  }
   run(j: FakeJob): void {
     this.jobs.push(j);
     if (this.fast) this.unread = true;
@@ -116,7 +121,10 @@ function harness(
     minPollers?: number;
     graceMs?: number;
     maxBooting?: number;
+    backgroundBoots?: boolean;
     startFails?: (n: number) => boolean;
+    /** Whether the nth thread asked to boot in the background cannot be lowered. */
+    lowerFails?: (n: number) => boolean;
   } = {},
 ) {
   const threads: FakeThread[] = [];
@@ -127,10 +135,12 @@ function harness(
     minPollers: o.minPollers ?? 1,
     idleGraceMs: o.graceMs ?? 0,
     ...(o.maxBooting === undefined ? {} : { maxBooting: o.maxBooting }),
+    ...(o.backgroundBoots === undefined ? {} : { backgroundBoots: o.backgroundBoots }),
     clock,
-    start: (events) => {
-      if (o.startFails?.(++attempts)) throw new Error('no memory for a thread');
-      const t = new FakeThread(threads.length + 1, events);
+    start: (events, background) => {
+      attempts++;
+      if (o.startFails?.(attempts)) throw new Error('no memory for a thread');
+      const t = new FakeThread(threads.length + 1, events, background && !o.lowerFails?.(attempts));
       threads.push(t);
       return t;
     },
@@ -157,6 +167,19 @@ function harness(
   /** Which threads hold a request (sent to them, or waiting for their boot), by start order. */
   const busy = () => pool.list().map((t) => t.busy);
   return { pool, threads, clock, settle, bringOnline, online, exitAsked, exiting, busy };
+}
+
+/** After a spike of `jobs` on fresh threads: each request ran on the thread that picked it up, every thread is up, none failed. */
+function spikeServed(h: ReturnType<typeof harness>, jobs: FakeJob[]): void {
+  assert.deepEqual(
+    h.threads.map((t) => sent(t).join()),
+    [...jobs.map((j) => j.name), ''],
+    'each request on the thread that picked it up',
+  );
+  const st = h.pool.stats();
+  assert.equal(st.starting, 0);
+  assert.equal(st.peak, jobs.length + 1);
+  assert.ok(jobs.every((j) => told(j) === undefined));
 }
 
 describe('thread pool: starting threads (ThreadManager::MainWorkLoop)', () => {
@@ -514,7 +537,7 @@ describe('thread pool: bounded boots', () => {
     const jobs = Array.from({ length: 10 }, (_, i) => job(`r${i}`));
     for (const j of jobs) h.pool.submit(j);
     assert.equal(h.threads.length, 2, 'two boots at once; the rest wait their turn');
-    let st = h.pool.stats();
+    const st = h.pool.stats();
     assert.equal(st.starting, 11, 'the chain started a thread per request plus the last poller');
     assert.equal(st.current, 2, 'only created threads are current');
     assert.equal(st.queued, 0, 'every request was picked up (by a thread still to boot)');
@@ -525,16 +548,8 @@ describe('thread pool: bounded boots', () => {
     assert.equal(h.threads.length, 4);
     h.settle();
     assert.equal(h.threads.length, 11, 'all of them, one slot at a time');
-    assert.deepEqual(
-      h.threads.map((t) => sent(t).join()),
-      [...jobs.map((j) => j.name), ''],
-      'each request on the thread that picked it up',
-    );
-    st = h.pool.stats();
-    assert.equal(st.starting, 0);
-    assert.equal(st.current, 11);
-    assert.equal(st.peak, 11);
-    assert.ok(jobs.every((j) => told(j) === undefined));
+    assert.equal(h.pool.stats().current, 11);
+    spikeServed(h, jobs);
   });
 
   it('a thread that is up and frees takes over the request waiting longest; the thread that would have run it still comes up, and nothing is reaped until every started thread is up', () => {
@@ -723,5 +738,55 @@ describe('thread pool: steady load under the cap (the seed scenario against a pa
     assert.deepEqual(h.exiting(), [], 'the grace counts from the end of the stall');
     h.clock.advance(1);
     assert.equal(h.exiting().length, 5, 'then the surplus leaves, down to the maximum pollers');
+  });
+});
+
+describe('thread pool: background boots', () => {
+  /** Which threads boot in the background now, by start order. */
+  const lowered = (h: ReturnType<typeof harness>) => h.threads.filter((t) => t.background).map((t) => t.id);
+
+  it('a spike creates every thread it starts at once: maxBooting boot at normal priority, the rest in the background, brought forward in start order as slots free', () => {
+    const h = harness({ maxBooting: 2, backgroundBoots: true, graceMs: 60_000 });
+    const jobs = Array.from({ length: 10 }, (_, i) => job(`r${i}`));
+    for (const j of jobs) h.pool.submit(j);
+    assert.equal(h.threads.length, 11, 'every thread the chain started exists at once');
+    assert.deepEqual(lowered(h), [3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    const st = h.pool.stats();
+    assert.equal(st.current, 11);
+    assert.equal(st.starting, 11);
+    h.bringOnline(h.threads[0]!);
+    assert.deepEqual(lowered(h), [4, 5, 6, 7, 8, 9, 10, 11], 'thread 1 up: thread 3 takes its slot');
+    h.bringOnline(h.threads[6]!);
+    assert.deepEqual(lowered(h), [4, 5, 6, 8, 9, 10, 11], 'a thread up before its turn serves at normal priority');
+    assert.equal(h.pool.stats().starting, 9, 'and takes no slot: threads 2 and 3 still boot in them');
+    h.settle();
+    assert.deepEqual(lowered(h), []);
+    spikeServed(h, jobs);
+  });
+
+  it('a thread that cannot be lowered boots at normal priority past the bound, and no more are created until the boots are back at the bound', () => {
+    const h = harness({ maxBooting: 2, backgroundBoots: true, lowerFails: (n) => n === 3 });
+    for (let i = 0; i < 5; i++) h.pool.submit(job(`r${i}`));
+    assert.equal(h.threads.length, 3, 'creation stops at the thread that could not be lowered');
+    assert.deepEqual(lowered(h), []);
+    assert.equal(h.pool.stats().starting, 6);
+    h.bringOnline(h.threads[0]!);
+    assert.equal(h.threads.length, 6, 'two boot at normal priority again: the rest are created in the background');
+    assert.deepEqual(lowered(h), [4, 5, 6]);
+  });
+
+  it('a thread booting in the background that dies fails the request waiting for it and gives its place back', () => {
+    const h = harness({ maxBooting: 1, backgroundBoots: true });
+    const [a, b] = [job('a'), job('b')];
+    h.pool.submit(a);
+    h.pool.submit(b);
+    assert.deepEqual(lowered(h), [2, 3]);
+    h.threads[1]!.events.exited(1, 'out of memory');
+    assert.equal(told(b)?.code, 'LS_ERR_INFERENCE');
+    assert.match(told(b)!.message, /before it was up/);
+    assert.equal(h.pool.stats().starting, 2, 'threads 1 and 3 still to come up');
+    h.settle();
+    assert.deepEqual(lowered(h), [2], 'the others were brought forward, the dead one never');
+    assert.equal(h.pool.stats().starting, 0);
   });
 });
