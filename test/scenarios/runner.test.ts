@@ -92,12 +92,18 @@ test('shuffled input: the executor-cache series grows in leaky mode and stays at
     assert.equal(P.manifest.snapshots.length, 0);
     const [b, t, f] = L.manifest.snapshots.map((x) => join(leaky.dir, x.file));
     for (const x of [b, t, f]) assert.ok(existsSync(x!));
-    const leaks = await findLeaks(b!, t!, f!, { top: 5 });
+    const leaks = await findLeaks(b!, t!, f!, { top: 10 });
     // At this small scale other young objects (gRPC buffers) can outweigh a few hundred keys
     // in one run; the cache's keys must be among the top groups, with their path.
-    const cache = leaks.groups.find((g) => /executors/.test(g.heldBy));
+    // The cache holds a key string and an entry per request; with the keys' concatenated and
+    // flat strings in groups of their own, the first cache group can be a small one: judge the
+    // largest.
+    const cache = leaks.groups.filter((g) => /executors/.test(g.heldBy)).sort((a, b) => b.count - a.count)[0];
     assert.ok(cache, `no top group held by the executor cache: ${leaks.groups.map((g) => g.heldBy).join('; ')}`);
-    assert.ok(cache.count >= 100, `cache group has ${cache.count} objects`);
+    assert.ok(
+      cache.count >= 100,
+      `largest cache group has ${cache.count} objects: ${leaks.groups.map((g) => `${g.count} × ${g.heldBy} (${g.path})`).join('; ')}`,
+    );
     // The path ends at one of the cache's key strings (printed truncated).
     // The table step names the key string itself, or its slot with the key as the label when
     // the path goes on into the key (a concatenated string's parts): either way a feature list.
