@@ -4,6 +4,7 @@
  * typed arrays; no per-node objects, so graphs of tens of millions of nodes fit.
  */
 import { LsError } from '../../common/errors.js';
+import { lastAtMost } from './sorted.js';
 import type { RawSnapshot } from './snapshot-parser.js';
 import type { StringTable } from './string-table.js';
 
@@ -176,16 +177,8 @@ export class HeapGraph {
 
   /** The node an edge leaves from: a binary search over firstEdge, O(log n). */
   edgeSource(edge: number): number {
-    const first = this.firstEdge;
-    let lo = 0;
-    let hi = this.nodeCount - 1;
     // The last node whose edges start at or before `edge` (nodes with no edges share a start).
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (first[mid]! <= edge) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
+    return lastAtMost(this.firstEdge, this.nodeCount, edge);
   }
 
   /**

@@ -16,6 +16,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { LsError } from '../../common/errors.js';
 import { decodeJsonStringBody } from './json-string.js';
+import { lastAtMost } from './sorted.js';
 
 /** What the graph reads: string i whole, or its first characters. */
 export interface StringTable {
@@ -307,15 +308,7 @@ export class MemoryStringTable extends StringReader implements StringSink {
   }
 
   private chunkOf(i: number): number {
-    const f = this.chunkFirst;
-    let lo = 0;
-    let hi = f.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (f[mid]! <= i) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
+    return lastAtMost(this.chunkFirst, this.chunkFirst.length, i);
   }
 
   protected read(i: number, maxChars: number): string {
