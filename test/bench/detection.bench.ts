@@ -8,7 +8,9 @@
  *
  *   npm run bench:detection                                   # 10 runs per case at each scenario's own rate
  *   npm run bench:detection -- --rates 100,300,500 --runs 3   # the steady phases' rate overridden
+ *   npm run bench:detection -- --rates 100,300,500 --modes patched  # the issue's rates figure: patched cases only
  *   options: --rates R1,R2… ('default' = the scenario's rate), --runs N (BENCH_RUNS, 10),
+ *   --modes leaky,patched (the cases run; default both),
  *   --snapshots (take the scenarios' heap snapshots, as `gate --scenario` does; default off),
  *   --keep DIR (keep the run directories there; BENCH_KEEP=1 keeps them in the temp folder),
  *   --reanalyze DIR (no runs: analyse and gate the run directories a --keep left there again,
@@ -28,6 +30,7 @@ import { runScenario } from '../../scenarios/runner.js';
 const { values: args } = parseArgs({
   options: {
     rates: { type: 'string', default: 'default' },
+    modes: { type: 'string', default: 'leaky,patched' },
     runs: { type: 'string', default: process.env.BENCH_RUNS ?? '10' },
     snapshots: { type: 'boolean', default: false },
     keep: { type: 'string' },
@@ -43,11 +46,15 @@ const RATES = args.rates.split(',').map((r) => {
     throw new Error(`--rates: expected numbers from 0.1 to 1000000 or "default", got "${r}"`);
   return n;
 });
-const CASES = [
+const ALL_CASES = [
   { scenario: 'shuffled-input', mode: 'leaky', expectLeak: true },
   { scenario: 'shuffled-input', mode: 'patched', expectLeak: false },
   { scenario: 'soak', mode: 'patched', expectLeak: false },
 ] as const;
+const MODES = args.modes.split(',');
+for (const m of MODES)
+  if (m !== 'leaky' && m !== 'patched') throw new Error(`--modes: expected leaky and/or patched, got "${m}"`);
+const CASES = ALL_CASES.filter((c) => MODES.includes(c.mode));
 
 const keep = args.keep ? resolve(args.keep) : undefined;
 const root = keep ?? (args.reanalyze ? resolve(args.reanalyze) : await mkdtemp(join(tmpdir(), 'leakscope-detection-')));
