@@ -31,7 +31,7 @@ import { diffHeaps } from './heap/diff.js';
 import { analyzeSnapshot, loadClassifiedHeap } from './heap/heap-analysis.js';
 import { IdSet } from './heap/id-set.js';
 import { readProfileJson } from './heap/allocation-profile.js';
-import { findLeaksIn } from './heap/leaks.js';
+import { findLeaksIn, targetStage } from './heap/leaks.js';
 import { codeOfGroups, type GroupCode, type GroupForCode } from './heap/source-lines.js';
 import { describeSources } from './heap/source-locations.js';
 import { classTotals, loadStage } from './heap/snapshot-stages.js';
@@ -190,10 +190,12 @@ async function analyzeHeap(run: RunData, opts: AnalyzeOptions, warnings: string[
     // The files are parsed at once (the final's parse also puts its nodes and edges on
     // worker threads). Baseline classified once: its ids and class totals serve the leak
     // analysis, its classes the diff. The snapshots between: node ids and class totals
-    // (the target's heap size is the growth the culprit explains).
-    const [before, stages, final] = await Promise.all([
+    // (the target's heap size is the growth the culprit explains); the target whole, for
+    // its group census (leaks.ts `targetStage`).
+    const [before, stages, targetHeap, final] = await Promise.all([
       loadClassifiedHeap(path(b)),
-      Promise.all(middle.map((r) => loadStage(path(r)))),
+      Promise.all(middle.slice(0, -1).map((r) => loadStage(path(r)))),
+      t ? loadClassifiedHeap(path(t)) : null,
       analyzeSnapshot(path(f)),
     ]);
     const d = diffHeaps(before, final, { top });
@@ -204,15 +206,16 @@ async function analyzeHeap(run: RunData, opts: AnalyzeOptions, warnings: string[
       changedClassCount: d.changedClassCount,
       totals: d.totals,
     };
+    const baseline = {
+      file: b.file,
+      ids: new IdSet(before.graph.nodeId),
+      classes: classTotals(before.classes, before.graph.selfSize),
+      totalSize: d.before.totalSize,
+    };
+    const target = t && targetHeap ? targetStage(t.file, targetHeap, baseline.ids) : null;
     let leaks: HeapSection['leaks'] = null;
-    if (t) {
-      const baseline = {
-        file: b.file,
-        ids: new IdSet(before.graph.nodeId),
-        classes: classTotals(before.classes, before.graph.selfSize),
-        totalSize: d.before.totalSize,
-      };
-      const r = findLeaksIn([baseline, ...stages], final, f.file, { top });
+    if (target) {
+      const r = findLeaksIn([baseline, ...stages, target], final, f.file, { top });
       const code = groupCode(run, r.groups, warnings);
       leaks = {
         candidateCount: r.candidateCount,
@@ -246,8 +249,8 @@ async function analyzeHeap(run: RunData, opts: AnalyzeOptions, warnings: string[
       snapshots: files,
       diff,
       leaks,
-      ...(t
-        ? { targetTotalSize: stages[stages.length - 1]!.totalSize }
+      ...(target
+        ? { targetTotalSize: target.totalSize }
         : { note: 'no target snapshot: diff only, no leak candidates' }),
     };
   } catch (e) {

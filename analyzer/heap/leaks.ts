@@ -17,7 +17,8 @@ import type { HeapBackingStores } from '../../common/analysis-format.js';
 import { backingStoresOf } from './backing-stores.js';
 import { sumTopmostByGroup } from './dominator-tree.js';
 import type { Classes } from './class-names.js';
-import { analyzeSnapshot, type HeapAnalysis } from './heap-analysis.js';
+import { analyzeSnapshot, type ClassifiedHeap, type HeapAnalysis, loadClassifiedHeap } from './heap-analysis.js';
+import { IdSet } from './id-set.js';
 import { type HeapGraph, ROOT } from './heap-graph.js';
 import {
   computeShortestPaths,
@@ -30,6 +31,7 @@ import {
   pathTo,
   renderPath,
   type PathStep,
+  type ShortestPaths,
 } from './paths.js';
 import { readablePath, type CodeSite } from './readable-path.js';
 import type { ParseOptions } from './snapshot-parser.js';
@@ -159,6 +161,120 @@ const programClass = (name: string): string | null =>
   /^[A-Za-z_$][\w$]*$/.test(name) && name !== 'Object' && name !== 'Array' ? name : null;
 
 /**
+ * The owner edge of each node: walk up the shortest-path tree past objects that are not
+ * from the baseline, to the edge by which the nearest baseline object holds the node;
+ * memoised along the way, so a heap's walk is linear.
+ */
+function ownerEdgeWalk(
+  g: HeapGraph,
+  classOf: Int32Array,
+  paths: ShortestPaths,
+  baseline: IdSet,
+): (i: number) => number {
+  const ownerEdgeOf = new Uint32Array(g.nodeCount).fill(NONE);
+  const inBaseline = (v: number): boolean => v === ROOT || baseline.has(g.nodeId[v]!);
+  const chain: number[] = [];
+  return (i) => {
+    chain.length = 0;
+    let v = i;
+    let found = NONE;
+    while (true) {
+      if (ownerEdgeOf[v] !== NONE) {
+        found = ownerEdgeOf[v]!;
+        break;
+      }
+      chain.push(v);
+      const p = parentOf(g, paths, v);
+      // A list's older members are not its owner: walk on to the list's head.
+      if (inBaseline(p) && (p === ROOT || classOf[p] !== classOf[v])) {
+        found = paths.parentEdge[v]!;
+        break;
+      }
+      v = p;
+    }
+    for (const c of chain) ownerEdgeOf[c] = found;
+    return found;
+  };
+}
+
+/**
+ * Each node's canonical owner: its owner (the nearest baseline object on its shortest path,
+ * `ownerEdgeWalk`), or, when that is V8 plumbing (a Map's hash table, an array's backing
+ * store, which V8 replaces as they grow or rehash), the nearest baseline object above it
+ * that the program made. The same structure then has the same owner in every snapshot,
+ * whether or not its table was replaced in between: census keys count by it.
+ */
+function canonicalOwners(
+  g: HeapGraph,
+  paths: ShortestPaths,
+  baseline: IdSet,
+  ownerEdge: (i: number) => number,
+): (i: number) => number {
+  const internalType = Uint8Array.from(g.nodeTypes, (t) => (isInternalType(t) ? 1 : 0));
+  const memo = new Map<number, number>();
+  return (i) => {
+    const owner = g.edgeSource(ownerEdge(i));
+    let v = memo.get(owner);
+    if (v !== undefined) return v;
+    v = owner;
+    while (v !== ROOT && (internalType[g.nodeType[v]!] === 1 || !baseline.has(g.nodeId[v]!))) {
+      const p = parentOf(g, paths, v);
+      if (p === NONE) break;
+      v = p;
+    }
+    memo.set(owner, v);
+    return v;
+  };
+}
+
+/** A census key that holds across snapshots: the class and the canonical owner's node id (V8 keeps an object's id). */
+const censusKey = (className: string, ownerId: number): string => `${className}\u0000${ownerId}`;
+
+/**
+ * The target snapshot as a stage with its group census: for each group that objects first
+ * seen after the baseline form there (by class and canonical owner), how many objects it
+ * holds, older ones included. A group still grows in the last pair when the final holds
+ * more than the target did: a bounded cache that replaces its entries holds as many, a leak
+ * more. (A whole-class count cannot tell: in a small run, the requests in flight at the
+ * target's capture can hold more strings and closures than a leak adds by the final.)
+ * The target's graph is not kept.
+ */
+export function targetStage(
+  file: string,
+  target: ClassifiedHeap,
+  baseline: IdSet,
+  opts: Pick<LeakOptions, 'includeInternal'> = {},
+): SnapshotStage {
+  const g = target.graph;
+  const { classOf, names } = target.classes;
+  const C = names.length;
+  const paths = computeShortestPaths(g);
+  const isCandidate = opts.includeInternal ? null : candidateTest(g, target.classes);
+  const canon = canonicalOwners(g, paths, baseline, ownerEdgeWalk(g, classOf, paths, baseline));
+  const counts = new Map<number, number>();
+  // The groups new objects form, then every member they hold (objects from the baseline too).
+  for (const old of [false, true])
+    for (let i = 0; i < g.nodeCount; i++) {
+      if (i === ROOT || !reached(paths, i) || baseline.has(g.nodeId[i]!) !== old) continue;
+      if (isCandidate && !isCandidate(i)) continue;
+      const key = canon(i) * C + classOf[i]!;
+      const have = counts.get(key);
+      if (have !== undefined || !old) counts.set(key, (have ?? 0) + 1);
+    }
+  const census = new Map<string, number>();
+  for (const [key, count] of counts) census.set(censusKey(names[key % C]!, g.nodeId[Math.floor(key / C)]!), count);
+  let totalSize = 0;
+  for (let i = 0; i < g.nodeCount; i++) totalSize += g.selfSize[i]!;
+  return {
+    file,
+    ids: new IdSet(g.nodeId.subarray(0, g.nodeCount)),
+    classes: classTotals(target.classes, g.selfSize),
+    totalSize,
+    census,
+  };
+}
+
+/**
  * Leak candidates in an analysed final snapshot, given the earlier snapshots in order
  * (baseline first, target last; at least two).
  */
@@ -191,32 +307,7 @@ export function findLeaksIn(
     interval[i] = bornIn(i);
   }
 
-  // Owner edge of each candidate: walk up the shortest-path tree past objects that are
-  // not from the baseline; memoised along the way (ownerEdge of non-baseline nodes).
-  const ownerEdgeOf = new Uint32Array(n).fill(NONE);
-  const inBaseline = (v: number): boolean => v === ROOT || baseline.has(g.nodeId[v]!);
-  const chain: number[] = [];
-  const ownerEdge = (i: number): number => {
-    chain.length = 0;
-    let v = i;
-    let found = NONE;
-    while (true) {
-      if (ownerEdgeOf[v] !== NONE) {
-        found = ownerEdgeOf[v]!;
-        break;
-      }
-      chain.push(v);
-      const p = parentOf(g, paths, v);
-      // A list's older members are not its owner: walk on to the list's head.
-      if (inBaseline(p) && (p === ROOT || classOf[p] !== classOf[v])) {
-        found = paths.parentEdge[v]!;
-        break;
-      }
-      v = p;
-    }
-    for (const c of chain) ownerEdgeOf[c] = found;
-    return found;
-  };
+  const ownerEdge = ownerEdgeWalk(g, classOf, paths, baseline);
 
   // Group = (class, owner, owner edge name), where all elements of one owner are one
   // edge "[]". Numeric keys per owner edge first, so no string is built per candidate.
@@ -264,19 +355,42 @@ export function findLeaksIn(
   const G = groupEdge.length;
 
   // Growth per consecutive pair: the group gained members that survive to the final. In
-  // the last pair its class must also have grown in count: a bounded cache that replaces
-  // entries gains survivors too, but its class does not grow. Earlier pairs do without
-  // that test: a snapshot taken mid-load (`snapshots: N`) holds the requests in flight,
-  // whose objects (closures, strings) make a class's count swing by more than a leak adds.
-  const target = stages[k - 1]!.classes;
-  const finalTotals = classTotals(final.classes, g.selfSize);
+  // the last pair its class and canonical owner must also hold more objects in the final
+  // than in the target (the target's census): a bounded cache that replaces entries gains
+  // survivors too, but holds no more of them. Without a census (a target read for its node ids only), its
+  // class must have grown in count instead, a test the requests in flight at a capture can
+  // fool. Earlier pairs do without either test: a snapshot taken mid-load (`snapshots: N`)
+  // holds the requests in flight, whose objects make a count swing by more than a leak adds.
+  const last = stages[k - 1]!;
+  const census = last.census;
+  // With a census: how many objects each group's class and canonical owner hold in the
+  // final, all births counted as in the census.
+  const heldNow = new Map<number, number>();
+  const groupKey = new Float64Array(G);
+  if (census) {
+    const canon = canonicalOwners(g, paths, baseline, ownerEdge);
+    for (let gi = 0; gi < G; gi++) {
+      groupKey[gi] = canon(g.edgeTo[groupEdge[gi]!]!) * classCount + groupClass[gi]!;
+      heldNow.set(groupKey[gi]!, 0);
+    }
+    for (let i = 0; i < n; i++) {
+      if (i === ROOT || !reached(paths, i) || (isCandidate && !isCandidate(i))) continue;
+      const key = canon(i) * classCount + classOf[i]!;
+      const have = heldNow.get(key);
+      if (have !== undefined) heldNow.set(key, have + 1);
+    }
+  }
+  const finalTotals = census ? null : classTotals(final.classes, g.selfSize);
   const grewIn = new Int32Array(G);
   const grewLast = new Uint8Array(G);
   for (let gi = 0; gi < G; gi++) {
     const name = names[groupClass[gi]!]!;
     for (let j = 1; j < k; j++) if (perInterval[gi]![j - 1]! > 0) grewIn[gi]!++;
-    const classGrew = (finalTotals.get(name)?.count ?? 0) > (target.get(name)?.count ?? 0);
-    if (perInterval[gi]![k - 1]! > 0 && classGrew) {
+    const key = groupKey[gi]!;
+    const grew = census
+      ? heldNow.get(key)! > (census.get(censusKey(name, g.nodeId[Math.floor(key / classCount)]!)) ?? 0)
+      : (finalTotals!.get(name)?.count ?? 0) > (last.classes.get(name)?.count ?? 0);
+    if (perInterval[gi]![k - 1]! > 0 && grew) {
       grewIn[gi]!++;
       grewLast[gi] = 1;
     }
@@ -392,9 +506,9 @@ export function findLeaksIn(
 
 /**
  * Leak candidates from N ≥ 3 snapshot files in the order they were taken:
- * `leakscope heap leaks BASELINE [MORE…] TARGET FINAL`. The earlier files are read at once
- * for their node ids and class totals only (no edges kept), interleaved with the final's
- * parse, whose nodes and edges go to worker threads.
+ * `leakscope heap leaks BASELINE [MORE…] TARGET FINAL`. The files before the target are read
+ * at once for their node ids and class totals only (no edges kept), the target whole for its
+ * group census, interleaved with the final's parse, whose nodes and edges go to worker threads.
  * @example (await findLeaksAcross(['s1.heapsnapshot', 's2.heapsnapshot', 's3.heapsnapshot'])).groups[0].readablePath
  */
 export async function findLeaksAcross(files: readonly string[], opts: LeakOptions = {}): Promise<LeakReport> {
@@ -403,12 +517,17 @@ export async function findLeaksAcross(files: readonly string[], opts: LeakOption
       'LS_ERR_INVALID_OPTION',
       `leak candidates need at least 3 snapshots (baseline, target, final), got ${files.length}`,
     );
-  const earlier = files.slice(0, -1);
+  const earlier = files.slice(0, -2);
+  const targetFile = files[files.length - 2]!;
   const finalFile = files[files.length - 1]!;
-  const [final, stages] = await Promise.all([
+  // The target is read whole (its graph groups its objects as the final's are, for the
+  // census), the snapshots before it for their node ids and class totals only.
+  const [final, stages, target] = await Promise.all([
     analyzeSnapshot(finalFile, opts),
     Promise.all(earlier.map((f) => loadStage(f, opts))),
+    loadClassifiedHeap(targetFile, opts),
   ]);
+  stages.push(targetStage(targetFile, target, stages[0]!.ids, opts));
   return findLeaksIn(stages, final, finalFile, opts);
 }
 

@@ -20,6 +20,11 @@ export interface SnapshotStage {
   readonly classes: ReadonlyMap<string, ClassTotal>;
   /** Sum of all self sizes. */
   readonly totalSize: number;
+  /**
+   * The target's leak groups and how many members first seen after the baseline each held
+   * there (`targetStage` in leaks.ts); absent for a stage read for its nodes only.
+   */
+  readonly census?: ReadonlyMap<string, number>;
 }
 
 /** Class totals of a classified heap (the final snapshot's, already analysed). */

@@ -10,7 +10,7 @@ import { type SpecNode, snapshotJson, withTempDir } from './fixtures.js';
  * array of items; `items[holder]` lists the item ids alive in that snapshot. Ids are
  * stable across snapshots, as V8's are, so "first seen" is exact.
  */
-function heapAt(items: Record<string, readonly number[]>): string {
+function heapAt(items: Record<string, readonly number[]>, classOf: Record<string, string> = {}): string {
   const nodes: SpecNode[] = [{ type: 'synthetic', name: '', size: 0, edges: [], id: 1 }];
   let holderId = 1_000_001;
   for (const [holder, ids] of Object.entries(items)) {
@@ -20,7 +20,7 @@ function heapAt(items: Record<string, readonly number[]>): string {
     nodes[0]!.edges.push({ type: 'property', name: holder, to: h });
     nodes[h]!.edges.push({ type: 'internal', name: 'items', to: arr });
     ids.forEach((id, k) => {
-      const item = nodes.push({ type: 'object', name: holder, size: 64, edges: [], id }) - 1;
+      const item = nodes.push({ type: 'object', name: classOf[holder] ?? holder, size: 64, edges: [], id }) - 1;
       nodes[arr]!.edges.push({ type: 'element', name: k, to: item });
     });
   }
@@ -97,6 +97,35 @@ test('three snapshots: a class that grew baseline → target and stayed target �
     assert.ok(
       kept.groups.some((g) => g.className === 'Warm'),
       'keepStopped keeps the warm-up group',
+    );
+  });
+});
+
+test('three snapshots: a leak whose class shrinks target → final (requests in flight at the target held more of it) is still a leak; a bounded cache at the same size is not', async () => {
+  // The small-run culprit: keys added after the target, while the target's capture caught
+  // requests in flight holding more objects of the keys' class than the leak added since.
+  const at: Record<string, number[]>[] = [
+    { Leak: range(0, 2), Inflight: [], Cache: range(200, 204) },
+    { Leak: range(0, 5), Inflight: range(400, 410), Cache: range(202, 206) },
+    { Leak: range(0, 8), Inflight: [], Cache: range(204, 208) },
+  ];
+  await withTempDir(async (dir) => {
+    const files: string[] = [];
+    for (const [k, items] of at.entries()) {
+      files.push(join(dir, `s${k}.heapsnapshot`));
+      await writeFile(files[k]!, heapAt(items, { Inflight: 'Leak' }));
+    }
+    const r = await findLeaksAcross(files, { top: 10 });
+    // The class "Leak" went from 15 objects to 8, yet its group grew from 5 to 8 members.
+    assert.deepEqual(
+      r.groups.map((g) => [g.className, g.heldBy, g.count, g.newPerInterval]),
+      [['Leak', 'LeakHolder.items[]', 3, [3, 3]]],
+    );
+    // The cache replaced half of its baseline entries by the target and the rest by the
+    // final: it gained survivors in each pair, but holds 4 entries in each snapshot.
+    assert.deepEqual(
+      r.stopped.map((s) => s.className),
+      ['Cache'],
     );
   });
 });

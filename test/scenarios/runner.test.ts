@@ -97,14 +97,16 @@ test('shuffled input: the executor-cache series grows in leaky mode and stays at
     // in one run; the cache's keys must be among the top groups, with their path.
     // The cache holds a key string and an entry per request; with the keys' concatenated and
     // flat strings in groups of their own, the first cache group can be a small one: judge the
-    // largest.
+    // largest. It holds the key of nearly every request the target phase completed: the keys
+    // made after the target prove that it still grows, although the requests in flight at
+    // the target's capture can hold more strings than the final phase adds (session 6's
+    // runs read 7-11 objects here when a whole-class count decided that).
     const cache = leaks.groups.filter((g) => /executors/.test(g.heldBy)).sort((a, b) => b.count - a.count)[0];
     assert.ok(cache, `no top group held by the executor cache: ${leaks.groups.map((g) => g.heldBy).join('; ')}`);
-    // The group's size is not asserted: since session 6 it reads 7-11 objects in some runs
-    // (≥ 100 before), which the closing note leaves to be traced. The culprit must be named.
+    const targetPhaseOk = L.results.phases[1]!.statusCounts.OK!;
     assert.ok(
-      cache.count >= 1,
-      `largest cache group has ${cache.count} objects: ${leaks.groups.map((g) => `${g.count} × ${g.heldBy} (${g.path})`).join('; ')}`,
+      cache.count >= 0.8 * targetPhaseOk,
+      `largest cache group has ${cache.count} objects for ${targetPhaseOk} requests: ${leaks.groups.map((g) => `${g.count} × ${g.heldBy} (${g.path})`).join('; ')}`,
     );
     // The path ends at one of the cache's key strings (printed truncated).
     // The table step names the key string itself, or its slot with the key as the label when
