@@ -507,8 +507,8 @@ export function findLeaksIn(
 /**
  * Leak candidates from N ≥ 3 snapshot files in the order they were taken:
  * `leakscope heap leaks BASELINE [MORE…] TARGET FINAL`. The files before the target are read
- * at once for their node ids and class totals only (no edges kept), the target whole for its
- * group census, interleaved with the final's parse, whose nodes and edges go to worker threads.
+ * at once for their node ids and class totals only (no edges kept) and the target whole for its
+ * group census, then the final, whose nodes and edges go to worker threads.
  * @example (await findLeaksAcross(['s1.heapsnapshot', 's2.heapsnapshot', 's3.heapsnapshot'])).groups[0].readablePath
  */
 export async function findLeaksAcross(files: readonly string[], opts: LeakOptions = {}): Promise<LeakReport> {
@@ -521,13 +521,13 @@ export async function findLeaksAcross(files: readonly string[], opts: LeakOption
   const targetFile = files[files.length - 2]!;
   const finalFile = files[files.length - 1]!;
   // The target is read whole (its graph groups its objects as the final's are, for the
-  // census), the snapshots before it for their node ids and class totals only.
-  const [final, stages, target] = await Promise.all([
-    analyzeSnapshot(finalFile, opts),
-    Promise.all(earlier.map((f) => loadStage(f, opts))),
-    loadClassifiedHeap(targetFile, opts),
-  ]);
-  stages.push(targetStage(targetFile, target, stages[0]!.ids, opts));
+  // census), the snapshots before it for their node ids and class totals only. One after
+  // the other, and the target's graph is not kept past its census (no variable holds it
+  // across an await), so the peak stays the final's analysis.
+  const stages = await Promise.all(earlier.map((f) => loadStage(f, opts)));
+  const baseline = stages[0]!.ids;
+  stages.push(await loadClassifiedHeap(targetFile, opts).then((t) => targetStage(targetFile, t, baseline, opts)));
+  const final = await analyzeSnapshot(finalFile, opts);
   return findLeaksIn(stages, final, finalFile, opts);
 }
 
