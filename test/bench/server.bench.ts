@@ -3,6 +3,10 @@
  * (default mode: patched, handler threads) and against a bare grpc-js handler calling the
  * same onnxruntime model directly, side by side in one run, alternating rounds.
  * Prints throughput and p50/p99 for both, and the ratio. Goal: ≥ 95% of the baseline (issue 12).
+ * A third column, "bare + hop" (bare-grpc-hop-server.ts), is the same bare handler with the
+ * model run moved to a worker thread the cheapest plain way: the hop the reference server's
+ * design needs (Predict runs on handler threads, leak 2's subject), so the floor for it.
+ * The goal stays against bare grpc-js; the floor says how much of the gap is the hop alone.
  * Both targets are measured warm: each first takes WARM_SECONDS of the same load (a handler
  * thread is an isolate of its own, its JIT warms apart from the main thread's), and the
  * reference server keeps idle handler threads for the whole run (--idle-thread-grace-ms),
@@ -47,6 +51,11 @@ try {
     join(modelDir, '1', 'model.onnx'),
   ]);
   targets.push(bare);
+  const hop = await spawnTarget([
+    fileURLToPath(new URL('./bare-grpc-hop-server.js', import.meta.url)),
+    join(modelDir, '1', 'model.onnx'),
+  ]);
+  targets.push(hop);
   const ref = await spawnServe(
     [
       '--model_name',
@@ -70,12 +79,14 @@ try {
   console.log(
     `reference server mode: ${MODE}, idle handler threads kept; ${WARM_SECONDS} s warm-up each; node ${process.version}; ${(await import('node:os')).cpus().length} CPUs\n`,
   );
-  for (const t of [bare, ref]) await closedLoop(t.grpc, body, C, WARM_SECONDS);
-  const results: Record<'bare' | 'leakscope', LoopResult[]> = { bare: [], leakscope: [] };
-  const serverCpu: Record<'bare' | 'leakscope', number[]> = { bare: [], leakscope: [] };
+  for (const t of [bare, hop, ref]) await closedLoop(t.grpc, body, C, WARM_SECONDS);
+  type Name = 'bare' | 'bare + hop' | 'leakscope';
+  const results: Record<Name, LoopResult[]> = { bare: [], 'bare + hop': [], leakscope: [] };
+  const serverCpu: Record<Name, number[]> = { bare: [], 'bare + hop': [], leakscope: [] };
   for (let r = 0; r < ROUNDS; r++) {
     for (const [name, t] of [
       ['bare', bare],
+      ['bare + hop', hop],
       ['leakscope', ref],
     ] as const) {
       // A second of load first: connections and pools as under steady traffic.
@@ -86,11 +97,11 @@ try {
       results[name].push(res);
       serverCpu[name].push(cpuUs);
       console.log(
-        `round ${r + 1} ${name.padEnd(9)} ${res.rps.toFixed(0).padStart(6)} req/s  p50 ${(res.p50us / 1000).toFixed(2)} ms  p99 ${(res.p99us / 1000).toFixed(2)} ms  server CPU ${cpuUs.toFixed(0)} µs/req  errors ${res.errors}`,
+        `round ${r + 1} ${name.padEnd(10)} ${res.rps.toFixed(0).padStart(6)} req/s  p50 ${(res.p50us / 1000).toFixed(2)} ms  p99 ${(res.p99us / 1000).toFixed(2)} ms  server CPU ${cpuUs.toFixed(0)} µs/req  errors ${res.errors}`,
       );
     }
   }
-  const row = (name: 'bare' | 'leakscope') => {
+  const row = (name: Name) => {
     const rs = results[name];
     return {
       rps: median(rs.map((x) => x.rps)),
@@ -100,10 +111,14 @@ try {
     };
   };
   const b = row('bare');
+  const h = row('bare + hop');
   const l = row('leakscope');
   console.log('\nmedians          throughput      p50        p99     errors');
   console.log(
     `bare grpc-js     ${b.rps.toFixed(0).padStart(7)} req/s ${b.p50.toFixed(2).padStart(7)} ms ${b.p99.toFixed(2).padStart(7)} ms ${String(b.errors).padStart(6)}`,
+  );
+  console.log(
+    `bare + hop       ${h.rps.toFixed(0).padStart(7)} req/s ${h.p50.toFixed(2).padStart(7)} ms ${h.p99.toFixed(2).padStart(7)} ms ${String(h.errors).padStart(6)}  (floor: the model on a worker thread)`,
   );
   console.log(
     `leakscope        ${l.rps.toFixed(0).padStart(7)} req/s ${l.p50.toFixed(2).padStart(7)} ms ${l.p99.toFixed(2).padStart(7)} ms ${String(l.errors).padStart(6)}`,
@@ -120,9 +135,13 @@ try {
   );
   console.log(`p50 ratio ${(l.p50 / b.p50).toFixed(2)}×, p99 ratio ${(l.p99 / b.p99).toFixed(2)}×`);
   const cb = median(serverCpu.bare);
+  const ch = median(serverCpu['bare + hop']);
   const cl = median(serverCpu.leakscope);
   console.log(
     `server CPU per request (all threads, median): bare ${cb.toFixed(0)} µs, leakscope ${cl.toFixed(0)} µs, ratio ${(cl / cb).toFixed(2)}×`,
+  );
+  console.log(
+    `the hop's floor (bare + hop): ${((h.rps / b.rps) * 100).toFixed(1)}% of bare, ${ch.toFixed(0)} µs/req (${(ch / cb).toFixed(2)}×); leakscope against it: ${((l.rps / h.rps) * 100).toFixed(1)}% throughput, CPU ${(cl / ch).toFixed(2)}×`,
   );
 } finally {
   await Promise.all(targets.map((t) => t.stop()));
