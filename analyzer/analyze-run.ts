@@ -34,7 +34,7 @@ import { readProfileJson } from './heap/allocation-profile.js';
 import { findLeaksIn, targetStage } from './heap/leaks.js';
 import { codeOfGroups, type GroupCode, type GroupForCode } from './heap/source-lines.js';
 import { describeSources } from './heap/source-locations.js';
-import { classTotals, loadStage } from './heap/snapshot-stages.js';
+import { loadStage } from './heap/snapshot-stages.js';
 import { steadyPhaseData } from './data-sufficiency.js';
 import type { RunData } from './run-reader.js';
 import { analyzeThreads } from './series/threads.js';
@@ -188,10 +188,9 @@ async function analyzeHeap(run: RunData, opts: AnalyzeOptions, warnings: string[
         };
     }
     // The files are parsed at once (the final's parse also puts its nodes and edges on
-    // worker threads). Baseline classified once: its ids and class totals serve the leak
-    // analysis, its classes the diff. The snapshots between: node ids and class totals
-    // (the target's heap size is the growth the culprit explains); the target whole, for
-    // its group census (leaks.ts `targetStage`).
+    // worker threads). Baseline classified once: its ids serve the leak analysis, its
+    // classes the diff. The snapshots between: node ids; the target whole, for its group
+    // census and its heap size, the growth the culprit explains (leaks.ts `targetStage`).
     const [before, stages, targetHeap, final] = await Promise.all([
       loadClassifiedHeap(path(b)),
       Promise.all(middle.slice(0, -1).map((r) => loadStage(path(r)))),
@@ -206,12 +205,7 @@ async function analyzeHeap(run: RunData, opts: AnalyzeOptions, warnings: string[
       changedClassCount: d.changedClassCount,
       totals: d.totals,
     };
-    const baseline = {
-      file: b.file,
-      ids: new IdSet(before.graph.nodeId),
-      classes: classTotals(before.classes, before.graph.selfSize),
-      totalSize: d.before.totalSize,
-    };
+    const baseline = { file: b.file, ids: new IdSet(before.graph.nodeId), totalSize: d.before.totalSize };
     const target = t && targetHeap ? targetStage(t.file, targetHeap, baseline.ids) : null;
     let leaks: HeapSection['leaks'] = null;
     if (target) {

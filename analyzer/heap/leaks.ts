@@ -35,7 +35,7 @@ import {
 } from './paths.js';
 import { readablePath, type CodeSite } from './readable-path.js';
 import type { ParseOptions } from './snapshot-parser.js';
-import { classTotals, loadStage, type SnapshotStage } from './snapshot-stages.js';
+import { loadStage, type SnapshotStage } from './snapshot-stages.js';
 import { LsError } from '../../common/errors.js';
 
 export interface LeakClassRow {
@@ -231,6 +231,41 @@ function canonicalOwners(
 const censusKey = (className: string, ownerId: number): string => `${className}\u0000${ownerId}`;
 
 /**
+ * Counts the reached candidates that `take` accepts by class × canonical owner (the key
+ * `owner × classCount + class`). Open, every key found is added; closed, only the keys
+ * already in `counts` grow, and nodes of a class no key has are passed over before their
+ * owner is looked up (most of a heap: this runs over every node of the snapshot).
+ */
+function tally(
+  g: HeapGraph,
+  classes: Classes,
+  paths: ShortestPaths,
+  isCandidate: ((i: number) => boolean) | null,
+  canon: (i: number) => number,
+  counts: Map<number, number>,
+  open: boolean,
+  take: (i: number) => boolean,
+): void {
+  const { classOf } = classes;
+  const C = classes.names.length;
+  const keyed = new Uint8Array(C);
+  for (const key of counts.keys()) keyed[key % C] = 1;
+  for (let i = 0; i < g.nodeCount; i++) {
+    if (i === ROOT || (!open && keyed[classOf[i]!] === 0) || !reached(paths, i)) continue;
+    if ((isCandidate && !isCandidate(i)) || !take(i)) continue;
+    const key = canon(i) * C + classOf[i]!;
+    const have = counts.get(key);
+    if (have !== undefined || open) counts.set(key, (have ?? 0) + 1);
+  }
+}
+
+/** The target snapshot as a stage: its census of the groups new objects form there. */
+export interface TargetStage extends SnapshotStage {
+  /** Objects each group (class and canonical owner, `censusKey`) held in the target, older members included. */
+  readonly census: ReadonlyMap<string, number>;
+}
+
+/**
  * The target snapshot as a stage with its group census: for each group that objects first
  * seen after the baseline form there (by class and canonical owner), how many objects it
  * holds, older ones included. A group still grows in the last pair when the final holds
@@ -244,42 +279,29 @@ export function targetStage(
   target: ClassifiedHeap,
   baseline: IdSet,
   opts: Pick<LeakOptions, 'includeInternal'> = {},
-): SnapshotStage {
+): TargetStage {
   const g = target.graph;
   const { classOf, names } = target.classes;
   const C = names.length;
   const paths = computeShortestPaths(g);
   const isCandidate = opts.includeInternal ? null : candidateTest(g, target.classes);
   const canon = canonicalOwners(g, paths, baseline, ownerEdgeWalk(g, classOf, paths, baseline));
-  const counts = new Map<number, number>();
+  const isNew = (i: number): boolean => !baseline.has(g.nodeId[i]!);
   // The groups new objects form, then every member they hold (objects from the baseline too).
-  for (const old of [false, true])
-    for (let i = 0; i < g.nodeCount; i++) {
-      if (i === ROOT || !reached(paths, i) || baseline.has(g.nodeId[i]!) !== old) continue;
-      if (isCandidate && !isCandidate(i)) continue;
-      const key = canon(i) * C + classOf[i]!;
-      const have = counts.get(key);
-      if (have !== undefined || !old) counts.set(key, (have ?? 0) + 1);
-    }
+  const counts = new Map<number, number>();
+  tally(g, target.classes, paths, isCandidate, canon, counts, true, isNew);
+  tally(g, target.classes, paths, isCandidate, canon, counts, false, (i) => !isNew(i));
   const census = new Map<string, number>();
   for (const [key, count] of counts) census.set(censusKey(names[key % C]!, g.nodeId[Math.floor(key / C)]!), count);
-  let totalSize = 0;
-  for (let i = 0; i < g.nodeCount; i++) totalSize += g.selfSize[i]!;
-  return {
-    file,
-    ids: new IdSet(g.nodeId.subarray(0, g.nodeCount)),
-    classes: classTotals(target.classes, g.selfSize),
-    totalSize,
-    census,
-  };
+  return { file, ids: new IdSet(g.nodeId.subarray(0, g.nodeCount)), totalSize: g.totalSize(), census };
 }
 
 /**
  * Leak candidates in an analysed final snapshot, given the earlier snapshots in order
- * (baseline first, target last; at least two).
+ * (baseline first, target last with its census; at least two).
  */
 export function findLeaksIn(
-  stages: readonly SnapshotStage[],
+  stages: readonly [...SnapshotStage[], TargetStage],
   final: HeapAnalysis,
   finalFile: string,
   opts: LeakOptions = {},
@@ -357,40 +379,25 @@ export function findLeaksIn(
   // Growth per consecutive pair: the group gained members that survive to the final. In
   // the last pair its class and canonical owner must also hold more objects in the final
   // than in the target (the target's census): a bounded cache that replaces entries gains
-  // survivors too, but holds no more of them. Without a census (a target read for its node ids only), its
-  // class must have grown in count instead, a test the requests in flight at a capture can
-  // fool. Earlier pairs do without either test: a snapshot taken mid-load (`snapshots: N`)
-  // holds the requests in flight, whose objects make a count swing by more than a leak adds.
-  const last = stages[k - 1]!;
-  const census = last.census;
-  // With a census: how many objects each group's class and canonical owner hold in the
-  // final, all births counted as in the census.
-  const heldNow = new Map<number, number>();
+  // survivors too, but holds no more of them. Earlier pairs do without that test: a
+  // snapshot taken mid-load (`snapshots: N`) holds the requests in flight, whose objects
+  // make a count swing by more than a leak adds.
+  const { census } = stages[k - 1] as TargetStage;
+  const canon = canonicalOwners(g, paths, baseline, ownerEdge);
   const groupKey = new Float64Array(G);
-  if (census) {
-    const canon = canonicalOwners(g, paths, baseline, ownerEdge);
-    for (let gi = 0; gi < G; gi++) {
-      groupKey[gi] = canon(g.edgeTo[groupEdge[gi]!]!) * classCount + groupClass[gi]!;
-      heldNow.set(groupKey[gi]!, 0);
-    }
-    for (let i = 0; i < n; i++) {
-      if (i === ROOT || !reached(paths, i) || (isCandidate && !isCandidate(i))) continue;
-      const key = canon(i) * classCount + classOf[i]!;
-      const have = heldNow.get(key);
-      if (have !== undefined) heldNow.set(key, have + 1);
-    }
+  const heldNow = new Map<number, number>();
+  for (let gi = 0; gi < G; gi++) {
+    groupKey[gi] = canon(g.edgeTo[groupEdge[gi]!]!) * classCount + groupClass[gi]!;
+    heldNow.set(groupKey[gi]!, 0);
   }
-  const finalTotals = census ? null : classTotals(final.classes, g.selfSize);
+  tally(g, final.classes, paths, isCandidate, canon, heldNow, false, () => true);
   const grewIn = new Int32Array(G);
   const grewLast = new Uint8Array(G);
   for (let gi = 0; gi < G; gi++) {
-    const name = names[groupClass[gi]!]!;
     for (let j = 1; j < k; j++) if (perInterval[gi]![j - 1]! > 0) grewIn[gi]!++;
     const key = groupKey[gi]!;
-    const grew = census
-      ? heldNow.get(key)! > (census.get(censusKey(name, g.nodeId[Math.floor(key / classCount)]!)) ?? 0)
-      : (finalTotals!.get(name)?.count ?? 0) > (last.classes.get(name)?.count ?? 0);
-    if (perInterval[gi]![k - 1]! > 0 && grew) {
+    const before = census.get(censusKey(names[groupClass[gi]!]!, g.nodeId[Math.floor(key / classCount)]!)) ?? 0;
+    if (perInterval[gi]![k - 1]! > 0 && heldNow.get(key)! > before) {
       grewIn[gi]!++;
       grewLast[gi] = 1;
     }
@@ -507,7 +514,7 @@ export function findLeaksIn(
 /**
  * Leak candidates from N ≥ 3 snapshot files in the order they were taken:
  * `leakscope heap leaks BASELINE [MORE…] TARGET FINAL`. The files before the target are read
- * at once for their node ids and class totals only (no edges kept) and the target whole for its
+ * at once for their node ids only (no edges or strings kept) and the target whole for its
  * group census, then the final, whose nodes and edges go to worker threads.
  * @example (await findLeaksAcross(['s1.heapsnapshot', 's2.heapsnapshot', 's3.heapsnapshot'])).groups[0].readablePath
  */
@@ -521,14 +528,14 @@ export async function findLeaksAcross(files: readonly string[], opts: LeakOption
   const targetFile = files[files.length - 2]!;
   const finalFile = files[files.length - 1]!;
   // The target is read whole (its graph groups its objects as the final's are, for the
-  // census), the snapshots before it for their node ids and class totals only. One after
-  // the other, and the target's graph is not kept past its census (no variable holds it
-  // across an await), so the peak stays the final's analysis.
+  // census), the snapshots before it for their node ids only. One after the other, and the
+  // target's graph is not kept past its census (no variable holds it across an await), so
+  // the peak stays the final's analysis.
   const stages = await Promise.all(earlier.map((f) => loadStage(f, opts)));
   const baseline = stages[0]!.ids;
-  stages.push(await loadClassifiedHeap(targetFile, opts).then((t) => targetStage(targetFile, t, baseline, opts)));
+  const target = await loadClassifiedHeap(targetFile, opts).then((t) => targetStage(targetFile, t, baseline, opts));
   const final = await analyzeSnapshot(finalFile, opts);
-  return findLeaksIn(stages, final, finalFile, opts);
+  return findLeaksIn([...stages, target], final, finalFile, opts);
 }
 
 /**

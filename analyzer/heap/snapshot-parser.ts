@@ -39,8 +39,6 @@ export interface ParseOptions {
   readonly chunkSize?: number;
   /** Keep only the nodes; edges and strings are checked and skipped (edges/strings come back empty). */
   readonly nodesOnly?: boolean;
-  /** With nodesOnly: keep the strings too, so nodes can be named (class totals of a snapshot). */
-  readonly keepStrings?: boolean;
 }
 
 /** How to parse one part of a file (parse workers each take one; see parallel-parse.ts). */
@@ -82,7 +80,6 @@ class SnapshotAssembler implements TokenizerHandler {
     private readonly file: string,
     private readonly nodesOnly = false,
     private readonly part: PartOptions = {},
-    private readonly keepStrings = false,
   ) {
     this.layout = part.layout ?? null;
   }
@@ -119,7 +116,7 @@ class SnapshotAssembler implements TokenizerHandler {
     return null;
   }
   wantsStrings(key: string): boolean {
-    if (key !== 'strings' || (this.nodesOnly && !this.keepStrings)) return false;
+    if (key !== 'strings' || this.nodesOnly) return false;
     // From a file the strings stay there (string-table.ts); a stream's are kept in memory.
     this.strings = this.part.fileBytes ? new FileStringTable(this.file, this.part.fileBytes) : new MemoryStringTable();
     return true;
@@ -204,7 +201,7 @@ export async function parseSnapshotStream(
   name: string,
   opts: ParseOptions = {},
 ): Promise<RawSnapshot> {
-  const asm = new SnapshotAssembler(name, opts.nodesOnly, {}, opts.keepStrings);
+  const asm = new SnapshotAssembler(name, opts.nodesOnly);
   const tok = new SnapshotTokenizer(asm);
   try {
     for await (const chunk of chunks) {
@@ -255,7 +252,7 @@ export async function parseSnapshotPart(
 ): Promise<SnapshotPart> {
   const { fh, size } = await openSnapshot(file);
   try {
-    const asm = new SnapshotAssembler(file, opts.nodesOnly, { ...part, fileBytes: size }, opts.keepStrings);
+    const asm = new SnapshotAssembler(file, opts.nodesOnly, { ...part, fileBytes: size });
     // A part after the start is fed as an object of its own: "{" then its keys.
     const tok = new SnapshotTokenizer(asm, start > 0 ? start - 1 : 0);
     const buf = Buffer.allocUnsafe(part.chunkSize ?? opts.chunkSize ?? 4 << 20);

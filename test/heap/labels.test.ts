@@ -4,8 +4,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { classify } from '../../analyzer/heap/class-names.js';
 import { HeapGraph } from '../../analyzer/heap/heap-graph.js';
-import { analyzeSnapshot } from '../../analyzer/heap/heap-analysis.js';
-import { findLeaksIn } from '../../analyzer/heap/leaks.js';
+import { analyzeSnapshot, loadClassifiedHeap } from '../../analyzer/heap/heap-analysis.js';
+import { findLeaksIn, targetStage } from '../../analyzer/heap/leaks.js';
 import {
   computeShortestPaths,
   labelWork,
@@ -27,8 +27,9 @@ async function leaksOn(dir: string, kind: 'left' | 'right' | 'objects') {
   await writeFile(final, chainSnapshot(kind, DEPTH));
   const a = await analyzeSnapshot(final);
   // The final is the target again: nothing grew in the last pair, so keep every group.
-  const stages = await Promise.all([loadStage(base), loadStage(final)]);
-  const report = findLeaksIn(stages, a, final, { top: 10, keepStopped: true });
+  const baseline = await loadStage(base);
+  const target = targetStage(final, await loadClassifiedHeap(final), baseline.ids);
+  const report = findLeaksIn([baseline, target], a, final, { top: 10, keepStopped: true });
   return { a, report, work: labelWork(a.graph) };
 }
 
